@@ -1,0 +1,257 @@
+//! Dialpad API v2 webhooks: call events (one per state change per leg) and
+//! call-center agent status events.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::event::{CallUpdate, Effect, Envelope, LegState, LegUpdate, ParseError, Parsed};
+use crate::signature::dialpad_claims;
+use crate::status::{dialpad_event_type, dialpad_state, Mapped};
+
+#[derive(Deserialize, Default)]
+struct Target {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RecordingDetail {
+    #[serde(default)]
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CallEvent {
+    call_id: Value,
+    #[serde(default)]
+    master_call_id: Option<Value>,
+    #[serde(default)]
+    entry_point_call_id: Option<Value>,
+    state: String,
+    #[serde(default)]
+    direction: Option<String>,
+    #[serde(default)]
+    date_started: Option<Value>,
+    #[serde(default)]
+    date_connected: Option<Value>,
+    #[serde(default)]
+    date_ended: Option<Value>,
+    #[serde(default)]
+    event_timestamp: Option<Value>,
+    #[serde(default)]
+    duration: Option<Value>,
+    #[serde(default)]
+    total_duration: Option<Value>,
+    #[serde(default)]
+    external_number: Option<String>,
+    #[serde(default)]
+    internal_number: Option<String>,
+    #[serde(default)]
+    target: Option<Target>,
+    #[serde(default)]
+    recording_details: Option<Vec<RecordingDetail>>,
+    #[serde(default)]
+    recording_url: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct AgentStatus {
+    target: Target,
+    on_duty_status: String,
+    #[serde(default)]
+    event_timestamp: Option<Value>,
+    #[serde(default)]
+    date: Option<Value>,
+}
+
+/// Parses a Dialpad webhook body (a verified JWT or plain JSON). Unknown
+/// call states are kept as `call.<state>` and change nothing; a body that is
+/// neither a call nor an agent status event is [`Effect::Ignored`].
+pub fn parse(body: &[u8], env: Envelope) -> Result<Parsed, ParseError> {
+    let claims = dialpad_claims(body)?;
+    let root: Value = serde_json::from_slice(&claims)?;
+    let obj = root
+        .as_object()
+        .ok_or_else(|| ParseError::Shape("claims are not a JSON object".into()))?;
+    if obj.contains_key("call_id") && obj.contains_key("state") {
+        let ev: CallEvent = serde_json::from_value(root.clone())
+            .map_err(|e| ParseError::Shape(format!("call event: {e}")))?;
+        return call_event(ev, env);
+    }
+    if obj.contains_key("on_duty_status") {
+        let ev: AgentStatus = serde_json::from_value(root.clone())
+            .map_err(|e| ParseError::Shape(format!("agent status event: {e}")))?;
+        let extension = ev
+            .target
+            .id
+            .as_ref()
+            .map(id_text)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ParseError::Shape("agent status without target.id".into()))?;
+        let seq = ev
+            .event_timestamp
+            .as_ref()
+            .or(ev.date.as_ref())
+            .and_then(ms_of)
+            .unwrap_or_else(|| env.received_at.timestamp_millis());
+        return Ok(Parsed {
+            event_type: "agent.status".into(),
+            effect: Effect::Reported {
+                extension,
+                name: ev.target.name,
+                status: ev.on_duty_status,
+                seq,
+                at: millis(seq).unwrap_or(env.received_at),
+            },
+            notes: Vec::new(),
+        });
+    }
+    Ok(Parsed {
+        event_type: "dialpad.unknown".into(),
+        effect: Effect::Ignored,
+        notes: Vec::new(),
+    })
+}
+
+/// An id (number of up to 19 digits, or string) as text, never via a float.
+fn id_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.trim().to_string(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn opt_id(v: &Option<Value>) -> Option<String> {
+    v.as_ref().map(id_text).filter(|s| !s.is_empty())
+}
+
+/// Epoch milliseconds from a number (possibly fractional) or numeric string.
+fn ms_of(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse::<f64>().ok().map(|f| f as i64),
+        _ => None,
+    }
+}
+
+fn millis(ms: i64) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(ms).single()
+}
+
+fn time_of(v: &Option<Value>) -> Option<DateTime<Utc>> {
+    v.as_ref().and_then(ms_of).and_then(millis)
+}
+
+fn recording_of(ev: &CallEvent) -> Option<String> {
+    let from_details = ev
+        .recording_details
+        .as_ref()
+        .and_then(|d| d.iter().find_map(|r| r.url.clone()))
+        .filter(|u| !u.is_empty());
+    let from_field = match &ev.recording_url {
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Value::Array(a)) => a
+            .iter()
+            .find_map(|v| v.as_str().map(str::to_string))
+            .filter(|u| !u.is_empty()),
+        _ => None,
+    };
+    from_details.or(from_field)
+}
+
+fn call_event(ev: CallEvent, env: Envelope) -> Result<Parsed, ParseError> {
+    let leg_id = id_text(&ev.call_id);
+    if leg_id.is_empty() {
+        return Err(ParseError::Shape("call event with an empty call_id".into()));
+    }
+    let call_id = opt_id(&ev.entry_point_call_id)
+        .or_else(|| opt_id(&ev.master_call_id))
+        .unwrap_or_else(|| leg_id.clone());
+    let seq = ev
+        .event_timestamp
+        .as_ref()
+        .and_then(ms_of)
+        .unwrap_or_else(|| env.received_at.timestamp_millis());
+    let event_type = dialpad_event_type(&ev.state);
+    let mut notes = Vec::new();
+    let (from_number, to_number) = match ev.direction.as_deref() {
+        Some("outbound") => (ev.internal_number.clone(), ev.external_number.clone()),
+        _ => (ev.external_number.clone(), ev.internal_number.clone()),
+    };
+    let started_at = time_of(&ev.date_started);
+    let answered_at = time_of(&ev.date_connected);
+    let mut u = CallUpdate {
+        call_id: call_id.clone(),
+        seq,
+        direction: ev.direction.clone(),
+        from_number: from_number.filter(|s| !s.is_empty()),
+        to_number: to_number.filter(|s| !s.is_empty()),
+        started_at,
+        answered_at,
+        recording_url: recording_of(&ev),
+        ..Default::default()
+    };
+    match dialpad_state(&ev.state) {
+        Mapped::Leg(state, hold) => {
+            let target = ev.target.unwrap_or_default();
+            let kind = target.kind.clone().unwrap_or_else(|| "unknown".into());
+            let is_user = kind == "user";
+            let ended_at = if state == LegState::Ended {
+                time_of(&ev.date_ended).or(Some(env.received_at))
+            } else {
+                None
+            };
+            u.legs.push(LegUpdate {
+                leg_id: leg_id.clone(),
+                extension: if is_user { opt_id(&target.id) } else { None },
+                extension_name: if is_user { target.name.clone() } else { None },
+                party: target.name.clone().or(target.phone.clone()),
+                kind,
+                state,
+                on_hold: hold,
+                started_at,
+                answered_at,
+                ended_at,
+            });
+            if state == LegState::Ended && leg_id == call_id {
+                u.ends_call = true;
+                u.ended_at = ended_at;
+                let secs = |v: &Option<Value>| {
+                    v.as_ref()
+                        .and_then(ms_of)
+                        .and_then(|ms| i32::try_from((ms + 500) / 1000).ok())
+                };
+                u.talk_seconds = secs(&ev.duration).filter(|s| *s > 0);
+                u.duration_seconds = secs(&ev.total_duration).filter(|s| *s > 0);
+                u.disposition = Some(
+                    match (ev.state.as_str(), answered_at) {
+                        ("voicemail", _) => "voicemail",
+                        (_, Some(_)) => "answered",
+                        _ => "missed",
+                    }
+                    .to_string(),
+                );
+            }
+        }
+        Mapped::PostCall => {}
+        Mapped::Unknown => {
+            notes.push(format!(
+                "unknown Dialpad call state {:?}: leg unchanged",
+                ev.state
+            ));
+        }
+    }
+    Ok(Parsed {
+        event_type,
+        effect: Effect::Call(u),
+        notes,
+    })
+}

@@ -1,0 +1,44 @@
+//! Switchboard's domain: what providers send (signatures, event types), what
+//! it means (the status mapping) and how it changes calls, legs and
+//! extensions (the merges and the database store).
+
+pub mod db;
+pub mod dialpad;
+pub mod event;
+pub mod merge;
+pub mod schema;
+pub mod signature;
+pub mod status;
+pub mod store;
+pub mod telemetry;
+pub mod yeastar;
+
+pub use event::{
+    CallStatus, CallUpdate, Effect, Envelope, ExtensionStatus, LegState, LegUpdate, ParseError,
+    Parsed, Provider,
+};
+
+/// Parses a stored webhook body of a source of `provider`. Returns what the
+/// event does; unknown event types parse as [`Effect::Ignored`].
+pub fn parse(provider: Provider, body: &[u8], env: Envelope) -> Result<Parsed, ParseError> {
+    match provider {
+        Provider::Yeastar => yeastar::parse(body, env),
+        Provider::Dialpad => dialpad::parse(body, env),
+        Provider::Standard => parse_standard(body),
+    }
+}
+
+/// A Standard Webhooks body: its `type` is recorded; no call semantics are
+/// defined for generic senders, so the event is ignored.
+fn parse_standard(body: &[u8]) -> Result<Parsed, ParseError> {
+    let v: serde_json::Value = serde_json::from_slice(body)?;
+    let event_type = v
+        .get("type")
+        .and_then(|t| t.as_str())
+        .map_or_else(|| "standard.unknown".to_string(), |t| t.to_string());
+    Ok(Parsed {
+        event_type,
+        effect: Effect::Ignored,
+        notes: Vec::new(),
+    })
+}

@@ -1,0 +1,105 @@
+//! The tables, as diesel sees them. Names are part of the contract:
+//! operators and tests query them.
+
+diesel::table! {
+    sources (name) {
+        name -> Text,
+        provider -> Text,
+        enabled -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    source_secrets (id) {
+        id -> Int8,
+        source -> Text,
+        secret -> Text,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Int8,
+        source -> Text,
+        event_type -> Nullable<Text>,
+        body -> Bytea,
+        headers -> Jsonb,
+        dedup_key -> Text,
+        received_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+        outcome -> Nullable<Text>,
+        attempts -> Int4,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamptz>,
+        dead_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    calls (id) {
+        id -> Int8,
+        source -> Text,
+        call_id -> Text,
+        status -> Text,
+        direction -> Nullable<Text>,
+        from_number -> Nullable<Text>,
+        to_number -> Nullable<Text>,
+        info_seq -> Nullable<Int8>,
+        started_at -> Nullable<Timestamptz>,
+        answered_at -> Nullable<Timestamptz>,
+        ended_at -> Nullable<Timestamptz>,
+        talk_seconds -> Nullable<Int4>,
+        duration_seconds -> Nullable<Int4>,
+        disposition -> Nullable<Text>,
+        recording_url -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    call_legs (id) {
+        id -> Int8,
+        source -> Text,
+        call_id -> Text,
+        leg_id -> Text,
+        kind -> Text,
+        extension -> Nullable<Text>,
+        party -> Nullable<Text>,
+        state -> Text,
+        on_hold -> Bool,
+        hold_seq -> Nullable<Int8>,
+        started_at -> Nullable<Timestamptz>,
+        answered_at -> Nullable<Timestamptz>,
+        ended_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    extensions (id) {
+        id -> Int8,
+        source -> Text,
+        number -> Text,
+        name -> Nullable<Text>,
+        status -> Text,
+        registered -> Nullable<Bool>,
+        registered_seq -> Nullable<Int8>,
+        reported_status -> Nullable<Text>,
+        reported_seq -> Nullable<Int8>,
+        last_seen -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    sources,
+    source_secrets,
+    webhook_events,
+    calls,
+    call_legs,
+    extensions,
+);

@@ -1,0 +1,379 @@
+//! Switchboard's webhook receiver: verify the signature on the raw bytes,
+//! store the body, answer 2xx only once the row is committed.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
+use actix_web::http::StatusCode;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Nullable, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::db::PgPool;
+use domain::schema::webhook_events;
+use domain::signature::{self, SignedHeaders, VerifyOptions};
+use domain::Provider;
+use futures_util::StreamExt;
+use serde_json::json;
+
+/// Receiver settings.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Largest accepted body, bytes.
+    pub max_body_bytes: usize,
+    /// Standard Webhooks timestamp tolerance, seconds.
+    pub timestamp_tolerance_secs: i64,
+    /// Yeastar has no event id: an identical body within this window is a
+    /// retry (stored once); after it, a new event.
+    pub yeastar_dedup_window: Duration,
+    /// Longest time a request may spend on the database before 503.
+    pub db_timeout: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_body_bytes: 1024 * 1024,
+            timestamp_tolerance_secs: 300,
+            yeastar_dedup_window: Duration::from_secs(60),
+            db_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+struct State {
+    pool: PgPool,
+    cfg: IngestConfig,
+}
+
+/// An answer that is not 200, with a JSON body `{"error", "message"}`.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn unavailable(what: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %what, "database unavailable: answering 503");
+        Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "storage is unavailable; retry later",
+        )
+    }
+
+    fn response(&self) -> HttpResponse {
+        let mut b = HttpResponse::build(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            b.insert_header(("Retry-After", "5"));
+        }
+        b.json(json!({"error": self.code, "message": self.message}))
+    }
+}
+
+#[derive(QueryableByName)]
+struct SourceRow {
+    #[diesel(sql_type = Text)]
+    provider: String,
+    #[diesel(sql_type = Bool)]
+    enabled: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    secret: Option<String>,
+}
+
+/// A source as ingest needs it.
+struct SourceCfg {
+    provider: Provider,
+    secrets: Vec<String>,
+}
+
+async fn load_source(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> Result<Option<SourceCfg>, diesel::result::Error> {
+    let rows: Vec<SourceRow> = diesel::sql_query(
+        "SELECT s.provider, s.enabled, k.secret
+         FROM sources s
+         LEFT JOIN source_secrets k ON k.source = s.name AND k.revoked_at IS NULL
+         WHERE s.name = $1",
+    )
+    .bind::<Text, _>(name)
+    .load(conn)
+    .await?;
+    let Some(first) = <[SourceRow]>::first(&rows) else {
+        return Ok(None);
+    };
+    if !first.enabled {
+        return Ok(None);
+    }
+    let Ok(provider) = first.provider.parse() else {
+        return Ok(None);
+    };
+    Ok(Some(SourceCfg {
+        provider,
+        secrets: rows.into_iter().filter_map(|r| r.secret).collect(),
+    }))
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The request headers worth keeping with the body.
+fn kept_headers(req: &HttpRequest) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for name in [
+        "content-type",
+        "user-agent",
+        "x-forwarded-for",
+        "x-request-id",
+        "webhook-id",
+        "webhook-timestamp",
+    ] {
+        if let Some(v) = header(req.headers(), name) {
+            m.insert(name.to_string(), json!(v));
+        }
+    }
+    if let Some(addr) = req.peer_addr() {
+        m.insert("remote-addr".into(), json!(addr.ip().to_string()));
+    }
+    serde_json::Value::Object(m)
+}
+
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, Refusal> {
+    let too_large = || {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("body exceeds the limit of {limit} bytes"),
+        )
+    };
+    if let Some(len) =
+        header(req.headers(), CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(too_large());
+        }
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("reading body: {e}"),
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Stores a verified webhook. Returns the event id and whether it was a
+/// duplicate delivery. Yeastar bodies older than the dedup window are
+/// retired from deduplication first, so that a later identical event is
+/// stored as new.
+async fn store(
+    conn: &mut AsyncPgConnection,
+    source: &str,
+    provider: Provider,
+    dedup_key: &str,
+    body: &[u8],
+    headers: &serde_json::Value,
+    window: Duration,
+) -> Result<(i64, bool), diesel::result::Error> {
+    let insert = async |conn: &mut AsyncPgConnection| {
+        let id: Option<i64> = diesel::insert_into(webhook_events::table)
+            .values((
+                webhook_events::source.eq(source),
+                webhook_events::body.eq(body),
+                webhook_events::headers.eq(headers),
+                webhook_events::dedup_key.eq(dedup_key),
+            ))
+            .on_conflict((webhook_events::source, webhook_events::dedup_key))
+            .do_nothing()
+            .returning(webhook_events::id)
+            .get_result(conn)
+            .await
+            .optional()?;
+        match id {
+            Some(id) => Ok((id, false)),
+            None => {
+                let id = webhook_events::table
+                    .filter(webhook_events::source.eq(source))
+                    .filter(webhook_events::dedup_key.eq(dedup_key))
+                    .select(webhook_events::id)
+                    .first(conn)
+                    .await?;
+                Ok((id, true))
+            }
+        }
+    };
+    if provider != Provider::Yeastar {
+        return insert(conn).await;
+    }
+    conn.transaction(async |conn| {
+        diesel::sql_query(
+            "UPDATE webhook_events SET dedup_key = dedup_key || '@' || id
+             WHERE source = $1 AND dedup_key = $2
+               AND received_at < now() - make_interval(secs => $3)",
+        )
+        .bind::<Text, _>(source)
+        .bind::<Text, _>(dedup_key)
+        .bind::<diesel::sql_types::Double, _>(window.as_secs_f64())
+        .execute(conn)
+        .await?;
+        insert(conn).await
+    })
+    .await
+}
+
+async fn receive(
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<State>,
+) -> HttpResponse {
+    let name = path.into_inner();
+    let span = tracing::info_span!("webhook", source = %name);
+    let _g = span.enter();
+    match handle(&name, &req, payload, &state).await {
+        Ok((id, duplicate)) => {
+            tracing::info!(id, duplicate, "accepted");
+            HttpResponse::Ok().json(json!({
+                "id": id,
+                "status": if duplicate { "duplicate" } else { "accepted" },
+            }))
+        }
+        Err(r) => {
+            if r.status != StatusCode::SERVICE_UNAVAILABLE {
+                tracing::info!(status = r.status.as_u16(), error = r.code, reason = %r.message, "refused");
+            }
+            r.response()
+        }
+    }
+}
+
+async fn handle(
+    name: &str,
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &State,
+) -> Result<(i64, bool), Refusal> {
+    let body = read_body(req, payload, state.cfg.max_body_bytes).await?;
+    let deadline = state.cfg.db_timeout;
+    let mut conn = tokio::time::timeout(deadline, state.pool.get())
+        .await
+        .map_err(|_| Refusal::unavailable("timed out waiting for a connection"))?
+        .map_err(Refusal::unavailable)?;
+    let src = tokio::time::timeout(deadline, load_source(&mut conn, name))
+        .await
+        .map_err(|_| Refusal::unavailable("source lookup timed out"))?
+        .map_err(Refusal::unavailable)?
+        .ok_or_else(|| {
+            Refusal::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no enabled source named {name:?}"),
+            )
+        })?;
+    let h = req.headers();
+    let signed = SignedHeaders {
+        x_signature: header(h, "x-signature"),
+        webhook_id: header(h, "webhook-id"),
+        webhook_timestamp: header(h, "webhook-timestamp"),
+        webhook_signature: header(h, "webhook-signature"),
+    };
+    let opts = VerifyOptions {
+        timestamp_tolerance_secs: state.cfg.timestamp_tolerance_secs,
+        now_unix: chrono::Utc::now().timestamp(),
+    };
+    signature::verify(src.provider, &src.secrets, &signed, &body, &opts)
+        .map_err(|e| Refusal::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))?;
+    let key = signature::dedup_key(src.provider, &signed, &body);
+    let headers = kept_headers(req);
+    tokio::time::timeout(
+        deadline,
+        store(
+            &mut conn,
+            name,
+            src.provider,
+            &key,
+            &body,
+            &headers,
+            state.cfg.yeastar_dedup_window,
+        ),
+    )
+    .await
+    .map_err(|_| Refusal::unavailable("insert timed out"))?
+    .map_err(Refusal::unavailable)
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+async fn readyz(state: web::Data<State>) -> HttpResponse {
+    let check = async {
+        let mut conn = state.pool.get().await.map_err(|e| e.to_string())?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(Duration::from_secs(2), check).await {
+        Ok(Ok(_)) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Ok(Err(e)) => {
+            HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable", "error": e}))
+        }
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "unavailable", "error": "database check timed out"})),
+    }
+}
+
+async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(json!({"error": "not_found", "message": "no such route"}))
+}
+
+/// Starts the HTTP server on `listener`. Returns the server future; it stops
+/// gracefully (in-flight requests finish) on SIGTERM/SIGINT.
+pub fn serve(
+    listener: TcpListener,
+    pool: PgPool,
+    cfg: IngestConfig,
+    workers: Option<usize>,
+) -> std::io::Result<Server> {
+    let state = web::Data::new(State { pool, cfg });
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/webhooks/{source}", web::post().to(receive))
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .default_service(web::to(not_found))
+    })
+    .shutdown_timeout(30);
+    if let Some(n) = workers {
+        server = server.workers(n.max(1));
+    }
+    Ok(server.listen(listener)?.run())
+}

@@ -1,0 +1,8 @@
+//! Signed call scenarios for Yeastar and Dialpad sources, and a small HTTP
+//! client to post them: used by the demo, the tests and the load generator.
+
+pub mod http;
+pub mod scenario;
+
+pub use http::{Client, HttpError, Response};
+pub use scenario::{SignedRequest, Step};

@@ -1,0 +1,328 @@
+//! Operator commands: sources and their secrets, the extension board.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use domain::schema::{calls, extensions, source_secrets, sources, webhook_events};
+use domain::Provider;
+
+/// Errors of the operator commands, worded for the person who typed them.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("source {0:?} does not exist")]
+    NoSource(String),
+    #[error("source {0:?} already exists with provider {1}")]
+    ProviderMismatch(String, String),
+    #[error("invalid source name {0:?}: use 1-63 of a-z, 0-9, '-' and '_', starting with a letter or digit")]
+    BadName(String),
+    #[error("a {0} source needs at least one --secret")]
+    SecretRequired(Provider),
+    #[error("no active secret of {0:?} matches {1:?}")]
+    NoSecret(String, String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+}
+
+/// Creates a source with its secrets. Re-running it for an existing source
+/// of the same provider adds the secrets not yet there (idempotent).
+/// Returns whether the source was created.
+pub async fn add_source(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    provider: Provider,
+    secrets: &[String],
+) -> Result<bool, AdminError> {
+    if !valid_name(name) {
+        return Err(AdminError::BadName(name.to_string()));
+    }
+    if secrets.is_empty() && provider != Provider::Dialpad {
+        return Err(AdminError::SecretRequired(provider));
+    }
+    conn.transaction(async |conn| {
+        let inserted = diesel::insert_into(sources::table)
+            .values((
+                sources::name.eq(name),
+                sources::provider.eq(provider.as_str()),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)
+            .await?;
+        if inserted == 0 {
+            let existing: String = sources::table
+                .find(name)
+                .select(sources::provider)
+                .first(conn)
+                .await?;
+            if existing != provider.as_str() {
+                return Err(AdminError::ProviderMismatch(name.to_string(), existing));
+            }
+        }
+        for s in secrets {
+            insert_secret(conn, name, s).await?;
+        }
+        Ok(inserted == 1)
+    })
+    .await
+}
+
+async fn insert_secret(
+    conn: &mut AsyncPgConnection,
+    source: &str,
+    secret: &str,
+) -> Result<(), diesel::result::Error> {
+    diesel::insert_into(source_secrets::table)
+        .values((
+            source_secrets::source.eq(source),
+            source_secrets::secret.eq(secret),
+        ))
+        .on_conflict((source_secrets::source, source_secrets::secret))
+        .do_update()
+        .set(source_secrets::revoked_at.eq(None::<DateTime<Utc>>))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Adds (or re-activates) a secret of an existing source, for rotation.
+pub async fn add_secret(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    secret: &str,
+) -> Result<(), AdminError> {
+    let exists: i64 = sources::table
+        .filter(sources::name.eq(name))
+        .count()
+        .get_result(conn)
+        .await?;
+    if exists == 0 {
+        return Err(AdminError::NoSource(name.to_string()));
+    }
+    insert_secret(conn, name, secret).await?;
+    Ok(())
+}
+
+/// Revokes the active secrets of a source that start with `prefix` (the
+/// form `source list` shows). Returns how many were revoked.
+pub async fn revoke_secret(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    prefix: &str,
+) -> Result<usize, AdminError> {
+    let active: Vec<(i64, String)> = source_secrets::table
+        .filter(source_secrets::source.eq(name))
+        .filter(source_secrets::revoked_at.is_null())
+        .select((source_secrets::id, source_secrets::secret))
+        .load(conn)
+        .await?;
+    let ids: Vec<i64> = active
+        .into_iter()
+        .filter(|(_, s)| !prefix.is_empty() && s.starts_with(prefix))
+        .map(|(id, _)| id)
+        .collect();
+    if ids.is_empty() {
+        return Err(AdminError::NoSecret(name.to_string(), prefix.to_string()));
+    }
+    let n = diesel::update(source_secrets::table.filter(source_secrets::id.eq_any(&ids)))
+        .set(source_secrets::revoked_at.eq(diesel::dsl::now))
+        .execute(conn)
+        .await?;
+    Ok(n)
+}
+
+/// Enables or disables a source (a disabled source's webhooks get 404).
+pub async fn set_enabled(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    enabled: bool,
+) -> Result<(), AdminError> {
+    let n = diesel::update(sources::table.find(name))
+        .set(sources::enabled.eq(enabled))
+        .execute(conn)
+        .await?;
+    if n == 0 {
+        return Err(AdminError::NoSource(name.to_string()));
+    }
+    Ok(())
+}
+
+/// Shows the start of a secret, never all of it.
+pub fn mask_secret(s: &str) -> String {
+    let shown: String = s.chars().take(4).collect();
+    format!("{shown}… ({} chars)", s.chars().count())
+}
+
+/// One line of `source list`.
+#[derive(Debug, Clone)]
+pub struct SourceLine {
+    pub name: String,
+    pub provider: String,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    /// Masked active secrets.
+    pub secrets: Vec<String>,
+}
+
+/// Lists the sources with their active secrets masked.
+pub async fn list_sources(conn: &mut AsyncPgConnection) -> Result<Vec<SourceLine>, AdminError> {
+    let rows: Vec<(String, String, bool, DateTime<Utc>)> = sources::table
+        .order(sources::name)
+        .select((
+            sources::name,
+            sources::provider,
+            sources::enabled,
+            sources::created_at,
+        ))
+        .load(conn)
+        .await?;
+    let secrets: Vec<(String, String)> = source_secrets::table
+        .filter(source_secrets::revoked_at.is_null())
+        .order(source_secrets::id)
+        .select((source_secrets::source, source_secrets::secret))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, provider, enabled, created_at)| SourceLine {
+            secrets: secrets
+                .iter()
+                .filter(|(s, _)| *s == name)
+                .map(|(_, secret)| mask_secret(secret))
+                .collect(),
+            name,
+            provider,
+            enabled,
+            created_at,
+        })
+        .collect())
+}
+
+/// Number of events not yet processed nor dead (due now or later).
+pub async fn pending_count(conn: &mut AsyncPgConnection) -> Result<i64, AdminError> {
+    Ok(webhook_events::table
+        .filter(webhook_events::processed_at.is_null())
+        .filter(webhook_events::dead_at.is_null())
+        .count()
+        .get_result(conn)
+        .await?)
+}
+
+/// Renders the extension board (and the most recent calls) as text.
+pub async fn board(
+    conn: &mut AsyncPgConnection,
+    source: Option<&str>,
+) -> Result<String, AdminError> {
+    let mut q = extensions::table
+        .select((
+            extensions::source,
+            extensions::number,
+            extensions::name,
+            extensions::status,
+            extensions::last_seen,
+        ))
+        .order((extensions::source, extensions::number))
+        .into_boxed();
+    if let Some(s) = source {
+        q = q.filter(extensions::source.eq(s.to_string()));
+    }
+    type ExtLine = (
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<DateTime<Utc>>,
+    );
+    let exts: Vec<ExtLine> = q.load(conn).await?;
+    let mut cq = calls::table
+        .select((
+            calls::source,
+            calls::call_id,
+            calls::status,
+            calls::direction,
+            calls::from_number,
+            calls::to_number,
+            calls::recording_url,
+        ))
+        .order(calls::updated_at.desc())
+        .limit(5)
+        .into_boxed();
+    if let Some(s) = source {
+        cq = cq.filter(calls::source.eq(s.to_string()));
+    }
+    type CallLine = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let recent: Vec<CallLine> = cq.load(conn).await?;
+    let mut out = String::new();
+    out.push_str(&format!(
+        "{:<16} {:<18} {:<16} {:<8} {}\n",
+        "SOURCE", "EXTENSION", "NAME", "STATUS", "LAST SEEN"
+    ));
+    if exts.is_empty() {
+        out.push_str("(no extensions yet)\n");
+    }
+    for (s, n, name, st, seen) in exts {
+        out.push_str(&format!(
+            "{:<16} {:<18} {:<16} {:<8} {}\n",
+            s,
+            n,
+            name.unwrap_or_else(|| "-".into()),
+            st,
+            seen.map_or_else(|| "-".into(), |t| t.format("%H:%M:%S").to_string())
+        ));
+    }
+    out.push('\n');
+    out.push_str(&format!(
+        "{:<16} {:<20} {:<8} {:<9} {:<14} {:<14} {}\n",
+        "SOURCE", "CALL", "STATUS", "DIRECTION", "FROM", "TO", "RECORDING"
+    ));
+    if recent.is_empty() {
+        out.push_str("(no calls yet)\n");
+    }
+    for (s, c, st, d, f, t, r) in recent {
+        let dash = || "-".to_string();
+        out.push_str(&format!(
+            "{:<16} {:<20} {:<8} {:<9} {:<14} {:<14} {}\n",
+            s,
+            c,
+            st,
+            d.unwrap_or_else(dash),
+            f.unwrap_or_else(dash),
+            t.unwrap_or_else(dash),
+            r.unwrap_or_else(dash)
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_masks() {
+        assert!(valid_name("pbx-1"));
+        assert!(valid_name("dialpad_main"));
+        assert!(!valid_name("PBX"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name(""));
+        assert!(!valid_name("a/b"));
+        let m = mask_secret("abcdefghijkl");
+        assert_eq!(m, "abcd… (12 chars)");
+        assert!(!m.contains("efgh"));
+    }
+}

@@ -1,0 +1,337 @@
+//! Parsing and status mapping of every sample payload in ../shared/fixtures.
+
+use chrono::{TimeZone, Utc};
+use domain::{parse, CallStatus, CallUpdate, Effect, Envelope, LegState, Parsed, Provider};
+use testkit::{fixture, fixtures_dir};
+
+fn env(id: i64) -> Envelope {
+    Envelope {
+        id,
+        received_at: Utc
+            .with_ymd_and_hms(2026, 11, 21, 10, 0, 0)
+            .single()
+            .expect("valid time"),
+    }
+}
+
+fn parse_fixture(provider: Provider, rel: &str) -> Parsed {
+    parse(provider, &fixture(rel), env(7)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn call(p: &Parsed) -> &CallUpdate {
+    match &p.effect {
+        Effect::Call(u) => u,
+        other => panic!("expected a call update, got {other:?}"),
+    }
+}
+
+fn leg_states(u: &CallUpdate) -> Vec<(String, LegState, Option<bool>)> {
+    u.legs
+        .iter()
+        .map(|l| (l.kind.clone(), l.state, l.on_hold))
+        .collect()
+}
+
+#[test]
+fn every_fixture_parses_and_is_checked_here() {
+    let mut seen = Vec::new();
+    for (dir, provider) in [
+        ("yeastar", Provider::Yeastar),
+        ("dialpad", Provider::Dialpad),
+    ] {
+        let mut files: Vec<_> = std::fs::read_dir(fixtures_dir().join(dir))
+            .expect("fixtures directory")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        for f in files {
+            let rel = format!("{dir}/{f}");
+            let p = parse_fixture(provider, &rel);
+            assert!(!p.event_type.is_empty(), "{rel}");
+            seen.push(rel);
+        }
+    }
+    // Each file below has its own assertions; a new fixture must get some.
+    let checked = [
+        "dialpad/agent-status.json",
+        "dialpad/call-connected.json",
+        "dialpad/call-hangup-missed.json",
+        "dialpad/call-hangup.json",
+        "dialpad/call-recording.json",
+        "dialpad/call-ringing.json",
+        "yeastar/30007-extension-registration.json",
+        "yeastar/30008-extension-call-status.json",
+        "yeastar/30011-inbound-answered.json",
+        "yeastar/30011-inbound-bye.json",
+        "yeastar/30011-inbound-hold.json",
+        "yeastar/30011-inbound-ringing.json",
+        "yeastar/30011-internal-ringing.json",
+        "yeastar/30012-cdr-answered.json",
+        "yeastar/30020-uacsta.json",
+        "yeastar/30029-agent-status-object-msg.json",
+    ];
+    for s in &seen {
+        assert!(
+            checked.contains(&s.as_str()),
+            "fixture {s} has no assertions in this file"
+        );
+    }
+}
+
+#[test]
+fn yeastar_30011_inbound_sequence() {
+    let ring = parse_fixture(Provider::Yeastar, "yeastar/30011-inbound-ringing.json");
+    assert_eq!(ring.event_type, "call.status");
+    let u = call(&ring);
+    assert_eq!(u.call_id, "1651057476.362");
+    assert_eq!(u.seq, 7, "Yeastar has no timestamp: arrival order");
+    assert_eq!(u.direction.as_deref(), Some("inbound"));
+    assert_eq!(u.from_number.as_deref(), Some("5503301"));
+    assert_eq!(u.to_number.as_deref(), Some("2002"));
+    assert_eq!(
+        leg_states(u),
+        vec![
+            ("inbound".into(), LegState::Ringing, None),
+            ("extension".into(), LegState::Ringing, None)
+        ]
+    );
+    assert_eq!(u.legs[1].extension.as_deref(), Some("2002"));
+    assert_eq!(u.legs[1].leg_id, "PJSIP/2002-000000b6");
+    assert_eq!(u.legs[0].party.as_deref(), Some("SIP-Trunk1"));
+    assert!(!u.ends_call);
+    assert_eq!(domain::merge::implied_status(u), CallStatus::Ringing);
+
+    let ans = parse_fixture(Provider::Yeastar, "yeastar/30011-inbound-answered.json");
+    let u = call(&ans);
+    assert_eq!(
+        leg_states(u),
+        vec![
+            ("inbound".into(), LegState::InCall, Some(false)),
+            ("extension".into(), LegState::InCall, Some(false))
+        ]
+    );
+    assert_eq!(domain::merge::implied_status(u), CallStatus::Active);
+    assert!(u.answered_at.is_some());
+
+    let hold = parse_fixture(Provider::Yeastar, "yeastar/30011-inbound-hold.json");
+    let u = call(&hold);
+    assert_eq!(
+        u.legs[1].state,
+        LegState::InCall,
+        "HOLD keeps the extension in call"
+    );
+    assert_eq!(u.legs[1].on_hold, Some(true));
+
+    let bye = parse_fixture(Provider::Yeastar, "yeastar/30011-inbound-bye.json");
+    let u = call(&bye);
+    assert!(u.legs.iter().all(|l| l.state == LegState::Ended));
+    assert!(u.ends_call, "all members hung up");
+    assert!(u.ended_at.is_some());
+}
+
+#[test]
+fn yeastar_internal_call() {
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30011-internal-ringing.json");
+    let u = call(&p);
+    assert_eq!(u.direction.as_deref(), Some("internal"));
+    assert_eq!(u.from_number.as_deref(), Some("1001"));
+    assert_eq!(u.to_number.as_deref(), Some("1002"));
+    let exts: Vec<_> = u.legs.iter().map(|l| l.extension.clone()).collect();
+    assert_eq!(exts, vec![Some("1001".into()), Some("1002".into())]);
+}
+
+#[test]
+fn yeastar_cdr_is_the_authoritative_end() {
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30012-cdr-answered.json");
+    assert_eq!(p.event_type, "call.cdr");
+    let u = call(&p);
+    assert!(u.authoritative && u.ends_call);
+    assert_eq!(u.call_id, "1651057476.362");
+    assert_eq!(u.direction.as_deref(), Some("inbound"));
+    assert_eq!(u.from_number.as_deref(), Some("5503301"));
+    assert_eq!(u.to_number.as_deref(), Some("2002"));
+    assert_eq!(u.talk_seconds, Some(21));
+    assert_eq!(u.duration_seconds, Some(24));
+    assert_eq!(u.disposition.as_deref(), Some("answered"));
+    assert_eq!(
+        u.recording_url.as_deref(),
+        Some("20220427190445-1651057476.362-5503301-2002-Inbound.wav")
+    );
+    assert_eq!(domain::merge::implied_status(u), CallStatus::Ended);
+}
+
+#[test]
+fn yeastar_registration_and_call_status() {
+    let p = parse_fixture(
+        Provider::Yeastar,
+        "yeastar/30007-extension-registration.json",
+    );
+    assert_eq!(p.event_type, "extension.registration");
+    assert!(matches!(
+        &p.effect,
+        Effect::Registration { extension, registered: false, .. } if extension == "2002"
+    ));
+    let p = parse_fixture(
+        Provider::Yeastar,
+        "yeastar/30008-extension-call-status.json",
+    );
+    assert_eq!(p.event_type, "extension.call_status");
+    assert!(matches!(
+        &p.effect,
+        Effect::Reported { extension, status, .. } if extension == "2002" && status == "Idle"
+    ));
+}
+
+#[test]
+fn yeastar_unused_events_are_ignored_not_failed() {
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30020-uacsta.json");
+    assert_eq!(p.event_type, "yeastar.30020");
+    assert_eq!(p.effect, Effect::Ignored);
+    // 30029 carries msg as an object, not a string.
+    let p = parse_fixture(
+        Provider::Yeastar,
+        "yeastar/30029-agent-status-object-msg.json",
+    );
+    assert_eq!(p.event_type, "yeastar.30029");
+    assert_eq!(p.effect, Effect::Ignored);
+}
+
+#[test]
+fn yeastar_unknown_member_status_changes_nothing() {
+    let body = br#"{"type":30011,"msg":"{\"call_id\":\"9.1\",\"members\":[{\"extension\":{\"number\":\"2002\",\"channel_id\":\"c1\",\"member_status\":\"WOBBLING\",\"call_path\":\" \"}}]}"}"#;
+    let p = parse(Provider::Yeastar, body, env(1)).expect("parses");
+    let u = call(&p);
+    assert!(u.legs.is_empty(), "unknown status: leg untouched");
+    assert!(!u.ends_call);
+    assert_eq!(p.notes.len(), 1);
+    assert!(p.notes[0].contains("WOBBLING"));
+}
+
+#[test]
+fn yeastar_malformed_bodies_are_errors() {
+    for body in [
+        &b"not json"[..],
+        br#"[1,2]"#,
+        br#"{"msg":"{}"}"#,
+        br#"{"type":30011,"msg":"{not json"}"#,
+        br#"{"type":30011,"msg":"{\"members\":[]}"}"#,
+    ] {
+        assert!(
+            parse(Provider::Yeastar, body, env(1)).is_err(),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+}
+
+#[test]
+fn dialpad_call_sequence() {
+    let ring = parse_fixture(Provider::Dialpad, "dialpad/call-ringing.json");
+    assert_eq!(ring.event_type, "call.ring");
+    let u = call(&ring);
+    assert_eq!(u.call_id, "6112934771228672", "a 16-digit id, kept exact");
+    assert_eq!(
+        u.seq, 1731624040011,
+        "event_timestamp orders Dialpad events"
+    );
+    assert_eq!(u.direction.as_deref(), Some("inbound"));
+    assert_eq!(u.from_number.as_deref(), Some("+14155550123"));
+    assert_eq!(u.to_number.as_deref(), Some("+14155550188"));
+    assert_eq!(u.legs.len(), 1);
+    let leg = &u.legs[0];
+    assert_eq!(leg.state, LegState::Ringing);
+    assert_eq!(leg.extension.as_deref(), Some("5171365938069504"));
+    assert_eq!(leg.extension_name.as_deref(), Some("Jane Agent"));
+    assert_eq!(leg.kind, "user");
+
+    let conn = parse_fixture(Provider::Dialpad, "dialpad/call-connected.json");
+    assert_eq!(conn.event_type, "call.started");
+    let u = call(&conn);
+    assert_eq!(u.legs[0].state, LegState::InCall);
+    assert_eq!(
+        u.answered_at.map(|t| t.timestamp_millis()),
+        Some(1731624046120)
+    );
+
+    let hang = parse_fixture(Provider::Dialpad, "dialpad/call-hangup.json");
+    assert_eq!(hang.event_type, "call.ended");
+    let u = call(&hang);
+    assert_eq!(u.legs[0].state, LegState::Ended);
+    assert!(u.ends_call, "the conversation's own leg ended");
+    assert_eq!(
+        u.ended_at.map(|t| t.timestamp_millis()),
+        Some(1731624170512)
+    );
+    assert_eq!(u.talk_seconds, Some(124));
+    assert_eq!(u.duration_seconds, Some(131));
+    assert_eq!(u.disposition.as_deref(), Some("answered"));
+
+    let rec = parse_fixture(Provider::Dialpad, "dialpad/call-recording.json");
+    assert_eq!(rec.event_type, "call.recording.completed");
+    let u = call(&rec);
+    assert!(u.legs.is_empty(), "post-call events never touch legs");
+    assert!(!u.ends_call);
+    assert_eq!(
+        u.recording_url.as_deref(),
+        Some("https://dialpad.example/r/5993044421115904")
+    );
+}
+
+#[test]
+fn dialpad_missed_call() {
+    let p = parse_fixture(Provider::Dialpad, "dialpad/call-hangup-missed.json");
+    let u = call(&p);
+    assert!(u.ends_call);
+    assert_eq!(u.answered_at, None);
+    assert_eq!(u.disposition.as_deref(), Some("missed"));
+}
+
+#[test]
+fn dialpad_agent_status() {
+    let p = parse_fixture(Provider::Dialpad, "dialpad/agent-status.json");
+    assert_eq!(p.event_type, "agent.status");
+    match &p.effect {
+        Effect::Reported {
+            extension,
+            name,
+            status,
+            seq,
+            ..
+        } => {
+            assert_eq!(extension, "5171365938069504");
+            assert_eq!(name.as_deref(), Some("Jane Agent"));
+            assert_eq!(status, "available");
+            assert_eq!(*seq, 1731700000456);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn dialpad_jwt_body_parses_like_plain_json() {
+    let claims = fixture("dialpad/call-ringing.json");
+    let jwt = domain::signature::sign_dialpad("s3cret", &claims);
+    let a = parse(Provider::Dialpad, jwt.as_bytes(), env(1)).expect("jwt");
+    let b = parse(Provider::Dialpad, &claims, env(1)).expect("json");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn dialpad_recording_url_string_or_array_and_unknown_state() {
+    for rec in [r#""https://x/r/1""#, r#"["https://x/r/1"]"#] {
+        let body = format!(
+            r#"{{"call_id":1,"state":"recording","recording_url":{rec},"event_timestamp":5}}"#
+        );
+        let p = parse(Provider::Dialpad, body.as_bytes(), env(1)).expect("parses");
+        assert_eq!(call(&p).recording_url.as_deref(), Some("https://x/r/1"));
+    }
+    let p = parse(
+        Provider::Dialpad,
+        br#"{"call_id":1,"state":"eavesdrop","event_timestamp":5}"#,
+        env(1),
+    )
+    .expect("parses");
+    assert_eq!(p.event_type, "call.eavesdrop");
+    assert!(call(&p).legs.is_empty());
+    assert_eq!(p.notes.len(), 1);
+}

@@ -1,0 +1,406 @@
+//! The receiver over HTTP, on a random port, against a fresh database per
+//! test: signatures, refusals, duplicates, and the inbox row count after each.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use base64::Engine;
+use domain::signature;
+use ingest::IngestConfig;
+use serde_json::Value;
+use testkit::{fixture, TestDb};
+use traffic::Client;
+
+struct App {
+    db: TestDb,
+    client: Client,
+    authority: String,
+}
+
+fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+async fn start(db: TestDb, cfg: IngestConfig) -> App {
+    let pool = domain::db::pool(&db.url, 4, Duration::from_secs(5)).expect("pool");
+    let authority = start_server(pool, cfg);
+    App {
+        db,
+        client: Client::new(authority.clone(), Duration::from_secs(10)),
+        authority,
+    }
+}
+
+/// Starts the server on a random port; returns its `host:port`.
+fn start_server(pool: domain::db::PgPool, cfg: IngestConfig) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = ingest::serve(listener, pool, cfg, Some(1)).expect("server");
+    tokio::spawn(server);
+    format!("127.0.0.1:{port}")
+}
+
+async fn app() -> App {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("pbx", "yeastar", &["old-secret", "new-secret"])
+        .await
+        .expect("source");
+    db.add_source("dp", "dialpad", &["dp-secret"])
+        .await
+        .expect("source");
+    db.add_source("dp-open", "dialpad", &[])
+        .await
+        .expect("source");
+    let whsec = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(b"0123456789abcdef0123456789abcdef")
+    );
+    db.add_source("generic", "standard", &[&whsec])
+        .await
+        .expect("source");
+    start(
+        db,
+        IngestConfig {
+            max_body_bytes: 64 * 1024,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+impl App {
+    async fn post(
+        &mut self,
+        source: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> (u16, Value) {
+        let r = self
+            .client
+            .request("POST", &format!("/webhooks/{source}"), headers, body)
+            .await
+            .expect("request");
+        let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        (r.status, v)
+    }
+
+    async fn inbox(&self) -> i64 {
+        self.db
+            .count("SELECT count(*) AS n FROM webhook_events")
+            .await
+            .expect("count")
+    }
+}
+
+fn yeastar_headers(secret: &str, body: &[u8]) -> Vec<(String, String)> {
+    h(&[("X-Signature", &signature::sign_yeastar(secret, body))])
+}
+
+#[tokio::test]
+async fn yeastar_signed_body_is_stored_exactly() {
+    let mut app = app().await;
+    let body = fixture("yeastar/30011-inbound-ringing.json");
+    let (status, v) = app
+        .post("pbx", &yeastar_headers("old-secret", &body), &body)
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "accepted");
+    let id = v["id"].as_i64().expect("id");
+    assert_eq!(app.inbox().await, 1);
+    let mut c = app.db.conn().await.expect("conn");
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use domain::schema::webhook_events as w;
+    let (stored, src, processed): (Vec<u8>, String, Option<chrono::DateTime<chrono::Utc>>) =
+        w::table
+            .find(id)
+            .select((w::body, w::source, w::processed_at))
+            .first(&mut c)
+            .await
+            .expect("row");
+    assert_eq!(stored, body, "raw bytes exactly as received");
+    assert_eq!(src, "pbx");
+    assert!(processed.is_none(), "pending until a worker applies it");
+}
+
+#[tokio::test]
+async fn yeastar_refusals_store_nothing() {
+    let mut app = app().await;
+    let body = fixture("yeastar/30011-inbound-answered.json");
+    let good = yeastar_headers("old-secret", &body);
+    // Tampered body.
+    let mut tampered = body.clone();
+    tampered[10] ^= 1;
+    let (s, v) = app.post("pbx", &good, &tampered).await;
+    assert_eq!((s, v["error"].as_str()), (401, Some("unauthorized")), "{v}");
+    // Wrong secret.
+    let (s, _) = app
+        .post("pbx", &yeastar_headers("guess", &body), &body)
+        .await;
+    assert_eq!(s, 401);
+    // Missing header.
+    let (s, v) = app.post("pbx", &[], &body).await;
+    assert_eq!(s, 401);
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("X-Signature")),
+        "{v}"
+    );
+    // Not Base64.
+    let (s, _) = app.post("pbx", &h(&[("X-Signature", "@@@")]), &body).await;
+    assert_eq!(s, 401);
+    assert_eq!(app.inbox().await, 0);
+}
+
+#[tokio::test]
+async fn rotated_secrets_are_all_accepted_and_revoked_ones_not() {
+    let mut app = app().await;
+    let a = fixture("yeastar/30011-inbound-ringing.json");
+    let b = fixture("yeastar/30011-inbound-answered.json");
+    assert_eq!(
+        app.post("pbx", &yeastar_headers("old-secret", &a), &a)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        app.post("pbx", &yeastar_headers("new-secret", &b), &b)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(app.inbox().await, 2);
+    let mut c = app.db.conn().await.expect("conn");
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(
+            "UPDATE source_secrets SET revoked_at = now() WHERE secret = 'old-secret'",
+        ),
+        &mut c,
+    )
+    .await
+    .expect("revoke");
+    let d = fixture("yeastar/30011-inbound-bye.json");
+    assert_eq!(
+        app.post("pbx", &yeastar_headers("old-secret", &d), &d)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        app.post("pbx", &yeastar_headers("new-secret", &d), &d)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(app.inbox().await, 3);
+}
+
+#[tokio::test]
+async fn duplicate_delivery_answers_200_and_is_stored_once() {
+    let mut app = app().await;
+    let body = fixture("yeastar/30011-inbound-hold.json");
+    let hd = yeastar_headers("new-secret", &body);
+    let (s1, v1) = app.post("pbx", &hd, &body).await;
+    let (s2, v2) = app.post("pbx", &hd, &body).await;
+    let (s3, v3) = app.post("pbx", &hd, &body).await;
+    assert_eq!((s1, s2, s3), (200, 200, 200));
+    assert_eq!(v1["status"], "accepted");
+    assert_eq!(v2["status"], "duplicate");
+    assert_eq!(v3["status"], "duplicate");
+    assert_eq!(v1["id"], v2["id"]);
+    assert_eq!(v1["id"], v3["id"]);
+    assert_eq!(app.inbox().await, 1);
+
+    // After the Yeastar dedup window, an identical body is a new event
+    // (resume after hold repeats the answer snapshot).
+    let mut c = app.db.conn().await.expect("conn");
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE webhook_events SET received_at = now() - interval '2 minutes'"),
+        &mut c,
+    )
+    .await
+    .expect("age the row");
+    let (s4, v4) = app.post("pbx", &hd, &body).await;
+    assert_eq!(s4, 200);
+    assert_eq!(v4["status"], "accepted");
+    assert_ne!(v4["id"], v1["id"]);
+    assert_eq!(app.inbox().await, 2);
+    // And its own retries are duplicates again.
+    let (_, v5) = app.post("pbx", &hd, &body).await;
+    assert_eq!(v5["id"], v4["id"]);
+    assert_eq!(app.inbox().await, 2);
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_are_stored_once() {
+    let app = app().await;
+    let body = fixture("yeastar/30011-inbound-bye.json");
+    let hd = yeastar_headers("old-secret", &body);
+    let authority = app.authority.clone();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (hd, body, authority) = (hd.clone(), body.clone(), authority.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut c = Client::new(authority, Duration::from_secs(10));
+            let r = c
+                .request("POST", "/webhooks/pbx", &hd, &body)
+                .await
+                .expect("post");
+            (
+                r.status,
+                serde_json::from_slice::<Value>(&r.body).expect("json")["id"].clone(),
+            )
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let (s, id) = t.await.expect("task");
+        assert_eq!(s, 200);
+        ids.insert(id.to_string());
+    }
+    assert_eq!(ids.len(), 1, "every answer names the one stored row");
+    assert_eq!(app.inbox().await, 1);
+}
+
+#[tokio::test]
+async fn dialpad_jwt_plain_and_alg_none() {
+    let mut app = app().await;
+    let claims = fixture("dialpad/call-ringing.json");
+    let jwt = signature::sign_dialpad("dp-secret", &claims);
+    let (s, v) = app.post("dp", &[], jwt.as_bytes()).await;
+    assert_eq!(s, 200, "{v}");
+    // Wrong secret.
+    let bad = signature::sign_dialpad("nope", &claims);
+    assert_eq!(app.post("dp", &[], bad.as_bytes()).await.0, 401);
+    // alg none, no signature.
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let none = format!(
+        "{}.{}.",
+        b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        b64.encode(&claims)
+    );
+    let (s, v) = app.post("dp", &[], none.as_bytes()).await;
+    assert_eq!(s, 401);
+    assert!(
+        v["message"].as_str().is_some_and(|m| m.contains("none")),
+        "{v}"
+    );
+    // Plain JSON to a source that has a secret: refused.
+    assert_eq!(app.post("dp", &[], &claims).await.0, 401);
+    // Plain JSON to a source without a secret: accepted.
+    assert_eq!(app.post("dp-open", &[], &claims).await.0, 200);
+    assert_eq!(app.inbox().await, 2);
+}
+
+#[tokio::test]
+async fn standard_webhooks_signature_and_timestamp() {
+    let mut app = app().await;
+    let secret = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(b"0123456789abcdef0123456789abcdef")
+    );
+    let body = br#"{"type":"call.note","data":{}}"#;
+    let now = chrono::Utc::now().timestamp();
+    let sig = signature::sign_standard(&secret, "msg_1", now, body).expect("sign");
+    let hd = h(&[
+        ("webhook-id", "msg_1"),
+        ("webhook-timestamp", &now.to_string()),
+        ("webhook-signature", &sig),
+    ]);
+    assert_eq!(app.post("generic", &hd, body).await.0, 200);
+    // Same webhook-id again: duplicate.
+    let (s, v) = app.post("generic", &hd, body).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("duplicate")));
+    // Timestamp outside tolerance (validly signed).
+    let old = now - 3600;
+    let sig_old = signature::sign_standard(&secret, "msg_2", old, body).expect("sign");
+    let hd_old = h(&[
+        ("webhook-id", "msg_2"),
+        ("webhook-timestamp", &old.to_string()),
+        ("webhook-signature", &sig_old),
+    ]);
+    let (s, v) = app.post("generic", &hd_old, body).await;
+    assert_eq!(s, 401);
+    assert!(
+        v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("tolerance")),
+        "{v}"
+    );
+    assert_eq!(app.inbox().await, 1);
+}
+
+#[tokio::test]
+async fn unknown_disabled_too_large() {
+    let mut app = app().await;
+    let body = fixture("yeastar/30011-inbound-ringing.json");
+    let (s, v) = app
+        .post("nope", &yeastar_headers("old-secret", &body), &body)
+        .await;
+    assert_eq!((s, v["error"].as_str()), (404, Some("not_found")));
+    let mut c = app.db.conn().await.expect("conn");
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("UPDATE sources SET enabled = false WHERE name = 'pbx'"),
+        &mut c,
+    )
+    .await
+    .expect("disable");
+    assert_eq!(
+        app.post("pbx", &yeastar_headers("old-secret", &body), &body)
+            .await
+            .0,
+        404
+    );
+    // Over the configured 64 KiB limit.
+    let big = vec![b' '; 64 * 1024 + 1];
+    let (s, v) = app.post("dp-open", &[], &big).await;
+    assert_eq!((s, v["error"].as_str()), (413, Some("too_large")), "{v}");
+    assert_eq!(app.inbox().await, 0);
+    // Just under the limit is accepted.
+    let mut ok = b"{}".to_vec();
+    ok.resize(64 * 1024, b' ');
+    let fresh = &mut Client::new(app.authority.clone(), Duration::from_secs(10));
+    let r = fresh
+        .request("POST", "/webhooks/dp-open", &[], &ok)
+        .await
+        .expect("post");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(app.inbox().await, 1);
+}
+
+#[tokio::test]
+async fn database_unreachable_answers_503() {
+    // Nothing listens on port 1: every connection attempt fails.
+    let pool = domain::db::pool(
+        "postgres://postgres@127.0.0.1:1/none",
+        2,
+        Duration::from_millis(500),
+    )
+    .expect("pool");
+    let mut client = Client::new(
+        start_server(pool, IngestConfig::default()),
+        Duration::from_secs(10),
+    );
+    let body = fixture("yeastar/30011-inbound-ringing.json");
+    let r = client
+        .request("POST", "/webhooks/pbx", &yeastar_headers("s", &body), &body)
+        .await
+        .expect("request");
+    assert_eq!(r.status, 503, "{}", r.text());
+    let v: Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(v["error"], "unavailable");
+    let r = client
+        .request("GET", "/readyz", &[], b"")
+        .await
+        .expect("readyz");
+    assert_eq!(r.status, 503);
+    let r = client
+        .request("GET", "/healthz", &[], b"")
+        .await
+        .expect("healthz");
+    assert_eq!(r.status, 200);
+}

@@ -1,0 +1,381 @@
+//! End to end with the real binaries: signed HTTP into `ingest`, `worker run`
+//! applying it, rows asserted after each step.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use domain::schema::{calls, extensions, webhook_events};
+use serde_json::Value;
+use testkit::{start_worker, wait_until, Ingest, TestDb};
+use traffic::scenario;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Runs a `worker` subcommand to completion; returns its stdout.
+async fn worker_cli(db: &TestDb, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(testkit::bin("worker").expect("worker binary"))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .await
+        .expect("run worker");
+    assert!(
+        out.status.success(),
+        "worker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+struct Stack {
+    db: TestDb,
+    ingest: Ingest,
+    _worker: testkit::Proc,
+}
+
+async fn stack() -> Stack {
+    let db = TestDb::new().await.expect("db");
+    worker_cli(&db, &["migrate"]).await;
+    worker_cli(
+        &db,
+        &[
+            "source",
+            "add",
+            "pbx",
+            "--provider",
+            "yeastar",
+            "--secret",
+            "pbx-secret-0123456789abcdef01234",
+        ],
+    )
+    .await;
+    worker_cli(
+        &db,
+        &[
+            "source",
+            "add",
+            "dp",
+            "--provider",
+            "dialpad",
+            "--secret",
+            "dp-secret",
+        ],
+    )
+    .await;
+    let ingest = Ingest::start(&db.url, &[]).await.expect("ingest");
+    let worker = start_worker(&db.url, &[]).expect("worker");
+    Stack {
+        db,
+        ingest,
+        _worker: worker,
+    }
+}
+
+impl Stack {
+    /// Posts a signed request and waits until the worker processed it.
+    async fn deliver(&self, source: &str, req: scenario::SignedRequest) -> i64 {
+        let mut c = self.ingest.client();
+        let r = c
+            .request(
+                "POST",
+                &format!("/webhooks/{source}"),
+                &req.headers,
+                &req.body,
+            )
+            .await
+            .expect("post");
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v: Value = serde_json::from_slice(&r.body).expect("json");
+        let id = v["id"].as_i64().expect("id");
+        let url = self.db.url.clone();
+        wait_until(WAIT, &format!("event {id} processed"), || {
+            let url = url.clone();
+            async move {
+                let mut c =
+                    <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
+                        &url,
+                    )
+                    .await?;
+                let done: Option<chrono::DateTime<chrono::Utc>> = webhook_events::table
+                    .find(id)
+                    .select(webhook_events::processed_at)
+                    .first::<Option<chrono::DateTime<chrono::Utc>>>(&mut c)
+                    .await?;
+                Ok(done.is_some())
+            }
+        })
+        .await
+        .expect("processed in time");
+        id
+    }
+
+    async fn call(&self, source: &str, id: &str) -> (String, Option<String>, Option<String>) {
+        let mut c = self.db.conn().await.expect("conn");
+        calls::table
+            .filter(calls::source.eq(source))
+            .filter(calls::call_id.eq(id))
+            .select((calls::status, calls::direction, calls::recording_url))
+            .first(&mut c)
+            .await
+            .expect("call row")
+    }
+
+    async fn ext(&self, source: &str, number: &str) -> String {
+        let mut c = self.db.conn().await.expect("conn");
+        extensions::table
+            .filter(extensions::source.eq(source))
+            .filter(extensions::number.eq(number))
+            .select(extensions::status)
+            .first(&mut c)
+            .await
+            .expect("extension row")
+    }
+}
+
+#[tokio::test]
+async fn yeastar_call_end_to_end() {
+    let s = stack().await;
+    let secret = "pbx-secret-0123456789abcdef01234";
+    let steps = scenario::yeastar_inbound("1800000000.7", "+15555550100", "2002");
+    let expect = [
+        ("ringing", "ringing", "ringing"),
+        ("answered", "active", "incall"),
+        ("hold", "active", "incall"),
+        ("bye", "ended", "online"),
+        ("cdr", "ended", "online"),
+    ];
+    for (step, (label, call_status, ext_status)) in steps.iter().zip(expect) {
+        assert_eq!(step.label, label);
+        s.deliver("pbx", scenario::sign_yeastar(secret, &step.body))
+            .await;
+        let (status, direction, recording) = s.call("pbx", "1800000000.7").await;
+        assert_eq!(status, call_status, "call after {label}");
+        assert_eq!(direction.as_deref(), Some("inbound"));
+        assert_eq!(
+            s.ext("pbx", "2002").await,
+            ext_status,
+            "extension after {label}"
+        );
+        if label == "cdr" {
+            assert!(
+                recording.is_some_and(|r| r.ends_with(".wav")),
+                "recording after CDR"
+            );
+        }
+    }
+    let (applied, failed) = (
+        s.db.count("SELECT count(*) AS n FROM webhook_events WHERE outcome = 'applied'")
+            .await
+            .expect("n"),
+        s.db.count("SELECT count(*) AS n FROM webhook_events WHERE last_error IS NOT NULL")
+            .await
+            .expect("n"),
+    );
+    assert_eq!((applied, failed), (5, 0));
+}
+
+#[tokio::test]
+async fn dialpad_call_end_to_end() {
+    let s = stack().await;
+    let t0 = 1_800_000_000_000;
+    let steps = scenario::dialpad_inbound(
+        6112934771228672,
+        5171365938069504,
+        "Jane Agent",
+        "+14155550123",
+        t0,
+    );
+    let expect = [
+        ("ringing", "ringing", "ringing"),
+        ("connected", "active", "incall"),
+        ("hangup", "ended", "online"),
+        ("recording", "ended", "online"),
+    ];
+    for (step, (label, call_status, ext_status)) in steps.iter().zip(expect) {
+        assert_eq!(step.label, label);
+        s.deliver("dp", scenario::sign_dialpad(Some("dp-secret"), &step.body))
+            .await;
+        let (status, _, recording) = s.call("dp", "6112934771228672").await;
+        assert_eq!(status, call_status, "call after {label}");
+        assert_eq!(
+            s.ext("dp", "5171365938069504").await,
+            ext_status,
+            "extension after {label}"
+        );
+        if label == "recording" {
+            assert_eq!(
+                recording.as_deref(),
+                Some("https://dialpad.example/r/6112934771228672")
+            );
+        } else {
+            assert_eq!(recording, None);
+        }
+    }
+}
+
+#[tokio::test]
+async fn worker_cli_sources_and_migrate() {
+    let db = TestDb::new().await.expect("db");
+    assert!(worker_cli(&db, &["migrate"]).await.contains("up to date"));
+    worker_cli(
+        &db,
+        &[
+            "source",
+            "add",
+            "pbx",
+            "--provider",
+            "yeastar",
+            "--secret",
+            "supersecretvalue1",
+        ],
+    )
+    .await;
+    worker_cli(&db, &["source", "add-secret", "pbx", "anothersecretvalue2"]).await;
+    let list = worker_cli(&db, &["source", "list"]).await;
+    assert!(list.contains("pbx"), "{list}");
+    assert!(list.contains("supe…") && list.contains("anot…"), "{list}");
+    assert!(
+        !list.contains("supersecretvalue1"),
+        "secrets are never printed in full: {list}"
+    );
+    worker_cli(&db, &["source", "revoke-secret", "pbx", "supe"]).await;
+    let active = db
+        .count("SELECT count(*) AS n FROM source_secrets WHERE revoked_at IS NULL")
+        .await
+        .expect("n");
+    assert_eq!(active, 1);
+    // A Yeastar source without a secret is refused with a clear message.
+    let out = tokio::process::Command::new(testkit::bin("worker").expect("bin"))
+        .args(["source", "add", "x", "--provider", "yeastar"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .await
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least one --secret"));
+}
+
+/// Inserts `n` pending Yeastar events straight into the inbox: calls of two
+/// events each (the extension rings, then answers), spread over 50
+/// extensions; with `bad_every`, every such event is unparseable instead.
+async fn preload(db: &TestDb, n: i64, bad_every: Option<i64>) {
+    let mut c = db.conn().await.expect("conn");
+    diesel::sql_query(format!(
+        "INSERT INTO webhook_events (source, body, dedup_key)
+         SELECT 'pbx',
+                CASE WHEN {bad} > 0 AND i % {bad} = 0 THEN convert_to('{{not json', 'UTF8')
+                ELSE convert_to(json_build_object('type', 30011, 'msg', json_build_object(
+                   'call_id', 'c' || (i / 2),
+                   'members', json_build_array(json_build_object('extension', json_build_object(
+                       'number', (1000 + (i / 2) % 50)::text, 'channel_id', 'ch' || (i / 2),
+                       'member_status', CASE WHEN i % 2 = 0 THEN 'RING' ELSE 'ANSWER' END))))::text
+                )::text, 'UTF8') END,
+                'k' || i
+         FROM generate_series(1, {n}) AS i",
+        bad = bad_every.unwrap_or(0),
+    ))
+    .execute(&mut c)
+    .await
+    .expect("preload");
+}
+
+/// Records every pending -> processed transition, to prove each event was
+/// completed exactly once.
+async fn audit_completions(db: &TestDb) {
+    let mut c = db.conn().await.expect("conn");
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut c,
+        "CREATE TABLE completion_audit (event_id bigint NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
+         CREATE FUNCTION audit_completion() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF OLD.processed_at IS NULL AND NEW.processed_at IS NOT NULL THEN
+             INSERT INTO completion_audit (event_id) VALUES (NEW.id);
+           END IF;
+           IF OLD.processed_at IS NOT NULL THEN
+             RAISE EXCEPTION 'event % processed twice', NEW.id;
+           END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER audit_completion BEFORE UPDATE ON webhook_events
+           FOR EACH ROW EXECUTE FUNCTION audit_completion();",
+    )
+    .await
+    .expect("audit trigger");
+}
+
+#[tokio::test]
+async fn two_workers_drain_2000_events_exactly_once() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("pbx", "yeastar", &["s"])
+        .await
+        .expect("source");
+    preload(&db, 2000, None).await;
+    audit_completions(&db).await;
+    let _w1 = start_worker(&db.url, &["--batch-size", "50"]).expect("worker 1");
+    let _w2 = start_worker(&db.url, &["--batch-size", "50"]).expect("worker 2");
+    wait_until(Duration::from_secs(120), "the inbox to drain", || async {
+        Ok(db
+            .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NULL")
+            .await?
+            == 0)
+    })
+    .await
+    .expect("drained");
+    let audits = db
+        .count("SELECT count(*) AS n FROM completion_audit")
+        .await
+        .expect("n");
+    let distinct = db
+        .count("SELECT count(DISTINCT event_id) AS n FROM completion_audit")
+        .await
+        .expect("n");
+    let retried = db
+        .count("SELECT count(*) AS n FROM webhook_events WHERE attempts <> 1 OR last_error IS NOT NULL")
+        .await
+        .expect("n");
+    assert_eq!((audits, distinct, retried), (2000, 2000, 0));
+    // Effects: 1000 calls, each answered (one RING, one ANSWER leg update).
+    let calls = db
+        .count("SELECT count(*) AS n FROM calls WHERE status = 'active'")
+        .await
+        .expect("n");
+    assert_eq!(calls, 1000);
+    let incall = db
+        .count("SELECT count(*) AS n FROM extensions WHERE status = 'incall'")
+        .await
+        .expect("n");
+    assert_eq!(incall, 50);
+}
+
+#[tokio::test]
+async fn a_bad_event_fails_alone_and_is_retried_later() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("pbx", "yeastar", &["s"])
+        .await
+        .expect("source");
+    preload(&db, 100, Some(10)).await; // 10 bad bodies among 100
+    let _w =
+        start_worker(&db.url, &["--backoff-base", "1h", "--backoff-cap", "2h"]).expect("worker");
+    wait_until(WAIT, "good events processed and bad ones failed", || async {
+        let done = db
+            .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NOT NULL")
+            .await?;
+        let failed = db
+            .count("SELECT count(*) AS n FROM webhook_events WHERE attempts = 1 AND processed_at IS NULL AND last_error IS NOT NULL")
+            .await?;
+        Ok(done == 90 && failed == 10)
+    })
+    .await
+    .expect("outcomes");
+    let scheduled = db
+        .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NULL AND next_attempt_at > now() + interval '20 minutes'")
+        .await
+        .expect("n");
+    assert_eq!(scheduled, 10, "failures wait for their backoff");
+    let msg = db
+        .count("SELECT count(*) AS n FROM webhook_events WHERE last_error LIKE '%not valid JSON%'")
+        .await
+        .expect("n");
+    assert_eq!(msg, 10);
+}

@@ -1,0 +1,37 @@
+# Switchboard: signed telephony webhooks in, call and extension state out.
+# Without DATABASE_URL, recipes use a project-local PostgreSQL under ./.data.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# List the recipes.
+default:
+    @just --list
+
+# Start everything and run the demo call (stop with `just down`).
+up:
+    scripts/up.sh
+
+# Stop what `just up` started, including the local PostgreSQL.
+down:
+    scripts/down.sh
+
+# Apply the database migrations (worker migrate).
+migrate:
+    source scripts/db-env.sh && cargo run --quiet -p switchboard-worker -- migrate
+
+# Run the whole test suite against a real PostgreSQL.
+test *ARGS:
+    scripts/test.sh {{ARGS}}
+
+# Formatting and lints, as CI wants them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Build release binaries into target/release.
+build:
+    cargo build --workspace --release --bins
+
+# Print the extension board.
+board:
+    source scripts/db-env.sh && cargo run --quiet -p switchboard-worker -- board

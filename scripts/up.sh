@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `just up`: start Switchboard (database, migrations, demo source, ingest and
+# worker in the background) and show a demo call changing an extension's
+# status on the board. `just down` stops everything.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+source scripts/db-env.sh
+
+BIND="${INGEST_BIND:-127.0.0.1:8080}"
+RUN="$ROOT/.data/run"
+LOGS="$ROOT/.data/logs"
+mkdir -p "$RUN" "$LOGS"
+B="$ROOT/target/debug"
+
+echo "==> building"
+cargo build --workspace --bins --quiet
+
+echo "==> migrating"
+"$B/worker" migrate
+
+SECRET_FILE="$ROOT/.data/demo-secret"
+if [ ! -s "$SECRET_FILE" ]; then
+  head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$SECRET_FILE"
+fi
+SECRET="$(cat "$SECRET_FILE")"
+"$B/worker" source add demo-pbx --provider yeastar --secret "$SECRET"
+
+# Restart our own processes from an earlier `just up`.
+"$ROOT/scripts/down.sh" --keep-db >/dev/null 2>&1 || true
+
+host="${BIND%:*}"; port="${BIND##*:}"
+if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+  echo "error: $BIND is already in use; set INGEST_BIND to a free address (e.g. INGEST_BIND=127.0.0.1:8081 just up)" >&2
+  exit 1
+fi
+
+echo "==> starting ingest on http://$BIND and one worker (logs in .data/logs)"
+INGEST_BIND="$BIND" nohup "$B/ingest" >>"$LOGS/ingest.log" 2>&1 </dev/null &
+echo $! >"$RUN/ingest.pid"
+nohup "$B/worker" run >>"$LOGS/worker.log" 2>&1 </dev/null &
+echo $! >"$RUN/worker.pid"
+
+for _ in $(seq 1 100); do
+  if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then break; fi
+  sleep 0.1
+done
+if ! (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+  echo "error: ingest did not start; see $LOGS/ingest.log" >&2
+  tail -n 20 "$LOGS/ingest.log" >&2 || true
+  exit 1
+fi
+
+cat <<MSG
+
+Switchboard is running.
+  webhooks:  POST http://$BIND/webhooks/<source>   (demo source: demo-pbx, Yeastar)
+  health:    http://$BIND/healthz  http://$BIND/readyz
+  database:  $DATABASE_URL
+  logs:      .data/logs/ingest.log  .data/logs/worker.log
+  stop:      just down
+
+MSG
+
+CALL_ID="$(date +%s).$((RANDOM % 1000))"
+demo() { "$B/traffic" demo --url "http://$BIND" --source demo-pbx --secret "$SECRET" \
+           --call-id "$CALL_ID" --extension 2002 --steps "$1"; }
+board() { echo; echo "--- board: $1"; "$B/worker" board --source demo-pbx --wait-idle 10s; echo; }
+
+board "before the call"
+echo "==> demo call $CALL_ID: +15555550100 calls extension 2002"
+demo ringing
+board "extension 2002 ringing"
+demo answered,hold
+board "during the call (answered, then on hold: still in call)"
+demo bye,cdr
+board "after the call (hung up, CDR with recording)"

@@ -259,9 +259,13 @@ pub fn fixture(rel: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
 }
 
-/// The shared fixtures directory.
+/// The shared fixtures directory: `$SWITCHBOARD_SHARED/fixtures`, else
+/// `../shared/fixtures` beside the project root.
 pub fn fixtures_dir() -> PathBuf {
-    workspace_root().join("../shared/fixtures")
+    std::env::var_os("SWITCHBOARD_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared"))
+        .join("fixtures")
 }
 
 /// The path of a workspace binary (`ingest`, `worker`, `traffic`), built

@@ -57,6 +57,8 @@ CREATE TABLE calls (
     duration_seconds integer,
     disposition     text,
     recording_url   text,
+    -- Events applied to this call: each inbox event counts once.
+    events          integer NOT NULL DEFAULT 0,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
     UNIQUE (source, call_id)

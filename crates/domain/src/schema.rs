@@ -55,6 +55,7 @@ diesel::table! {
         duration_seconds -> Nullable<Int4>,
         disposition -> Nullable<Text>,
         recording_url -> Nullable<Text>,
+        events -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }

@@ -272,10 +272,12 @@ pub async fn apply(
     }
 
     // 3. Merge every event into the locked rows.
+    let mut event_counts: BTreeMap<Key, i32> = BTreeMap::new();
     for i in items {
         match i.effect {
             Effect::Call(u) => {
                 let key = (i.source.to_string(), u.call_id.clone());
+                *event_counts.entry(key.clone()).or_default() += 1;
                 let call = calls.entry(key.clone()).or_default();
                 let call_legs = legs.entry(key).or_default();
                 merge::apply_call(call, call_legs, u);
@@ -320,7 +322,7 @@ pub async fn apply(
     let mut stats = ApplyStats::default();
     if !calls.is_empty() {
         stats.calls = calls.len();
-        write_calls(conn, &calls).await?;
+        write_calls(conn, &calls, &event_counts).await?;
     }
     let leg_count: usize = legs.values().map(BTreeMap::len).sum();
     if leg_count > 0 {
@@ -337,6 +339,7 @@ pub async fn apply(
 async fn write_calls(
     conn: &mut AsyncPgConnection,
     calls: &BTreeMap<Key, CallRow>,
+    event_counts: &BTreeMap<Key, i32>,
 ) -> Result<(), diesel::result::Error> {
     let n = calls.len();
     let mut source = Vec::with_capacity(n);
@@ -353,7 +356,10 @@ async fn write_calls(
     let mut duration = Vec::with_capacity(n);
     let mut disposition = Vec::with_capacity(n);
     let mut recording = Vec::with_capacity(n);
-    for ((s, c), r) in calls {
+    let mut events = Vec::with_capacity(n);
+    for (key, r) in calls {
+        let (s, c) = key;
+        events.push(event_counts.get(key).copied().unwrap_or(0));
         source.push(s.clone());
         call_id.push(c.clone());
         status.push(r.status.as_str().to_string());
@@ -374,13 +380,14 @@ async fn write_calls(
                 from_number = u.from_number, to_number = u.to_number, info_seq = u.info_seq,
                 started_at = u.started_at, answered_at = u.answered_at, ended_at = u.ended_at,
                 talk_seconds = u.talk_seconds, duration_seconds = u.duration_seconds,
-                disposition = u.disposition, recording_url = u.recording_url, updated_at = now()
+                disposition = u.disposition, recording_url = u.recording_url,
+                events = c.events + u.events, updated_at = now()
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                      $7::int8[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[],
-                     $11::int4[], $12::int4[], $13::text[], $14::text[])
+                     $11::int4[], $12::int4[], $13::text[], $14::text[], $15::int4[])
               AS u(source, call_id, status, direction, from_number, to_number, info_seq,
                    started_at, answered_at, ended_at, talk_seconds, duration_seconds,
-                   disposition, recording_url)
+                   disposition, recording_url, events)
          WHERE c.source = u.source AND c.call_id = u.call_id",
     )
     .bind::<Array<Text>, _>(source)
@@ -397,6 +404,7 @@ async fn write_calls(
     .bind::<Array<Nullable<Integer>>, _>(duration)
     .bind::<Array<Nullable<Text>>, _>(disposition)
     .bind::<Array<Nullable<Text>>, _>(recording)
+    .bind::<Array<Integer>, _>(events)
     .execute(conn)
     .await?;
     Ok(())

@@ -2,6 +2,9 @@
 //! migrated template so that tests run in parallel; the real binaries
 //! started on free ports; fixtures; bounded waits.
 
+pub mod plan;
+pub mod snapshot;
+
 use std::future::Future;
 use std::path::PathBuf;
 use std::process::Stdio;

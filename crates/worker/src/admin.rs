@@ -215,6 +215,66 @@ pub async fn pending_count(conn: &mut AsyncPgConnection) -> Result<i64, AdminErr
         .await?)
 }
 
+/// Which dead events `replay` re-queues. Empty filters with `all: false`
+/// select nothing.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayFilter {
+    pub ids: Vec<i64>,
+    pub source: Option<String>,
+    pub event_type: Option<String>,
+    pub all: bool,
+}
+
+/// Re-queues dead events matching `filter`: they become pending again with
+/// their attempts reset (their last error is kept for reference). Returns
+/// how many were re-queued.
+pub async fn replay(
+    conn: &mut AsyncPgConnection,
+    filter: &ReplayFilter,
+) -> Result<usize, AdminError> {
+    use webhook_events::dsl as w;
+    if !filter.all
+        && filter.ids.is_empty()
+        && filter.source.is_none()
+        && filter.event_type.is_none()
+    {
+        return Ok(0);
+    }
+    conn.transaction(async |conn| {
+        let mut q = w::webhook_events
+            .filter(w::dead_at.is_not_null())
+            .select(w::id)
+            .into_boxed();
+        if !filter.ids.is_empty() {
+            q = q.filter(w::id.eq_any(filter.ids.clone()));
+        }
+        if let Some(s) = &filter.source {
+            q = q.filter(w::source.eq(s.clone()));
+        }
+        if let Some(t) = &filter.event_type {
+            q = q.filter(w::event_type.eq(t.clone()));
+        }
+        let ids: Vec<i64> = q.load(conn).await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let n = diesel::update(
+            w::webhook_events
+                .filter(w::id.eq_any(&ids))
+                .filter(w::dead_at.is_not_null()),
+        )
+        .set((
+            w::dead_at.eq(None::<DateTime<Utc>>),
+            w::next_attempt_at.eq(None::<DateTime<Utc>>),
+            w::attempts.eq(0),
+        ))
+        .execute(conn)
+        .await?;
+        Ok(n)
+    })
+    .await
+}
+
 /// Renders the extension board (and the most recent calls) as text.
 pub async fn board(
     conn: &mut AsyncPgConnection,

@@ -55,6 +55,19 @@ enum Cmd {
     /// Manage webhook sources.
     #[command(subcommand)]
     Source(SourceCmd),
+    /// Re-queue dead events (by id, source, event type, or all of them).
+    Replay {
+        /// Event id; repeat for several.
+        #[arg(long = "id")]
+        ids: Vec<i64>,
+        #[arg(long)]
+        source: Option<String>,
+        #[arg(long)]
+        event_type: Option<String>,
+        /// Every dead event.
+        #[arg(long, conflicts_with_all = ["ids", "source", "event_type"])]
+        all: bool,
+    },
     /// Print the extension board and the most recent calls.
     Board {
         /// Only this source.
@@ -137,6 +150,30 @@ async fn main() -> Result<()> {
         }
         Cmd::Run(args) => run(&url, args).await?,
         Cmd::Source(cmd) => source(&url, cmd).await?,
+        Cmd::Replay {
+            ids,
+            source,
+            event_type,
+            all,
+        } => {
+            if !all && ids.is_empty() && source.is_none() && event_type.is_none() {
+                bail!(
+                    "say which dead events to replay: --id N, --source S, --event-type T, or --all"
+                );
+            }
+            let mut conn = connect(&url).await?;
+            let n = admin::replay(
+                &mut conn,
+                &admin::ReplayFilter {
+                    ids,
+                    source,
+                    event_type,
+                    all,
+                },
+            )
+            .await?;
+            println!("re-queued {n} dead event(s)");
+        }
         Cmd::Board { source, wait_idle } => {
             let mut conn = connect(&url).await?;
             if let Some(limit) = wait_idle {

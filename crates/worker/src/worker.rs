@@ -10,6 +10,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use domain::db::PgPool;
 use domain::store::{self, Item};
 use domain::{Effect, Envelope, Parsed, Provider};
+use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use crate::storage::{self, Claimed, Outcome};
@@ -90,16 +91,32 @@ fn parse_one(provider: Option<Provider>, c: &Claimed) -> ParseResult {
     match std::panic::catch_unwind(AssertUnwindSafe(|| domain::parse(provider, &c.body, env))) {
         Ok(Ok(p)) => Ok(p),
         Ok(Err(e)) => Err(e.to_string()),
-        Err(panic) => {
-            let msg = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(format!("panic while parsing: {msg}"))
+        Err(panic) => Err(format!("panic while parsing: {}", panic_message(&*panic))),
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Test builds only: panics while applying a batch that holds an event of the
+/// source named by `SWITCHBOARD_FAILPOINT_PANIC_SOURCE`, to prove a panic
+/// costs one event, not the worker or its batch. Compiled out of release builds.
+#[cfg(debug_assertions)]
+fn failpoint(items: &[Item<'_>]) {
+    if let Ok(source) = std::env::var("SWITCHBOARD_FAILPOINT_PANIC_SOURCE") {
+        if items.iter().any(|i| i.source == source) {
+            panic!("failpoint: event of source {source}");
         }
     }
 }
+
+#[cfg(not(debug_assertions))]
+fn failpoint(_: &[Item<'_>]) {}
 
 /// The worker: a pool and a config, with a cache of source providers.
 pub struct Worker {
@@ -194,7 +211,7 @@ impl Worker {
                 for id in ids {
                     let r = match self.process(&mut conn, Claim::One(id)).await {
                         Ok(r) => r,
-                        Err(BatchError::Apply(_, e)) => self.fail_alone(&mut conn, id, &e).await?,
+                        Err(BatchError::Apply(_, e)) => self.fail_alone(&mut conn, id, e).await?,
                         Err(BatchError::Db(e)) => return Err(e.into()),
                     };
                     total.claimed += r.claimed;
@@ -307,8 +324,25 @@ impl Worker {
                         }
                     }
                 }
-                if let Err(e) = store::apply(conn, &items).await {
-                    return Err(BatchError::Apply(claimed.iter().map(|c| c.id).collect(), e));
+                // A panic while applying is caught like an error: the batch
+                // rolls back and its events are retried one by one, so only the
+                // event that panics fails.
+                let applied = AssertUnwindSafe(async {
+                    failpoint(&items);
+                    store::apply(conn, &items).await
+                })
+                .catch_unwind()
+                .await;
+                let ids = || claimed.iter().map(|c| c.id).collect();
+                match applied {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => return Err(BatchError::Apply(ids(), e.to_string())),
+                    Err(panic) => {
+                        return Err(BatchError::Apply(
+                            ids(),
+                            format!("panic while applying: {}", panic_message(&*panic)),
+                        ))
+                    }
                 }
                 storage::complete(conn, &outcomes).await?;
                 Ok(report)
@@ -323,10 +357,14 @@ impl Worker {
         &mut self,
         conn: &mut AsyncPgConnection,
         id: i64,
-        error: &diesel::result::Error,
+        error: String,
     ) -> Result<BatchReport, WorkerError> {
         let mut report = BatchReport::default();
-        let msg = format!("applying failed: {error}");
+        let msg = if error.starts_with("panic") {
+            error
+        } else {
+            format!("applying failed: {error}")
+        };
         conn.transaction::<(), diesel::result::Error, _>(async |conn| {
             let claimed = storage::claim_ids(conn, &[id]).await?;
             let mut outcomes = Vec::new();
@@ -355,8 +393,9 @@ enum Claim {
 }
 
 enum BatchError {
-    /// Applying failed: the ids of the batch, to be retried one by one.
-    Apply(Vec<i64>, diesel::result::Error),
+    /// Applying failed (an error or a panic): the ids of the batch, to be
+    /// retried one by one.
+    Apply(Vec<i64>, String),
     Db(diesel::result::Error),
 }
 

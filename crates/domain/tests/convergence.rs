@@ -1,0 +1,191 @@
+//! Property: whatever the order and duplication of a call's events, the
+//! projected calls, legs and extensions equal those of processing the events
+//! once, in order (pure domain logic; the database version is in the worker's
+//! tests).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{TimeZone, Utc};
+use domain::merge::Projection;
+use domain::{parse, Envelope, Provider};
+use proptest::test_runner::{Config, TestRunner};
+use testkit::plan::{self, Plan, PlannedEvent};
+use testkit::snapshot::Snapshot;
+use traffic::scenario::{DIALPAD_SCENARIOS, YEASTAR_SCENARIOS};
+
+/// Each event keeps the inbox id and arrival time it got when sent in order;
+/// reordering is in processing, duplicates re-process the same row.
+fn envelope(k: usize) -> Envelope {
+    Envelope {
+        id: k as i64 + 1,
+        received_at: Utc
+            .timestamp_opt(1_800_000_000 + k as i64, 0)
+            .single()
+            .unwrap_or_else(|| unreachable!()),
+    }
+}
+
+fn project(
+    events: &[PlannedEvent],
+    order: impl Iterator<Item = usize>,
+) -> (Projection, Projection) {
+    let (mut y, mut d) = (Projection::default(), Projection::default());
+    for k in order {
+        let e = &events[k];
+        let parsed = parse(e.provider, &e.body, envelope(k))
+            .unwrap_or_else(|err| panic!("{} {}: {err}", e.scenario, e.label));
+        match e.provider {
+            Provider::Yeastar => y.apply(&parsed.effect),
+            _ => d.apply(&parsed.effect),
+        }
+    }
+    (y, d)
+}
+
+#[test]
+fn any_order_and_duplication_converges() {
+    let cases = 2000;
+    let mut runner = TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let ran = AtomicUsize::new(0);
+    let events_seen = AtomicUsize::new(0);
+    let result = runner.run(&plan::plans(4, 1), |Plan { events, delivery }| {
+        ran.fetch_add(1, Ordering::Relaxed);
+        events_seen.fetch_add(delivery.len(), Ordering::Relaxed);
+        let (y0, d0) = project(&events, 0..events.len());
+        let (y1, d1) = project(&events, delivery.iter().copied());
+        // Everything, including internal sequence bookkeeping, is equal.
+        proptest::prop_assert_eq!(&y0, &y1);
+        proptest::prop_assert_eq!(&d0, &d1);
+        proptest::prop_assert_eq!(y0.extension_statuses(), y1.extension_statuses());
+        proptest::prop_assert_eq!(d0.extension_statuses(), d1.extension_statuses());
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    eprintln!(
+        "convergence (pure): {} generated cases passed, {} events processed",
+        ran.load(Ordering::Relaxed),
+        events_seen.load(Ordering::Relaxed)
+    );
+}
+
+/// The scenarios end in the states the issue names, in order.
+#[test]
+fn scenario_final_states() {
+    let exact = |p: &Projection| Snapshot::of_projection(p, true);
+    for (pick, name) in YEASTAR_SCENARIOS
+        .iter()
+        .chain(DIALPAD_SCENARIOS)
+        .enumerate()
+    {
+        let s = plan::build(pick, 0, 7);
+        let events = plan::flatten(std::slice::from_ref(&s));
+        let (y, d) = project(&events, 0..events.len());
+        let snap = exact(if s.provider == Provider::Yeastar {
+            &y
+        } else {
+            &d
+        });
+        let ext = |n: &str| snap.extensions.get(n).map(|e| e.status.as_str());
+        let calls: Vec<&str> = snap.calls.values().map(|c| c.status.as_str()).collect();
+        match (s.provider, *name) {
+            (Provider::Yeastar, "call-waiting") => {
+                // The first call ended, the second goes on: still in call.
+                assert_eq!(calls.iter().filter(|c| **c == "ended").count(), 1, "{name}");
+                assert_eq!(
+                    calls.iter().filter(|c| **c == "active").count(),
+                    1,
+                    "{name}"
+                );
+                assert_eq!(ext("1001"), Some("incall"), "{name}");
+            }
+            (Provider::Yeastar, _) => {
+                assert_eq!(calls, vec!["ended"], "{name}");
+                for (n, e) in &snap.extensions {
+                    assert_eq!(e.status, "online", "{name}: extension {n}");
+                }
+                assert!(snap.legs.values().all(|l| l.state == "ended"), "{name}");
+                let c = snap.calls.values().next().unwrap_or_else(|| unreachable!());
+                let answered = *name != "inbound-missed";
+                assert_eq!(
+                    c.answered_at != testkit::snapshot::Time::Unset,
+                    answered,
+                    "{name}"
+                );
+                assert_eq!(c.recording_url.is_some(), answered, "{name}");
+            }
+            (_, "call-center-ongoing") => {
+                // Three agents rang, the second answered: only it is in call.
+                assert_eq!(calls, vec!["active"]);
+                assert_eq!(ext("5171365938069501"), Some("online"));
+                assert_eq!(ext("5171365938069502"), Some("incall"));
+                assert_eq!(ext("5171365938069503"), Some("online"));
+            }
+            (_, _) => {
+                assert_eq!(calls, vec!["ended"], "{name}");
+                assert!(
+                    snap.extensions.values().all(|e| e.status == "online"),
+                    "{name}"
+                );
+                assert!(snap.legs.values().all(|l| l.state == "ended"), "{name}");
+            }
+        }
+    }
+}
+
+/// Mid-call states: hold keeps the extension in call, resume clears the hold,
+/// a transfer moves the call from one extension to the other.
+#[test]
+fn scenario_intermediate_states() {
+    let states = |pick: usize, upto: usize| {
+        let s = plan::build(pick, 0, 9);
+        let events = plan::flatten(std::slice::from_ref(&s));
+        let (y, d) = project(&events, 0..upto);
+        let p = if s.provider == Provider::Yeastar {
+            y
+        } else {
+            d
+        };
+        Snapshot::of_projection(&p, true)
+    };
+    let idx = |name: &str| {
+        YEASTAR_SCENARIOS
+            .iter()
+            .position(|s| *s == name)
+            .unwrap_or(99)
+    };
+    // hold-resume: ringing, answered, hold, resume, bye, cdr
+    let hold = states(idx("hold-resume"), 3);
+    assert_eq!(hold.extensions["1001"].status, "incall");
+    assert!(hold.legs.values().any(|l| l.on_hold));
+    let resumed = states(idx("hold-resume"), 4);
+    assert!(resumed.legs.values().all(|l| !l.on_hold));
+    // blind-transfer: ringing, answered, transfer (a BYE, b RING), b answers
+    let transferring = states(idx("blind-transfer"), 3);
+    assert_eq!(transferring.extensions["1001"].status, "online");
+    assert_eq!(transferring.extensions["1002"].status, "ringing");
+    let transferred = states(idx("blind-transfer"), 4);
+    assert_eq!(transferred.extensions["1002"].status, "incall");
+    assert_eq!(
+        transferred.calls.values().next().map(|c| c.status.as_str()),
+        Some("active")
+    );
+    // conference: three parties in call
+    let conf = states(idx("conference"), 4);
+    assert_eq!(conf.extensions["1001"].status, "incall");
+    assert_eq!(conf.extensions["1003"].status, "incall");
+    let left = states(idx("conference"), 5);
+    assert_eq!(left.extensions["1003"].status, "online");
+    assert_eq!(left.extensions["1001"].status, "incall");
+    // Dialpad hold-resume: ringing, connected, hold, resume
+    let dp = YEASTAR_SCENARIOS.len() + 3;
+    let dp_hold = states(dp, 3);
+    assert!(dp_hold.legs.values().any(|l| l.on_hold));
+    assert_eq!(dp_hold.extensions["5171365938069501"].status, "incall");
+    assert!(states(dp, 4).legs.values().all(|l| !l.on_hold));
+}

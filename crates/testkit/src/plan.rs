@@ -1,0 +1,93 @@
+//! Generated delivery plans for the convergence property tests: a few call
+//! scenarios of both providers sharing extensions, their events flattened in
+//! sending order, and a delivery order that shuffles and duplicates them.
+
+use domain::Provider;
+use proptest::prelude::*;
+use traffic::scenario::{self, Scenario, DIALPAD_SCENARIOS, YEASTAR_SCENARIOS};
+
+/// Extensions the Yeastar scenarios draw from (shared between calls).
+pub const YEASTAR_EXTS: [&str; 5] = ["1001", "1002", "1003", "1004", "1005"];
+/// Dialpad user ids the Dialpad scenarios draw from.
+pub const DIALPAD_USERS: [u64; 5] = [
+    5171365938069501,
+    5171365938069502,
+    5171365938069503,
+    5171365938069504,
+    5171365938069505,
+];
+
+/// One event of a plan, in sending order.
+#[derive(Debug, Clone)]
+pub struct PlannedEvent {
+    pub provider: Provider,
+    pub scenario: &'static str,
+    pub label: &'static str,
+    pub body: Vec<u8>,
+}
+
+/// A plan: the events in sending order, and the order (with repeats) in
+/// which they are delivered or processed.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub events: Vec<PlannedEvent>,
+    pub delivery: Vec<usize>,
+}
+
+/// Builds scenario `pick` (an index over Yeastar then Dialpad kinds) as call
+/// number `n`, its extensions rotated by `rot` in the shared pools.
+pub fn build(pick: usize, rot: usize, n: u64) -> Scenario {
+    if pick < YEASTAR_SCENARIOS.len() {
+        let exts: Vec<String> = (0..3)
+            .map(|i| YEASTAR_EXTS[(rot + i) % YEASTAR_EXTS.len()].to_string())
+            .collect();
+        scenario::yeastar(YEASTAR_SCENARIOS[pick], n, &exts).unwrap_or_else(|| unreachable!())
+    } else {
+        let users: Vec<u64> = (0..3)
+            .map(|i| DIALPAD_USERS[(rot + i) % DIALPAD_USERS.len()])
+            .collect();
+        let name = DIALPAD_SCENARIOS[pick - YEASTAR_SCENARIOS.len()];
+        scenario::dialpad(name, n, &users, 1_790_000_000_000 + n as i64 * 1_000_000)
+            .unwrap_or_else(|| unreachable!())
+    }
+}
+
+/// Flattens scenarios into events in sending order.
+pub fn flatten(scenarios: &[Scenario]) -> Vec<PlannedEvent> {
+    scenarios
+        .iter()
+        .flat_map(|s| {
+            s.steps.iter().map(move |st| PlannedEvent {
+                provider: s.provider,
+                scenario: s.name,
+                label: st.label,
+                body: st.body.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Plans of 1 to `max_calls` scenarios (every kind of both providers, with
+/// overlapping extensions), each event delivered once plus up to half of
+/// them again, all in a random order.
+pub fn plans(max_calls: usize, first_call: u64) -> impl Strategy<Value = Plan> {
+    let kinds = YEASTAR_SCENARIOS.len() + DIALPAD_SCENARIOS.len();
+    prop::collection::vec((0..kinds, 0..YEASTAR_EXTS.len()), 1..=max_calls).prop_flat_map(
+        move |picks| {
+            let scenarios: Vec<Scenario> = picks
+                .iter()
+                .enumerate()
+                .map(|(i, (pick, rot))| build(*pick, *rot, first_call + i as u64))
+                .collect();
+            let events = flatten(&scenarios);
+            let n = events.len();
+            (Just(events), prop::collection::vec(0..n, 0..=n / 2)).prop_flat_map(
+                move |(events, dups)| {
+                    let delivery: Vec<usize> = (0..n).chain(dups).collect();
+                    (Just(events), Just(delivery).prop_shuffle())
+                        .prop_map(|(events, delivery)| Plan { events, delivery })
+                },
+            )
+        },
+    )
+}

@@ -1,0 +1,236 @@
+//! A comparable view of the projected state (calls, legs, extensions), built
+//! either from the in-memory reference model or from the database, so that
+//! tests can assert that both converge on the same state.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use domain::merge::{self, Projection};
+use domain::schema::{call_legs, calls, extensions};
+
+/// A timestamp as compared: exact where it comes from the provider's payload,
+/// else only whether it is set (Yeastar times are arrival times, which
+/// differ from run to run).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Time {
+    Exact(i64),
+    Set,
+    Unset,
+}
+
+fn time(t: Option<DateTime<Utc>>, exact: bool) -> Time {
+    match (t, exact) {
+        (Some(t), true) => Time::Exact(t.timestamp_millis()),
+        (Some(_), false) => Time::Set,
+        (None, _) => Time::Unset,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallView {
+    pub status: String,
+    pub direction: Option<String>,
+    pub from_number: Option<String>,
+    pub to_number: Option<String>,
+    pub started_at: Time,
+    pub answered_at: Time,
+    pub ended_at: Time,
+    pub talk_seconds: Option<i32>,
+    pub duration_seconds: Option<i32>,
+    pub disposition: Option<String>,
+    pub recording_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LegView {
+    pub kind: String,
+    pub extension: Option<String>,
+    pub state: String,
+    pub on_hold: bool,
+    pub answered_at: Time,
+    pub ended_at: Time,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtensionView {
+    pub status: String,
+    pub name: Option<String>,
+}
+
+/// The state of one source.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    pub calls: BTreeMap<String, CallView>,
+    pub legs: BTreeMap<(String, String), LegView>,
+    pub extensions: BTreeMap<String, ExtensionView>,
+}
+
+impl Snapshot {
+    /// The view of an in-memory projection.
+    pub fn of_projection(p: &Projection, exact_times: bool) -> Snapshot {
+        let statuses = p.extension_statuses();
+        Snapshot {
+            calls: p
+                .calls
+                .iter()
+                .map(|(id, c)| {
+                    (
+                        id.clone(),
+                        CallView {
+                            status: c.status.as_str().into(),
+                            direction: c.direction.clone(),
+                            from_number: c.from_number.clone(),
+                            to_number: c.to_number.clone(),
+                            started_at: time(c.started_at, exact_times),
+                            answered_at: time(c.answered_at, exact_times),
+                            ended_at: time(c.ended_at, exact_times),
+                            talk_seconds: c.talk_seconds,
+                            duration_seconds: c.duration_seconds,
+                            disposition: c.disposition.clone(),
+                            recording_url: c.recording_url.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            legs: p
+                .legs
+                .iter()
+                .map(|(k, l)| {
+                    (
+                        k.clone(),
+                        LegView {
+                            kind: l.kind.clone(),
+                            extension: l.extension.clone(),
+                            state: l.state.as_str().into(),
+                            on_hold: merge::shows_on_hold(l),
+                            answered_at: time(l.answered_at, exact_times),
+                            ended_at: time(l.ended_at, exact_times),
+                        },
+                    )
+                })
+                .collect(),
+            extensions: p
+                .extensions
+                .iter()
+                .map(|(n, e)| {
+                    (
+                        n.clone(),
+                        ExtensionView {
+                            status: statuses.get(n).map_or("online", |s| s.as_str()).into(),
+                            name: e.name.clone(),
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The view of one source's rows in the database.
+    pub async fn of_database(
+        conn: &mut AsyncPgConnection,
+        source: &str,
+        exact_times: bool,
+    ) -> Result<Snapshot> {
+        type CallRow = (
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+            Option<i32>,
+            Option<i32>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<CallRow> = calls::table
+            .filter(calls::source.eq(source))
+            .select((
+                calls::call_id,
+                calls::status,
+                calls::direction,
+                calls::from_number,
+                calls::to_number,
+                calls::started_at,
+                calls::answered_at,
+                calls::ended_at,
+                calls::talk_seconds,
+                calls::duration_seconds,
+                calls::disposition,
+                calls::recording_url,
+            ))
+            .load(conn)
+            .await?;
+        let mut snap = Snapshot::default();
+        for (id, status, direction, from, to, st, an, en, talk, dur, disp, rec) in rows {
+            snap.calls.insert(
+                id,
+                CallView {
+                    status,
+                    direction,
+                    from_number: from,
+                    to_number: to,
+                    started_at: time(st, exact_times),
+                    answered_at: time(an, exact_times),
+                    ended_at: time(en, exact_times),
+                    talk_seconds: talk,
+                    duration_seconds: dur,
+                    disposition: disp,
+                    recording_url: rec,
+                },
+            );
+        }
+        type LegRow = (
+            String,
+            String,
+            String,
+            Option<String>,
+            String,
+            bool,
+            Option<DateTime<Utc>>,
+            Option<DateTime<Utc>>,
+        );
+        let legs: Vec<LegRow> = call_legs::table
+            .filter(call_legs::source.eq(source))
+            .select((
+                call_legs::call_id,
+                call_legs::leg_id,
+                call_legs::kind,
+                call_legs::extension,
+                call_legs::state,
+                call_legs::on_hold,
+                call_legs::answered_at,
+                call_legs::ended_at,
+            ))
+            .load(conn)
+            .await?;
+        for (call, leg, kind, extension, state, on_hold, an, en) in legs {
+            snap.legs.insert(
+                (call, leg),
+                LegView {
+                    kind,
+                    extension,
+                    state,
+                    on_hold,
+                    answered_at: time(an, exact_times),
+                    ended_at: time(en, exact_times),
+                },
+            );
+        }
+        let exts: Vec<(String, String, Option<String>)> = extensions::table
+            .filter(extensions::source.eq(source))
+            .select((extensions::number, extensions::status, extensions::name))
+            .load(conn)
+            .await?;
+        for (number, status, name) in exts {
+            snap.extensions
+                .insert(number, ExtensionView { status, name });
+        }
+        Ok(snap)
+    }
+}

@@ -2,6 +2,7 @@
 //! migrated template so that tests run in parallel; the real binaries
 //! started on free ports; fixtures; bounded waits.
 
+pub mod cluster;
 pub mod plan;
 pub mod snapshot;
 
@@ -185,6 +186,11 @@ impl TestDb {
         Ok(r.n)
     }
 
+    /// Installs the completion audit (see [`audit_completions`]).
+    pub async fn audit_completions(&self) -> Result<()> {
+        audit_completions(&self.url).await
+    }
+
     /// Creates a source with the given secrets.
     pub async fn add_source(&self, name: &str, provider: &str, secrets: &[&str]) -> Result<()> {
         let mut c = self.conn().await?;
@@ -229,6 +235,33 @@ impl Drop for TestDb {
         })
         .join();
     }
+}
+
+/// Installs a trigger that records every pending -> processed transition
+/// of an inbox row in `completion_audit`, and refuses (raises) a second
+/// one: proof that each event is completed exactly once.
+pub async fn audit_completions(url: &str) -> Result<()> {
+    let mut c = AsyncPgConnection::establish(url).await?;
+    c.batch_execute(
+        "CREATE TABLE completion_audit (event_id bigint NOT NULL,
+                                        at timestamptz NOT NULL DEFAULT clock_timestamp());
+         CREATE FUNCTION audit_completion() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF OLD.processed_at IS NOT NULL
+              AND NEW.processed_at IS DISTINCT FROM OLD.processed_at THEN
+             RAISE EXCEPTION 'event % processed twice', NEW.id;
+           END IF;
+           IF OLD.processed_at IS NULL AND NEW.processed_at IS NOT NULL THEN
+             INSERT INTO completion_audit (event_id) VALUES (NEW.id);
+           END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER audit_completion BEFORE UPDATE ON webhook_events
+           FOR EACH ROW EXECUTE FUNCTION audit_completion();",
+    )
+    .await
+    .context("installing the completion audit")?;
+    Ok(())
 }
 
 /// Waits until `check` returns `Ok(true)`, polling every 20 ms, for at most

@@ -280,30 +280,6 @@ async fn preload(db: &TestDb, n: i64, bad_every: Option<i64>) {
     .expect("preload");
 }
 
-/// Records every pending -> processed transition, to prove each event was
-/// completed exactly once.
-async fn audit_completions(db: &TestDb) {
-    let mut c = db.conn().await.expect("conn");
-    diesel_async::SimpleAsyncConnection::batch_execute(
-        &mut c,
-        "CREATE TABLE completion_audit (event_id bigint NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
-         CREATE FUNCTION audit_completion() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-           IF OLD.processed_at IS NULL AND NEW.processed_at IS NOT NULL THEN
-             INSERT INTO completion_audit (event_id) VALUES (NEW.id);
-           END IF;
-           IF OLD.processed_at IS NOT NULL THEN
-             RAISE EXCEPTION 'event % processed twice', NEW.id;
-           END IF;
-           RETURN NEW;
-         END $$;
-         CREATE TRIGGER audit_completion BEFORE UPDATE ON webhook_events
-           FOR EACH ROW EXECUTE FUNCTION audit_completion();",
-    )
-    .await
-    .expect("audit trigger");
-}
-
 #[tokio::test]
 async fn two_workers_drain_2000_events_exactly_once() {
     let db = TestDb::new().await.expect("db");
@@ -311,7 +287,7 @@ async fn two_workers_drain_2000_events_exactly_once() {
         .await
         .expect("source");
     preload(&db, 2000, None).await;
-    audit_completions(&db).await;
+    db.audit_completions().await.expect("audit");
     let _w1 = start_worker(&db.url, &["--batch-size", "50"]).expect("worker 1");
     let _w2 = start_worker(&db.url, &["--batch-size", "50"]).expect("worker 2");
     wait_until(Duration::from_secs(120), "the inbox to drain", || async {

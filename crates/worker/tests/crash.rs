@@ -1,0 +1,184 @@
+//! Crashes: three `worker run` processes drain 20,000 realistic events while
+//! they are killed with SIGKILL over and over; afterwards every event is
+//! processed, each exactly once, and the state equals the in-order reference.
+
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use diesel::sql_types::{Array, Bytea, Text};
+use diesel_async::RunQueryDsl;
+use domain::merge::Projection;
+use domain::{parse, Envelope, Provider};
+use testkit::plan::{self, PlannedEvent};
+use testkit::snapshot::Snapshot;
+use testkit::{start_worker, Proc, TestDb};
+use traffic::scenario::{DIALPAD_SCENARIOS, YEASTAR_SCENARIOS};
+
+const EVENTS: usize = 20_000;
+
+fn events() -> Vec<PlannedEvent> {
+    let kinds = YEASTAR_SCENARIOS.len() + DIALPAD_SCENARIOS.len();
+    let mut scenarios = Vec::new();
+    let mut total = 0;
+    let mut n = 0u64;
+    while total < EVENTS {
+        let s = plan::build(n as usize % kinds, n as usize % 5, n);
+        total += s.steps.len();
+        scenarios.push(s);
+        n += 1;
+    }
+    let mut all = plan::flatten(&scenarios);
+    all.truncate(EVENTS);
+    all
+}
+
+fn reference(events: &[PlannedEvent], provider: Provider) -> Projection {
+    let mut p = Projection::default();
+    for (k, e) in events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.provider == provider)
+    {
+        let env = Envelope {
+            id: k as i64 + 1,
+            received_at: Utc
+                .timestamp_opt(1_800_000_000 + k as i64, 0)
+                .single()
+                .unwrap_or_else(|| unreachable!()),
+        };
+        p.apply(&parse(e.provider, &e.body, env).expect("parses").effect);
+    }
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkilled_workers_lose_nothing_and_apply_nothing_twice() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("pbx", "yeastar", &["s"])
+        .await
+        .expect("source");
+    db.add_source("dp", "dialpad", &[]).await.expect("source");
+    let events = events();
+    let mut conn = db.conn().await.expect("conn");
+    for (c, chunk) in events.chunks(5000).enumerate() {
+        let sources: Vec<&str> = chunk
+            .iter()
+            .map(|e| {
+                if e.provider == Provider::Yeastar {
+                    "pbx"
+                } else {
+                    "dp"
+                }
+            })
+            .collect();
+        let bodies: Vec<&[u8]> = chunk.iter().map(|e| e.body.as_slice()).collect();
+        let keys: Vec<String> = (0..chunk.len())
+            .map(|i| format!("k{}", c * 5000 + i))
+            .collect();
+        diesel::sql_query(
+            "INSERT INTO webhook_events (source, body, dedup_key)
+             SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[])",
+        )
+        .bind::<Array<Text>, _>(&sources)
+        .bind::<Array<Bytea>, _>(&bodies)
+        .bind::<Array<Text>, _>(&keys)
+        .execute(&mut conn)
+        .await
+        .expect("preload");
+    }
+    db.audit_completions().await.expect("audit");
+
+    let args = ["--batch-size", "100"];
+    let mut workers: Vec<Proc> = (0..3)
+        .map(|_| start_worker(&db.url, &args).expect("worker"))
+        .collect();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(600);
+    let mut kills = 0usize;
+    let mut next = 0usize;
+    // Kill one worker (SIGKILL, mid-batch) each time another 1,500 events
+    // are processed, and start a replacement, as an orchestrator would: the
+    // kills spread over the whole drain whatever the machine's speed.
+    let mut next_kill_at = 1_500;
+    loop {
+        let pending = db
+            .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NULL")
+            .await
+            .expect("pending");
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pending} events still pending after 600 s"
+        );
+        let processed = EVENTS as i64 - pending;
+        if processed >= next_kill_at {
+            workers[next].kill().await.expect("SIGKILL");
+            workers[next] = start_worker(&db.url, &args).expect("restart");
+            kills += 1;
+            next = (next + 1) % workers.len();
+            next_kill_at = processed + 1_500;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let elapsed = started.elapsed();
+    drop(workers);
+
+    let total = EVENTS as i64;
+    let processed = db
+        .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NOT NULL")
+        .await
+        .expect("n");
+    let completions = db
+        .count("SELECT count(*) AS n FROM completion_audit")
+        .await
+        .expect("n");
+    let distinct = db
+        .count("SELECT count(DISTINCT event_id) AS n FROM completion_audit")
+        .await
+        .expect("n");
+    let applied = db
+        .count("SELECT coalesce(sum(events), 0)::int8 AS n FROM calls")
+        .await
+        .expect("n");
+    let errors = db
+        .count("SELECT count(*) AS n FROM webhook_events WHERE last_error IS NOT NULL")
+        .await
+        .expect("n");
+    eprintln!(
+        "crash test: {total} events, 3 workers, {kills} SIGKILLs in {:.1} s; processed {processed}, \
+         completions {completions} ({distinct} distinct), call events applied {applied}, \
+         duplicates applied {}, lost {}, errors {errors}",
+        elapsed.as_secs_f64(),
+        applied - total,
+        total - processed,
+    );
+    assert!(
+        kills >= 3,
+        "the drain was too quick to kill workers during it ({kills} kills)"
+    );
+    assert_eq!(processed, total, "nothing lost");
+    assert_eq!(
+        (completions, distinct),
+        (total, total),
+        "each event completed once"
+    );
+    assert_eq!(applied, total, "each event's effect applied once");
+    assert_eq!(errors, 0);
+    // The state equals processing every event once, in order.
+    let want_y = Snapshot::of_projection(&reference(&events, Provider::Yeastar), false);
+    let want_d = Snapshot::of_projection(&reference(&events, Provider::Dialpad), true);
+    assert_eq!(
+        Snapshot::of_database(&mut conn, "pbx", false)
+            .await
+            .expect("y"),
+        want_y
+    );
+    assert_eq!(
+        Snapshot::of_database(&mut conn, "dp", true)
+            .await
+            .expect("d"),
+        want_d
+    );
+}

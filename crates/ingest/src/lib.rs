@@ -16,6 +16,7 @@ use domain::schema::webhook_events;
 use domain::signature::{self, SignedHeaders, VerifyOptions};
 use domain::Provider;
 use futures_util::StreamExt;
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
 
 /// Receiver settings.
@@ -30,6 +31,10 @@ pub struct IngestConfig {
     pub yeastar_dedup_window: Duration,
     /// Longest time a request may spend on the database before 503.
     pub db_timeout: Duration,
+    /// HTTP worker threads (`None`: one per core).
+    pub http_workers: Option<usize>,
+    /// On SIGTERM/SIGINT, how long requests in flight may take to finish.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for IngestConfig {
@@ -39,6 +44,8 @@ impl Default for IngestConfig {
             timestamp_tolerance_secs: 300,
             yeastar_dedup_window: Duration::from_secs(60),
             db_timeout: Duration::from_secs(5),
+            http_workers: None,
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -46,6 +53,7 @@ impl Default for IngestConfig {
 struct State {
     pool: PgPool,
     cfg: IngestConfig,
+    metrics: Option<PrometheusHandle>,
 }
 
 /// An answer that is not 200, with a JSON body `{"error", "message"}`.
@@ -253,24 +261,39 @@ async fn receive(
     payload: web::Payload,
     state: web::Data<State>,
 ) -> HttpResponse {
+    let started = std::time::Instant::now();
     let name = path.into_inner();
     let span = tracing::info_span!("webhook", source = %name);
     let _g = span.enter();
-    match handle(&name, &req, payload, &state).await {
+    let (outcome, response) = match handle(&name, &req, payload, &state).await {
         Ok((id, duplicate)) => {
             tracing::info!(id, duplicate, "accepted");
-            HttpResponse::Ok().json(json!({
-                "id": id,
-                "status": if duplicate { "duplicate" } else { "accepted" },
-            }))
+            (
+                if duplicate { "duplicate" } else { "accepted" },
+                HttpResponse::Ok().json(json!({
+                    "id": id,
+                    "status": if duplicate { "duplicate" } else { "accepted" },
+                })),
+            )
         }
         Err(r) => {
             if r.status != StatusCode::SERVICE_UNAVAILABLE {
                 tracing::info!(status = r.status.as_u16(), error = r.code, reason = %r.message, "refused");
             }
-            r.response()
+            (r.code, r.response())
         }
-    }
+    };
+    // Unknown source names come from the URL: never a label of their own.
+    let source = if outcome == "not_found" {
+        "unknown".to_string()
+    } else {
+        name
+    };
+    metrics::counter!("switchboard_ingest_requests_total", "source" => source, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("switchboard_ingest_request_duration_seconds", "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 async fn handle(
@@ -354,24 +377,41 @@ async fn not_found() -> HttpResponse {
     HttpResponse::NotFound().json(json!({"error": "not_found", "message": "no such route"}))
 }
 
-/// Starts the HTTP server on `listener`. Returns the server future; it stops
-/// gracefully (in-flight requests finish) on SIGTERM/SIGINT.
+async fn metrics_page(state: web::Data<State>) -> HttpResponse {
+    match &state.metrics {
+        Some(h) => {
+            h.run_upkeep();
+            HttpResponse::Ok()
+                .content_type("text/plain; version=0.0.4")
+                .body(h.render())
+        }
+        None => HttpResponse::NotFound()
+            .json(json!({"error": "not_found", "message": "metrics are off"})),
+    }
+}
+
+/// Starts the HTTP server on `listener`. Returns the server future; on
+/// SIGTERM/SIGINT it stops accepting, lets requests in flight finish (up to
+/// `cfg.shutdown_timeout`) and resolves.
 pub fn serve(
     listener: TcpListener,
     pool: PgPool,
     cfg: IngestConfig,
-    workers: Option<usize>,
+    metrics: Option<PrometheusHandle>,
 ) -> std::io::Result<Server> {
-    let state = web::Data::new(State { pool, cfg });
+    let workers = cfg.http_workers;
+    let shutdown = cfg.shutdown_timeout.as_secs().max(1);
+    let state = web::Data::new(State { pool, cfg, metrics });
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .route("/webhooks/{source}", web::post().to(receive))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .route("/metrics", web::get().to(metrics_page))
             .default_service(web::to(not_found))
     })
-    .shutdown_timeout(30);
+    .shutdown_timeout(shutdown);
     if let Some(n) = workers {
         server = server.workers(n.max(1));
     }

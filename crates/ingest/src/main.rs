@@ -35,6 +35,9 @@ struct Cli {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "INGEST_WORKERS")]
     workers: Option<usize>,
+    /// On SIGTERM/SIGINT, how long requests in flight may take to finish.
+    #[arg(long, env = "INGEST_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    shutdown_timeout: Duration,
 }
 
 #[actix_web::main]
@@ -52,9 +55,12 @@ async fn main() -> Result<()> {
         timestamp_tolerance_secs: cli.timestamp_tolerance.as_secs() as i64,
         yeastar_dedup_window: cli.yeastar_dedup_window,
         db_timeout: cli.db_timeout,
+        http_workers: cli.workers,
+        shutdown_timeout: cli.shutdown_timeout,
     };
+    let metrics = domain::telemetry::install_metrics();
     tracing::info!(%addr, max_body_bytes = cfg.max_body_bytes, "ingest listening");
-    ingest::serve(listener, pool, cfg, cli.workers)
+    ingest::serve(listener, pool, cfg, metrics)
         .context("starting the HTTP server")?
         .await
         .context("HTTP server failed")?;

@@ -38,7 +38,12 @@ async fn start(db: TestDb, cfg: IngestConfig) -> App {
 fn start_server(pool: domain::db::PgPool, cfg: IngestConfig) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let server = ingest::serve(listener, pool, cfg, Some(1)).expect("server");
+    let cfg = IngestConfig {
+        http_workers: Some(1),
+        ..cfg
+    };
+    let server =
+        ingest::serve(listener, pool, cfg, domain::telemetry::install_metrics()).expect("server");
     tokio::spawn(server);
     format!("127.0.0.1:{port}")
 }
@@ -403,4 +408,43 @@ async fn database_unreachable_answers_503() {
         .await
         .expect("healthz");
     assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_source_and_outcome() {
+    let mut app = app().await;
+    let body = fixture("yeastar/30011-inbound-ringing.json");
+    let hd = yeastar_headers("old-secret", &body);
+    assert_eq!(app.post("pbx", &hd, &body).await.0, 200);
+    assert_eq!(app.post("pbx", &hd, &body).await.0, 200);
+    assert_eq!(app.post("pbx", &[], &body).await.0, 401);
+    assert_eq!(app.post("random-name", &hd, &body).await.0, 404);
+    let r = app
+        .client
+        .request("GET", "/metrics", &[], b"")
+        .await
+        .expect("metrics");
+    assert_eq!(r.status, 200);
+    let page = r.text();
+    let line = |needle: &str| -> f64 {
+        page.lines()
+            .find(|l| l.starts_with(needle))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {needle} in:\n{page}"))
+    };
+    // Counters are per process; tests in the same process add up, so at least.
+    assert!(line(r#"switchboard_ingest_requests_total{source="pbx",outcome="accepted"}"#) >= 1.0);
+    assert!(line(r#"switchboard_ingest_requests_total{source="pbx",outcome="duplicate"}"#) >= 1.0);
+    assert!(
+        line(r#"switchboard_ingest_requests_total{source="pbx",outcome="unauthorized"}"#) >= 1.0
+    );
+    assert!(
+        line(r#"switchboard_ingest_requests_total{source="unknown",outcome="not_found"}"#) >= 1.0
+    );
+    assert!(
+        !page.contains("random-name"),
+        "unknown names never become labels"
+    );
+    assert!(page.contains("switchboard_ingest_request_duration_seconds_bucket"));
 }

@@ -275,6 +275,226 @@ pub async fn replay(
     .await
 }
 
+/// Pending events of one source and type.
+#[derive(Debug, Clone, serde::Serialize, QueryableByName)]
+pub struct PendingGroup {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub source: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub event_type: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub count: i64,
+    #[diesel(sql_type = diesel::sql_types::Double)]
+    pub oldest_age_seconds: f64,
+}
+
+/// A failing (retrying or dead) event.
+#[derive(Debug, Clone, serde::Serialize, QueryableByName)]
+pub struct FailingEvent {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub source: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    pub event_type: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub attempts: i32,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub dead: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub last_error: String,
+}
+
+/// The last event received from a source.
+#[derive(Debug, Clone, serde::Serialize, QueryableByName)]
+pub struct SourceActivity {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub source: String,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub enabled: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    pub last_received_at: Option<DateTime<Utc>>,
+}
+
+#[derive(QueryableByName)]
+struct Totals {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pending: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Double>)]
+    lag_seconds: Option<f64>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    retrying: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    dead: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    processed_last_minute: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    processed_last_hour: i64,
+}
+
+/// Everything `worker stats` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Stats {
+    /// Events waiting to be processed (retrying ones included, dead ones not).
+    pub pending: i64,
+    /// Age of the oldest pending event, seconds (0 when none).
+    pub lag_seconds: f64,
+    pub processed_last_minute: i64,
+    pub processed_last_hour: i64,
+    /// Failed at least once, to be retried.
+    pub retrying: i64,
+    /// Failed `max-attempts` times: kept, not retried until replayed.
+    pub dead: i64,
+    pub pending_by_type: Vec<PendingGroup>,
+    pub recent_errors: Vec<FailingEvent>,
+    pub sources: Vec<SourceActivity>,
+}
+
+/// Gathers the inbox statistics. Returns them for display or JSON.
+pub async fn stats(conn: &mut AsyncPgConnection) -> Result<Stats, AdminError> {
+    let t: Totals = diesel::sql_query(
+        "SELECT
+           (SELECT count(*) FROM webhook_events WHERE processed_at IS NULL AND dead_at IS NULL) AS pending,
+           (SELECT extract(epoch FROM now() - min(received_at))::float8 FROM webhook_events
+             WHERE processed_at IS NULL AND dead_at IS NULL) AS lag_seconds,
+           (SELECT count(*) FROM webhook_events
+             WHERE processed_at IS NULL AND last_error IS NOT NULL AND dead_at IS NULL) AS retrying,
+           (SELECT count(*) FROM webhook_events
+             WHERE processed_at IS NULL AND last_error IS NOT NULL AND dead_at IS NOT NULL) AS dead,
+           (SELECT count(*) FROM webhook_events WHERE processed_at > now() - interval '1 minute') AS processed_last_minute,
+           (SELECT count(*) FROM webhook_events WHERE processed_at > now() - interval '1 hour') AS processed_last_hour",
+    )
+    .get_result(conn)
+    .await?;
+    let pending_by_type: Vec<PendingGroup> = diesel::sql_query(
+        "SELECT source, coalesce(event_type, '(not parsed yet)') AS event_type, count(*) AS count,
+                extract(epoch FROM now() - min(received_at))::float8 AS oldest_age_seconds
+         FROM webhook_events WHERE processed_at IS NULL AND dead_at IS NULL
+         GROUP BY 1, 2 ORDER BY count DESC, 1, 2",
+    )
+    .load(conn)
+    .await?;
+    let recent_errors: Vec<FailingEvent> = diesel::sql_query(
+        "SELECT id, source, event_type, attempts, dead_at IS NOT NULL AS dead, next_attempt_at,
+                last_error
+         FROM webhook_events WHERE processed_at IS NULL AND last_error IS NOT NULL
+         ORDER BY id DESC LIMIT 5",
+    )
+    .load(conn)
+    .await?;
+    let sources: Vec<SourceActivity> = diesel::sql_query(
+        "SELECT s.name AS source, s.enabled,
+                (SELECT max(received_at) FROM webhook_events w WHERE w.source = s.name) AS last_received_at
+         FROM sources s ORDER BY s.name",
+    )
+    .load(conn)
+    .await?;
+    Ok(Stats {
+        pending: t.pending,
+        lag_seconds: t.lag_seconds.unwrap_or(0.0).max(0.0),
+        processed_last_minute: t.processed_last_minute,
+        processed_last_hour: t.processed_last_hour,
+        retrying: t.retrying,
+        dead: t.dead,
+        pending_by_type,
+        recent_errors,
+        sources,
+    })
+}
+
+/// Renders stats as the human table of `worker stats`.
+pub fn render_stats(s: &Stats) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "pending {}   lag {:.1}s   processed last minute {}   last hour {}   retrying {}   dead {}\n\n",
+        s.pending, s.lag_seconds, s.processed_last_minute, s.processed_last_hour, s.retrying, s.dead
+    ));
+    out.push_str(&format!(
+        "{:<20} {:<28} {:>9} {:>12}\n",
+        "SOURCE", "PENDING EVENT TYPE", "COUNT", "OLDEST (s)"
+    ));
+    if s.pending_by_type.is_empty() {
+        out.push_str("(nothing pending)\n");
+    }
+    for g in &s.pending_by_type {
+        out.push_str(&format!(
+            "{:<20} {:<28} {:>9} {:>12.1}\n",
+            g.source, g.event_type, g.count, g.oldest_age_seconds
+        ));
+    }
+    out.push('\n');
+    out.push_str(&format!(
+        "{:<20} {:<8} {}\n",
+        "SOURCE", "ENABLED", "LAST RECEIVED"
+    ));
+    for a in &s.sources {
+        out.push_str(&format!(
+            "{:<20} {:<8} {}\n",
+            a.source,
+            a.enabled,
+            a.last_received_at.map_or_else(
+                || "never".to_string(),
+                |t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()
+            )
+        ));
+    }
+    if !s.recent_errors.is_empty() {
+        out.push_str("\nRECENT ERRORS\n");
+        for e in &s.recent_errors {
+            let mut err = e.last_error.replace('\n', " ");
+            if err.chars().count() > 100 {
+                err = err.chars().take(100).collect::<String>() + "…";
+            }
+            out.push_str(&format!(
+                "#{:<10} {:<16} {:<22} attempts {:<3} {:<8} {}\n",
+                e.id,
+                e.source,
+                e.event_type.as_deref().unwrap_or("-"),
+                e.attempts,
+                if e.dead { "dead" } else { "retrying" },
+                err
+            ));
+        }
+    }
+    out
+}
+
+/// Deletes events processed before `older_than` ago (and, with
+/// `include_dead`, dead events that died before then) in batches of `batch`
+/// rows, each its own short transaction. Returns how many were deleted.
+pub async fn prune(
+    conn: &mut AsyncPgConnection,
+    older_than: std::time::Duration,
+    include_dead: bool,
+    batch: i64,
+) -> Result<u64, AdminError> {
+    let mut total = 0u64;
+    let mut conditions = vec!["processed_at < now() - make_interval(secs => $1)"];
+    if include_dead {
+        conditions.push("dead_at < now() - make_interval(secs => $1)");
+    }
+    for cond in conditions {
+        loop {
+            let n = diesel::sql_query(format!(
+                "DELETE FROM webhook_events WHERE id IN (
+                     SELECT id FROM webhook_events WHERE {cond}
+                     LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            ))
+            .bind::<diesel::sql_types::Double, _>(older_than.as_secs_f64())
+            .bind::<diesel::sql_types::BigInt, _>(batch)
+            .execute(conn)
+            .await?;
+            total += n as u64;
+            if (n as i64) < batch {
+                break;
+            }
+        }
+    }
+    Ok(total)
+}
+
 /// Renders the extension board (and the most recent calls) as text.
 pub async fn board(
     conn: &mut AsyncPgConnection,

@@ -44,14 +44,58 @@ struct RunArgs {
     /// Database connections held by this worker.
     #[arg(long, env = "WORKER_POOL_SIZE", default_value_t = 2)]
     pool_size: usize,
+    /// Serve /metrics and /healthz on this address (e.g. 0.0.0.0:9090); off when unset.
+    #[arg(long, env = "WORKER_METRICS_BIND")]
+    metrics_bind: Option<String>,
+    /// On SIGTERM/SIGINT, how long the current batch may take to commit
+    /// before the worker exits anyway (its transaction then rolls back).
+    #[arg(long, env = "WORKER_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    shutdown_timeout: Duration,
 }
 
 #[derive(Subcommand)]
 enum Cmd {
     /// Process events until SIGTERM/SIGINT.
     Run(RunArgs),
-    /// Apply the database migrations.
-    Migrate,
+    /// Apply the database migrations (waiting for the database to come up).
+    Migrate {
+        /// How long to retry connecting before giving up.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        wait: Duration,
+    },
+    /// Drain what is pending now, then exit.
+    Process {
+        /// Required: process once and exit (`worker run` keeps running).
+        #[arg(long)]
+        once: bool,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Inbox statistics: pending by source and type, lag, throughput,
+    /// retrying and dead events with their latest errors, last event per source.
+    Stats {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+        /// Exit with status 3 when more events than this are pending.
+        #[arg(long)]
+        max_pending: Option<i64>,
+        /// Exit with status 3 when more events than this are dead.
+        #[arg(long)]
+        max_dead: Option<i64>,
+    },
+    /// Delete processed events older than a cutoff, in small batches.
+    Prune {
+        /// e.g. 30d, 12h.
+        #[arg(long, value_parser = parse_duration)]
+        older_than: Duration,
+        /// Also delete dead events that died before the cutoff.
+        #[arg(long)]
+        include_dead: bool,
+        /// Rows per delete transaction.
+        #[arg(long, default_value_t = 5000)]
+        batch_size: i64,
+    },
     /// Manage webhook sources.
     #[command(subcommand)]
     Source(SourceCmd),
@@ -136,10 +180,20 @@ async fn main() -> Result<()> {
         bail!("DATABASE_URL is not set (flag --database-url, environment, or .env)");
     };
     match cli.cmd {
-        Cmd::Migrate => {
-            let applied = domain::db::migrate(&url)
-                .await
-                .with_context(|| format!("migrating {}", redact(&url)))?;
+        Cmd::Migrate { wait } => {
+            let deadline = Instant::now() + wait;
+            let mut delay = Duration::from_millis(200);
+            let applied = loop {
+                match domain::db::migrate(&url).await {
+                    Ok(applied) => break applied,
+                    Err(domain::db::DbError::Connect(e)) if Instant::now() < deadline => {
+                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not reachable yet");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                    }
+                    Err(e) => return Err(e).with_context(|| format!("migrating {}", redact(&url))),
+                }
+            };
             if applied.is_empty() {
                 println!("schema is up to date");
             } else {
@@ -149,6 +203,52 @@ async fn main() -> Result<()> {
             }
         }
         Cmd::Run(args) => run(&url, args).await?,
+        Cmd::Process { once, run } => {
+            if !once {
+                bail!("`worker process` needs --once (use `worker run` to keep processing)");
+            }
+            let pool = domain::db::pool(&url, 1, Duration::from_secs(10))
+                .context("building the connection pool")?;
+            let mut worker = Worker::new(pool, config(&run));
+            let r = worker.drain().await.context("processing")?;
+            println!(
+                "processed {} event(s): {} applied, {} ignored, {} failed, {} dead",
+                r.claimed, r.applied, r.ignored, r.failed, r.dead
+            );
+        }
+        Cmd::Stats {
+            json,
+            max_pending,
+            max_dead,
+        } => {
+            let mut conn = connect(&url).await?;
+            let s = admin::stats(&mut conn).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print!("{}", admin::render_stats(&s));
+            }
+            let mut over = Vec::new();
+            if let Some(m) = max_pending.filter(|m| s.pending > *m) {
+                over.push(format!("{} pending > {m}", s.pending));
+            }
+            if let Some(m) = max_dead.filter(|m| s.dead > *m) {
+                over.push(format!("{} dead > {m}", s.dead));
+            }
+            if !over.is_empty() {
+                eprintln!("threshold exceeded: {}", over.join(", "));
+                std::process::exit(3);
+            }
+        }
+        Cmd::Prune {
+            older_than,
+            include_dead,
+            batch_size,
+        } => {
+            let mut conn = connect(&url).await?;
+            let n = admin::prune(&mut conn, older_than, include_dead, batch_size.max(1)).await?;
+            println!("deleted {n} event(s)");
+        }
         Cmd::Source(cmd) => source(&url, cmd).await?,
         Cmd::Replay {
             ids,
@@ -199,13 +299,20 @@ async fn main() -> Result<()> {
 async fn run(url: &str, args: RunArgs) -> Result<()> {
     let pool = domain::db::pool(url, args.pool_size.max(1), Duration::from_secs(5))
         .context("building the connection pool")?;
-    let cfg = WorkerConfig {
-        batch_size: args.batch_size,
-        poll_interval: args.poll_interval,
-        max_attempts: args.max_attempts,
-        backoff_base: args.backoff_base,
-        backoff_cap: args.backoff_cap,
-    };
+    let cfg = config(&args);
+    if let Some(bind) = &args.metrics_bind {
+        let handle =
+            domain::telemetry::install_metrics().context("installing the metrics recorder")?;
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind} for metrics"))?;
+        tracing::info!(addr = %bind, "metrics listening");
+        tokio::spawn(worker::metrics_server::serve(listener, handle));
+        tokio::spawn(worker::metrics_server::sample_depth(
+            pool.clone(),
+            Duration::from_secs(5),
+        ));
+    }
     tracing::info!(
         batch_size = cfg.batch_size,
         poll_interval_ms = cfg.poll_interval.as_millis() as u64,
@@ -213,15 +320,34 @@ async fn run(url: &str, args: RunArgs) -> Result<()> {
         "worker started"
     );
     let (tx, rx) = watch::channel(false);
+    let deadline = args.shutdown_timeout;
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutdown requested: finishing the current batch");
+        tracing::info!(
+            deadline_s = deadline.as_secs_f64(),
+            "shutdown requested: finishing the current batch"
+        );
         let _ = tx.send(true);
+        tokio::time::sleep(deadline).await;
+        tracing::error!(
+            "the current batch did not finish within the shutdown deadline: exiting; it rolls back"
+        );
+        std::process::exit(1);
     });
     let mut worker = Worker::new(pool, cfg);
     worker.run(rx).await;
     tracing::info!("worker stopped");
     Ok(())
+}
+
+fn config(args: &RunArgs) -> WorkerConfig {
+    WorkerConfig {
+        batch_size: args.batch_size,
+        poll_interval: args.poll_interval,
+        max_attempts: args.max_attempts,
+        backoff_base: args.backoff_base,
+        backoff_cap: args.backoff_cap,
+    }
 }
 
 async fn shutdown_signal() {

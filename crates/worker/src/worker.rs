@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -250,12 +250,14 @@ impl Worker {
         // only borrows the rest of the worker.
         let mut providers = std::mem::take(&mut self.providers);
         let cfg_self = &*self;
+        let started = Instant::now();
         let result = conn
-            .transaction::<BatchReport, BatchError, _>(async |conn| {
+            .transaction::<Committed, BatchError, _>(async |conn| {
                 let claimed = match what {
                     Claim::Next(n) => storage::claim(conn, n).await?,
                     Claim::One(id) => storage::claim_ids(conn, &[id]).await?,
                 };
+                let claim_secs = started.elapsed().as_secs_f64();
                 let mut missing: Vec<String> = claimed
                     .iter()
                     .filter(|c| !providers.contains_key(&c.source))
@@ -281,12 +283,18 @@ impl Worker {
                 let mut items = Vec::with_capacity(claimed.len());
                 let mut outcomes = Vec::with_capacity(claimed.len());
                 for (c, p) in claimed.iter().zip(&parsed) {
-                    let span = tracing::info_span!("event", id = c.id, source = %c.source);
+                    let span = tracing::info_span!(
+                        "event",
+                        id = c.id,
+                        source = %c.source,
+                        event_type = tracing::field::Empty
+                    );
                     let _g = span.enter();
                     match p {
                         Ok(p) => {
+                            span.record("event_type", p.event_type.as_str());
                             for note in &p.notes {
-                                tracing::warn!(event_type = %p.event_type, "{note}");
+                                tracing::warn!("{note}");
                             }
                             if matches!(p.effect, Effect::Ignored) {
                                 report.ignored += 1;
@@ -345,11 +353,25 @@ impl Worker {
                     }
                 }
                 storage::complete(conn, &outcomes).await?;
-                Ok(report)
+                Ok(Committed {
+                    report,
+                    outcomes,
+                    claim_secs,
+                })
             })
             .await;
         self.providers = providers;
-        result
+        let committed = result?;
+        // Counted only once the transaction committed.
+        metrics::histogram!("switchboard_worker_claim_seconds").record(committed.claim_secs);
+        if committed.report.claimed > 0 {
+            metrics::histogram!("switchboard_worker_batch_size")
+                .record(committed.report.claimed as f64);
+            metrics::histogram!("switchboard_worker_apply_seconds")
+                .record(started.elapsed().as_secs_f64() - committed.claim_secs);
+        }
+        record_outcomes(&committed.outcomes);
+        Ok(committed.report)
     }
 
     /// Records a failure for an event whose own transaction failed to apply.
@@ -365,25 +387,54 @@ impl Worker {
         } else {
             format!("applying failed: {error}")
         };
-        conn.transaction::<(), diesel::result::Error, _>(async |conn| {
-            let claimed = storage::claim_ids(conn, &[id]).await?;
-            let mut outcomes = Vec::new();
-            for c in &claimed {
-                let o = self.failure(c, None, msg.clone());
-                if matches!(o, Outcome::Failed { retry_at: None, .. }) {
-                    report.dead += 1;
-                } else {
-                    report.failed += 1;
+        let outcomes = conn
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                let claimed = storage::claim_ids(conn, &[id]).await?;
+                let mut outcomes = Vec::new();
+                for c in &claimed {
+                    let o = self.failure(c, None, msg.clone());
+                    if matches!(o, Outcome::Failed { retry_at: None, .. }) {
+                        report.dead += 1;
+                    } else {
+                        report.failed += 1;
+                    }
+                    tracing::warn!(id = c.id, source = %c.source, error = %msg, "event failed");
+                    outcomes.push((c.id, o));
                 }
-                tracing::warn!(id = c.id, source = %c.source, error = %msg, "event failed");
-                outcomes.push((c.id, o));
-            }
-            report.claimed = claimed.len();
-            storage::complete(conn, &outcomes).await?;
-            Ok(())
-        })
-        .await?;
+                report.claimed = claimed.len();
+                storage::complete(conn, &outcomes).await?;
+                Ok(outcomes)
+            })
+            .await?;
+        record_outcomes(&outcomes);
         Ok(report)
+    }
+}
+
+/// What a committed batch did, for the report and the metrics.
+struct Committed {
+    report: BatchReport,
+    outcomes: Vec<(i64, Outcome)>,
+    claim_secs: f64,
+}
+
+/// Counts events by type and outcome (`processed`, `ignored`, `failed`, `dead`).
+fn record_outcomes(outcomes: &[(i64, Outcome)]) {
+    for (_, o) in outcomes {
+        let (event_type, outcome) = match o {
+            Outcome::Applied { event_type } => (event_type.clone(), "processed"),
+            Outcome::Ignored { event_type } => (event_type.clone(), "ignored"),
+            Outcome::Failed {
+                event_type,
+                retry_at,
+                ..
+            } => (
+                event_type.clone().unwrap_or_else(|| "unknown".into()),
+                if retry_at.is_some() { "failed" } else { "dead" },
+            ),
+        };
+        metrics::counter!("switchboard_worker_events_total", "event_type" => event_type, "outcome" => outcome)
+            .increment(1);
     }
 }
 

@@ -1,0 +1,424 @@
+//! Operating Switchboard: stats, process --once, prune, metrics, graceful
+//! shutdown, and start-up before the database.
+
+use std::time::{Duration, Instant};
+
+use diesel::sql_types::Text;
+use diesel_async::RunQueryDsl;
+use serde_json::Value;
+use testkit::cluster::TempCluster;
+use testkit::{spawn, start_worker, wait_until, Ingest, TestDb};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use traffic::scenario;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn insert(db: &TestDb, source: &str, key: &str, body: &str) {
+    let mut c = db.conn().await.expect("conn");
+    diesel::sql_query(
+        "INSERT INTO webhook_events (source, body, dedup_key) VALUES ($1, convert_to($2, 'UTF8'), $3)",
+    )
+    .bind::<Text, _>(source)
+    .bind::<Text, _>(body)
+    .bind::<Text, _>(key)
+    .execute(&mut c)
+    .await
+    .expect("insert");
+}
+
+async fn exec(db: &TestDb, sql: &str) {
+    let mut c = db.conn().await.expect("conn");
+    diesel::sql_query(sql).execute(&mut c).await.expect(sql);
+}
+
+fn ringing(call: &str) -> String {
+    String::from_utf8_lossy(&scenario::yeastar_snapshot(
+        30011,
+        call,
+        &[scenario::Member::Ext("2001", "RING")],
+    ))
+    .into_owned()
+}
+
+async fn worker_cli(url: &str, args: &[&str]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(testkit::bin("worker").expect("bin"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .await
+        .expect("run");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Preloads `n` realistic call events (from the scenarios) into the inbox.
+async fn preload_calls(db: &TestDb, n: usize) {
+    let kinds = traffic::scenario::YEASTAR_SCENARIOS.len();
+    let mut events = Vec::new();
+    let mut call = 0u64;
+    while events.len() < n {
+        let s = testkit::plan::build(call as usize % kinds, call as usize % 5, call);
+        events.extend(s.steps.into_iter().map(|st| st.body));
+        call += 1;
+    }
+    events.truncate(n);
+    let mut c = db.conn().await.expect("conn");
+    let keys: Vec<String> = (0..events.len()).map(|i| format!("p{i}")).collect();
+    let sources = vec!["pbx"; events.len()];
+    diesel::sql_query(
+        "INSERT INTO webhook_events (source, body, dedup_key)
+         SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[])",
+    )
+    .bind::<diesel::sql_types::Array<Text>, _>(&sources)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Bytea>, _>(&events)
+    .bind::<diesel::sql_types::Array<Text>, _>(&keys)
+    .execute(&mut c)
+    .await
+    .expect("preload");
+}
+
+#[tokio::test]
+async fn stats_process_once_and_prune() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("pbx", "yeastar", &["s"])
+        .await
+        .expect("source");
+    db.add_source("quiet", "dialpad", &[])
+        .await
+        .expect("source");
+    for i in 0..6 {
+        insert(&db, "pbx", &format!("r{i}"), &ringing(&format!("c{i}"))).await;
+    }
+    insert(&db, "pbx", "bad", "{\"type\": 30011, \"msg\": \"{oops\"}").await;
+    insert(&db, "pbx", "dead", "{\"type\": 30011, \"msg\": \"{oops\"}").await;
+    exec(
+        &db,
+        "UPDATE webhook_events SET attempts = 10, last_error = 'body is not valid JSON', dead_at = now()
+         WHERE dedup_key = 'dead'",
+    )
+    .await;
+    exec(&db, "UPDATE webhook_events SET received_at = now() - interval '90 seconds' WHERE dedup_key = 'r0'").await;
+
+    let (code, out, _) = worker_cli(&db.url, &["stats", "--json"]).await;
+    assert_eq!(code, 0);
+    let s: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(s["pending"], 7, "{s}");
+    assert_eq!(s["dead"], 1);
+    assert_eq!(s["retrying"], 0);
+    assert!(s["lag_seconds"].as_f64().is_some_and(|l| l >= 89.0), "{s}");
+    assert_eq!(s["pending_by_type"][0]["source"], "pbx");
+    assert_eq!(s["pending_by_type"][0]["count"], 7);
+    assert_eq!(s["recent_errors"][0]["dead"], true);
+    let quiet = s["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .find(|a| a["source"] == "quiet")
+        .cloned();
+    assert_eq!(
+        quiet.map(|q| q["last_received_at"].clone()),
+        Some(Value::Null)
+    );
+    // Thresholds for cron and alerting.
+    let (code, _, err) = worker_cli(&db.url, &["stats", "--max-pending", "5"]).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("7 pending > 5"));
+    assert_eq!(
+        worker_cli(&db.url, &["stats", "--max-pending", "7", "--max-dead", "1"])
+            .await
+            .0,
+        0
+    );
+    assert_eq!(
+        worker_cli(&db.url, &["stats", "--max-dead", "0"]).await.0,
+        3
+    );
+    let (_, table, _) = worker_cli(&db.url, &["stats"]).await;
+    assert!(
+        table.contains("PENDING EVENT TYPE") && table.contains("RECENT ERRORS"),
+        "{table}"
+    );
+
+    // process --once drains what is due and exits.
+    let (code, out, err) = worker_cli(&db.url, &["process", "--once"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("processed 7 event(s): 6 applied, 0 ignored, 1 failed, 0 dead"),
+        "{out}"
+    );
+    let (_, out, _) = worker_cli(&db.url, &["stats", "--json"]).await;
+    let s: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        (s["pending"].clone(), s["retrying"].clone()),
+        (1.into(), 1.into())
+    );
+    assert_eq!(s["processed_last_minute"], 6);
+
+    // prune: old processed rows go, recent ones and dead ones stay.
+    exec(&db, "UPDATE webhook_events SET processed_at = now() - interval '40 days' WHERE dedup_key IN ('r1', 'r2')").await;
+    exec(
+        &db,
+        "UPDATE webhook_events SET dead_at = now() - interval '40 days' WHERE dedup_key = 'dead'",
+    )
+    .await;
+    let (code, out, _) = worker_cli(
+        &db.url,
+        &["prune", "--older-than", "30d", "--batch-size", "1"],
+    )
+    .await;
+    assert_eq!((code, out.trim()), (0, "deleted 2 event(s)"));
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM webhook_events")
+            .await
+            .expect("n"),
+        6
+    );
+    let (_, out, _) =
+        worker_cli(&db.url, &["prune", "--older-than", "30d", "--include-dead"]).await;
+    assert_eq!(out.trim(), "deleted 1 event(s)");
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM webhook_events WHERE dedup_key = 'dead'")
+            .await
+            .expect("n"),
+        0
+    );
+}
+
+async fn http_get(port: u16, path: &str) -> String {
+    let mut c = traffic::Client::new(format!("127.0.0.1:{port}"), Duration::from_secs(5));
+    let r = c.request("GET", path, &[], b"").await.expect("get");
+    assert_eq!(r.status, 200);
+    r.text()
+}
+
+#[tokio::test]
+async fn worker_metrics_count_events_by_type_and_outcome() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("pbx", "yeastar", &["s"])
+        .await
+        .expect("source");
+    for i in 0..5 {
+        insert(&db, "pbx", &format!("r{i}"), &ringing(&format!("c{i}"))).await;
+    }
+    insert(&db, "pbx", "u", "{\"type\": 30020, \"msg\": {}}").await;
+    insert(&db, "pbx", "bad", "[]").await;
+    let port = testkit::free_port().expect("port");
+    let bind = format!("127.0.0.1:{port}");
+    let _w =
+        start_worker(&db.url, &["--metrics-bind", &bind, "--backoff-base", "1h"]).expect("worker");
+    wait_until(WAIT, "metrics to show the outcomes", || async {
+        let mut c = traffic::Client::new(format!("127.0.0.1:{port}"), Duration::from_secs(2));
+        let Ok(r) = c.request("GET", "/metrics", &[], b"").await else {
+            return Ok(false);
+        };
+        let page = r.text();
+        Ok(page.contains(
+            r#"switchboard_worker_events_total{event_type="call.status",outcome="processed"} 5"#,
+        ) && page.contains(
+            r#"switchboard_worker_events_total{event_type="yeastar.30020",outcome="ignored"} 1"#,
+        ) && page.contains(
+            r#"switchboard_worker_events_total{event_type="unknown",outcome="failed"} 1"#,
+        ) && page.contains("switchboard_worker_pending_events 1"))
+    })
+    .await
+    .expect("metrics");
+    let page = http_get(port, "/metrics").await;
+    for name in [
+        "switchboard_worker_batch_size_bucket",
+        "switchboard_worker_claim_seconds_bucket",
+        "switchboard_worker_apply_seconds_bucket",
+        "switchboard_worker_oldest_pending_age_seconds",
+    ] {
+        assert!(page.contains(name), "{name} missing:\n{page}");
+    }
+    assert!(http_get(port, "/healthz").await.contains("ok"));
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_worker_commit_its_batch_and_exit_0() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("pbx", "yeastar", &["s"])
+        .await
+        .expect("source");
+    preload_calls(&db, 20_000).await;
+    let mut w = start_worker(
+        &db.url,
+        &["--batch-size", "500", "--shutdown-timeout", "20s"],
+    )
+    .expect("worker");
+    wait_until(WAIT, "the worker to be busy", || async {
+        Ok(db
+            .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NOT NULL")
+            .await?
+            >= 1000)
+    })
+    .await
+    .expect("busy");
+    let t = Instant::now();
+    let code = w.terminate(Duration::from_secs(25)).await.expect("exit");
+    assert_eq!(code, Some(0), "exit status after SIGTERM");
+    let processed = db
+        .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NOT NULL")
+        .await
+        .expect("n");
+    let applied = db
+        .count("SELECT coalesce(sum(events), 0)::int8 AS n FROM calls")
+        .await
+        .expect("n");
+    eprintln!(
+        "SIGTERM: exited 0 in {:?} with {processed} of 20000 processed",
+        t.elapsed()
+    );
+    assert!(processed < 20_000, "stopped before draining everything");
+    assert_eq!(processed % 500, 0, "only whole batches were committed");
+    assert_eq!(
+        applied, processed,
+        "effects match the events marked processed"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_lets_ingest_finish_requests_in_flight() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("pbx", "yeastar", &["secret"])
+        .await
+        .expect("source");
+    let mut ingest = Ingest::start(&db.url, &["--shutdown-timeout", "10s"])
+        .await
+        .expect("ingest");
+    let body = scenario::yeastar_snapshot(30011, "9.9", &[scenario::Member::Ext("2001", "RING")]);
+    let sig = domain::signature::sign_yeastar("secret", &body);
+    // A request in flight: headers and half of the body sent.
+    let mut s = tokio::net::TcpStream::connect(ingest.authority())
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /webhooks/pbx HTTP/1.1\r\nHost: x\r\nX-Signature: {sig}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.expect("head");
+    s.write_all(&body[..body.len() / 2]).await.expect("half");
+    s.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = ingest.proc.child.id().expect("pid");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    // New connections are refused once it stops accepting.
+    wait_until(
+        Duration::from_secs(10),
+        "ingest to stop accepting",
+        || async {
+            Ok(tokio::net::TcpStream::connect(ingest.authority())
+                .await
+                .is_err())
+        },
+    )
+    .await
+    .expect("stopped accepting");
+    s.write_all(&body[body.len() / 2..]).await.expect("rest");
+    let mut resp = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut resp)).await;
+    let resp = String::from_utf8_lossy(&resp);
+    assert!(
+        resp.starts_with("HTTP/1.1 200"),
+        "in-flight request answered: {resp}"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(15), ingest.proc.child.wait())
+        .await
+        .expect("exited")
+        .expect("status");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM webhook_events")
+            .await
+            .expect("n"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn everything_starts_before_the_database_and_catches_up() {
+    let cluster = TempCluster::start().expect("cluster");
+    cluster.create_db("switchboard").expect("createdb");
+    let url = cluster.url("switchboard");
+    cluster.pg_stop("fast").expect("stop");
+    // Migrate, ingest and a worker all start while PostgreSQL is down.
+    let migrate = tokio::process::Command::new(testkit::bin("worker").expect("bin"))
+        .args(["migrate", "--wait", "60s"])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "error")
+        .output();
+    let migrate = tokio::spawn(migrate);
+    let port = testkit::free_port().expect("port");
+    let bind = format!("127.0.0.1:{port}");
+    let ingest = spawn(
+        "ingest",
+        &["--bind", &bind, "--db-timeout", "1s"],
+        &[("DATABASE_URL", &url)],
+    )
+    .expect("ingest");
+    let _worker = start_worker(&url, &[]).expect("worker");
+    let client = || traffic::Client::new(bind.clone(), Duration::from_secs(5));
+    wait_until(WAIT, "ingest /healthz", || async {
+        Ok(client()
+            .request("GET", "/healthz", &[], b"")
+            .await
+            .is_ok_and(|r| r.status == 200))
+    })
+    .await
+    .expect("alive");
+    let r = client()
+        .request("GET", "/readyz", &[], b"")
+        .await
+        .expect("readyz");
+    assert_eq!(r.status, 503, "not ready without a database");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.pg_start().expect("start");
+    let out = migrate.await.expect("join").expect("migrate ran");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_until(WAIT, "ingest ready", || async {
+        Ok(client()
+            .request("GET", "/readyz", &[], b"")
+            .await
+            .is_ok_and(|r| r.status == 200))
+    })
+    .await
+    .expect("ready");
+    let (code, _, err) = worker_cli(
+        &url,
+        &[
+            "source",
+            "add",
+            "pbx",
+            "--provider",
+            "yeastar",
+            "--secret",
+            "s",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let body = ringing("late.1");
+    let req = scenario::sign_yeastar("s", body.as_bytes());
+    let r = client()
+        .request("POST", "/webhooks/pbx", &req.headers, &req.body)
+        .await
+        .expect("post");
+    assert_eq!(r.status, 200, "{}", r.text());
+    wait_until(WAIT, "the worker to process it", || async {
+        let (_, out, _) = worker_cli(&url, &["stats", "--json"]).await;
+        let s: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+        Ok(s["processed_last_minute"] == 1)
+    })
+    .await
+    .expect("processed");
+    drop(ingest);
+}

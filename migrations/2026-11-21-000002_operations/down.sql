@@ -1,0 +1,3 @@
+DROP INDEX webhook_events_failing;
+DROP INDEX webhook_events_source_received;
+DROP INDEX webhook_events_processed_brin;

@@ -23,6 +23,10 @@ migrate:
 test *ARGS:
     scripts/test.sh {{ARGS}}
 
+# Deployment shape on loopback: 2 ingest behind nginx, 3 workers, 10,000 events, kills midway.
+cluster:
+    scripts/cluster.sh
+
 # Formatting and lints, as CI wants them.
 lint:
     cargo fmt --all -- --check

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A project-local PostgreSQL server under ./.data/pg, made with the installed
 # PostgreSQL binaries, for `just up` and `just test` when no DATABASE_URL is
-# set. Usage: scripts/pg-local.sh start|stop|status|url
+# set. Usage: scripts/pg-local.sh start|stop|status|url|bindir
 #
 #   SWITCHBOARD_PG_PORT  port on 127.0.0.1 (default 54329)
 #   PG_BINDIR            directory holding initdb/pg_ctl/psql (default: found)
@@ -102,5 +102,6 @@ case "${1:-}" in
   stop) stop ;;
   status) if running; then echo "running: $(url)"; else echo "stopped"; exit 1; fi ;;
   url) url "${2:-switchboard}" ;;
-  *) echo "usage: $0 start|stop|status|url" >&2; exit 2 ;;
+  bindir) echo "$BIN" ;;
+  *) echo "usage: $0 start|stop|status|url|bindir" >&2; exit 2 ;;
 esac

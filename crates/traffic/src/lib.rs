@@ -2,6 +2,7 @@
 //! client to post them: used by the demo, the tests and the load generator.
 
 pub mod http;
+pub mod load;
 pub mod scenario;
 
 pub use http::{Client, HttpError, Response};

@@ -26,6 +26,48 @@ enum Kind {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Send realistic call scenarios (both providers) by count or at a rate,
+    /// and report sent, acknowledged, failed and latency percentiles.
+    Run {
+        /// Ingest base URL (or a load balancer in front of several).
+        #[arg(long, env = "INGEST_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// A Yeastar source as NAME=SECRET; repeat for several.
+        #[arg(long = "yeastar")]
+        yeastar: Vec<String>,
+        /// A Dialpad source as NAME=SECRET, or NAME for an unsigned one; repeat for several.
+        #[arg(long = "dialpad")]
+        dialpad: Vec<String>,
+        /// Distinct events to send.
+        #[arg(long, default_value_t = 1000)]
+        events: usize,
+        /// Events per second (0: as fast as the concurrency allows).
+        #[arg(long, default_value_t = 0.0)]
+        rate: f64,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Fraction of events sent twice, as a retrying sender does (0-1).
+        #[arg(long, default_value_t = 0.0)]
+        duplicates: f64,
+        /// Deliver each call's events in a random order.
+        #[arg(long)]
+        reorder: bool,
+        /// Retries of a request that failed with a transport error or a 5xx.
+        #[arg(long, default_value_t = 3)]
+        retries: u32,
+        /// First call number (default: from the clock, so runs never collide).
+        #[arg(long)]
+        first_call: Option<u64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Write the event id of every acknowledged request to this file, one per line.
+        #[arg(long)]
+        acked_out: Option<std::path::PathBuf>,
+    },
     /// Send the steps of one demo call (all of them, or those named).
     Demo {
         /// Ingest base URL.
@@ -52,9 +94,98 @@ enum Cmd {
     },
 }
 
-#[tokio::main(flavor = "current_thread")]
+fn targets(provider: domain::Provider, specs: &[String]) -> Result<Vec<traffic::load::Target>> {
+    specs
+        .iter()
+        .map(|s| {
+            let (name, secret) = match s.split_once('=') {
+                Some((n, sec)) => (n.to_string(), Some(sec.to_string())),
+                None => (s.clone(), None),
+            };
+            if provider == domain::Provider::Yeastar && secret.is_none() {
+                bail!("--yeastar {s}: give NAME=SECRET");
+            }
+            Ok(traffic::load::Target {
+                source: name,
+                provider,
+                secret,
+            })
+        })
+        .collect()
+}
+
+#[tokio::main]
 async fn main() -> Result<()> {
     match Cli::parse().cmd {
+        Cmd::Run {
+            url,
+            yeastar,
+            dialpad,
+            events,
+            rate,
+            concurrency,
+            duplicates,
+            reorder,
+            retries,
+            first_call,
+            seed,
+            json,
+            acked_out,
+        } => {
+            let mut t = targets(domain::Provider::Yeastar, &yeastar)?;
+            t.extend(targets(domain::Provider::Dialpad, &dialpad)?);
+            if t.is_empty() {
+                bail!("name at least one source: --yeastar NAME=SECRET or --dialpad NAME[=SECRET]");
+            }
+            let cfg = traffic::load::LoadConfig {
+                url,
+                targets: t,
+                events,
+                rate,
+                concurrency,
+                duplicates: duplicates.clamp(0.0, 1.0),
+                reorder,
+                retries,
+                first_call: first_call.unwrap_or_else(|| chrono_now_ms() as u64),
+                seed,
+                timeout: Duration::from_secs(15),
+            };
+            let requests = traffic::load::plan(&cfg);
+            let report = traffic::load::run(&cfg, requests).await?;
+            if let Some(path) = acked_out {
+                let ids: String = report
+                    .acked_ids
+                    .iter()
+                    .map(|id| format!("{id}\n"))
+                    .collect();
+                std::fs::write(&path, ids)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "sent {}  acknowledged {} ({} duplicate)  failed {}  retries {}  in {:.2} s ({:.0}/s)",
+                    report.sent,
+                    report.acknowledged,
+                    report.duplicates,
+                    report.failed,
+                    report.retries,
+                    report.seconds,
+                    report.events_per_second
+                );
+                println!(
+                    "latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
+                    report.latency_ms_p50,
+                    report.latency_ms_p90,
+                    report.latency_ms_p99,
+                    report.latency_ms_max
+                );
+            }
+            if report.failed > 0 {
+                std::process::exit(1);
+            }
+        }
         Cmd::Demo {
             url,
             source,

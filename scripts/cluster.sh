@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# `just cluster`: the deployment shape of docker-compose.yml, with real
+# processes on loopback: two ingest instances behind nginx and three workers
+# on one PostgreSQL database. Drives EVENTS (10,000) signed events through the
+# load balancer with the traffic generator, kills one ingest and one worker
+# (SIGKILL) midway, and checks that every acknowledged event was processed
+# exactly once. Exits non-zero on any loss or double application.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+EVENTS="${EVENTS:-10000}"
+DIR="$ROOT/.data/cluster"
+rm -rf "$DIR"; mkdir -p "$DIR/logs"
+
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || {
+  echo "nginx is needed: sudo apt-get install nginx-light (Debian) or brew install nginx" >&2; exit 2; }
+NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+
+source scripts/db-env.sh
+PSQL="$(command -v psql || echo "$(scripts/pg-local.sh bindir)/psql")"
+BASE_URL="$DATABASE_URL"
+DB="switchboard_cluster"
+admin_url="${BASE_URL%/*}/postgres"
+"$PSQL" -q "$admin_url" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
+export DATABASE_URL="${BASE_URL%/*}/$DB"
+q() { "$PSQL" -qAt "$DATABASE_URL" -c "$1"; }
+
+echo "==> building"
+cargo build --workspace --bins --quiet
+B="$ROOT/target/debug"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+P_LB="$(free_port)"; P_I1="$(free_port)"; P_I2="$(free_port)"; P_WM="$(free_port)"
+
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  [ -f "$DIR/nginx.pid" ] && kill -QUIT "$(cat "$DIR/nginx.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+"$B/worker" migrate >/dev/null
+"$B/worker" source add pbx --provider yeastar --secret cluster-yeastar-secret-0123456789 >/dev/null
+"$B/worker" source add dp --provider dialpad --secret cluster-dialpad-secret >/dev/null
+
+export RUST_LOG=warn LOG_FORMAT=json
+INGEST_BIND="127.0.0.1:$P_I1" "$B/ingest" >"$DIR/logs/ingest1.log" 2>&1 & I1=$!; PIDS+=("$I1")
+INGEST_BIND="127.0.0.1:$P_I2" "$B/ingest" >"$DIR/logs/ingest2.log" 2>&1 & I2=$!; PIDS+=("$I2")
+"$B/worker" run --metrics-bind "127.0.0.1:$P_WM" >"$DIR/logs/worker1.log" 2>&1 & W1=$!; PIDS+=("$W1")
+"$B/worker" run >"$DIR/logs/worker2.log" 2>&1 & W2=$!; PIDS+=("$W2")
+"$B/worker" run >"$DIR/logs/worker3.log" 2>&1 & W3=$!; PIDS+=("$W3")
+
+sed -e "s/@LB@/$P_LB/; s/@I1@/$P_I1/; s/@I2@/$P_I2/; s#@DIR@#$DIR#g" deploy/nginx/loopback.conf.in >"$DIR/nginx.conf"
+"$NGINX" -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/logs/nginx-error.log"
+
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$P_LB/healthz" >/dev/null 2>&1 && break; sleep 0.1
+done
+echo "==> nginx on :$P_LB -> ingest :$P_I1 :$P_I2; 3 workers; database $DB"
+
+echo "==> sending $EVENTS events through the load balancer"
+"$B/traffic" run --url "http://127.0.0.1:$P_LB" \
+  --yeastar pbx=cluster-yeastar-secret-0123456789 --dialpad dp=cluster-dialpad-secret \
+  --events "$EVENTS" --concurrency 32 --duplicates 0.05 --reorder --retries 5 \
+  --acked-out "$DIR/acked.txt" --json >"$DIR/traffic.json" &
+TRAFFIC=$!
+
+# Midway: take a stats snapshot, then kill one ingest and one worker.
+for _ in $(seq 1 600); do
+  [ "$(q 'SELECT count(*) FROM webhook_events')" -ge $((EVENTS / 2)) ] && break; sleep 0.05
+done
+"$B/worker" stats >"$DIR/stats-during.txt"
+kill -KILL "$I1" "$W2"
+echo "==> killed ingest 1 (pid $I1) and worker 2 (pid $W2) with SIGKILL at $(q 'SELECT count(*) FROM webhook_events') stored events"
+
+traffic_rc=0; wait "$TRAFFIC" || traffic_rc=$?
+for _ in $(seq 1 1200); do
+  [ "$(q 'SELECT count(*) FROM webhook_events WHERE processed_at IS NULL')" = 0 ] && break; sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$P_I2/metrics" >"$DIR/ingest-metrics.txt" || true
+curl -fsS "http://127.0.0.1:$P_WM/metrics" >"$DIR/worker-metrics.txt" || true
+
+echo
+echo "--- worker stats during the run"
+cat "$DIR/stats-during.txt"
+echo "--- traffic"
+cat "$DIR/traffic.json"
+
+ACKED_IDS="$(sort -un "$DIR/acked.txt" | paste -sd, -)"
+acked="$(wc -l <"$DIR/acked.txt" | tr -d ' ')"
+acked_distinct="$(sort -un "$DIR/acked.txt" | wc -l | tr -d ' ')"
+stored="$(q 'SELECT count(*) FROM webhook_events')"
+processed="$(q 'SELECT count(*) FROM webhook_events WHERE processed_at IS NOT NULL')"
+acked_processed="$(q "SELECT count(*) FROM webhook_events WHERE processed_at IS NOT NULL AND id = ANY('{${ACKED_IDS}}'::bigint[])")"
+twice="$(q 'SELECT count(*) FROM webhook_events WHERE attempts <> 1')"
+applied_events="$(q "SELECT count(*) FROM webhook_events WHERE outcome = 'applied'")"
+call_effects="$(q 'SELECT coalesce(sum(events), 0) FROM calls')"
+lost=$((acked_distinct - acked_processed))
+dups=$((call_effects - applied_events))
+echo
+echo "--- figures"
+printf '%-44s %s\n' "acknowledged answers (200)" "$acked" \
+  "distinct acknowledged events" "$acked_distinct" \
+  "stored in the inbox" "$stored" \
+  "processed" "$processed" \
+  "acknowledged and processed" "$acked_processed" \
+  "events processed more than once (attempts)" "$twice" \
+  "effects applied (sum of calls.events)" "$call_effects" \
+  "events applied" "$applied_events" \
+  "lost" "$lost" \
+  "duplicates applied" "$dups" \
+  "traffic generator exit" "$traffic_rc"
+echo
+echo "--- /metrics excerpt (ingest 2, worker 1)"
+grep -E '^switchboard_ingest_requests_total' "$DIR/ingest-metrics.txt" || true
+grep -E '^switchboard_worker_(events_total|pending_events|oldest_pending)' "$DIR/worker-metrics.txt" || true
+
+if [ "$lost" -ne 0 ] || [ "$dups" -ne 0 ] || [ "$twice" -ne 0 ] || [ "$processed" -ne "$stored" ] \
+   || [ "$traffic_rc" -ne 0 ] || [ "$acked_distinct" -lt 1 ]; then
+  echo "CLUSTER CHECK FAILED" >&2; exit 1
+fi
+echo "cluster check passed: every acknowledged event processed exactly once"

@@ -1,18 +1,22 @@
 //! Switchboard's webhook receiver: verify the signature on the raw bytes,
 //! store the body, answer 2xx only once the row is committed.
 
+pub mod batcher;
+
+use std::collections::HashMap;
 use std::net::TcpListener;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix_web::dev::Server;
 use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
-use diesel::prelude::*;
+use batcher::{BatchConfig, Batcher, Row};
 use diesel::sql_types::{Bool, Nullable, Text};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel::QueryableByName;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::db::PgPool;
-use domain::schema::webhook_events;
 use domain::signature::{self, SignedHeaders, VerifyOptions};
 use domain::Provider;
 use futures_util::StreamExt;
@@ -35,6 +39,14 @@ pub struct IngestConfig {
     pub http_workers: Option<usize>,
     /// On SIGTERM/SIGINT, how long requests in flight may take to finish.
     pub shutdown_timeout: Duration,
+    /// Group commit: most rows per insert transaction.
+    pub group_commit_max: usize,
+    /// Group commit: insert transactions in flight at once.
+    pub group_commit_in_flight: usize,
+    /// Group commit: how long a batch waits for more rows (0: never waits).
+    pub group_commit_linger: Duration,
+    /// How long a source's settings (provider, secrets, enabled) are cached.
+    pub source_cache_ttl: Duration,
 }
 
 impl Default for IngestConfig {
@@ -46,6 +58,10 @@ impl Default for IngestConfig {
             db_timeout: Duration::from_secs(5),
             http_workers: None,
             shutdown_timeout: Duration::from_secs(30),
+            group_commit_max: 500,
+            group_commit_in_flight: 8,
+            group_commit_linger: Duration::ZERO,
+            source_cache_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -54,6 +70,45 @@ struct State {
     pool: PgPool,
     cfg: IngestConfig,
     metrics: Option<PrometheusHandle>,
+    batcher: Batcher,
+    sources: Mutex<HashMap<String, (Instant, Option<Arc<SourceCfg>>)>>,
+}
+
+impl State {
+    /// The settings of source `name` (`None`: unknown or disabled), from the
+    /// cache when fresh, else from the database.
+    async fn source(&self, name: &str) -> Result<Option<Arc<SourceCfg>>, Refusal> {
+        let ttl = self.cfg.source_cache_ttl;
+        if !ttl.is_zero() {
+            if let Ok(cache) = self.sources.lock() {
+                if let Some((at, cfg)) = cache.get(name) {
+                    if at.elapsed() < ttl {
+                        return Ok(cfg.clone());
+                    }
+                }
+            }
+        }
+        let deadline = self.cfg.db_timeout;
+        let mut conn = tokio::time::timeout(deadline, self.pool.get())
+            .await
+            .map_err(|_| Refusal::unavailable("timed out waiting for a connection"))?
+            .map_err(Refusal::unavailable)?;
+        let cfg = tokio::time::timeout(deadline, load_source(&mut conn, name))
+            .await
+            .map_err(|_| Refusal::unavailable("source lookup timed out"))?
+            .map_err(Refusal::unavailable)?
+            .map(Arc::new);
+        if !ttl.is_zero() {
+            if let Ok(mut cache) = self.sources.lock() {
+                // Names come from URLs: never let them grow the cache unbounded.
+                if cache.len() >= 1024 {
+                    cache.clear();
+                }
+                cache.insert(name.to_string(), (Instant::now(), cfg.clone()));
+            }
+        }
+        Ok(cfg)
+    }
 }
 
 /// An answer that is not 200, with a JSON body `{"error", "message"}`.
@@ -196,65 +251,6 @@ async fn read_body(
     Ok(body)
 }
 
-/// Stores a verified webhook. Returns the event id and whether it was a
-/// duplicate delivery. Yeastar bodies older than the dedup window are
-/// retired from deduplication first, so that a later identical event is
-/// stored as new.
-async fn store(
-    conn: &mut AsyncPgConnection,
-    source: &str,
-    provider: Provider,
-    dedup_key: &str,
-    body: &[u8],
-    headers: &serde_json::Value,
-    window: Duration,
-) -> Result<(i64, bool), diesel::result::Error> {
-    let insert = async |conn: &mut AsyncPgConnection| {
-        let id: Option<i64> = diesel::insert_into(webhook_events::table)
-            .values((
-                webhook_events::source.eq(source),
-                webhook_events::body.eq(body),
-                webhook_events::headers.eq(headers),
-                webhook_events::dedup_key.eq(dedup_key),
-            ))
-            .on_conflict((webhook_events::source, webhook_events::dedup_key))
-            .do_nothing()
-            .returning(webhook_events::id)
-            .get_result(conn)
-            .await
-            .optional()?;
-        match id {
-            Some(id) => Ok((id, false)),
-            None => {
-                let id = webhook_events::table
-                    .filter(webhook_events::source.eq(source))
-                    .filter(webhook_events::dedup_key.eq(dedup_key))
-                    .select(webhook_events::id)
-                    .first(conn)
-                    .await?;
-                Ok((id, true))
-            }
-        }
-    };
-    if provider != Provider::Yeastar {
-        return insert(conn).await;
-    }
-    conn.transaction(async |conn| {
-        diesel::sql_query(
-            "UPDATE webhook_events SET dedup_key = dedup_key || '@' || id
-             WHERE source = $1 AND dedup_key = $2
-               AND received_at < now() - make_interval(secs => $3)",
-        )
-        .bind::<Text, _>(source)
-        .bind::<Text, _>(dedup_key)
-        .bind::<diesel::sql_types::Double, _>(window.as_secs_f64())
-        .execute(conn)
-        .await?;
-        insert(conn).await
-    })
-    .await
-}
-
 async fn receive(
     path: web::Path<String>,
     req: HttpRequest,
@@ -303,22 +299,13 @@ async fn handle(
     state: &State,
 ) -> Result<(i64, bool), Refusal> {
     let body = read_body(req, payload, state.cfg.max_body_bytes).await?;
-    let deadline = state.cfg.db_timeout;
-    let mut conn = tokio::time::timeout(deadline, state.pool.get())
-        .await
-        .map_err(|_| Refusal::unavailable("timed out waiting for a connection"))?
-        .map_err(Refusal::unavailable)?;
-    let src = tokio::time::timeout(deadline, load_source(&mut conn, name))
-        .await
-        .map_err(|_| Refusal::unavailable("source lookup timed out"))?
-        .map_err(Refusal::unavailable)?
-        .ok_or_else(|| {
-            Refusal::new(
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("no enabled source named {name:?}"),
-            )
-        })?;
+    let src = state.source(name).await?.ok_or_else(|| {
+        Refusal::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no enabled source named {name:?}"),
+        )
+    })?;
     let h = req.headers();
     let signed = SignedHeaders {
         x_signature: header(h, "x-signature"),
@@ -332,23 +319,18 @@ async fn handle(
     };
     signature::verify(src.provider, &src.secrets, &signed, &body, &opts)
         .map_err(|e| Refusal::new(StatusCode::UNAUTHORIZED, "unauthorized", e.to_string()))?;
-    let key = signature::dedup_key(src.provider, &signed, &body);
-    let headers = kept_headers(req);
-    tokio::time::timeout(
-        deadline,
-        store(
-            &mut conn,
-            name,
-            src.provider,
-            &key,
-            &body,
-            &headers,
-            state.cfg.yeastar_dedup_window,
-        ),
-    )
-    .await
-    .map_err(|_| Refusal::unavailable("insert timed out"))?
-    .map_err(Refusal::unavailable)
+    let row = Row {
+        source: name.to_string(),
+        provider: src.provider,
+        dedup_key: signature::dedup_key(src.provider, &signed, &body),
+        body: body.to_vec(),
+        headers: kept_headers(req),
+    };
+    // Answered only once the transaction holding the row has committed.
+    tokio::time::timeout(state.cfg.db_timeout, state.batcher.submit(row))
+        .await
+        .map_err(|_| Refusal::unavailable("insert timed out"))?
+        .map_err(Refusal::unavailable)
 }
 
 async fn healthz() -> HttpResponse {
@@ -401,7 +383,22 @@ pub fn serve(
 ) -> std::io::Result<Server> {
     let workers = cfg.http_workers;
     let shutdown = cfg.shutdown_timeout.as_secs().max(1);
-    let state = web::Data::new(State { pool, cfg, metrics });
+    let batcher = Batcher::start(
+        pool.clone(),
+        BatchConfig {
+            max_batch: cfg.group_commit_max,
+            max_in_flight: cfg.group_commit_in_flight,
+            linger: cfg.group_commit_linger,
+            yeastar_dedup_window: cfg.yeastar_dedup_window,
+        },
+    );
+    let state = web::Data::new(State {
+        pool,
+        cfg,
+        metrics,
+        batcher,
+        sources: Mutex::new(HashMap::new()),
+    });
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())

@@ -38,6 +38,18 @@ struct Cli {
     /// On SIGTERM/SIGINT, how long requests in flight may take to finish.
     #[arg(long, env = "INGEST_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     shutdown_timeout: Duration,
+    /// Group commit: most rows per insert transaction.
+    #[arg(long, env = "INGEST_GROUP_COMMIT_MAX", default_value_t = 500)]
+    group_commit_max: usize,
+    /// Group commit: insert transactions in flight (default: half the pool).
+    #[arg(long, env = "INGEST_GROUP_COMMIT_IN_FLIGHT")]
+    group_commit_in_flight: Option<usize>,
+    /// Group commit: how long a batch waits for more rows (0: never).
+    #[arg(long, env = "INGEST_GROUP_COMMIT_LINGER", default_value = "0ms", value_parser = parse_duration)]
+    group_commit_linger: Duration,
+    /// How long source settings (secrets, enabled) are cached; 0 disables.
+    #[arg(long, env = "INGEST_SOURCE_CACHE_TTL", default_value = "1s", value_parser = parse_duration)]
+    source_cache_ttl: Duration,
 }
 
 #[actix_web::main]
@@ -57,6 +69,13 @@ async fn main() -> Result<()> {
         db_timeout: cli.db_timeout,
         http_workers: cli.workers,
         shutdown_timeout: cli.shutdown_timeout,
+        group_commit_max: cli.group_commit_max.max(1),
+        group_commit_in_flight: cli
+            .group_commit_in_flight
+            .unwrap_or(cli.pool_size / 2)
+            .clamp(1, cli.pool_size.max(1)),
+        group_commit_linger: cli.group_commit_linger,
+        source_cache_ttl: cli.source_cache_ttl,
     };
     let metrics = domain::telemetry::install_metrics();
     tracing::info!(%addr, max_body_bytes = cfg.max_body_bytes, "ingest listening");

@@ -70,6 +70,8 @@ async fn app() -> App {
         db,
         IngestConfig {
             max_body_bytes: 64 * 1024,
+            // Tests change sources and expect the next request to see it.
+            source_cache_ttl: Duration::ZERO,
             ..Default::default()
         },
     )
@@ -447,4 +449,76 @@ async fn metrics_count_requests_by_source_and_outcome() {
         "unknown names never become labels"
     );
     assert!(page.contains("switchboard_ingest_request_duration_seconds_bucket"));
+}
+
+async fn metrics_page(c: &mut Client) -> String {
+    c.request("GET", "/metrics", &[], b"")
+        .await
+        .expect("metrics")
+        .text()
+}
+
+fn metric(page: &str, name: &str) -> f64 {
+    page.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn concurrent_requests_share_insert_transactions() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("pbx", "yeastar", &["s"])
+        .await
+        .expect("source");
+    let mut app = start(
+        db,
+        IngestConfig {
+            group_commit_in_flight: 1,
+            group_commit_linger: Duration::from_millis(20),
+            ..Default::default()
+        },
+    )
+    .await;
+    let before = metrics_page(&mut app.client).await;
+    let n = 60;
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let authority = app.authority.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = traffic::scenario::yeastar_snapshot(
+                30011,
+                &format!("gc.{i}"),
+                &[traffic::scenario::Member::Ext("2001", "RING")],
+            );
+            let mut c = Client::new(authority, Duration::from_secs(10));
+            let r = c
+                .request("POST", "/webhooks/pbx", &yeastar_headers("s", &body), &body)
+                .await
+                .expect("post");
+            (
+                r.status,
+                serde_json::from_slice::<Value>(&r.body).expect("json")["id"].as_i64(),
+            )
+        }));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for t in tasks {
+        let (status, id) = t.await.expect("task");
+        assert_eq!(status, 200);
+        ids.insert(id.expect("id"));
+    }
+    assert_eq!(ids.len(), n, "every request got its own row");
+    assert_eq!(app.inbox().await, n as i64);
+    let after = metrics_page(&mut app.client).await;
+    let txs = metric(&after, "switchboard_ingest_group_commit_size_count")
+        - metric(&before, "switchboard_ingest_group_commit_size_count");
+    let rows = metric(&after, "switchboard_ingest_group_commit_size_sum")
+        - metric(&before, "switchboard_ingest_group_commit_size_sum");
+    assert_eq!(rows, n as f64);
+    assert!(
+        txs < n as f64 / 2.0,
+        "{n} rows took {txs} transactions: not grouped"
+    );
 }

@@ -3,6 +3,7 @@
 //! processed, all in one transaction per batch.
 
 pub mod admin;
+pub mod listener;
 pub mod metrics_server;
 pub mod storage;
 pub mod worker;

@@ -1,5 +1,6 @@
 //! `worker`: runs the processing loop and the operator commands.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -41,9 +42,12 @@ struct RunArgs {
     /// Longest retry delay.
     #[arg(long, env = "WORKER_BACKOFF_CAP", default_value = "5m", value_parser = parse_duration)]
     backoff_cap: Duration,
-    /// Database connections held by this worker.
+    /// Database connections held by this worker (plus one for LISTEN).
     #[arg(long, env = "WORKER_POOL_SIZE", default_value_t = 2)]
     pool_size: usize,
+    /// Poll only: no LISTEN connection (for poolers in transaction mode).
+    #[arg(long, env = "WORKER_POLL_ONLY")]
+    poll_only: bool,
     /// Serve /metrics and /healthz on this address (e.g. 0.0.0.0:9090); off when unset.
     #[arg(long, env = "WORKER_METRICS_BIND")]
     metrics_bind: Option<String>,
@@ -317,6 +321,7 @@ async fn run(url: &str, args: RunArgs) -> Result<()> {
         batch_size = cfg.batch_size,
         poll_interval_ms = cfg.poll_interval.as_millis() as u64,
         max_attempts = cfg.max_attempts,
+        listen = !args.poll_only,
         "worker started"
     );
     let (tx, rx) = watch::channel(false);
@@ -334,8 +339,16 @@ async fn run(url: &str, args: RunArgs) -> Result<()> {
         );
         std::process::exit(1);
     });
+    let wake = Arc::new(tokio::sync::Notify::new());
+    if !args.poll_only {
+        tokio::spawn(worker::listener::listen(
+            url.to_string(),
+            wake.clone(),
+            rx.clone(),
+        ));
+    }
     let mut worker = Worker::new(pool, cfg);
-    worker.run(rx).await;
+    worker.run(rx, wake).await;
     tracing::info!("worker stopped");
     Ok(())
 }

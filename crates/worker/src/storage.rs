@@ -129,7 +129,7 @@ pub async fn complete(
              attempts = w.attempts + 1,
              event_type = COALESCE(u.event_type, w.event_type),
              outcome = u.outcome,
-             processed_at = CASE WHEN u.outcome IS NOT NULL THEN now() END,
+             processed_at = CASE WHEN u.outcome IS NOT NULL THEN clock_timestamp() END,
              last_error = COALESCE(u.error, w.last_error),
              next_attempt_at = u.retry_at,
              dead_at = CASE WHEN u.dead THEN now() END

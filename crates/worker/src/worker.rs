@@ -11,7 +11,8 @@ use domain::db::PgPool;
 use domain::store::{self, Item};
 use domain::{Effect, Envelope, Parsed, Provider};
 use futures_util::FutureExt;
-use tokio::sync::watch;
+use std::sync::Arc;
+use tokio::sync::{watch, Notify};
 
 use crate::storage::{self, Claimed, Outcome};
 
@@ -136,8 +137,11 @@ impl Worker {
     }
 
     /// Runs until `shutdown` turns true, then returns after the current
-    /// batch committed. Database errors are logged and retried with backoff.
-    pub async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
+    /// batch committed. Between batches it sleeps until `wake` is notified
+    /// (LISTEN/NOTIFY) or the poll interval passes; after a full batch it
+    /// claims again at once. Database errors are logged and retried with
+    /// backoff.
+    pub async fn run(&mut self, mut shutdown: watch::Receiver<bool>, wake: Arc<Notify>) {
         let mut error_streak: i32 = 0;
         loop {
             if *shutdown.borrow() {
@@ -171,6 +175,7 @@ impl Worker {
             };
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
+                _ = wake.notified() => {}
                 _ = shutdown.changed() => {}
             }
         }

@@ -355,3 +355,50 @@ async fn a_bad_event_fails_alone_and_is_retried_later() {
         .expect("n");
     assert_eq!(msg, 10);
 }
+
+#[tokio::test]
+async fn notify_wakes_the_worker_without_waiting_for_the_poll() {
+    let db = TestDb::new().await.expect("db");
+    worker_cli(&db, &["migrate"]).await;
+    worker_cli(
+        &db,
+        &[
+            "source",
+            "add",
+            "pbx",
+            "--provider",
+            "yeastar",
+            "--secret",
+            "s",
+        ],
+    )
+    .await;
+    let ingest = Ingest::start(&db.url, &[]).await.expect("ingest");
+    // Polls once at start, then only every 10 minutes: only a NOTIFY can wake it.
+    let worker = testkit::spawn(
+        "worker",
+        &["run", "--poll-interval", "10m"],
+        &[("DATABASE_URL", &db.url)],
+    )
+    .expect("worker");
+    // Let it start, poll once and LISTEN.
+    wait_until(WAIT, "the worker to LISTEN", || async {
+        Ok(db
+            .count("SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN switchboard_inbox%'")
+            .await?
+            > 0)
+    })
+    .await
+    .expect("listening");
+    let steps = scenario::yeastar_inbound("1800000001.1", "+15555550100", "2002");
+    let s = Stack {
+        db,
+        ingest,
+        _worker: worker,
+    };
+    for step in &steps[..2] {
+        s.deliver("pbx", scenario::sign_yeastar("s", &step.body))
+            .await;
+    }
+    assert_eq!(s.ext("pbx", "2002").await, "incall");
+}

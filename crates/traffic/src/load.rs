@@ -84,7 +84,7 @@ impl Rng {
         Rng(seed.max(1))
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
@@ -95,11 +95,11 @@ impl Rng {
 
     /// A float in [0, 1).
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 
     pub fn shuffle<T>(&mut self, v: &mut [T]) {
@@ -192,10 +192,7 @@ pub async fn run(cfg: &LoadConfig, requests: Vec<Request>) -> Result<Report, Htt
             let mut client = Client::new(authority, timeout);
             let mut r = Report::default();
             let mut latencies = Vec::new();
-            loop {
-                let Some(req) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
-                    break;
-                };
+            while let Some(req) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
                 let k = next.fetch_add(1, Ordering::Relaxed);
                 if rate > 0.0 {
                     let due = started + Duration::from_secs_f64(k as f64 / rate);

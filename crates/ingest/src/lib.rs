@@ -71,8 +71,11 @@ struct State {
     cfg: IngestConfig,
     metrics: Option<PrometheusHandle>,
     batcher: Batcher,
-    sources: Mutex<HashMap<String, (Instant, Option<Arc<SourceCfg>>)>>,
+    sources: Mutex<HashMap<String, CachedSource>>,
 }
+
+/// A source's settings (`None`: unknown or disabled) and when they were read.
+type CachedSource = (Instant, Option<Arc<SourceCfg>>);
 
 impl State {
     /// The settings of source `name` (`None`: unknown or disabled), from the

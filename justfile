@@ -27,6 +27,10 @@ test *ARGS:
 cluster:
     scripts/cluster.sh
 
+# Throughput, latency and memory beside the anchors, in one run (~5 min): bench/results/.
+bench:
+    scripts/bench.sh
+
 # Formatting and lints, as CI wants them.
 lint:
     cargo fmt --all -- --check

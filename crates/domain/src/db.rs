@@ -6,7 +6,9 @@ use deadpool::Runtime;
 use diesel::connection::SimpleConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::AsyncPgConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
@@ -37,7 +39,13 @@ pub enum DbError {
 /// made on demand, so this succeeds while the database is down; `get()`
 /// then fails after `wait` instead of hanging.
 pub fn pool(url: &str, size: usize, wait: Duration) -> Result<PgPool, DbError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    // Fast recycling: no test query per checkout (a round trip on every
+    // request); a connection the server closed reports itself broken and is
+    // dropped, and a failure on first use is answered like any other.
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(|url| Box::pin(connect(url.to_string())));
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Pool::builder(manager)
         .max_size(size)
         .runtime(Runtime::Tokio1)
@@ -46,6 +54,19 @@ pub fn pool(url: &str, size: usize, wait: Duration) -> Result<PgPool, DbError> {
         .recycle_timeout(Some(wait))
         .build()
         .map_err(|e| DbError::Pool(e.to_string()))
+}
+
+/// Opens a connection for the pool. Hot statements are prepared once per
+/// connection ([`Cached`]) but always planned for their actual arguments:
+/// a generic plan cannot see how many keys an `unnest($1)` brings and may
+/// choose a sequential scan of a large table.
+async fn connect(url: String) -> diesel::ConnectionResult<AsyncPgConnection> {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    let mut conn = AsyncPgConnection::establish(&url).await?;
+    conn.batch_execute("SET plan_cache_mode = force_custom_plan")
+        .await
+        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
 }
 
 /// Applies pending migrations to the database at `url`, under an advisory
@@ -72,4 +93,37 @@ pub async fn migrate(url: &str) -> Result<Vec<String>, DbError> {
     tokio::task::spawn_blocking(move || migrate_blocking(&url))
         .await
         .map_err(|e| DbError::Migration(format!("migration task failed: {e}")))?
+}
+
+/// A raw SQL statement (`diesel::sql_query(...).bind(...)`) that is prepared
+/// once per connection and reused, like diesel's DSL queries. `sql_query` on
+/// its own is never cached, and the hot statements (claim, apply, complete,
+/// group-commit insert) would pay a parse and plan on every batch. Only for
+/// statements whose SQL text is a constant.
+#[derive(Debug, Clone)]
+pub struct Cached<Q>(pub Q);
+
+impl<Q> diesel::query_builder::QueryFragment<diesel::pg::Pg> for Cached<Q>
+where
+    Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &diesel::pg::Pg) -> diesel::QueryResult<bool> {
+        Ok(true)
+    }
+}
+
+impl<Q> diesel::query_builder::QueryId for Cached<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Cached<Q> {
+    type SqlType = Q::SqlType;
 }

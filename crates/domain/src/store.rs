@@ -8,6 +8,7 @@
 //! statements; and derives each touched extension's status from all of its
 //! live legs.
 
+use crate::db::Cached;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
@@ -139,16 +140,16 @@ pub async fn apply(
     let mut legs: BTreeMap<Key, BTreeMap<String, LegRow>> = BTreeMap::new();
     if !call_keys.is_empty() {
         let (srcs, ids) = unzip(&call_keys);
-        diesel::sql_query(
+        Cached(diesel::sql_query(
             "INSERT INTO calls (source, call_id, status)
              SELECT s, c, 'ringing' FROM unnest($1::text[], $2::text[]) AS k(s, c) ORDER BY s, c
              ON CONFLICT (source, call_id) DO NOTHING",
         )
         .bind::<Array<Text>, _>(&srcs)
-        .bind::<Array<Text>, _>(&ids)
+        .bind::<Array<Text>, _>(&ids))
         .execute(conn)
         .await?;
-        let rows: Vec<CallDb> = diesel::sql_query(
+        let rows: Vec<CallDb> = Cached(diesel::sql_query(
             "SELECT c.source, c.call_id, status, direction, from_number, to_number, info_seq,
                     started_at, answered_at, ended_at, talk_seconds, duration_seconds,
                     disposition, recording_url
@@ -158,7 +159,7 @@ pub async fn apply(
              FOR UPDATE OF c",
         )
         .bind::<Array<Text>, _>(&srcs)
-        .bind::<Array<Text>, _>(&ids)
+        .bind::<Array<Text>, _>(&ids))
         .load(conn)
         .await?;
         for r in rows {
@@ -180,14 +181,14 @@ pub async fn apply(
                 },
             );
         }
-        let rows: Vec<LegDb> = diesel::sql_query(
+        let rows: Vec<LegDb> = Cached(diesel::sql_query(
             "SELECT l.source, l.call_id, leg_id, kind, extension, party, state, on_hold, hold_seq,
                     started_at, answered_at, ended_at
              FROM call_legs l JOIN unnest($1::text[], $2::text[]) AS k(s, i)
                ON l.source = k.s AND l.call_id = k.i",
         )
         .bind::<Array<Text>, _>(&srcs)
-        .bind::<Array<Text>, _>(&ids)
+        .bind::<Array<Text>, _>(&ids))
         .load(conn)
         .await?;
         for r in rows {
@@ -235,16 +236,16 @@ pub async fn apply(
     let mut exts: BTreeMap<Key, ExtensionRow> = BTreeMap::new();
     if !ext_keys.is_empty() {
         let (srcs, nums) = unzip(&ext_keys);
-        diesel::sql_query(
+        Cached(diesel::sql_query(
             "INSERT INTO extensions (source, number)
              SELECT s, n FROM unnest($1::text[], $2::text[]) AS k(s, n) ORDER BY s, n
              ON CONFLICT (source, number) DO NOTHING",
         )
         .bind::<Array<Text>, _>(&srcs)
-        .bind::<Array<Text>, _>(&nums)
+        .bind::<Array<Text>, _>(&nums))
         .execute(conn)
         .await?;
-        let rows: Vec<ExtDb> = diesel::sql_query(
+        let rows: Vec<ExtDb> = Cached(diesel::sql_query(
             "SELECT e.source, e.number, name, registered, registered_seq, reported_status,
                     reported_seq, last_seen
              FROM extensions e JOIN unnest($1::text[], $2::text[]) AS k(s, n)
@@ -253,7 +254,7 @@ pub async fn apply(
              FOR UPDATE OF e",
         )
         .bind::<Array<Text>, _>(&srcs)
-        .bind::<Array<Text>, _>(&nums)
+        .bind::<Array<Text>, _>(&nums))
         .load(conn)
         .await?;
         for r in rows {
@@ -375,7 +376,7 @@ async fn write_calls(
         disposition.push(r.disposition.clone());
         recording.push(r.recording_url.clone());
     }
-    diesel::sql_query(
+    Cached(diesel::sql_query(
         "UPDATE calls c SET status = u.status, direction = u.direction,
                 from_number = u.from_number, to_number = u.to_number, info_seq = u.info_seq,
                 started_at = u.started_at, answered_at = u.answered_at, ended_at = u.ended_at,
@@ -404,7 +405,7 @@ async fn write_calls(
     .bind::<Array<Nullable<Integer>>, _>(duration)
     .bind::<Array<Nullable<Text>>, _>(disposition)
     .bind::<Array<Nullable<Text>>, _>(recording)
-    .bind::<Array<Integer>, _>(events)
+    .bind::<Array<Integer>, _>(events))
     .execute(conn)
     .await?;
     Ok(())
@@ -442,7 +443,7 @@ async fn write_legs(
             ended.push(r.ended_at);
         }
     }
-    diesel::sql_query(
+    Cached(diesel::sql_query(
         "INSERT INTO call_legs (source, call_id, leg_id, kind, extension, party, state, on_hold,
                                 hold_seq, started_at, answered_at, ended_at)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
@@ -465,7 +466,7 @@ async fn write_legs(
     .bind::<Array<Nullable<BigInt>>, _>(hold_seq)
     .bind::<Array<Nullable<Timestamptz>>, _>(started)
     .bind::<Array<Nullable<Timestamptz>>, _>(answered)
-    .bind::<Array<Nullable<Timestamptz>>, _>(ended)
+    .bind::<Array<Nullable<Timestamptz>>, _>(ended))
     .execute(conn)
     .await?;
     Ok(())
@@ -495,7 +496,7 @@ async fn write_extensions(
     }
     // The shown status derives from every live leg of the extension (in any
     // call), which the locks taken above keep stable until commit.
-    diesel::sql_query(
+    Cached(diesel::sql_query(
         "UPDATE extensions e SET name = u.name, registered = u.registered,
                 registered_seq = u.registered_seq, reported_status = u.reported_status,
                 reported_seq = u.reported_seq, last_seen = u.last_seen,
@@ -520,7 +521,7 @@ async fn write_extensions(
     .bind::<Array<Nullable<BigInt>>, _>(registered_seq)
     .bind::<Array<Nullable<Text>>, _>(reported)
     .bind::<Array<Nullable<BigInt>>, _>(reported_seq)
-    .bind::<Array<Nullable<Timestamptz>>, _>(last_seen)
+    .bind::<Array<Nullable<Timestamptz>>, _>(last_seen))
     .execute(conn)
     .await?;
     Ok(())

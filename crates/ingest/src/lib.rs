@@ -59,7 +59,7 @@ impl Default for IngestConfig {
             http_workers: None,
             shutdown_timeout: Duration::from_secs(30),
             group_commit_max: 500,
-            group_commit_in_flight: 8,
+            group_commit_in_flight: 2,
             group_commit_linger: Duration::ZERO,
             source_cache_ttl: Duration::from_secs(1),
         }
@@ -266,7 +266,7 @@ async fn receive(
     let _g = span.enter();
     let (outcome, response) = match handle(&name, &req, payload, &state).await {
         Ok((id, duplicate)) => {
-            tracing::info!(id, duplicate, "accepted");
+            tracing::debug!(id, duplicate, "accepted");
             (
                 if duplicate { "duplicate" } else { "accepted" },
                 HttpResponse::Ok().json(json!({

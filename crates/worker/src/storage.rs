@@ -1,5 +1,6 @@
 //! The inbox SQL: claiming pending events and recording their outcome.
 
+use domain::db::Cached;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
@@ -124,7 +125,7 @@ pub async fn complete(
             }
         }
     }
-    diesel::sql_query(
+    Cached(diesel::sql_query(
         "UPDATE webhook_events w SET
              attempts = w.attempts + 1,
              event_type = COALESCE(u.event_type, w.event_type),
@@ -142,7 +143,7 @@ pub async fn complete(
     .bind::<Array<Nullable<Text>>, _>(types)
     .bind::<Array<Nullable<Text>>, _>(errors)
     .bind::<Array<Nullable<Timestamptz>>, _>(retry)
-    .bind::<Array<Bool>, _>(dead)
+    .bind::<Array<Bool>, _>(dead))
     .execute(conn)
     .await
 }

@@ -124,7 +124,7 @@ E2E_WORKER=$!; PIDS+=("$E2E_WORKER")
     q sb_bench_e2e "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'webhook_events'" >>"$TMP/e2e-dead.txt" 2>/dev/null
     sleep 1
   done ) &
-SAMPLER=$!
+SAMPLER=$!; PIDS+=("$SAMPLER")
 "$B/traffic" run --url "http://127.0.0.1:$PORT" "${TRAFFIC_SOURCES[@]}" \
   --events "$E2E_EVENTS" --rate "$E2E_RATE" --concurrency 32 --json >"$TMP/e2e-traffic.json"
 wait_drained sb_bench_e2e 120

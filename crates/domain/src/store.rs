@@ -140,26 +140,30 @@ pub async fn apply(
     let mut legs: BTreeMap<Key, BTreeMap<String, LegRow>> = BTreeMap::new();
     if !call_keys.is_empty() {
         let (srcs, ids) = unzip(&call_keys);
-        Cached(diesel::sql_query(
-            "INSERT INTO calls (source, call_id, status)
+        Cached(
+            diesel::sql_query(
+                "INSERT INTO calls (source, call_id, status)
              SELECT s, c, 'ringing' FROM unnest($1::text[], $2::text[]) AS k(s, c) ORDER BY s, c
              ON CONFLICT (source, call_id) DO NOTHING",
+            )
+            .bind::<Array<Text>, _>(&srcs)
+            .bind::<Array<Text>, _>(&ids),
         )
-        .bind::<Array<Text>, _>(&srcs)
-        .bind::<Array<Text>, _>(&ids))
         .execute(conn)
         .await?;
-        let rows: Vec<CallDb> = Cached(diesel::sql_query(
-            "SELECT c.source, c.call_id, status, direction, from_number, to_number, info_seq,
+        let rows: Vec<CallDb> = Cached(
+            diesel::sql_query(
+                "SELECT c.source, c.call_id, status, direction, from_number, to_number, info_seq,
                     started_at, answered_at, ended_at, talk_seconds, duration_seconds,
                     disposition, recording_url
              FROM calls c JOIN unnest($1::text[], $2::text[]) AS k(s, i)
                ON c.source = k.s AND c.call_id = k.i
              ORDER BY c.source, c.call_id
              FOR UPDATE OF c",
+            )
+            .bind::<Array<Text>, _>(&srcs)
+            .bind::<Array<Text>, _>(&ids),
         )
-        .bind::<Array<Text>, _>(&srcs)
-        .bind::<Array<Text>, _>(&ids))
         .load(conn)
         .await?;
         for r in rows {
@@ -236,25 +240,29 @@ pub async fn apply(
     let mut exts: BTreeMap<Key, ExtensionRow> = BTreeMap::new();
     if !ext_keys.is_empty() {
         let (srcs, nums) = unzip(&ext_keys);
-        Cached(diesel::sql_query(
-            "INSERT INTO extensions (source, number)
+        Cached(
+            diesel::sql_query(
+                "INSERT INTO extensions (source, number)
              SELECT s, n FROM unnest($1::text[], $2::text[]) AS k(s, n) ORDER BY s, n
              ON CONFLICT (source, number) DO NOTHING",
+            )
+            .bind::<Array<Text>, _>(&srcs)
+            .bind::<Array<Text>, _>(&nums),
         )
-        .bind::<Array<Text>, _>(&srcs)
-        .bind::<Array<Text>, _>(&nums))
         .execute(conn)
         .await?;
-        let rows: Vec<ExtDb> = Cached(diesel::sql_query(
-            "SELECT e.source, e.number, name, registered, registered_seq, reported_status,
+        let rows: Vec<ExtDb> = Cached(
+            diesel::sql_query(
+                "SELECT e.source, e.number, name, registered, registered_seq, reported_status,
                     reported_seq, last_seen
              FROM extensions e JOIN unnest($1::text[], $2::text[]) AS k(s, n)
                ON e.source = k.s AND e.number = k.n
              ORDER BY e.source, e.number
              FOR UPDATE OF e",
+            )
+            .bind::<Array<Text>, _>(&srcs)
+            .bind::<Array<Text>, _>(&nums),
         )
-        .bind::<Array<Text>, _>(&srcs)
-        .bind::<Array<Text>, _>(&nums))
         .load(conn)
         .await?;
         for r in rows {
@@ -376,8 +384,9 @@ async fn write_calls(
         disposition.push(r.disposition.clone());
         recording.push(r.recording_url.clone());
     }
-    Cached(diesel::sql_query(
-        "UPDATE calls c SET status = u.status, direction = u.direction,
+    Cached(
+        diesel::sql_query(
+            "UPDATE calls c SET status = u.status, direction = u.direction,
                 from_number = u.from_number, to_number = u.to_number, info_seq = u.info_seq,
                 started_at = u.started_at, answered_at = u.answered_at, ended_at = u.ended_at,
                 talk_seconds = u.talk_seconds, duration_seconds = u.duration_seconds,
@@ -390,22 +399,23 @@ async fn write_calls(
                    started_at, answered_at, ended_at, talk_seconds, duration_seconds,
                    disposition, recording_url, events)
          WHERE c.source = u.source AND c.call_id = u.call_id",
+        )
+        .bind::<Array<Text>, _>(source)
+        .bind::<Array<Text>, _>(call_id)
+        .bind::<Array<Text>, _>(status)
+        .bind::<Array<Nullable<Text>>, _>(direction)
+        .bind::<Array<Nullable<Text>>, _>(from)
+        .bind::<Array<Nullable<Text>>, _>(to)
+        .bind::<Array<Nullable<BigInt>>, _>(info_seq)
+        .bind::<Array<Nullable<Timestamptz>>, _>(started)
+        .bind::<Array<Nullable<Timestamptz>>, _>(answered)
+        .bind::<Array<Nullable<Timestamptz>>, _>(ended)
+        .bind::<Array<Nullable<Integer>>, _>(talk)
+        .bind::<Array<Nullable<Integer>>, _>(duration)
+        .bind::<Array<Nullable<Text>>, _>(disposition)
+        .bind::<Array<Nullable<Text>>, _>(recording)
+        .bind::<Array<Integer>, _>(events),
     )
-    .bind::<Array<Text>, _>(source)
-    .bind::<Array<Text>, _>(call_id)
-    .bind::<Array<Text>, _>(status)
-    .bind::<Array<Nullable<Text>>, _>(direction)
-    .bind::<Array<Nullable<Text>>, _>(from)
-    .bind::<Array<Nullable<Text>>, _>(to)
-    .bind::<Array<Nullable<BigInt>>, _>(info_seq)
-    .bind::<Array<Nullable<Timestamptz>>, _>(started)
-    .bind::<Array<Nullable<Timestamptz>>, _>(answered)
-    .bind::<Array<Nullable<Timestamptz>>, _>(ended)
-    .bind::<Array<Nullable<Integer>>, _>(talk)
-    .bind::<Array<Nullable<Integer>>, _>(duration)
-    .bind::<Array<Nullable<Text>>, _>(disposition)
-    .bind::<Array<Nullable<Text>>, _>(recording)
-    .bind::<Array<Integer>, _>(events))
     .execute(conn)
     .await?;
     Ok(())
@@ -496,8 +506,9 @@ async fn write_extensions(
     }
     // The shown status derives from every live leg of the extension (in any
     // call), which the locks taken above keep stable until commit.
-    Cached(diesel::sql_query(
-        "UPDATE extensions e SET name = u.name, registered = u.registered,
+    Cached(
+        diesel::sql_query(
+            "UPDATE extensions e SET name = u.name, registered = u.registered,
                 registered_seq = u.registered_seq, reported_status = u.reported_status,
                 reported_seq = u.reported_seq, last_seen = u.last_seen,
                 status = CASE
@@ -513,15 +524,16 @@ async fn write_extensions(
               AS u(source, number, name, registered, registered_seq, reported_status,
                    reported_seq, last_seen)
          WHERE e.source = u.source AND e.number = u.number",
+        )
+        .bind::<Array<Text>, _>(source)
+        .bind::<Array<Text>, _>(number)
+        .bind::<Array<Nullable<Text>>, _>(name)
+        .bind::<Array<Nullable<Bool>>, _>(registered)
+        .bind::<Array<Nullable<BigInt>>, _>(registered_seq)
+        .bind::<Array<Nullable<Text>>, _>(reported)
+        .bind::<Array<Nullable<BigInt>>, _>(reported_seq)
+        .bind::<Array<Nullable<Timestamptz>>, _>(last_seen),
     )
-    .bind::<Array<Text>, _>(source)
-    .bind::<Array<Text>, _>(number)
-    .bind::<Array<Nullable<Text>>, _>(name)
-    .bind::<Array<Nullable<Bool>>, _>(registered)
-    .bind::<Array<Nullable<BigInt>>, _>(registered_seq)
-    .bind::<Array<Nullable<Text>>, _>(reported)
-    .bind::<Array<Nullable<BigInt>>, _>(reported_seq)
-    .bind::<Array<Nullable<Timestamptz>>, _>(last_seen))
     .execute(conn)
     .await?;
     Ok(())

@@ -5,25 +5,16 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chrono::{TimeZone, Utc};
 use domain::merge::Projection;
-use domain::{parse, Envelope, Provider};
+use domain::{parse, Provider};
 use proptest::test_runner::{Config, TestRunner};
 use testkit::plan::{self, Plan, PlannedEvent};
 use testkit::snapshot::Snapshot;
 use traffic::scenario::{DIALPAD_SCENARIOS, YEASTAR_SCENARIOS};
 
-/// Each event keeps the inbox id and arrival time it got when sent in order;
-/// reordering is in processing, duplicates re-process the same row.
-fn envelope(k: usize) -> Envelope {
-    Envelope {
-        id: k as i64 + 1,
-        received_at: Utc
-            .timestamp_opt(1_800_000_000 + k as i64, 0)
-            .single()
-            .unwrap_or_else(|| unreachable!()),
-    }
-}
+// Each event keeps the inbox id and arrival time it got when sent in order
+// (`plan::envelope`); reordering is in processing, duplicates re-process the
+// same row.
 
 fn project(
     events: &[PlannedEvent],
@@ -32,7 +23,7 @@ fn project(
     let (mut y, mut d) = (Projection::default(), Projection::default());
     for k in order {
         let e = &events[k];
-        let parsed = parse(e.provider, &e.body, envelope(k))
+        let parsed = parse(e.provider, &e.body, plan::envelope(k))
             .unwrap_or_else(|err| panic!("{} {}: {err}", e.scenario, e.label));
         match e.provider {
             Provider::Yeastar => y.apply(&parsed.effect),

@@ -213,15 +213,17 @@ async fn insert(
         .map(|r| (r.source.as_str(), r.dedup_key.as_str()))
         .unzip();
     if !ys.is_empty() {
-        Cached(diesel::sql_query(
-            "UPDATE webhook_events w SET dedup_key = w.dedup_key || '@' || w.id
+        Cached(
+            diesel::sql_query(
+                "UPDATE webhook_events w SET dedup_key = w.dedup_key || '@' || w.id
              FROM unnest($1::text[], $2::text[]) AS k(source, dedup_key)
              WHERE w.source = k.source AND w.dedup_key = k.dedup_key
                AND w.received_at < now() - make_interval(secs => $3)",
+            )
+            .bind::<Array<Text>, _>(&ys)
+            .bind::<Array<Text>, _>(&yk)
+            .bind::<Double, _>(window.as_secs_f64()),
         )
-        .bind::<Array<Text>, _>(&ys)
-        .bind::<Array<Text>, _>(&yk)
-        .bind::<Double, _>(window.as_secs_f64()))
         .execute(c)
         .await?;
     }
@@ -229,16 +231,18 @@ async fn insert(
     let keys: Vec<&str> = rows.iter().map(|r| r.dedup_key.as_str()).collect();
     let bodies: Vec<&[u8]> = rows.iter().map(|r| r.body.as_slice()).collect();
     let headers: Vec<&serde_json::Value> = rows.iter().map(|r| &r.headers).collect();
-    let new: Vec<IdKey> = Cached(diesel::sql_query(
-        "INSERT INTO webhook_events (source, body, headers, dedup_key)
+    let new: Vec<IdKey> = Cached(
+        diesel::sql_query(
+            "INSERT INTO webhook_events (source, body, headers, dedup_key)
          SELECT * FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::text[])
          ON CONFLICT (source, dedup_key) DO NOTHING
          RETURNING id, source, dedup_key",
+        )
+        .bind::<Array<Text>, _>(&sources)
+        .bind::<Array<Bytea>, _>(&bodies)
+        .bind::<Array<Jsonb>, _>(&headers)
+        .bind::<Array<Text>, _>(&keys),
     )
-    .bind::<Array<Text>, _>(&sources)
-    .bind::<Array<Bytea>, _>(&bodies)
-    .bind::<Array<Jsonb>, _>(&headers)
-    .bind::<Array<Text>, _>(&keys))
     .load(c)
     .await?;
     let inserted: Ids = new
@@ -252,13 +256,15 @@ async fn insert(
             .filter(|r| !inserted.contains_key(&(r.source.clone(), r.dedup_key.clone())))
             .map(|r| (r.source.as_str(), r.dedup_key.as_str()))
             .unzip();
-        let found: Vec<IdKey> = Cached(diesel::sql_query(
-            "SELECT w.id, w.source, w.dedup_key FROM webhook_events w
+        let found: Vec<IdKey> = Cached(
+            diesel::sql_query(
+                "SELECT w.id, w.source, w.dedup_key FROM webhook_events w
              JOIN unnest($1::text[], $2::text[]) AS k(source, dedup_key)
                ON w.source = k.source AND w.dedup_key = k.dedup_key",
+            )
+            .bind::<Array<Text>, _>(&ms)
+            .bind::<Array<Text>, _>(&mk),
         )
-        .bind::<Array<Text>, _>(&ms)
-        .bind::<Array<Text>, _>(&mk))
         .load(c)
         .await?;
         existing = found

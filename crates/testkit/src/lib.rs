@@ -186,6 +186,38 @@ impl TestDb {
         Ok(r.n)
     }
 
+    /// Runs one SQL statement (test set-up: ageing rows, disabling sources).
+    pub async fn exec(&self, sql: &str) -> Result<()> {
+        let mut c = self.conn().await?;
+        diesel::sql_query(sql)
+            .execute(&mut c)
+            .await
+            .with_context(|| format!("running {sql}"))?;
+        Ok(())
+    }
+
+    /// Puts events straight into the inbox, pending, in the order given (as
+    /// if ingest had stored them): `(source, dedup key, body)`.
+    pub async fn insert_events(&self, events: &[(&str, String, Vec<u8>)]) -> Result<()> {
+        let mut c = self.conn().await?;
+        for chunk in events.chunks(5000) {
+            let sources: Vec<&str> = chunk.iter().map(|e| e.0).collect();
+            let keys: Vec<&str> = chunk.iter().map(|e| e.1.as_str()).collect();
+            let bodies: Vec<&[u8]> = chunk.iter().map(|e| e.2.as_slice()).collect();
+            diesel::sql_query(
+                "INSERT INTO webhook_events (source, body, dedup_key)
+                 SELECT s, b, k FROM unnest($1::text[], $2::bytea[], $3::text[]) AS u(s, b, k)",
+            )
+            .bind::<diesel::sql_types::Array<Text>, _>(&sources)
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Bytea>, _>(&bodies)
+            .bind::<diesel::sql_types::Array<Text>, _>(&keys)
+            .execute(&mut c)
+            .await
+            .context("inserting inbox events")?;
+        }
+        Ok(())
+    }
+
     /// Installs the completion audit (see [`audit_completions`]).
     pub async fn audit_completions(&self) -> Result<()> {
         audit_completions(&self.url).await
@@ -420,6 +452,32 @@ impl Ingest {
     pub fn client(&self) -> traffic::Client {
         traffic::Client::new(self.authority(), Duration::from_secs(10))
     }
+}
+
+/// Runs a `worker` subcommand against `db_url` to completion. Returns its
+/// exit code, stdout and stderr.
+pub async fn worker_cli(db_url: &str, args: &[&str]) -> Result<(i32, String, String)> {
+    let out = Command::new(bin("worker")?)
+        .args(args)
+        .env("DATABASE_URL", db_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .with_context(|| format!("running worker {args:?}"))?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// Runs a `worker` subcommand that must succeed. Returns its stdout.
+pub async fn worker_ok(db_url: &str, args: &[&str]) -> Result<String> {
+    let (code, out, err) = worker_cli(db_url, args).await?;
+    if code != 0 {
+        bail!("worker {args:?} exited {code}: {err}");
+    }
+    Ok(out)
 }
 
 /// Starts `worker run` against `db_url` with extra flags.

@@ -2,7 +2,9 @@
 //! scenarios of both providers sharing extensions, their events flattened in
 //! sending order, and a delivery order that shuffles and duplicates them.
 
-use domain::Provider;
+use chrono::{TimeZone, Utc};
+use domain::merge::Projection;
+use domain::{Envelope, Provider};
 use proptest::prelude::*;
 use traffic::scenario::{self, Scenario, DIALPAD_SCENARIOS, YEASTAR_SCENARIOS};
 
@@ -90,4 +92,33 @@ pub fn plans(max_calls: usize, first_call: u64) -> impl Strategy<Value = Plan> {
             )
         },
     )
+}
+
+/// The inbox row facts event number `k` (in sending order) gets when events
+/// arrive in order: id `k + 1`, one second apart.
+pub fn envelope(k: usize) -> Envelope {
+    Envelope {
+        id: k as i64 + 1,
+        received_at: Utc
+            .timestamp_opt(1_800_000_000 + k as i64, 0)
+            .single()
+            .unwrap_or_else(|| unreachable!()),
+    }
+}
+
+/// The reference state of one provider's events: each applied once, in
+/// sending order, by the pure merges.
+pub fn reference(events: &[PlannedEvent], provider: Provider) -> Projection {
+    let mut p = Projection::default();
+    for (k, e) in events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.provider == provider)
+    {
+        match domain::parse(e.provider, &e.body, envelope(k)) {
+            Ok(parsed) => p.apply(&parsed.effect),
+            Err(err) => panic!("{} {}: {err}", e.scenario, e.label),
+        }
+    }
+    p
 }

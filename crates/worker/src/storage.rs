@@ -1,10 +1,10 @@
 //! The inbox SQL: claiming pending events and recording their outcome.
 
-use domain::db::Cached;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use domain::db::Cached;
 use domain::schema::webhook_events;
 
 /// A claimed inbox row: what the worker needs to parse and apply it.
@@ -125,8 +125,9 @@ pub async fn complete(
             }
         }
     }
-    Cached(diesel::sql_query(
-        "UPDATE webhook_events w SET
+    Cached(
+        diesel::sql_query(
+            "UPDATE webhook_events w SET
              attempts = w.attempts + 1,
              event_type = COALESCE(u.event_type, w.event_type),
              outcome = u.outcome,
@@ -137,13 +138,14 @@ pub async fn complete(
          FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bool[])
               AS u(id, outcome, event_type, error, retry_at, dead)
          WHERE w.id = u.id",
+        )
+        .bind::<Array<BigInt>, _>(ids)
+        .bind::<Array<Nullable<Text>>, _>(kinds)
+        .bind::<Array<Nullable<Text>>, _>(types)
+        .bind::<Array<Nullable<Text>>, _>(errors)
+        .bind::<Array<Nullable<Timestamptz>>, _>(retry)
+        .bind::<Array<Bool>, _>(dead),
     )
-    .bind::<Array<BigInt>, _>(ids)
-    .bind::<Array<Nullable<Text>>, _>(kinds)
-    .bind::<Array<Nullable<Text>>, _>(types)
-    .bind::<Array<Nullable<Text>>, _>(errors)
-    .bind::<Array<Nullable<Timestamptz>>, _>(retry)
-    .bind::<Array<Bool>, _>(dead))
     .execute(conn)
     .await
 }

@@ -6,67 +6,37 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
-use diesel::sql_types::{Array, Bytea, Text};
-use domain::merge::Projection;
-use domain::{parse, Envelope, Provider};
+use domain::Provider;
 use proptest::test_runner::{Config, TestRunner};
 use testkit::plan::{self, Plan};
 use testkit::snapshot::Snapshot;
 use testkit::TestDb;
 use worker::{Worker, WorkerConfig};
 
-fn reference(plan: &Plan, provider: Provider) -> Projection {
-    let mut p = Projection::default();
-    for (k, e) in plan.events.iter().enumerate() {
-        if e.provider != provider {
-            continue;
-        }
-        let env = Envelope {
-            id: k as i64 + 1,
-            received_at: Utc
-                .timestamp_opt(1_800_000_000 + k as i64, 0)
-                .single()
-                .unwrap_or_else(|| unreachable!()),
-        };
-        let parsed = parse(e.provider, &e.body, env).expect("scenario events parse");
-        p.apply(&parsed.effect);
-    }
-    p
-}
-
 async fn run_case(
     db: &TestDb,
     case: usize,
     plan: &Plan,
 ) -> anyhow::Result<(Snapshot, Snapshot, Snapshot, Snapshot, i64)> {
-    use diesel_async::RunQueryDsl;
     let (ys, ds) = (format!("y{case}"), format!("d{case}"));
     db.add_source(&ys, "yeastar", &["s"]).await?;
     db.add_source(&ds, "dialpad", &[]).await?;
-    let mut sources = Vec::new();
-    let mut bodies = Vec::new();
-    let mut keys = Vec::new();
-    for (copy, k) in plan.delivery.iter().enumerate() {
-        let e = &plan.events[*k];
-        sources.push(if e.provider == Provider::Yeastar {
-            ys.clone()
-        } else {
-            ds.clone()
-        });
-        bodies.push(e.body.clone());
-        keys.push(format!("k{k}-{copy}"));
-    }
+    let rows: Vec<(&str, String, Vec<u8>)> = plan
+        .delivery
+        .iter()
+        .enumerate()
+        .map(|(copy, k)| {
+            let e = &plan.events[*k];
+            let source = if e.provider == Provider::Yeastar {
+                &ys
+            } else {
+                &ds
+            };
+            (source.as_str(), format!("k{k}-{copy}"), e.body.clone())
+        })
+        .collect();
+    db.insert_events(&rows).await?;
     let mut conn = db.conn().await?;
-    diesel::sql_query(
-        "INSERT INTO webhook_events (source, body, dedup_key)
-         SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[])",
-    )
-    .bind::<Array<Text>, _>(&sources)
-    .bind::<Array<Bytea>, _>(&bodies)
-    .bind::<Array<Text>, _>(&keys)
-    .execute(&mut conn)
-    .await?;
     let mut tasks = Vec::new();
     for w in 0..4 {
         let pool = domain::db::pool(&db.url, 1, Duration::from_secs(10))?;
@@ -92,8 +62,8 @@ async fn run_case(
             "SELECT coalesce(sum(events), 0)::int8 AS n FROM calls WHERE source IN ('{ys}', '{ds}')"
         ))
         .await?;
-    let want_y = Snapshot::of_projection(&reference(plan, Provider::Yeastar), false);
-    let want_d = Snapshot::of_projection(&reference(plan, Provider::Dialpad), true);
+    let want_y = Snapshot::of_projection(&plan::reference(&plan.events, Provider::Yeastar), false);
+    let want_d = Snapshot::of_projection(&plan::reference(&plan.events, Provider::Dialpad), true);
     let got_y = Snapshot::of_database(&mut conn, &ys, false).await?;
     let got_d = Snapshot::of_database(&mut conn, &ds, true).await?;
     Ok((want_y, got_y, want_d, got_d, counted))

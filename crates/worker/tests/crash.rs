@@ -4,11 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
-use diesel::sql_types::{Array, Bytea, Text};
-use diesel_async::RunQueryDsl;
-use domain::merge::Projection;
-use domain::{parse, Envelope, Provider};
+use domain::Provider;
 use testkit::plan::{self, PlannedEvent};
 use testkit::snapshot::Snapshot;
 use testkit::{start_worker, Proc, TestDb};
@@ -32,25 +28,6 @@ fn events() -> Vec<PlannedEvent> {
     all
 }
 
-fn reference(events: &[PlannedEvent], provider: Provider) -> Projection {
-    let mut p = Projection::default();
-    for (k, e) in events
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.provider == provider)
-    {
-        let env = Envelope {
-            id: k as i64 + 1,
-            received_at: Utc
-                .timestamp_opt(1_800_000_000 + k as i64, 0)
-                .single()
-                .unwrap_or_else(|| unreachable!()),
-        };
-        p.apply(&parse(e.provider, &e.body, env).expect("parses").effect);
-    }
-    p
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkilled_workers_lose_nothing_and_apply_nothing_twice() {
     let db = TestDb::new().await.expect("db");
@@ -59,33 +36,19 @@ async fn sigkilled_workers_lose_nothing_and_apply_nothing_twice() {
         .expect("source");
     db.add_source("dp", "dialpad", &[]).await.expect("source");
     let events = events();
-    let mut conn = db.conn().await.expect("conn");
-    for (c, chunk) in events.chunks(5000).enumerate() {
-        let sources: Vec<&str> = chunk
-            .iter()
-            .map(|e| {
-                if e.provider == Provider::Yeastar {
-                    "pbx"
-                } else {
-                    "dp"
-                }
-            })
-            .collect();
-        let bodies: Vec<&[u8]> = chunk.iter().map(|e| e.body.as_slice()).collect();
-        let keys: Vec<String> = (0..chunk.len())
-            .map(|i| format!("k{}", c * 5000 + i))
-            .collect();
-        diesel::sql_query(
-            "INSERT INTO webhook_events (source, body, dedup_key)
-             SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[])",
-        )
-        .bind::<Array<Text>, _>(&sources)
-        .bind::<Array<Bytea>, _>(&bodies)
-        .bind::<Array<Text>, _>(&keys)
-        .execute(&mut conn)
-        .await
-        .expect("preload");
-    }
+    let rows: Vec<(&str, String, Vec<u8>)> = events
+        .iter()
+        .enumerate()
+        .map(|(k, e)| {
+            let source = if e.provider == Provider::Yeastar {
+                "pbx"
+            } else {
+                "dp"
+            };
+            (source, format!("k{k}"), e.body.clone())
+        })
+        .collect();
+    db.insert_events(&rows).await.expect("preload");
     db.audit_completions().await.expect("audit");
 
     let args = ["--batch-size", "100"];
@@ -167,8 +130,9 @@ async fn sigkilled_workers_lose_nothing_and_apply_nothing_twice() {
     assert_eq!(applied, total, "each event's effect applied once");
     assert_eq!(errors, 0);
     // The state equals processing every event once, in order.
-    let want_y = Snapshot::of_projection(&reference(&events, Provider::Yeastar), false);
-    let want_d = Snapshot::of_projection(&reference(&events, Provider::Dialpad), true);
+    let want_y = Snapshot::of_projection(&plan::reference(&events, Provider::Yeastar), false);
+    let want_d = Snapshot::of_projection(&plan::reference(&events, Provider::Dialpad), true);
+    let mut conn = db.conn().await.expect("conn");
     assert_eq!(
         Snapshot::of_database(&mut conn, "pbx", false)
             .await

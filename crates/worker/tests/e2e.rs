@@ -12,20 +12,11 @@ use traffic::scenario;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// Runs a `worker` subcommand to completion; returns its stdout.
+/// Runs a `worker` subcommand that must succeed; returns its stdout.
 async fn worker_cli(db: &TestDb, args: &[&str]) -> String {
-    let out = tokio::process::Command::new(testkit::bin("worker").expect("worker binary"))
-        .args(args)
-        .env("DATABASE_URL", &db.url)
-        .output()
+    testkit::worker_ok(&db.url, args)
         .await
-        .expect("run worker");
-    assert!(
-        out.status.success(),
-        "worker {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .expect("worker command")
 }
 
 struct Stack {

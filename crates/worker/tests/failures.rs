@@ -3,23 +3,14 @@
 
 use std::time::Duration;
 
-use diesel::sql_types::Text;
-use diesel_async::RunQueryDsl;
 use testkit::{start_worker, wait_until, TestDb};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn insert(db: &TestDb, source: &str, key: &str, body: &str) {
-    let mut c = db.conn().await.expect("conn");
-    diesel::sql_query(
-        "INSERT INTO webhook_events (source, body, dedup_key) VALUES ($1, convert_to($2, 'UTF8'), $3)",
-    )
-    .bind::<Text, _>(source)
-    .bind::<Text, _>(body)
-    .bind::<Text, _>(key)
-    .execute(&mut c)
-    .await
-    .expect("insert");
+    db.insert_events(&[(source, key.to_string(), body.as_bytes().to_vec())])
+        .await
+        .expect("insert");
 }
 
 fn ringing(call: &str, ext: &str) -> String {
@@ -30,18 +21,9 @@ fn ringing(call: &str, ext: &str) -> String {
 }
 
 async fn worker_cli(db: &TestDb, args: &[&str]) -> String {
-    let out = tokio::process::Command::new(testkit::bin("worker").expect("bin"))
-        .args(args)
-        .env("DATABASE_URL", &db.url)
-        .output()
+    testkit::worker_ok(&db.url, args)
         .await
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+        .expect("worker command")
 }
 
 #[tokio::test]

@@ -3,8 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use diesel::sql_types::Text;
-use diesel_async::RunQueryDsl;
 use serde_json::Value;
 use testkit::cluster::TempCluster;
 use testkit::{spawn, start_worker, wait_until, Ingest, TestDb};
@@ -14,21 +12,13 @@ use traffic::scenario;
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn insert(db: &TestDb, source: &str, key: &str, body: &str) {
-    let mut c = db.conn().await.expect("conn");
-    diesel::sql_query(
-        "INSERT INTO webhook_events (source, body, dedup_key) VALUES ($1, convert_to($2, 'UTF8'), $3)",
-    )
-    .bind::<Text, _>(source)
-    .bind::<Text, _>(body)
-    .bind::<Text, _>(key)
-    .execute(&mut c)
-    .await
-    .expect("insert");
+    db.insert_events(&[(source, key.to_string(), body.as_bytes().to_vec())])
+        .await
+        .expect("insert");
 }
 
 async fn exec(db: &TestDb, sql: &str) {
-    let mut c = db.conn().await.expect("conn");
-    diesel::sql_query(sql).execute(&mut c).await.expect(sql);
+    db.exec(sql).await.expect("sql");
 }
 
 fn ringing(call: &str) -> String {
@@ -41,17 +31,9 @@ fn ringing(call: &str) -> String {
 }
 
 async fn worker_cli(url: &str, args: &[&str]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(testkit::bin("worker").expect("bin"))
-        .args(args)
-        .env("DATABASE_URL", url)
-        .output()
+    testkit::worker_cli(url, args)
         .await
-        .expect("run");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .expect("worker command")
 }
 
 /// Preloads `n` realistic call events (from the scenarios) into the inbox.
@@ -65,19 +47,12 @@ async fn preload_calls(db: &TestDb, n: usize) {
         call += 1;
     }
     events.truncate(n);
-    let mut c = db.conn().await.expect("conn");
-    let keys: Vec<String> = (0..events.len()).map(|i| format!("p{i}")).collect();
-    let sources = vec!["pbx"; events.len()];
-    diesel::sql_query(
-        "INSERT INTO webhook_events (source, body, dedup_key)
-         SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[])",
-    )
-    .bind::<diesel::sql_types::Array<Text>, _>(&sources)
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Bytea>, _>(&events)
-    .bind::<diesel::sql_types::Array<Text>, _>(&keys)
-    .execute(&mut c)
-    .await
-    .expect("preload");
+    let rows: Vec<(&str, String, Vec<u8>)> = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, body)| ("pbx", format!("p{i}"), body))
+        .collect();
+    db.insert_events(&rows).await.expect("preload");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 //! at once without lost updates or deadlocks; merges the events into the
 //! locked rows with [`crate::merge`]; writes them back with a few set-based
 //! statements; and derives each touched extension's status from all of its
-//! live legs.
+//! live legs, under the extension's lock, after its own leg writes.
 
 use crate::db::Cached;
 use std::collections::{BTreeMap, BTreeSet};
@@ -213,7 +213,34 @@ pub async fn apply(
         }
     }
 
-    // 2. Every extension whose status may change exists and is locked.
+    // 2. Merge the call events into the locked calls and legs, and write
+    //    them back.
+    let mut event_counts: BTreeMap<Key, i32> = BTreeMap::new();
+    for i in items {
+        if let Effect::Call(u) = i.effect {
+            let key = (i.source.to_string(), u.call_id.clone());
+            *event_counts.entry(key.clone()).or_default() += 1;
+            let call = calls.entry(key.clone()).or_default();
+            let call_legs = legs.entry(key).or_default();
+            merge::apply_call(call, call_legs, u);
+        }
+    }
+    let mut stats = ApplyStats::default();
+    if !calls.is_empty() {
+        stats.calls = calls.len();
+        write_calls(conn, &calls, &event_counts).await?;
+    }
+    let leg_count: usize = legs.values().map(BTreeMap::len).sum();
+    if leg_count > 0 {
+        stats.legs = leg_count;
+        write_legs(conn, &legs).await?;
+    }
+
+    // 3. Only then lock the extensions (after the calls, so the lock order
+    //    is global; as late as possible, so concurrent batches sharing
+    //    extensions overlap as much as they can). Every transaction that
+    //    changes a leg of an extension derives its status under this lock,
+    //    after its own leg writes: the last one to lock sees every leg.
     let mut ext_keys: BTreeSet<Key> = BTreeSet::new();
     for i in items {
         match i.effect {
@@ -280,16 +307,11 @@ pub async fn apply(
         }
     }
 
-    // 3. Merge every event into the locked rows.
-    let mut event_counts: BTreeMap<Key, i32> = BTreeMap::new();
+    // 4. Merge extension facts (names, registration, reported status) and
+    //    derive every touched extension's status from its live legs.
     for i in items {
         match i.effect {
             Effect::Call(u) => {
-                let key = (i.source.to_string(), u.call_id.clone());
-                *event_counts.entry(key.clone()).or_default() += 1;
-                let call = calls.entry(key.clone()).or_default();
-                let call_legs = legs.entry(key).or_default();
-                merge::apply_call(call, call_legs, u);
                 for l in &u.legs {
                     if let Some(e) = &l.extension {
                         let ext = exts.entry((i.source.to_string(), e.clone())).or_default();
@@ -325,18 +347,6 @@ pub async fn apply(
             }
             Effect::Ignored => {}
         }
-    }
-
-    // 4. Write back.
-    let mut stats = ApplyStats::default();
-    if !calls.is_empty() {
-        stats.calls = calls.len();
-        write_calls(conn, &calls, &event_counts).await?;
-    }
-    let leg_count: usize = legs.values().map(BTreeMap::len).sum();
-    if leg_count > 0 {
-        stats.legs = leg_count;
-        write_legs(conn, &legs).await?;
     }
     if !exts.is_empty() {
         stats.extensions = exts.len();

@@ -214,7 +214,9 @@ pub async fn apply(
     }
 
     // 2. Merge the call events into the locked calls and legs, and write
-    //    them back.
+    //    them back (legs only when new or changed: a Dialpad event touches
+    //    one leg of a conversation that may have several).
+    let loaded_legs = legs.clone();
     let mut event_counts: BTreeMap<Key, i32> = BTreeMap::new();
     for i in items {
         if let Effect::Call(u) = i.effect {
@@ -230,10 +232,23 @@ pub async fn apply(
         stats.calls = calls.len();
         write_calls(conn, &calls, &event_counts).await?;
     }
-    let leg_count: usize = legs.values().map(BTreeMap::len).sum();
+    let changed: BTreeMap<Key, BTreeMap<String, LegRow>> = legs
+        .iter()
+        .map(|(call, call_legs)| {
+            let before = loaded_legs.get(call);
+            let changed: BTreeMap<String, LegRow> = call_legs
+                .iter()
+                .filter(|(id, row)| before.and_then(|b| b.get(*id)) != Some(*row))
+                .map(|(id, row)| (id.clone(), row.clone()))
+                .collect();
+            (call.clone(), changed)
+        })
+        .filter(|(_, c)| !c.is_empty())
+        .collect();
+    let leg_count: usize = changed.values().map(BTreeMap::len).sum();
     if leg_count > 0 {
         stats.legs = leg_count;
-        write_legs(conn, &legs).await?;
+        write_legs(conn, &changed).await?;
     }
 
     // 3. Only then lock the extensions (after the calls, so the lock order

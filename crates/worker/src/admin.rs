@@ -531,7 +531,7 @@ pub async fn board(
             calls::to_number,
             calls::recording_url,
         ))
-        .order(calls::updated_at.desc())
+        .order(calls::id.desc())
         .limit(5)
         .into_boxed();
     if let Some(s) = source {

@@ -15,6 +15,10 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 /// The project's migrations, compiled into the binaries.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
+/// The channel ingest NOTIFYs after each insert transaction and workers
+/// LISTEN on: a wake-up only, with no payload.
+pub const INBOX_CHANNEL: &str = "switchboard_inbox";
+
 /// A pool of PostgreSQL connections.
 pub type PgPool = Pool<AsyncPgConnection>;
 

@@ -20,9 +20,6 @@ use domain::db::PgPool;
 use domain::Provider;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-/// Channel the workers wake up on.
-pub const NOTIFY_CHANNEL: &str = "switchboard_inbox";
-
 /// One verified webhook to store.
 #[derive(Debug)]
 pub struct Row {
@@ -275,9 +272,12 @@ async fn insert(
     if !inserted.is_empty() {
         // One wake-up per transaction, however many rows it holds; workers
         // treat it as a hint and claim from the table.
-        Cached(diesel::sql_query(format!("NOTIFY {NOTIFY_CHANNEL}")))
-            .execute(c)
-            .await?;
+        Cached(diesel::sql_query(format!(
+            "NOTIFY {}",
+            domain::db::INBOX_CHANNEL
+        )))
+        .execute(c)
+        .await?;
     }
     Ok((inserted, existing))
 }

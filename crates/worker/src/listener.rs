@@ -10,8 +10,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use tokio::sync::{watch, Notify};
 
-/// The channel ingest notifies on.
-pub const CHANNEL: &str = "switchboard_inbox";
+use domain::db::INBOX_CHANNEL as CHANNEL;
 
 /// Keeps a LISTEN connection to `url` open until `shutdown`, reconnecting
 /// with backoff, and turns notifications into `wake.notify_one()` (several
@@ -58,12 +57,14 @@ pub async fn listen(url: String, wake: Arc<Notify>, mut shutdown: watch::Receive
     }
 }
 
-async fn connect(url: &str) -> Result<AsyncPgConnection, diesel::result::Error> {
+/// Opens a connection and LISTENs on the inbox channel. Returns it, or why not.
+async fn connect(url: &str) -> Result<AsyncPgConnection, String> {
     let mut conn = AsyncPgConnection::establish(url)
         .await
-        .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
+        .map_err(|e| format!("connecting: {e}"))?;
     diesel::sql_query(format!("LISTEN {CHANNEL}"))
         .execute(&mut conn)
-        .await?;
+        .await
+        .map_err(|e| format!("LISTEN: {e}"))?;
     Ok(conn)
 }

@@ -26,6 +26,12 @@ struct Stack {
 }
 
 async fn stack() -> Stack {
+    stack_with(&["run", "--poll-interval", "20ms"]).await
+}
+
+/// A database with the `pbx` (Yeastar) and `dp` (Dialpad) sources, ingest,
+/// and one worker started with `worker_args`.
+async fn stack_with(worker_args: &[&str]) -> Stack {
     let db = TestDb::new().await.expect("db");
     worker_cli(&db, &["migrate"]).await;
     worker_cli(
@@ -37,7 +43,7 @@ async fn stack() -> Stack {
             "--provider",
             "yeastar",
             "--secret",
-            "pbx-secret-0123456789abcdef01234",
+            PBX_SECRET,
         ],
     )
     .await;
@@ -55,13 +61,16 @@ async fn stack() -> Stack {
     )
     .await;
     let ingest = Ingest::start(&db.url, &[]).await.expect("ingest");
-    let worker = start_worker(&db.url, &[]).expect("worker");
+    let worker =
+        testkit::spawn("worker", worker_args, &[("DATABASE_URL", &db.url)]).expect("worker");
     Stack {
         db,
         ingest,
         _worker: worker,
     }
 }
+
+const PBX_SECRET: &str = "pbx-secret-0123456789abcdef01234";
 
 impl Stack {
     /// Posts a signed request and waits until the worker processed it.
@@ -127,7 +136,7 @@ impl Stack {
 #[tokio::test]
 async fn yeastar_call_end_to_end() {
     let s = stack().await;
-    let secret = "pbx-secret-0123456789abcdef01234";
+    let secret = PBX_SECRET;
     let steps = scenario::yeastar_inbound("1800000000.7", "+15555550100", "2002");
     let expect = [
         ("ringing", "ringing", "ringing"),
@@ -349,32 +358,10 @@ async fn a_bad_event_fails_alone_and_is_retried_later() {
 
 #[tokio::test]
 async fn notify_wakes_the_worker_without_waiting_for_the_poll() {
-    let db = TestDb::new().await.expect("db");
-    worker_cli(&db, &["migrate"]).await;
-    worker_cli(
-        &db,
-        &[
-            "source",
-            "add",
-            "pbx",
-            "--provider",
-            "yeastar",
-            "--secret",
-            "s",
-        ],
-    )
-    .await;
-    let ingest = Ingest::start(&db.url, &[]).await.expect("ingest");
     // Polls once at start, then only every 10 minutes: only a NOTIFY can wake it.
-    let worker = testkit::spawn(
-        "worker",
-        &["run", "--poll-interval", "10m"],
-        &[("DATABASE_URL", &db.url)],
-    )
-    .expect("worker");
-    // Let it start, poll once and LISTEN.
+    let s = stack_with(&["run", "--poll-interval", "10m"]).await;
     wait_until(WAIT, "the worker to LISTEN", || async {
-        Ok(db
+        Ok(s.db
             .count("SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN switchboard_inbox%'")
             .await?
             > 0)
@@ -382,13 +369,8 @@ async fn notify_wakes_the_worker_without_waiting_for_the_poll() {
     .await
     .expect("listening");
     let steps = scenario::yeastar_inbound("1800000001.1", "+15555550100", "2002");
-    let s = Stack {
-        db,
-        ingest,
-        _worker: worker,
-    };
     for step in &steps[..2] {
-        s.deliver("pbx", scenario::sign_yeastar("s", &step.body))
+        s.deliver("pbx", scenario::sign_yeastar(PBX_SECRET, &step.body))
             .await;
     }
     assert_eq!(s.ext("pbx", "2002").await, "incall");

@@ -76,7 +76,7 @@ echo "==> killed ingest 1 (pid $I1) and worker 2 (pid $W2) with SIGKILL at $(q '
 
 traffic_rc=0; wait "$TRAFFIC" || traffic_rc=$?
 for _ in $(seq 1 1200); do
-  [ "$(q 'SELECT count(*) FROM webhook_events WHERE processed_at IS NULL')" = 0 ] && break; sleep 0.1
+  [ "$(q 'SELECT NOT EXISTS (SELECT 1 FROM webhook_events WHERE processed_at IS NULL AND dead_at IS NULL)')" = t ] && break; sleep 0.1
 done
 curl -fsS "http://127.0.0.1:$P_I2/metrics" >"$DIR/ingest-metrics.txt" || true
 curl -fsS "http://127.0.0.1:$P_WM/metrics" >"$DIR/worker-metrics.txt" || true

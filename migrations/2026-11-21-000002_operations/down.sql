@@ -1,3 +1,3 @@
 DROP INDEX webhook_events_failing;
-DROP INDEX webhook_events_source_received;
+ALTER TABLE sources DROP COLUMN last_received_at;
 DROP INDEX webhook_events_processed_brin;

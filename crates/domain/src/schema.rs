@@ -7,6 +7,7 @@ diesel::table! {
         provider -> Text,
         enabled -> Bool,
         created_at -> Timestamptz,
+        last_received_at -> Nullable<Timestamptz>,
     }
 }
 

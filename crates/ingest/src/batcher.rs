@@ -62,6 +62,9 @@ pub struct Batcher {
     tx: mpsc::Sender<Pending>,
 }
 
+/// When each source's `last_received_at` was last written by this process.
+type Stamps = Arc<std::sync::Mutex<HashMap<String, std::time::Instant>>>;
+
 impl Batcher {
     /// Starts the collector task on the current runtime.
     pub fn start(pool: PgPool, cfg: BatchConfig) -> Batcher {
@@ -85,6 +88,7 @@ impl Batcher {
 
 async fn collect(mut rx: mpsc::Receiver<Pending>, pool: PgPool, cfg: BatchConfig) {
     let slots = Arc::new(Semaphore::new(cfg.max_in_flight.max(1)));
+    let stamps: Stamps = Arc::default();
     let max = cfg.max_batch.max(1);
     loop {
         let Some(first) = rx.recv().await else { return };
@@ -121,15 +125,18 @@ async fn collect(mut rx: mpsc::Receiver<Pending>, pool: PgPool, cfg: BatchConfig
         let Ok(permit) = permit else { return };
         let pool = pool.clone();
         let window = cfg.yeastar_dedup_window;
+        let stamps = stamps.clone();
         tokio::spawn(async move {
             let result = commit(&pool, &batch, window).await;
             drop(permit);
             metrics::histogram!("switchboard_ingest_group_commit_size").record(batch.len() as f64);
             match result {
                 Ok(answers) => {
+                    let sources = due_stamps(&stamps, &batch);
                     for (p, a) in batch.into_iter().zip(answers) {
                         let _ = p.reply.send(Ok(a));
                     }
+                    stamp_sources(&pool, sources).await;
                 }
                 Err(e) => {
                     let e = StoreError(e);
@@ -139,6 +146,46 @@ async fn collect(mut rx: mpsc::Receiver<Pending>, pool: PgPool, cfg: BatchConfig
                 }
             }
         });
+    }
+}
+
+/// The sources of a committed batch whose `last_received_at` was written
+/// more than a second ago (or never) by this process; marks them written.
+fn due_stamps(stamps: &Stamps, batch: &[Pending]) -> Vec<String> {
+    let Ok(mut seen) = stamps.lock() else {
+        return Vec::new();
+    };
+    let mut due = Vec::new();
+    for p in batch {
+        let fresh = seen
+            .get(&p.row.source)
+            .is_some_and(|t| t.elapsed() < Duration::from_secs(1));
+        if !fresh {
+            seen.insert(p.row.source.clone(), std::time::Instant::now());
+            due.push(p.row.source.clone());
+        }
+    }
+    due
+}
+
+/// Records that `sources` just received events (best effort: a statistic
+/// for `worker stats`, written after the requests were answered).
+async fn stamp_sources(pool: &PgPool, sources: Vec<String>) {
+    if sources.is_empty() {
+        return;
+    }
+    let Ok(mut conn) = pool.get().await else {
+        return;
+    };
+    let r = diesel::sql_query(
+        "UPDATE sources SET last_received_at = now()
+         WHERE name = ANY($1) AND (last_received_at IS NULL OR last_received_at < now())",
+    )
+    .bind::<Array<Text>, _>(&sources)
+    .execute(&mut conn)
+    .await;
+    if let Err(e) = r {
+        tracing::debug!(error = %e, "could not record last_received_at");
     }
 }
 

@@ -173,6 +173,15 @@ async fn yeastar_call_end_to_end() {
             .expect("n"),
     );
     assert_eq!((applied, failed), (5, 0));
+    // Ingest keeps the last arrival per source for `worker stats`.
+    wait_until(WAIT, "last_received_at of pbx", || async {
+        Ok(s.db
+            .count("SELECT count(*) AS n FROM sources WHERE name = 'pbx' AND last_received_at > now() - interval '1 minute'")
+            .await?
+            == 1)
+    })
+    .await
+    .expect("stamped");
 }
 
 #[tokio::test]

@@ -24,7 +24,6 @@ rm -f "$TMP"/*.txt "$TMP"/*.json
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 source scripts/db-env.sh
-PSQL="$(command -v psql || echo "$(scripts/pg-local.sh bindir)/psql")"
 ADMIN="${DATABASE_URL%/*}/postgres"
 db_url() { echo "${DATABASE_URL%/*}/$1"; }
 q() { "$PSQL" -qAt "$(db_url "$1")" -c "$2"; }
@@ -38,7 +37,6 @@ export RUST_LOG=warn
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Peak resident set size (VmHWM) of a process, KiB.
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 echo 0 >"$TMP/ingest_peak.txt"; echo 0 >"$TMP/worker_peak.txt"
@@ -49,9 +47,7 @@ note_peak() { # file pid
 wait_drained() { # db limit_s
   local i
   for i in $(seq 1 $(( $2 * 10 ))); do
-    # A probe of the pending index, cheap enough not to slow the drain it
-    # watches (a count(*) without the dead_at condition scans the table).
-    [ "$(q "$1" 'SELECT NOT EXISTS (SELECT 1 FROM webhook_events WHERE processed_at IS NULL AND dead_at IS NULL)')" = t ] && return 0
+    [ "$(q "$1" "$DRAINED_SQL")" = t ] && return 0
     sleep 0.1
   done
   log "error: $1 not drained after $2 s"; return 1

@@ -17,7 +17,6 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || {
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 source scripts/db-env.sh
-PSQL="$(command -v psql || echo "$(scripts/pg-local.sh bindir)/psql")"
 BASE_URL="$DATABASE_URL"
 DB="switchboard_cluster"
 admin_url="${BASE_URL%/*}/postgres"
@@ -29,7 +28,6 @@ echo "==> building"
 cargo build --workspace --bins --quiet
 B="$ROOT/target/debug"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P_LB="$(free_port)"; P_I1="$(free_port)"; P_I2="$(free_port)"; P_WM="$(free_port)"
 
 PIDS=()
@@ -76,7 +74,7 @@ echo "==> killed ingest 1 (pid $I1) and worker 2 (pid $W2) with SIGKILL at $(q '
 
 traffic_rc=0; wait "$TRAFFIC" || traffic_rc=$?
 for _ in $(seq 1 1200); do
-  [ "$(q 'SELECT NOT EXISTS (SELECT 1 FROM webhook_events WHERE processed_at IS NULL AND dead_at IS NULL)')" = t ] && break; sleep 0.1
+  [ "$(q "$DRAINED_SQL")" = t ] && break; sleep 0.1
 done
 curl -fsS "http://127.0.0.1:$P_I2/metrics" >"$DIR/ingest-metrics.txt" || true
 curl -fsS "http://127.0.0.1:$P_WM/metrics" >"$DIR/worker-metrics.txt" || true

@@ -121,6 +121,35 @@ fn unzip(keys: &BTreeSet<Key>) -> (Vec<String>, Vec<String>) {
     keys.iter().cloned().unzip()
 }
 
+/// Makes sure a row exists for every key (`insert`, which creates missing
+/// ones in key order) and locks them all in key order (`select ... FOR
+/// UPDATE`). Returns the locked rows. Both statements take the keys as two
+/// text arrays, `$1` and `$2`.
+async fn ensure_locked<T>(
+    conn: &mut AsyncPgConnection,
+    (first, second): (&[String], &[String]),
+    insert: &'static str,
+    select: &'static str,
+) -> Result<Vec<T>, diesel::result::Error>
+where
+    T: QueryableByName<diesel::pg::Pg> + Send + 'static,
+{
+    Cached(
+        diesel::sql_query(insert)
+            .bind::<Array<Text>, _>(first)
+            .bind::<Array<Text>, _>(second),
+    )
+    .execute(conn)
+    .await?;
+    Cached(
+        diesel::sql_query(select)
+            .bind::<Array<Text>, _>(first)
+            .bind::<Array<Text>, _>(second),
+    )
+    .load(conn)
+    .await
+}
+
 /// Applies `items` to calls, legs and extensions. Must run inside a
 /// transaction (the worker's claiming one). Returns how many rows of each
 /// kind were written.
@@ -140,31 +169,20 @@ pub async fn apply(
     let mut legs: BTreeMap<Key, BTreeMap<String, LegRow>> = BTreeMap::new();
     if !call_keys.is_empty() {
         let (srcs, ids) = unzip(&call_keys);
-        Cached(
-            diesel::sql_query(
-                "INSERT INTO calls (source, call_id, status)
+        let rows: Vec<CallDb> = ensure_locked(
+            conn,
+            (&srcs, &ids),
+            "INSERT INTO calls (source, call_id, status)
              SELECT s, c, 'ringing' FROM unnest($1::text[], $2::text[]) AS k(s, c) ORDER BY s, c
              ON CONFLICT (source, call_id) DO NOTHING",
-            )
-            .bind::<Array<Text>, _>(&srcs)
-            .bind::<Array<Text>, _>(&ids),
-        )
-        .execute(conn)
-        .await?;
-        let rows: Vec<CallDb> = Cached(
-            diesel::sql_query(
-                "SELECT c.source, c.call_id, status, direction, from_number, to_number, info_seq,
+            "SELECT c.source, c.call_id, status, direction, from_number, to_number, info_seq,
                     started_at, answered_at, ended_at, talk_seconds, duration_seconds,
                     disposition, recording_url
              FROM calls c JOIN unnest($1::text[], $2::text[]) AS k(s, i)
                ON c.source = k.s AND c.call_id = k.i
              ORDER BY c.source, c.call_id
              FOR UPDATE OF c",
-            )
-            .bind::<Array<Text>, _>(&srcs)
-            .bind::<Array<Text>, _>(&ids),
         )
-        .load(conn)
         .await?;
         for r in rows {
             calls.insert(
@@ -282,30 +300,19 @@ pub async fn apply(
     let mut exts: BTreeMap<Key, ExtensionRow> = BTreeMap::new();
     if !ext_keys.is_empty() {
         let (srcs, nums) = unzip(&ext_keys);
-        Cached(
-            diesel::sql_query(
-                "INSERT INTO extensions (source, number)
+        let rows: Vec<ExtDb> = ensure_locked(
+            conn,
+            (&srcs, &nums),
+            "INSERT INTO extensions (source, number)
              SELECT s, n FROM unnest($1::text[], $2::text[]) AS k(s, n) ORDER BY s, n
              ON CONFLICT (source, number) DO NOTHING",
-            )
-            .bind::<Array<Text>, _>(&srcs)
-            .bind::<Array<Text>, _>(&nums),
-        )
-        .execute(conn)
-        .await?;
-        let rows: Vec<ExtDb> = Cached(
-            diesel::sql_query(
-                "SELECT e.source, e.number, name, registered, registered_seq, reported_status,
+            "SELECT e.source, e.number, name, registered, registered_seq, reported_status,
                     reported_seq, last_seen
              FROM extensions e JOIN unnest($1::text[], $2::text[]) AS k(s, n)
                ON e.source = k.s AND e.number = k.n
              ORDER BY e.source, e.number
              FOR UPDATE OF e",
-            )
-            .bind::<Array<Text>, _>(&srcs)
-            .bind::<Array<Text>, _>(&nums),
         )
-        .load(conn)
         .await?;
         for r in rows {
             exts.insert(

@@ -13,8 +13,5 @@ export DATABASE_URL
 
 # Helpers of the scripts that drive the binaries (bench, cluster).
 PSQL="$(command -v psql || echo "$("$_root/scripts/pg-local.sh" bindir 2>/dev/null)/psql")"
-# True ("t") once nothing is pending: a probe of the pending index, cheap
-# enough to poll while a drain runs.
-DRAINED_SQL='SELECT NOT EXISTS (SELECT 1 FROM webhook_events WHERE processed_at IS NULL AND dead_at IS NULL)'
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 unset _root

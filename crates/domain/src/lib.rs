@@ -1,17 +1,16 @@
 //! Switchboard's domain: what providers send (signatures, event types), what
-//! it means (the status mapping) and how it changes calls, legs and
-//! extensions (the merges and the database store).
+//! it means (the status mapping), how it changes calls, legs and extensions
+//! (the merges), and the projection writer that applies it in PostgreSQL.
 
-pub mod db;
-pub mod dialpad;
-pub mod event;
+mod dialpad;
+mod event;
+mod yeastar;
+
 pub mod merge;
-pub mod schema;
+pub mod projection;
 pub mod signature;
+pub mod sql;
 pub mod status;
-pub mod store;
-pub mod telemetry;
-pub mod yeastar;
 
 pub use event::{
     CallStatus, CallUpdate, Effect, Envelope, ExtensionStatus, LegState, LegUpdate, ParseError,

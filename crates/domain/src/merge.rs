@@ -4,14 +4,15 @@
 //! any order, duplication or interleaving of a call's events converges on the
 //! state of processing them once, in order.
 //!
-//! The database store loads rows, merges with these functions and writes the
-//! result back; [`Projection`] applies the same rules in memory, for tests.
+//! The projection writer ([`crate::projection`]) loads rows, merges with
+//! these functions and writes the result back; the test kit's reference
+//! model applies the same rules in memory.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::event::{CallStatus, CallUpdate, Effect, ExtensionStatus, LegState, LegUpdate};
+use crate::event::{CallStatus, CallUpdate, ExtensionStatus, LegState, LegUpdate};
 
 /// A `calls` row as the merge sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,84 +264,5 @@ pub fn apply_call(call: &mut CallRow, legs: &mut BTreeMap<String, LegRow>, u: &C
         for leg in legs.values_mut() {
             end_leg(leg, call.ended_at);
         }
-    }
-}
-
-/// The whole projection in memory: the reference the database store is
-/// checked against.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Projection {
-    pub calls: BTreeMap<String, CallRow>,
-    pub legs: BTreeMap<(String, String), LegRow>,
-    pub extensions: BTreeMap<String, ExtensionRow>,
-}
-
-impl Projection {
-    /// Applies one effect.
-    pub fn apply(&mut self, effect: &Effect) {
-        match effect {
-            Effect::Call(u) => {
-                let call = self.calls.entry(u.call_id.clone()).or_default();
-                let mut legs: BTreeMap<String, LegRow> = self
-                    .legs
-                    .iter()
-                    .filter(|((c, _), _)| *c == u.call_id)
-                    .map(|((_, l), r)| (l.clone(), r.clone()))
-                    .collect();
-                apply_call(call, &mut legs, u);
-                for (leg_id, row) in legs {
-                    if let Some(ext) = &row.extension {
-                        let e = self.extensions.entry(ext.clone()).or_default();
-                        if let Some(name) = u
-                            .legs
-                            .iter()
-                            .find(|l| l.leg_id == leg_id)
-                            .and_then(|l| l.extension_name.clone())
-                        {
-                            e.name = Some(name);
-                        }
-                    }
-                    self.legs.insert((u.call_id.clone(), leg_id), row);
-                }
-            }
-            Effect::Registration {
-                extension,
-                registered,
-                seq,
-                at,
-            } => {
-                let e = self.extensions.entry(extension.clone()).or_default();
-                merge_registration(e, *registered, *seq, *at);
-            }
-            Effect::Reported {
-                extension,
-                name,
-                status,
-                seq,
-                at,
-            } => {
-                let e = self.extensions.entry(extension.clone()).or_default();
-                merge_reported(e, name.as_deref(), status, *seq, *at);
-            }
-            Effect::Ignored => {}
-        }
-    }
-
-    /// The derived status of every known extension.
-    pub fn extension_statuses(&self) -> BTreeMap<String, ExtensionStatus> {
-        self.extensions
-            .iter()
-            .map(|(number, row)| {
-                let live: Vec<LegState> = self
-                    .legs
-                    .values()
-                    .filter(|l| {
-                        l.extension.as_deref() == Some(number) && l.state != LegState::Ended
-                    })
-                    .map(|l| l.state)
-                    .collect();
-                (number.clone(), extension_status(&live, row.registered))
-            })
-            .collect()
     }
 }

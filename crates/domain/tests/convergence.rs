@@ -5,10 +5,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use domain::merge::Projection;
 use domain::{parse, Provider};
 use proptest::test_runner::{Config, TestRunner};
 use testkit::plan::{self, Plan, PlannedEvent};
+use testkit::reference::Projection;
 use testkit::snapshot::Snapshot;
 use traffic::scenario::{DIALPAD_SCENARIOS, YEASTAR_SCENARIOS};
 

@@ -1,4 +1,4 @@
-//! Parsing and status mapping of every sample payload in ../shared/fixtures.
+//! Parsing and status mapping of every sample payload in crates/testkit/fixtures.
 
 use chrono::{TimeZone, Utc};
 use domain::{parse, CallStatus, CallUpdate, Effect, Envelope, LegState, Parsed, Provider};
@@ -83,11 +83,11 @@ fn yeastar_30011_inbound_sequence() {
     let ring = parse_fixture(Provider::Yeastar, "yeastar/30011-inbound-ringing.json");
     assert_eq!(ring.event_type, "call.status");
     let u = call(&ring);
-    assert_eq!(u.call_id, "1651057476.362");
+    assert_eq!(u.call_id, "1736413250.1187");
     assert_eq!(u.seq, 7, "Yeastar has no timestamp: arrival order");
     assert_eq!(u.direction.as_deref(), Some("inbound"));
-    assert_eq!(u.from_number.as_deref(), Some("5503301"));
-    assert_eq!(u.to_number.as_deref(), Some("2002"));
+    assert_eq!(u.from_number.as_deref(), Some("07700900417"));
+    assert_eq!(u.to_number.as_deref(), Some("3105"));
     assert_eq!(
         leg_states(u),
         vec![
@@ -95,9 +95,9 @@ fn yeastar_30011_inbound_sequence() {
             ("extension".into(), LegState::Ringing, None)
         ]
     );
-    assert_eq!(u.legs[1].extension.as_deref(), Some("2002"));
-    assert_eq!(u.legs[1].leg_id, "PJSIP/2002-000000b6");
-    assert_eq!(u.legs[0].party.as_deref(), Some("SIP-Trunk1"));
+    assert_eq!(u.legs[1].extension.as_deref(), Some("3105"));
+    assert_eq!(u.legs[1].leg_id, "PJSIP/3105-0000041b");
+    assert_eq!(u.legs[0].party.as_deref(), Some("Telco-Main"));
     assert!(!u.ends_call);
     assert_eq!(domain::merge::implied_status(u), CallStatus::Ringing);
 
@@ -134,10 +134,10 @@ fn yeastar_internal_call() {
     let p = parse_fixture(Provider::Yeastar, "yeastar/30011-internal-ringing.json");
     let u = call(&p);
     assert_eq!(u.direction.as_deref(), Some("internal"));
-    assert_eq!(u.from_number.as_deref(), Some("1001"));
-    assert_eq!(u.to_number.as_deref(), Some("1002"));
+    assert_eq!(u.from_number.as_deref(), Some("4107"));
+    assert_eq!(u.to_number.as_deref(), Some("4112"));
     let exts: Vec<_> = u.legs.iter().map(|l| l.extension.clone()).collect();
-    assert_eq!(exts, vec![Some("1001".into()), Some("1002".into())]);
+    assert_eq!(exts, vec![Some("4107".into()), Some("4112".into())]);
 }
 
 #[test]
@@ -146,16 +146,16 @@ fn yeastar_cdr_is_the_authoritative_end() {
     assert_eq!(p.event_type, "call.cdr");
     let u = call(&p);
     assert!(u.authoritative && u.ends_call);
-    assert_eq!(u.call_id, "1651057476.362");
+    assert_eq!(u.call_id, "1736413250.1187");
     assert_eq!(u.direction.as_deref(), Some("inbound"));
-    assert_eq!(u.from_number.as_deref(), Some("5503301"));
-    assert_eq!(u.to_number.as_deref(), Some("2002"));
-    assert_eq!(u.talk_seconds, Some(21));
-    assert_eq!(u.duration_seconds, Some(24));
+    assert_eq!(u.from_number.as_deref(), Some("07700900417"));
+    assert_eq!(u.to_number.as_deref(), Some("3105"));
+    assert_eq!(u.talk_seconds, Some(39));
+    assert_eq!(u.duration_seconds, Some(47));
     assert_eq!(u.disposition.as_deref(), Some("answered"));
     assert_eq!(
         u.recording_url.as_deref(),
-        Some("20220427190445-1651057476.362-5503301-2002-Inbound.wav")
+        Some("20250109100058-1736413250.1187-07700900417-3105-Inbound.wav")
     );
     assert_eq!(domain::merge::implied_status(u), CallStatus::Ended);
 }
@@ -169,7 +169,7 @@ fn yeastar_registration_and_call_status() {
     assert_eq!(p.event_type, "extension.registration");
     assert!(matches!(
         &p.effect,
-        Effect::Registration { extension, registered: false, .. } if extension == "2002"
+        Effect::Registration { extension, registered: false, .. } if extension == "3105"
     ));
     let p = parse_fixture(
         Provider::Yeastar,
@@ -178,7 +178,7 @@ fn yeastar_registration_and_call_status() {
     assert_eq!(p.event_type, "extension.call_status");
     assert!(matches!(
         &p.effect,
-        Effect::Reported { extension, status, .. } if extension == "2002" && status == "Idle"
+        Effect::Reported { extension, status, .. } if extension == "3105" && status == "Busy"
     ));
 }
 
@@ -229,19 +229,19 @@ fn dialpad_call_sequence() {
     let ring = parse_fixture(Provider::Dialpad, "dialpad/call-ringing.json");
     assert_eq!(ring.event_type, "call.ring");
     let u = call(&ring);
-    assert_eq!(u.call_id, "6112934771228672", "a 16-digit id, kept exact");
+    assert_eq!(u.call_id, "9184732650918273", "a 16-digit id, kept exact");
     assert_eq!(
-        u.seq, 1731624040011,
+        u.seq, 1741256530866,
         "event_timestamp orders Dialpad events"
     );
     assert_eq!(u.direction.as_deref(), Some("inbound"));
-    assert_eq!(u.from_number.as_deref(), Some("+14155550123"));
-    assert_eq!(u.to_number.as_deref(), Some("+14155550188"));
+    assert_eq!(u.from_number.as_deref(), Some("+13125550147"));
+    assert_eq!(u.to_number.as_deref(), Some("+16175550162"));
     assert_eq!(u.legs.len(), 1);
     let leg = &u.legs[0];
     assert_eq!(leg.state, LegState::Ringing);
-    assert_eq!(leg.extension.as_deref(), Some("5171365938069504"));
-    assert_eq!(leg.extension_name.as_deref(), Some("Jane Agent"));
+    assert_eq!(leg.extension.as_deref(), Some("4893027716182016"));
+    assert_eq!(leg.extension_name.as_deref(), Some("Marisol Okafor"));
     assert_eq!(leg.kind, "user");
 
     let conn = parse_fixture(Provider::Dialpad, "dialpad/call-connected.json");
@@ -250,7 +250,7 @@ fn dialpad_call_sequence() {
     assert_eq!(u.legs[0].state, LegState::InCall);
     assert_eq!(
         u.answered_at.map(|t| t.timestamp_millis()),
-        Some(1731624046120)
+        Some(1741256537342)
     );
 
     let hang = parse_fixture(Provider::Dialpad, "dialpad/call-hangup.json");
@@ -260,10 +260,10 @@ fn dialpad_call_sequence() {
     assert!(u.ends_call, "the conversation's own leg ended");
     assert_eq!(
         u.ended_at.map(|t| t.timestamp_millis()),
-        Some(1731624170512)
+        Some(1741256633919)
     );
-    assert_eq!(u.talk_seconds, Some(124));
-    assert_eq!(u.duration_seconds, Some(131));
+    assert_eq!(u.talk_seconds, Some(97));
+    assert_eq!(u.duration_seconds, Some(104));
     assert_eq!(u.disposition.as_deref(), Some("answered"));
 
     let rec = parse_fixture(Provider::Dialpad, "dialpad/call-recording.json");
@@ -273,7 +273,7 @@ fn dialpad_call_sequence() {
     assert!(!u.ends_call);
     assert_eq!(
         u.recording_url.as_deref(),
-        Some("https://dialpad.example/r/5993044421115904")
+        Some("https://dialpad.example/recordings/4721093385216000")
     );
 }
 
@@ -298,10 +298,10 @@ fn dialpad_agent_status() {
             seq,
             ..
         } => {
-            assert_eq!(extension, "5171365938069504");
-            assert_eq!(name.as_deref(), Some("Jane Agent"));
-            assert_eq!(status, "available");
-            assert_eq!(*seq, 1731700000456);
+            assert_eq!(extension, "4893027716182016");
+            assert_eq!(name.as_deref(), Some("Marisol Okafor"));
+            assert_eq!(status, "wrapup");
+            assert_eq!(*seq, 1741261200318);
         }
         other => panic!("{other:?}"),
     }

@@ -3,10 +3,10 @@
 use chrono::{TimeZone, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use domain::schema::{call_legs, calls, extensions};
-use domain::store::{apply, Item};
+use domain::projection::{apply, Item};
 use domain::{parse, Envelope, Provider};
 use serde_json::json;
+use store::schema::{call_legs, calls, extensions};
 use testkit::{fixture, TestDb};
 
 struct Harness {
@@ -95,17 +95,17 @@ async fn fixture_sequence_moves_extension_and_call() {
     let y = Provider::Yeastar;
     h.apply("pbx", y, &fixture("yeastar/30011-inbound-ringing.json"))
         .await;
-    assert_eq!(h.ext("pbx", "2002").await, "ringing");
-    assert_eq!(h.call("pbx", "1651057476.362").await.0, "ringing");
+    assert_eq!(h.ext("pbx", "3105").await, "ringing");
+    assert_eq!(h.call("pbx", "1736413250.1187").await.0, "ringing");
     h.apply("pbx", y, &fixture("yeastar/30011-inbound-answered.json"))
         .await;
-    assert_eq!(h.ext("pbx", "2002").await, "incall");
-    assert_eq!(h.call("pbx", "1651057476.362").await.0, "active");
+    assert_eq!(h.ext("pbx", "3105").await, "incall");
+    assert_eq!(h.call("pbx", "1736413250.1187").await.0, "active");
     h.apply("pbx", y, &fixture("yeastar/30011-inbound-hold.json"))
         .await;
-    assert_eq!(h.ext("pbx", "2002").await, "incall", "on hold is not free");
+    assert_eq!(h.ext("pbx", "3105").await, "incall", "on hold is not free");
     let on_hold: bool = call_legs::table
-        .filter(call_legs::extension.eq("2002"))
+        .filter(call_legs::extension.eq("3105"))
         .select(call_legs::on_hold)
         .first(&mut h.conn)
         .await
@@ -113,18 +113,18 @@ async fn fixture_sequence_moves_extension_and_call() {
     assert!(on_hold);
     h.apply("pbx", y, &fixture("yeastar/30011-inbound-bye.json"))
         .await;
-    assert_eq!(h.ext("pbx", "2002").await, "online");
-    assert_eq!(h.call("pbx", "1651057476.362").await.0, "ended");
+    assert_eq!(h.ext("pbx", "3105").await, "online");
+    assert_eq!(h.call("pbx", "1736413250.1187").await.0, "ended");
     h.apply("pbx", y, &fixture("yeastar/30012-cdr-answered.json"))
         .await;
-    let (status, rec) = h.call("pbx", "1651057476.362").await;
+    let (status, rec) = h.call("pbx", "1736413250.1187").await;
     assert_eq!(status, "ended");
     assert!(rec.is_some_and(|r| r.ends_with("Inbound.wav")));
     // A late ringing snapshot never reopens the call nor rings the extension.
     h.apply("pbx", y, &fixture("yeastar/30011-inbound-ringing.json"))
         .await;
-    assert_eq!(h.call("pbx", "1651057476.362").await.0, "ended");
-    assert_eq!(h.ext("pbx", "2002").await, "online");
+    assert_eq!(h.call("pbx", "1736413250.1187").await.0, "ended");
+    assert_eq!(h.ext("pbx", "3105").await, "online");
     let legs =
         h.db.count("SELECT count(*) AS n FROM call_legs WHERE state <> 'ended'")
             .await
@@ -186,25 +186,25 @@ async fn registration_and_unknown_status() {
         &fixture("yeastar/30007-extension-registration.json"),
     )
     .await;
-    assert_eq!(h.ext("pbx", "2002").await, "offline");
-    h.apply("pbx", y, &yeastar_call("C", &[("2002", "c1", "RING")]))
+    assert_eq!(h.ext("pbx", "3105").await, "offline");
+    h.apply("pbx", y, &yeastar_call("C", &[("3105", "c1", "RING")]))
         .await;
-    assert_eq!(h.ext("pbx", "2002").await, "ringing");
+    assert_eq!(h.ext("pbx", "3105").await, "ringing");
     h.apply(
         "pbx",
         y,
-        &yeastar_call("C", &[("2002", "c1", "TELEPORTED")]),
+        &yeastar_call("C", &[("3105", "c1", "TELEPORTED")]),
     )
     .await;
     assert_eq!(
-        h.ext("pbx", "2002").await,
+        h.ext("pbx", "3105").await,
         "ringing",
         "unknown member_status changes nothing"
     );
-    h.apply("pbx", y, &yeastar_call("C", &[("2002", "c1", "BYE")]))
+    h.apply("pbx", y, &yeastar_call("C", &[("3105", "c1", "BYE")]))
         .await;
     assert_eq!(
-        h.ext("pbx", "2002").await,
+        h.ext("pbx", "3105").await,
         "offline",
         "back to its registration"
     );
@@ -216,27 +216,27 @@ async fn dialpad_recording_never_reopens() {
     let d = Provider::Dialpad;
     h.apply("dp", d, &fixture("dialpad/call-ringing.json"))
         .await;
-    assert_eq!(h.ext("dp", "5171365938069504").await, "ringing");
+    assert_eq!(h.ext("dp", "4893027716182016").await, "ringing");
     h.apply("dp", d, &fixture("dialpad/call-connected.json"))
         .await;
-    assert_eq!(h.ext("dp", "5171365938069504").await, "incall");
+    assert_eq!(h.ext("dp", "4893027716182016").await, "incall");
     h.apply("dp", d, &fixture("dialpad/call-hangup.json")).await;
-    assert_eq!(h.ext("dp", "5171365938069504").await, "online");
+    assert_eq!(h.ext("dp", "4893027716182016").await, "online");
     h.apply("dp", d, &fixture("dialpad/call-recording.json"))
         .await;
-    let (status, rec) = h.call("dp", "6112934771228672").await;
+    let (status, rec) = h.call("dp", "9184732650918273").await;
     assert_eq!(status, "ended");
     assert_eq!(
         rec.as_deref(),
-        Some("https://dialpad.example/r/5993044421115904")
+        Some("https://dialpad.example/recordings/4721093385216000")
     );
     let name: Option<String> = extensions::table
-        .filter(extensions::number.eq("5171365938069504"))
+        .filter(extensions::number.eq("4893027716182016"))
         .select(extensions::name)
         .first(&mut h.conn)
         .await
         .expect("ext");
-    assert_eq!(name.as_deref(), Some("Jane Agent"));
+    assert_eq!(name.as_deref(), Some("Marisol Okafor"));
 }
 
 #[tokio::test]
@@ -277,7 +277,7 @@ async fn events_in_reverse_order_give_the_same_state() {
             .load(&mut h.conn)
             .await
             .expect("legs");
-        let ext = h.ext("pbx", "2002").await;
+        let ext = h.ext("pbx", "3105").await;
         states.push((call, legs, ext));
     }
     assert_eq!(states[0], states[1]);

@@ -8,38 +8,36 @@
 //! next batch (up to `max_batch`). An optional short `linger` waits for more
 //! rows before sending even when a slot is free.
 
-use domain::db::Cached;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::sql_types::{Array, BigInt, Bytea, Double, Jsonb, Text};
-use diesel::QueryableByName;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use domain::db::PgPool;
-use domain::Provider;
+use store::inbox::NewEvent;
+use store::PgPool;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-/// One verified webhook to store.
-#[derive(Debug)]
-pub struct Row {
-    pub source: String,
-    pub provider: Provider,
-    pub dedup_key: String,
-    pub body: Vec<u8>,
-    pub headers: serde_json::Value,
+/// Why a webhook was not stored (nothing of its batch was).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SubmitError {
+    /// The collector task is gone (the server is shutting down).
+    #[error("the batcher stopped")]
+    Stopped,
+    /// The batch was dropped before it answered (its task panicked).
+    #[error("the batch was dropped")]
+    Dropped,
+    /// The insert transaction failed.
+    #[error(transparent)]
+    Store(Arc<store::Error>),
+    /// The transaction reported no id for a row it was given.
+    #[error("row of source {0:?} vanished from its batch")]
+    Vanished(String),
 }
 
-/// Why a row was not stored: the database failed or was unreachable.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct StoreError(pub String);
-
 /// The stored row's id, and whether it was stored before (a duplicate).
-pub type Stored = Result<(i64, bool), StoreError>;
+pub type Stored = Result<(i64, bool), SubmitError>;
 
 struct Pending {
-    row: Row,
+    row: NewEvent,
     reply: oneshot::Sender<Stored>,
 }
 
@@ -75,14 +73,13 @@ impl Batcher {
 
     /// Stores `row` with others. Returns once its transaction committed
     /// (`Ok`) or failed (`Err`, nothing stored).
-    pub async fn submit(&self, row: Row) -> Stored {
+    pub async fn submit(&self, row: NewEvent) -> Stored {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Pending { row, reply })
             .await
-            .map_err(|_| StoreError("the batcher stopped".into()))?;
-        rx.await
-            .map_err(|_| StoreError("the batch was dropped".into()))?
+            .map_err(|_| SubmitError::Stopped)?;
+        rx.await.map_err(|_| SubmitError::Dropped)?
     }
 }
 
@@ -139,7 +136,6 @@ async fn collect(mut rx: mpsc::Receiver<Pending>, pool: PgPool, cfg: BatchConfig
                     stamp_sources(&pool, sources).await;
                 }
                 Err(e) => {
-                    let e = StoreError(e);
                     for p in batch {
                         let _ = p.reply.send(Err(e.clone()));
                     }
@@ -177,26 +173,9 @@ async fn stamp_sources(pool: &PgPool, sources: Vec<String>) {
     let Ok(mut conn) = pool.get().await else {
         return;
     };
-    let r = diesel::sql_query(
-        "UPDATE sources SET last_received_at = now()
-         WHERE name = ANY($1) AND (last_received_at IS NULL OR last_received_at < now())",
-    )
-    .bind::<Array<Text>, _>(&sources)
-    .execute(&mut conn)
-    .await;
-    if let Err(e) = r {
+    if let Err(e) = store::sources::stamp_received(&mut conn, &sources).await {
         tracing::debug!(error = %e, "could not record last_received_at");
     }
-}
-
-#[derive(QueryableByName)]
-struct IdKey {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    source: String,
-    #[diesel(sql_type = Text)]
-    dedup_key: String,
 }
 
 /// Stores a batch in one transaction. Returns, for each pending row in
@@ -205,8 +184,9 @@ async fn commit(
     pool: &PgPool,
     batch: &[Pending],
     window: Duration,
-) -> Result<Vec<(i64, bool)>, String> {
-    let mut conn = pool.get().await.map_err(|e| e.to_string())?;
+) -> Result<Vec<(i64, bool)>, SubmitError> {
+    let store_err = |e: store::Error| SubmitError::Store(Arc::new(e));
+    let mut conn = pool.get().await.map_err(|e| store_err(e.into()))?;
     // Identical rows in one batch (concurrent retries) are inserted once.
     let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
     let mut unique = Vec::new();
@@ -218,11 +198,10 @@ async fn commit(
                 i
             });
     }
-    let rows: Vec<&Row> = unique.iter().map(|i| &batch[*i].row).collect();
-    let (inserted, existing) = conn
-        .transaction::<_, diesel::result::Error, _>(async |c| insert(c, &rows, window).await)
+    let rows: Vec<&NewEvent> = unique.iter().map(|i| &batch[*i].row).collect();
+    let (inserted, existing) = store::inbox::insert(&mut conn, &rows, window)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(store_err)?;
     let mut answers = Vec::with_capacity(batch.len());
     let mut answered_first: HashMap<(&str, &str), bool> = HashMap::new();
     for p in batch {
@@ -233,98 +212,11 @@ async fn commit(
         } else if let Some(id) = existing.get(&owned) {
             (*id, false)
         } else {
-            return Err(format!("row of {} vanished from its batch", p.row.source));
+            return Err(SubmitError::Vanished(p.row.source.clone()));
         };
         // Only the first of identical rows is "accepted".
         let dup = !new || answered_first.insert(key, true).is_some();
         answers.push((id, dup));
     }
     Ok(answers)
-}
-
-type Ids = HashMap<(String, String), i64>;
-
-async fn insert(
-    c: &mut AsyncPgConnection,
-    rows: &[&Row],
-    window: Duration,
-) -> Result<(Ids, Ids), diesel::result::Error> {
-    // Yeastar sends no event id: an identical body older than the window is
-    // a new event, so its old row is retired from deduplication first.
-    let (ys, yk): (Vec<&str>, Vec<&str>) = rows
-        .iter()
-        .filter(|r| r.provider == Provider::Yeastar)
-        .map(|r| (r.source.as_str(), r.dedup_key.as_str()))
-        .unzip();
-    if !ys.is_empty() {
-        Cached(
-            diesel::sql_query(
-                "UPDATE webhook_events w SET dedup_key = w.dedup_key || '@' || w.id
-             FROM unnest($1::text[], $2::text[]) AS k(source, dedup_key)
-             WHERE w.source = k.source AND w.dedup_key = k.dedup_key
-               AND w.received_at < now() - make_interval(secs => $3)",
-            )
-            .bind::<Array<Text>, _>(&ys)
-            .bind::<Array<Text>, _>(&yk)
-            .bind::<Double, _>(window.as_secs_f64()),
-        )
-        .execute(c)
-        .await?;
-    }
-    let sources: Vec<&str> = rows.iter().map(|r| r.source.as_str()).collect();
-    let keys: Vec<&str> = rows.iter().map(|r| r.dedup_key.as_str()).collect();
-    let bodies: Vec<&[u8]> = rows.iter().map(|r| r.body.as_slice()).collect();
-    let headers: Vec<&serde_json::Value> = rows.iter().map(|r| &r.headers).collect();
-    let new: Vec<IdKey> = Cached(
-        diesel::sql_query(
-            "INSERT INTO webhook_events (source, body, headers, dedup_key)
-         SELECT * FROM unnest($1::text[], $2::bytea[], $3::jsonb[], $4::text[])
-         ON CONFLICT (source, dedup_key) DO NOTHING
-         RETURNING id, source, dedup_key",
-        )
-        .bind::<Array<Text>, _>(&sources)
-        .bind::<Array<Bytea>, _>(&bodies)
-        .bind::<Array<Jsonb>, _>(&headers)
-        .bind::<Array<Text>, _>(&keys),
-    )
-    .load(c)
-    .await?;
-    let inserted: Ids = new
-        .into_iter()
-        .map(|r| ((r.source, r.dedup_key), r.id))
-        .collect();
-    let mut existing = Ids::new();
-    if inserted.len() < rows.len() {
-        let (ms, mk): (Vec<&str>, Vec<&str>) = rows
-            .iter()
-            .filter(|r| !inserted.contains_key(&(r.source.clone(), r.dedup_key.clone())))
-            .map(|r| (r.source.as_str(), r.dedup_key.as_str()))
-            .unzip();
-        let found: Vec<IdKey> = Cached(
-            diesel::sql_query(
-                "SELECT w.id, w.source, w.dedup_key FROM webhook_events w
-             JOIN unnest($1::text[], $2::text[]) AS k(source, dedup_key)
-               ON w.source = k.source AND w.dedup_key = k.dedup_key",
-            )
-            .bind::<Array<Text>, _>(&ms)
-            .bind::<Array<Text>, _>(&mk),
-        )
-        .load(c)
-        .await?;
-        existing = found
-            .into_iter()
-            .map(|r| ((r.source, r.dedup_key), r.id))
-            .collect();
-    }
-    if !inserted.is_empty() {
-        // One wake-up per transaction, however many rows it holds; workers
-        // treat it as a hint and claim from the table.
-        Cached(diesel::sql_query(format!(
-            "NOTIFY {}",
-            domain::db::INBOX_CHANNEL
-        )))
-        .execute(c)
-        .await?;
-    }
-    Ok((inserted, existing))
 }

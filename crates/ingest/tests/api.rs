@@ -25,7 +25,7 @@ fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 async fn start(db: TestDb, cfg: IngestConfig) -> App {
-    let pool = domain::db::pool(&db.url, 4, Duration::from_secs(5)).expect("pool");
+    let pool = store::pool(&db.url, 4, Duration::from_secs(5)).expect("pool");
     let authority = start_server(pool, cfg);
     App {
         db,
@@ -35,15 +35,14 @@ async fn start(db: TestDb, cfg: IngestConfig) -> App {
 }
 
 /// Starts the server on a random port; returns its `host:port`.
-fn start_server(pool: domain::db::PgPool, cfg: IngestConfig) -> String {
+fn start_server(pool: store::PgPool, cfg: IngestConfig) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let cfg = IngestConfig {
         http_workers: Some(1),
         ..cfg
     };
-    let server =
-        ingest::serve(listener, pool, cfg, domain::telemetry::install_metrics()).expect("server");
+    let server = ingest::serve(listener, pool, cfg, telemetry::install_metrics()).expect("server");
     tokio::spawn(server);
     format!("127.0.0.1:{port}")
 }
@@ -120,7 +119,7 @@ async fn yeastar_signed_body_is_stored_exactly() {
     let mut c = app.db.conn().await.expect("conn");
     use diesel::prelude::*;
     use diesel_async::RunQueryDsl;
-    use domain::schema::webhook_events as w;
+    use store::schema::webhook_events as w;
     let (stored, src, processed): (Vec<u8>, String, Option<chrono::DateTime<chrono::Utc>>) =
         w::table
             .find(id)
@@ -382,7 +381,7 @@ async fn unknown_disabled_too_large() {
 #[tokio::test]
 async fn database_unreachable_answers_503() {
     // Nothing listens on port 1: every connection attempt fails.
-    let pool = domain::db::pool(
+    let pool = store::pool(
         "postgres://postgres@127.0.0.1:1/none",
         2,
         Duration::from_millis(500),

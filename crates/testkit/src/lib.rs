@@ -4,6 +4,7 @@
 
 pub mod cluster;
 pub mod plan;
+pub mod reference;
 pub mod snapshot;
 
 use std::future::Future;
@@ -105,7 +106,7 @@ async fn ensure_template(admin: &mut AsyncPgConnection, url: &str) -> Result<Str
             admin
                 .batch_execute(&format!("CREATE DATABASE {build}"))
                 .await?;
-            domain::db::migrate(&with_database(url, &build))
+            store::migrate(&with_database(url, &build))
                 .await
                 .context("migrating the template database")?;
             admin
@@ -205,8 +206,9 @@ impl TestDb {
             let keys: Vec<&str> = chunk.iter().map(|e| e.1.as_str()).collect();
             let bodies: Vec<&[u8]> = chunk.iter().map(|e| e.2.as_slice()).collect();
             diesel::sql_query(
-                "INSERT INTO webhook_events (source, body, dedup_key)
-                 SELECT s, b, k FROM unnest($1::text[], $2::bytea[], $3::text[]) AS u(s, b, k)",
+                "INSERT INTO webhook_events (source, provider, body, dedup_key)
+                 SELECT s, (SELECT provider FROM sources WHERE name = s), b, k
+                 FROM unnest($1::text[], $2::bytea[], $3::text[]) AS u(s, b, k)",
             )
             .bind::<diesel::sql_types::Array<Text>, _>(&sources)
             .bind::<diesel::sql_types::Array<diesel::sql_types::Bytea>, _>(&bodies)
@@ -321,19 +323,21 @@ where
     }
 }
 
-/// A sample payload from `../shared/fixtures`.
+/// The bytes of the sample payload at `rel` (e.g.
+/// `"yeastar/30011-inbound-ringing.json"`) under [`fixtures_dir`].
+///
+/// Test support: panics, naming the path, when the file cannot be read.
 pub fn fixture(rel: &str) -> Vec<u8> {
     let p = fixtures_dir().join(rel);
     std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
 }
 
-/// The shared fixtures directory: `$SWITCHBOARD_SHARED/fixtures`, else
-/// `../shared/fixtures` beside the project root.
+/// This crate's own sample payloads, `crates/testkit/fixtures`: `yeastar/`
+/// bodies as sent before signing and `dialpad/` JWT claims, composed from
+/// the providers' published formats with invented values (see the README
+/// there). The tests need nothing outside the repository.
 pub fn fixtures_dir() -> PathBuf {
-    std::env::var_os("SWITCHBOARD_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("../shared"))
-        .join("fixtures")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
 /// The path of a workspace binary (`ingest`, `worker`, `traffic`), built

@@ -2,8 +2,8 @@
 //! scenarios of both providers sharing extensions, their events flattened in
 //! sending order, and a delivery order that shuffles and duplicates them.
 
+use crate::reference::Projection;
 use chrono::{TimeZone, Utc};
-use domain::merge::Projection;
 use domain::{Envelope, Provider};
 use proptest::prelude::*;
 use traffic::scenario::{self, Scenario, DIALPAD_SCENARIOS, YEASTAR_SCENARIOS};

@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::reference::Projection;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use domain::merge::{self, Projection};
-use domain::schema::{call_legs, calls, extensions};
+use domain::merge;
+use store::schema::{call_legs, calls, extensions};
 
 /// A timestamp as compared: exact where it comes from the provider's payload,
 /// else only whether it is set (Yeastar times are arrival times, which

@@ -1,22 +1,27 @@
-//! A small HTTP/1.1 client over one keep-alive TCP connection: enough to post
-//! webhooks to ingest without pulling a full HTTP stack into the build.
+//! A small HTTP client for posting webhooks to ingest: a thin wrapper over
+//! `reqwest` (connection pool, HTTP/1.1, rustls) with a base URL and a
+//! per-request timeout.
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::Url;
 
 /// Errors of a request.
 #[derive(Debug, thiserror::Error)]
 pub enum HttpError {
-    #[error("invalid URL {0:?}: expected http://host:port[/path]")]
-    Url(String),
-    #[error("connection failed: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("malformed response: {0}")]
-    Protocol(String),
+    /// The base URL, or a URL built from it and a path, is not usable.
+    #[error("invalid URL {url:?}: {reason}")]
+    Url { url: String, reason: String },
+    /// The method or a header of the request is not valid HTTP.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// The whole request (connect, send, answer and body) took too long.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// Connecting, sending or receiving failed; the source says why.
+    #[error(transparent)]
+    Request(reqwest::Error),
 }
 
 /// A response: status and body.
@@ -33,45 +38,90 @@ impl Response {
     }
 }
 
-/// Splits `http://host:port/path` into (`host:port`, `/path`).
-pub fn split_url(url: &str) -> Result<(String, String), HttpError> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| HttpError::Url(url.to_string()))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    if authority.is_empty() {
-        return Err(HttpError::Url(url.to_string()));
-    }
-    let authority = if authority.contains(':') {
-        authority.to_string()
-    } else {
-        format!("{authority}:80")
-    };
-    Ok((authority, path.trim_end_matches('/').to_string()))
-}
-
-/// One keep-alive connection to a server.
+/// A client for one server. Clones share one connection pool (so `N` tasks
+/// with a clone each have up to `N` requests, on up to `N` connections, in
+/// flight); separate [`Client::new`] or [`Client::from_url`] calls do not
+/// share connections.
+///
+/// Redirects are not followed and proxy settings from the environment are
+/// ignored: requests go to the named server and its answer is returned as is.
+#[derive(Debug, Clone)]
 pub struct Client {
-    authority: String,
-    conn: Option<BufReader<TcpStream>>,
+    /// `None` only if building it failed; the next request builds it again
+    /// and reports the error.
+    http: Option<reqwest::Client>,
+    /// `scheme://host:port[/path]`, without a trailing `/`.
+    base: String,
     timeout: Duration,
 }
 
+fn build(timeout: Duration) -> Result<reqwest::Client, HttpError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .map_err(HttpError::Request)
+}
+
 impl Client {
-    /// A client for `authority` (`host:port`); connects on first use.
+    /// A client for `authority` (`host:port`) over plain HTTP; connects on
+    /// first use. `timeout` bounds each whole request.
     pub fn new(authority: impl Into<String>, timeout: Duration) -> Self {
         Client {
-            authority: authority.into(),
-            conn: None,
+            http: build(timeout).ok(),
+            base: format!("http://{}", authority.into()),
             timeout,
         }
     }
 
-    /// Sends one request and reads the response. A request on a reused
-    /// connection that the server had closed is retried once on a new one.
+    /// A client for the base URL `url` (`http[s]://host[:port][/path]`):
+    /// request paths are appended to it. `timeout` bounds each whole request.
+    pub fn from_url(url: &str, timeout: Duration) -> Result<Self, HttpError> {
+        let invalid = |reason: &str| HttpError::Url {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        let parsed = Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(invalid("expected http://host[:port][/path]"));
+        }
+        if parsed.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("no host"));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(invalid("a base URL takes no query or fragment"));
+        }
+        Ok(Client {
+            http: Some(build(timeout)?),
+            base: parsed.as_str().trim_end_matches('/').to_string(),
+            timeout,
+        })
+    }
+
+    /// The base URL requests go to.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET path`.
+    pub async fn get(&mut self, path: &str) -> Result<Response, HttpError> {
+        self.request("GET", path, &[], b"").await
+    }
+
+    /// `POST path` with `headers` and `body`.
+    pub async fn post(
+        &mut self,
+        path: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Response, HttpError> {
+        self.request("POST", path, headers, body).await
+    }
+
+    /// Sends one request to the base URL followed by `path` and reads the
+    /// whole response. An idle pooled connection that the server had closed
+    /// is replaced transparently; other failures are returned, not retried.
     pub async fn request(
         &mut self,
         method: &str,
@@ -79,110 +129,50 @@ impl Client {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<Response, HttpError> {
-        let reused = self.conn.is_some();
-        match self.try_request(method, path, headers, body).await {
-            Err(HttpError::Io(_)) | Err(HttpError::Protocol(_)) if reused => {
-                self.conn = None;
-                self.try_request(method, path, headers, body).await
+        let http = match &self.http {
+            Some(h) => h.clone(),
+            None => {
+                let h = build(self.timeout)?;
+                self.http = Some(h.clone());
+                h
             }
-            other => other,
-        }
-    }
-
-    async fn try_request(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Result<Response, HttpError> {
-        let timeout = self.timeout;
-        match tokio::time::timeout(timeout, self.exchange(method, path, headers, body)).await {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => {
-                self.conn = None;
-                Err(e)
-            }
-            Err(_) => {
-                self.conn = None;
-                Err(HttpError::Timeout(timeout))
-            }
-        }
-    }
-
-    async fn exchange(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Result<Response, HttpError> {
-        if self.conn.is_none() {
-            let s = TcpStream::connect(&self.authority).await?;
-            s.set_nodelay(true)?;
-            self.conn = Some(BufReader::new(s));
-        }
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| HttpError::Protocol("no connection".into()))?;
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\n",
-            self.authority,
-            body.len()
-        );
+        };
+        let sep = if path.starts_with('/') { "" } else { "/" };
+        let full = format!("{}{sep}{path}", self.base);
+        let url = Url::parse(&full).map_err(|e| HttpError::Url {
+            url: full.clone(),
+            reason: e.to_string(),
+        })?;
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| HttpError::Invalid(format!("method {method:?}")))?;
+        let mut map = HeaderMap::with_capacity(headers.len());
         for (k, v) in headers {
-            head.push_str(k);
-            head.push_str(": ");
-            head.push_str(v);
-            head.push_str("\r\n");
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| HttpError::Invalid(format!("header name {k:?}")))?;
+            let value = HeaderValue::from_bytes(v.as_bytes())
+                .map_err(|_| HttpError::Invalid(format!("value of header {k}")))?;
+            map.append(name, value);
         }
-        head.push_str("\r\n");
-        let mut out = head.into_bytes();
-        out.extend_from_slice(body);
-        conn.get_mut().write_all(&out).await?;
+        let resp = http
+            .request(method, url)
+            .headers(map)
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| self.error(e))?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.map_err(|e| self.error(e))?;
+        Ok(Response {
+            status,
+            body: Vec::from(body),
+        })
+    }
 
-        let mut line = String::new();
-        if conn.read_line(&mut line).await? == 0 {
-            return Err(HttpError::Protocol(
-                "connection closed before the status line".into(),
-            ));
+    fn error(&self, e: reqwest::Error) -> HttpError {
+        if e.is_timeout() {
+            HttpError::Timeout(self.timeout)
+        } else {
+            HttpError::Request(e)
         }
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| HttpError::Protocol(format!("bad status line {line:?}")))?;
-        let mut length: Option<usize> = None;
-        let mut close = false;
-        loop {
-            line.clear();
-            if conn.read_line(&mut line).await? == 0 {
-                return Err(HttpError::Protocol("connection closed in headers".into()));
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                let k = k.trim().to_ascii_lowercase();
-                let v = v.trim();
-                if k == "content-length" {
-                    length = v.parse().ok();
-                } else if k == "connection" && v.eq_ignore_ascii_case("close") {
-                    close = true;
-                } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                    return Err(HttpError::Protocol(
-                        "chunked responses are not supported".into(),
-                    ));
-                }
-            }
-        }
-        let mut body = vec![0u8; length.unwrap_or(0)];
-        conn.read_exact(&mut body).await?;
-        if close || length.is_none() {
-            self.conn = None;
-        }
-        Ok(Response { status, body })
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use domain::Provider;
 
-use crate::http::{split_url, Client, HttpError};
+use crate::http::{Client, HttpError};
 use crate::scenario::{self, DIALPAD_SCENARIOS, YEASTAR_SCENARIOS};
 
 /// A source to send to: its name, provider and secret.
@@ -176,9 +176,11 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-/// Sends `requests` as configured. Returns the report.
+/// Sends `requests` as configured, from `concurrency` tasks that share one
+/// connection pool: each has at most one request in flight. Returns the
+/// report; fails only on an unusable URL.
 pub async fn run(cfg: &LoadConfig, requests: Vec<Request>) -> Result<Report, HttpError> {
-    let (authority, base) = split_url(&cfg.url)?;
+    let client = Client::from_url(&cfg.url, cfg.timeout)?;
     let total = requests.len();
     let queue = Arc::new(Mutex::new(requests.into_iter().collect::<VecDeque<_>>()));
     let next = Arc::new(AtomicUsize::new(0));
@@ -186,10 +188,9 @@ pub async fn run(cfg: &LoadConfig, requests: Vec<Request>) -> Result<Report, Htt
     let mut tasks = Vec::new();
     for _ in 0..cfg.concurrency.max(1) {
         let (queue, next) = (queue.clone(), next.clone());
-        let (authority, base) = (authority.clone(), base.clone());
-        let (rate, retries, timeout) = (cfg.rate, cfg.retries, cfg.timeout);
+        let mut client = client.clone();
+        let (rate, retries) = (cfg.rate, cfg.retries);
         tasks.push(tokio::spawn(async move {
-            let mut client = Client::new(authority, timeout);
             let mut r = Report::default();
             let mut latencies = Vec::new();
             while let Some(req) = queue.lock().ok().and_then(|mut q| q.pop_front()) {
@@ -202,8 +203,7 @@ pub async fn run(cfg: &LoadConfig, requests: Vec<Request>) -> Result<Report, Htt
                 let t0 = Instant::now();
                 let mut attempt = 0;
                 loop {
-                    let path = format!("{base}{}", req.path);
-                    match client.request("POST", &path, &req.headers, &req.body).await {
+                    match client.post(&req.path, &req.headers, &req.body).await {
                         Ok(resp) if resp.status == 200 => {
                             latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
                             r.acknowledged += 1;

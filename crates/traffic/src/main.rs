@@ -221,9 +221,8 @@ async fn main() -> Result<()> {
                 }
                 v
             };
-            let (authority, base) = traffic::http::split_url(&url)?;
-            let mut client = Client::new(authority, Duration::from_secs(10));
-            let path = format!("{base}/webhooks/{source}");
+            let mut client = Client::from_url(&url, Duration::from_secs(10))?;
+            let path = format!("/webhooks/{source}");
             for step in chosen {
                 let SignedRequest { headers, body } = match provider {
                     Kind::Yeastar => {
@@ -235,7 +234,7 @@ async fn main() -> Result<()> {
                     Kind::Dialpad => scenario::sign_dialpad(secret.as_deref(), &step.body),
                 };
                 let r = client
-                    .request("POST", &path, &headers, &body)
+                    .post(&path, &headers, &body)
                     .await
                     .with_context(|| format!("posting step {} to {url}{path}", step.label))?;
                 println!("{:<10} -> {} {}", step.label, r.status, r.text().trim());

@@ -2,10 +2,18 @@
 //! LOCKED`, applies them to calls, legs and extensions, and marks them
 //! processed, all in one transaction per batch.
 
-pub mod admin;
-pub mod listener;
-pub mod metrics_server;
-pub mod storage;
-pub mod worker;
+mod batch;
+mod batch_loop;
+mod config;
+mod depth;
+mod listener;
+mod retry;
 
-pub use worker::{BatchReport, Worker, WorkerConfig};
+pub mod render;
+
+pub use batch::{ApplyFailure, BatchReport, EventError};
+pub use batch_loop::{Worker, WorkerError};
+pub use config::WorkerConfig;
+pub use depth::sample as sample_depth;
+pub use listener::{listen, ListenError};
+pub use retry::backoff;

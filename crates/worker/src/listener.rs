@@ -10,7 +10,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use tokio::sync::{watch, Notify};
 
-use domain::db::INBOX_CHANNEL as CHANNEL;
+use store::inbox::CHANNEL;
 
 /// Keeps a LISTEN connection to `url` open until `shutdown`, reconnecting
 /// with backoff, and turns notifications into `wake.notify_one()` (several
@@ -57,14 +57,20 @@ pub async fn listen(url: String, wake: Arc<Notify>, mut shutdown: watch::Receive
     }
 }
 
-/// Opens a connection and LISTENs on the inbox channel. Returns it, or why not.
-async fn connect(url: &str) -> Result<AsyncPgConnection, String> {
-    let mut conn = AsyncPgConnection::establish(url)
-        .await
-        .map_err(|e| format!("connecting: {e}"))?;
+/// Why the LISTEN connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    #[error("connecting: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("LISTEN: {0}")]
+    Listen(#[from] diesel::result::Error),
+}
+
+/// Opens a connection and LISTENs on the inbox channel. Returns it.
+async fn connect(url: &str) -> Result<AsyncPgConnection, ListenError> {
+    let mut conn = AsyncPgConnection::establish(url).await?;
     diesel::sql_query(format!("LISTEN {CHANNEL}"))
         .execute(&mut conn)
-        .await
-        .map_err(|e| format!("LISTEN: {e}"))?;
+        .await?;
     Ok(conn)
 }

@@ -1,15 +1,16 @@
-//! `worker`: runs the processing loop and the operator commands.
+//! `worker`: runs the batch loop and the operator commands.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
-use domain::telemetry::parse_duration;
+use diesel_async::AsyncPgConnection;
 use domain::Provider;
+use store::inbox::ReplayFilter;
+use telemetry::redact_url;
 use tokio::sync::watch;
-use worker::{admin, Worker, WorkerConfig};
+use worker::{render, Worker, WorkerConfig};
 
 #[derive(Parser)]
 #[command(
@@ -27,21 +28,8 @@ struct Cli {
 
 #[derive(clap::Args, Clone)]
 struct RunArgs {
-    /// Events claimed per transaction.
-    #[arg(long, env = "WORKER_BATCH_SIZE", default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=10_000))]
-    batch_size: i64,
-    /// Wait between claims when nothing is pending (e.g. 200ms, 1s).
-    #[arg(long, env = "WORKER_POLL_INTERVAL", default_value = "200ms", value_parser = parse_duration)]
-    poll_interval: Duration,
-    /// Attempts before an event is dead (kept, not retried automatically).
-    #[arg(long, env = "WORKER_MAX_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..))]
-    max_attempts: i32,
-    /// First retry delay after a failure; doubles per attempt, with jitter.
-    #[arg(long, env = "WORKER_BACKOFF_BASE", default_value = "1s", value_parser = parse_duration)]
-    backoff_base: Duration,
-    /// Longest retry delay.
-    #[arg(long, env = "WORKER_BACKOFF_CAP", default_value = "5m", value_parser = parse_duration)]
-    backoff_cap: Duration,
+    #[command(flatten)]
+    config: WorkerConfig,
     /// Database connections held by this worker (plus one for LISTEN).
     #[arg(long, env = "WORKER_POOL_SIZE", default_value_t = 2)]
     pool_size: usize,
@@ -53,7 +41,7 @@ struct RunArgs {
     metrics_bind: Option<String>,
     /// On SIGTERM/SIGINT, how long the current batch may take to commit
     /// before the worker exits anyway (its transaction then rolls back).
-    #[arg(long, env = "WORKER_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "WORKER_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     shutdown_timeout: Duration,
 }
 
@@ -64,7 +52,7 @@ enum Cmd {
     /// Apply the database migrations (waiting for the database to come up).
     Migrate {
         /// How long to retry connecting before giving up.
-        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         wait: Duration,
     },
     /// Drain what is pending now, then exit.
@@ -88,16 +76,22 @@ enum Cmd {
         #[arg(long)]
         max_dead: Option<i64>,
     },
+    /// Wait until no event is pending (exit 0), or fail after --timeout.
+    WaitIdle {
+        /// Longest wait, e.g. 30s, 10m.
+        #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
     /// Delete processed events older than a cutoff, in small batches.
     Prune {
         /// e.g. 30d, 12h.
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = humantime::parse_duration)]
         older_than: Duration,
         /// Also delete dead events that died before the cutoff.
         #[arg(long)]
         include_dead: bool,
         /// Rows per delete transaction.
-        #[arg(long, default_value_t = 5000)]
+        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(1..))]
         batch_size: i64,
     },
     /// Manage webhook sources.
@@ -122,7 +116,7 @@ enum Cmd {
         #[arg(long)]
         source: Option<String>,
         /// First wait (at most this long) until no event is pending.
-        #[arg(long, value_parser = parse_duration)]
+        #[arg(long, value_parser = humantime::parse_duration)]
         wait_idle: Option<Duration>,
     },
 }
@@ -155,94 +149,33 @@ fn parse_provider(s: &str) -> Result<Provider, String> {
     s.parse()
 }
 
-async fn connect(url: &str) -> Result<AsyncPgConnection> {
-    AsyncPgConnection::establish(url)
-        .await
-        .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))
-}
-
-/// The URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.find(':') {
-                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let _ = dotenvy::dotenv();
-    domain::telemetry::init();
+    telemetry::init_logging();
     let cli = Cli::parse();
     let Some(url) = cli.database_url.clone() else {
         bail!("DATABASE_URL is not set (flag --database-url, environment, or .env)");
     };
     match cli.cmd {
-        Cmd::Migrate { wait } => {
-            let deadline = Instant::now() + wait;
-            let mut delay = Duration::from_millis(200);
-            let applied = loop {
-                match domain::db::migrate(&url).await {
-                    Ok(applied) => break applied,
-                    Err(domain::db::DbError::Connect(e)) if Instant::now() < deadline => {
-                        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not reachable yet");
-                        tokio::time::sleep(delay).await;
-                        delay = (delay * 2).min(Duration::from_secs(5));
-                    }
-                    Err(e) => return Err(e).with_context(|| format!("migrating {}", redact(&url))),
-                }
-            };
-            if applied.is_empty() {
-                println!("schema is up to date");
-            } else {
-                for v in &applied {
-                    println!("applied migration {v}");
-                }
-            }
-        }
-        Cmd::Run(args) => run(&url, args).await?,
-        Cmd::Process { once, run } => {
-            if !once {
-                bail!("`worker process` needs --once (use `worker run` to keep processing)");
-            }
-            let pool = domain::db::pool(&url, 1, Duration::from_secs(10))
-                .context("building the connection pool")?;
-            let mut worker = Worker::new(pool, config(&run));
-            let r = worker.drain().await.context("processing")?;
-            println!(
-                "processed {} event(s): {} applied, {} ignored, {} failed, {} dead",
-                r.claimed, r.applied, r.ignored, r.failed, r.dead
-            );
-        }
+        Cmd::Migrate { wait } => migrate(&url, wait).await,
+        Cmd::Run(args) => run(&url, args).await,
+        Cmd::Process { once, run } => process_once(&url, once, &run).await,
         Cmd::Stats {
             json,
             max_pending,
             max_dead,
-        } => {
+        } => stats(&url, json, max_pending, max_dead).await,
+        Cmd::WaitIdle { timeout } => {
             let mut conn = connect(&url).await?;
-            let s = admin::stats(&mut conn).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
-            } else {
-                print!("{}", admin::render_stats(&s));
+            let pending = wait_idle(&mut conn, timeout).await?;
+            if pending > 0 {
+                bail!(
+                    "still {pending} event(s) pending after {}",
+                    humantime::format_duration(timeout)
+                );
             }
-            let mut over = Vec::new();
-            if let Some(m) = max_pending.filter(|m| s.pending > *m) {
-                over.push(format!("{} pending > {m}", s.pending));
-            }
-            if let Some(m) = max_dead.filter(|m| s.dead > *m) {
-                over.push(format!("{} dead > {m}", s.dead));
-            }
-            if !over.is_empty() {
-                eprintln!("threshold exceeded: {}", over.join(", "));
-                std::process::exit(3);
-            }
+            Ok(())
         }
         Cmd::Prune {
             older_than,
@@ -250,72 +183,147 @@ async fn main() -> Result<()> {
             batch_size,
         } => {
             let mut conn = connect(&url).await?;
-            let n = admin::prune(&mut conn, older_than, include_dead, batch_size.max(1)).await?;
+            let n = store::inbox::prune(&mut conn, older_than, include_dead, batch_size).await?;
             println!("deleted {n} event(s)");
+            Ok(())
         }
-        Cmd::Source(cmd) => source(&url, cmd).await?,
+        Cmd::Source(cmd) => source(&url, cmd).await,
         Cmd::Replay {
             ids,
             source,
             event_type,
             all,
         } => {
-            if !all && ids.is_empty() && source.is_none() && event_type.is_none() {
+            let filter = ReplayFilter {
+                ids,
+                source,
+                event_type,
+                all,
+            };
+            if filter.is_empty() {
                 bail!(
                     "say which dead events to replay: --id N, --source S, --event-type T, or --all"
                 );
             }
             let mut conn = connect(&url).await?;
-            let n = admin::replay(
-                &mut conn,
-                &admin::ReplayFilter {
-                    ids,
-                    source,
-                    event_type,
-                    all,
-                },
-            )
-            .await?;
+            let n = store::inbox::replay(&mut conn, &filter).await?;
             println!("re-queued {n} dead event(s)");
+            Ok(())
         }
-        Cmd::Board { source, wait_idle } => {
+        Cmd::Board {
+            source,
+            wait_idle: wait,
+        } => {
             let mut conn = connect(&url).await?;
-            if let Some(limit) = wait_idle {
-                let deadline = Instant::now() + limit;
-                loop {
-                    let pending = admin::pending_count(&mut conn).await?;
-                    if pending == 0 {
-                        break;
-                    }
-                    if Instant::now() > deadline {
-                        eprintln!("still {pending} event(s) pending after {limit:?}");
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+            if let Some(limit) = wait {
+                let pending = wait_idle(&mut conn, limit).await?;
+                if pending > 0 {
+                    eprintln!("still {pending} event(s) pending after {limit:?}");
                 }
             }
-            print!("{}", admin::board(&mut conn, source.as_deref()).await?);
+            let exts = domain::projection::read::extensions(&mut conn, source.as_deref()).await?;
+            let calls =
+                domain::projection::read::recent_calls(&mut conn, source.as_deref(), 5).await?;
+            print!("{}", render::board(&exts, &calls));
+            Ok(())
         }
+    }
+}
+
+async fn connect(url: &str) -> Result<AsyncPgConnection> {
+    store::connect(url)
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL at {}", redact_url(url)))
+}
+
+/// Polls until nothing is pending or `limit` passes. Returns the events
+/// still pending (0 when idle).
+async fn wait_idle(conn: &mut AsyncPgConnection, limit: Duration) -> Result<i64> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if store::inbox::is_drained(conn).await? {
+            return Ok(0);
+        }
+        if Instant::now() > deadline {
+            return Ok(store::inbox::depth(conn).await?.pending);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn migrate(url: &str, wait: Duration) -> Result<()> {
+    let deadline = Instant::now() + wait;
+    let mut delay = Duration::from_millis(200);
+    let applied = loop {
+        match store::migrate(url).await {
+            Ok(applied) => break applied,
+            Err(store::Error::Connect(e)) if Instant::now() < deadline => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not reachable yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(e) => return Err(e).with_context(|| format!("migrating {}", redact_url(url))),
+        }
+    };
+    if applied.is_empty() {
+        println!("schema is up to date");
+    }
+    for v in &applied {
+        println!("applied migration {v}");
+    }
+    Ok(())
+}
+
+async fn process_once(url: &str, once: bool, args: &RunArgs) -> Result<()> {
+    if !once {
+        bail!("`worker process` needs --once (use `worker run` to keep processing)");
+    }
+    let pool =
+        store::pool(url, 1, Duration::from_secs(10)).context("building the connection pool")?;
+    let r = Worker::new(pool, args.config.clone())
+        .drain()
+        .await
+        .context("processing")?;
+    println!(
+        "processed {} event(s): {} applied, {} ignored, {} failed, {} dead",
+        r.claimed, r.applied, r.ignored, r.failed, r.dead
+    );
+    Ok(())
+}
+
+async fn stats(
+    url: &str,
+    json: bool,
+    max_pending: Option<i64>,
+    max_dead: Option<i64>,
+) -> Result<()> {
+    let mut conn = connect(url).await?;
+    let s = store::inbox::stats(&mut conn).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        print!("{}", render::stats(&s));
+    }
+    let mut over = Vec::new();
+    if let Some(m) = max_pending.filter(|m| s.pending > *m) {
+        over.push(format!("{} pending > {m}", s.pending));
+    }
+    if let Some(m) = max_dead.filter(|m| s.dead > *m) {
+        over.push(format!("{} dead > {m}", s.dead));
+    }
+    if !over.is_empty() {
+        eprintln!("threshold exceeded: {}", over.join(", "));
+        std::process::exit(3);
     }
     Ok(())
 }
 
 async fn run(url: &str, args: RunArgs) -> Result<()> {
-    let pool = domain::db::pool(url, args.pool_size.max(1), Duration::from_secs(5))
+    let pool = store::pool(url, args.pool_size.max(1), Duration::from_secs(5))
         .context("building the connection pool")?;
-    let cfg = config(&args);
+    let cfg = args.config.clone();
     if let Some(bind) = &args.metrics_bind {
-        let handle =
-            domain::telemetry::install_metrics().context("installing the metrics recorder")?;
-        let listener = tokio::net::TcpListener::bind(bind)
-            .await
-            .with_context(|| format!("cannot listen on {bind} for metrics"))?;
-        tracing::info!(addr = %bind, "metrics listening");
-        tokio::spawn(worker::metrics_server::serve(listener, handle));
-        tokio::spawn(worker::metrics_server::sample_depth(
-            pool.clone(),
-            Duration::from_secs(5),
-        ));
+        serve_metrics(bind, &pool)?;
     }
     tracing::info!(
         batch_size = cfg.batch_size,
@@ -327,7 +335,7 @@ async fn run(url: &str, args: RunArgs) -> Result<()> {
     let (tx, rx) = watch::channel(false);
     let deadline = args.shutdown_timeout;
     tokio::spawn(async move {
-        shutdown_signal().await;
+        telemetry::shutdown_signal().await;
         tracing::info!(
             deadline_s = deadline.as_secs_f64(),
             "shutdown requested: finishing the current batch"
@@ -341,51 +349,29 @@ async fn run(url: &str, args: RunArgs) -> Result<()> {
     });
     let wake = Arc::new(tokio::sync::Notify::new());
     if !args.poll_only {
-        tokio::spawn(worker::listener::listen(
-            url.to_string(),
-            wake.clone(),
-            rx.clone(),
-        ));
+        tokio::spawn(worker::listen(url.to_string(), wake.clone(), rx.clone()));
     }
-    let mut worker = Worker::new(pool, cfg);
-    worker.run(rx, wake).await;
+    Worker::new(pool, cfg).run(rx, wake).await;
     tracing::info!("worker stopped");
     Ok(())
 }
 
-fn config(args: &RunArgs) -> WorkerConfig {
-    WorkerConfig {
-        batch_size: args.batch_size,
-        poll_interval: args.poll_interval,
-        max_attempts: args.max_attempts,
-        backoff_base: args.backoff_base,
-        backoff_cap: args.backoff_cap,
-    }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+/// Serves `/metrics` and `/healthz` on `bind`, and samples the inbox depth
+/// gauges every 5 s.
+fn serve_metrics(bind: &str, pool: &store::PgPool) -> Result<()> {
+    let handle = telemetry::install_metrics().context("installing the metrics recorder")?;
+    let listener = std::net::TcpListener::bind(bind)
+        .with_context(|| format!("cannot listen on {bind} for metrics"))?;
+    let server =
+        telemetry::serve_metrics(listener, handle).context("starting the metrics server")?;
+    tracing::info!(addr = %bind, "metrics listening");
+    tokio::spawn(server);
+    tokio::spawn(worker::sample_depth(pool.clone(), Duration::from_secs(5)));
+    Ok(())
 }
 
 async fn source(url: &str, cmd: SourceCmd) -> Result<()> {
+    use store::sources;
     let mut conn = connect(url).await?;
     match cmd {
         SourceCmd::Add {
@@ -393,7 +379,7 @@ async fn source(url: &str, cmd: SourceCmd) -> Result<()> {
             provider,
             secrets,
         } => {
-            let created = admin::add_source(&mut conn, &name, provider, &secrets).await?;
+            let created = sources::add(&mut conn, &name, provider, &secrets).await?;
             println!(
                 "{} source {name} ({provider}, {} secret(s) given)",
                 if created { "created" } else { "updated" },
@@ -401,39 +387,20 @@ async fn source(url: &str, cmd: SourceCmd) -> Result<()> {
             );
         }
         SourceCmd::AddSecret { name, secret } => {
-            admin::add_secret(&mut conn, &name, &secret).await?;
-            println!("added secret {} to {name}", admin::mask_secret(&secret));
+            sources::add_secret(&mut conn, &name, &secret).await?;
+            println!("added secret {} to {name}", render::mask_secret(&secret));
         }
         SourceCmd::RevokeSecret { name, prefix } => {
-            let n = admin::revoke_secret(&mut conn, &name, &prefix).await?;
+            let n = sources::revoke_secret(&mut conn, &name, &prefix).await?;
             println!("revoked {n} secret(s) of {name}");
         }
-        SourceCmd::List => {
-            println!(
-                "{:<20} {:<9} {:<8} {:<20} SECRETS",
-                "NAME", "PROVIDER", "ENABLED", "CREATED"
-            );
-            for s in admin::list_sources(&mut conn).await? {
-                println!(
-                    "{:<20} {:<9} {:<8} {:<20} {}",
-                    s.name,
-                    s.provider,
-                    s.enabled,
-                    s.created_at.format("%Y-%m-%d %H:%M:%S"),
-                    if s.secrets.is_empty() {
-                        "(none: unsigned)".to_string()
-                    } else {
-                        s.secrets.join(", ")
-                    }
-                );
-            }
-        }
+        SourceCmd::List => print!("{}", render::sources(&sources::list(&mut conn).await?)),
         SourceCmd::Enable { name } => {
-            admin::set_enabled(&mut conn, &name, true).await?;
+            sources::set_enabled(&mut conn, &name, true).await?;
             println!("enabled {name}");
         }
         SourceCmd::Disable { name } => {
-            admin::set_enabled(&mut conn, &name, false).await?;
+            sources::set_enabled(&mut conn, &name, false).await?;
             println!("disabled {name}");
         }
     }

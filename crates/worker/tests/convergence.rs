@@ -39,7 +39,7 @@ async fn run_case(
     let mut conn = db.conn().await?;
     let mut tasks = Vec::new();
     for w in 0..4 {
-        let pool = domain::db::pool(&db.url, 1, Duration::from_secs(10))?;
+        let pool = store::pool(&db.url, 1, Duration::from_secs(10))?;
         let cfg = WorkerConfig {
             batch_size: 1 + (w as i64 % 3), // 1, 2, 3, 1: interleave
             ..Default::default()

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-use domain::schema::{calls, extensions, webhook_events};
 use serde_json::Value;
+use store::schema::{calls, extensions, webhook_events};
 use testkit::{start_worker, wait_until, Ingest, TestDb};
 use traffic::scenario;
 
@@ -271,8 +271,8 @@ async fn worker_cli_sources_and_migrate() {
 async fn preload(db: &TestDb, n: i64, bad_every: Option<i64>) {
     let mut c = db.conn().await.expect("conn");
     diesel::sql_query(format!(
-        "INSERT INTO webhook_events (source, body, dedup_key)
-         SELECT 'pbx',
+        "INSERT INTO webhook_events (source, provider, body, dedup_key)
+         SELECT 'pbx', 'yeastar',
                 CASE WHEN {bad} > 0 AND i % {bad} = 0 THEN convert_to('{{not json', 'UTF8')
                 ELSE convert_to(json_build_object('type', 30011, 'msg', json_build_object(
                    'call_id', 'c' || (i / 2),

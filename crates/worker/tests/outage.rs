@@ -76,7 +76,7 @@ async fn postgres_restart_under_load_loses_no_acknowledged_event() {
     let cluster = TempCluster::start().expect("a PostgreSQL server of the test's own");
     cluster.create_db("switchboard").expect("createdb");
     let url = cluster.url("switchboard");
-    domain::db::migrate(&url).await.expect("migrate");
+    store::migrate(&url).await.expect("migrate");
     add_source(&url).await.expect("source");
     testkit::audit_completions(&url).await.expect("audit");
     let ingest = Ingest::start(&url, &["--db-timeout", "1s"])

@@ -29,6 +29,7 @@ diesel::table! {
         body -> Bytea,
         headers -> Jsonb,
         dedup_key -> Text,
+        provider -> Nullable<Text>,
         received_at -> Timestamptz,
         processed_at -> Nullable<Timestamptz>,
         outcome -> Nullable<Text>,

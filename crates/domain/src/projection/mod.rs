@@ -1,0 +1,105 @@
+//! The projection writer: applies parsed events to the `calls`, `call_legs`
+//! and `extensions` tables, inside the worker's claiming transaction.
+//!
+//! Row locks are taken in one global order (calls by key, then extensions by
+//! key), so any number of workers can apply events of the same calls and
+//! extensions at once without lost updates or deadlocks. Events are merged
+//! into the locked rows with [`crate::merge`] and written back with a few
+//! set-based statements. Each touched extension's status is derived from all
+//! of its live legs, under the extension's lock, after its own leg writes:
+//! the last transaction to lock an extension sees every leg.
+
+mod calls;
+mod extensions;
+pub mod read;
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+
+use crate::event::Effect;
+
+/// One parsed event to apply.
+#[derive(Debug, Clone, Copy)]
+pub struct Item<'a> {
+    pub source: &'a str,
+    pub received_at: DateTime<Utc>,
+    pub effect: &'a Effect,
+}
+
+/// What [`apply`] changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyStats {
+    pub calls: usize,
+    pub legs: usize,
+    pub extensions: usize,
+}
+
+/// `(source, call id)` or `(source, extension number)`.
+type Key = (String, String);
+
+/// Applies `items` to calls, legs and extensions. Must run inside a
+/// transaction. Returns how many rows of each kind were written.
+pub async fn apply(
+    conn: &mut AsyncPgConnection,
+    items: &[Item<'_>],
+) -> Result<ApplyStats, diesel::result::Error> {
+    // Calls first: lock every call of the batch (with its legs), merge the
+    // events in, write back the calls and the legs that changed.
+    let mut calls = calls::lock(conn, items).await?;
+    calls.merge(items);
+    let written_calls = calls.write(conn).await?;
+    let written_legs = calls.write_changed_legs(conn).await?;
+
+    // Then extensions, as late as possible so that concurrent batches
+    // sharing them overlap as much as they can: lock every extension the
+    // batch or its calls' legs name, merge names, registration and reported
+    // status, derive each one's status from its live legs, write them back.
+    let keys = extensions::keys(items, &calls);
+    let mut exts = extensions::lock(conn, &keys).await?;
+    exts.merge(items);
+    exts.derive_status(conn).await?;
+    let written_exts = exts.write(conn).await?;
+
+    Ok(ApplyStats {
+        calls: written_calls,
+        legs: written_legs,
+        extensions: written_exts,
+    })
+}
+
+/// Makes sure a row exists for every key (`insert`, which creates missing
+/// ones in key order) and locks them all in key order (`select ... FOR
+/// UPDATE`). Returns the locked rows. Both statements take the keys as two
+/// text arrays, `$1` and `$2`.
+async fn ensure_locked<T>(
+    conn: &mut AsyncPgConnection,
+    (first, second): (&[String], &[String]),
+    insert: &'static str,
+    select: &'static str,
+) -> Result<Vec<T>, diesel::result::Error>
+where
+    T: diesel::QueryableByName<diesel::pg::Pg> + Send + 'static,
+{
+    use crate::sql::Cached;
+    use diesel::sql_types::{Array, Text};
+    use diesel_async::RunQueryDsl;
+    Cached(
+        diesel::sql_query(insert)
+            .bind::<Array<Text>, _>(first)
+            .bind::<Array<Text>, _>(second),
+    )
+    .execute(conn)
+    .await?;
+    Cached(
+        diesel::sql_query(select)
+            .bind::<Array<Text>, _>(first)
+            .bind::<Array<Text>, _>(second),
+    )
+    .load(conn)
+    .await
+}
+
+/// Splits keys into the two arrays the statements bind.
+fn unzip<'a>(keys: impl IntoIterator<Item = &'a Key>) -> (Vec<String>, Vec<String>) {
+    keys.into_iter().cloned().unzip()
+}

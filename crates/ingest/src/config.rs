@@ -1,0 +1,65 @@
+//! The receiver's settings: flags and environment variables, with their
+//! defaults written once, here.
+
+use std::time::Duration;
+
+use clap::builder::TypedValueParser as _;
+
+/// Receiver settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IngestConfig {
+    /// Largest accepted body in bytes (larger: 413).
+    #[arg(long, env = "INGEST_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Standard Webhooks timestamp tolerance (e.g. 5m).
+    #[arg(long, env = "INGEST_TIMESTAMP_TOLERANCE", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub timestamp_tolerance: Duration,
+    /// Yeastar has no event id: an identical body within this window is a
+    /// retry (stored once); after it, a new event.
+    #[arg(long, env = "INGEST_YEASTAR_DEDUP_WINDOW", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub yeastar_dedup_window: Duration,
+    /// Longest database wait per request before answering 503.
+    #[arg(long, env = "INGEST_DB_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub db_timeout: Duration,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long = "workers", env = "INGEST_WORKERS")]
+    pub http_workers: Option<usize>,
+    /// On SIGTERM/SIGINT, how long requests in flight may take to finish.
+    #[arg(long, env = "INGEST_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+    /// Group commit: most rows per insert transaction.
+    #[arg(long, env = "INGEST_GROUP_COMMIT_MAX", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub group_commit_max: usize,
+    /// Group commit: insert transactions in flight (fewer, larger commits;
+    /// raise it on machines with more cores). At most the pool size.
+    #[arg(long, env = "INGEST_GROUP_COMMIT_IN_FLIGHT", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub group_commit_in_flight: usize,
+    /// Group commit: how long a batch waits for more rows (0s: never).
+    #[arg(long, env = "INGEST_GROUP_COMMIT_LINGER", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub group_commit_linger: Duration,
+    /// How long source settings (secrets, enabled) are cached; 0s disables.
+    #[arg(long, env = "INGEST_SOURCE_CACHE_TTL", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub source_cache_ttl: Duration,
+}
+
+impl Default for IngestConfig {
+    /// The defaults of the flags above.
+    fn default() -> Self {
+        telemetry::clap_defaults().expect("the built-in ingest defaults parse")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_come_from_the_flags() {
+        let c = IngestConfig::default();
+        assert_eq!(c.max_body_bytes, 1024 * 1024);
+        assert_eq!(c.timestamp_tolerance, Duration::from_secs(300));
+        assert_eq!(c.group_commit_in_flight, 2);
+        assert_eq!(c.source_cache_ttl, Duration::from_secs(1));
+        assert_eq!(c.http_workers, None);
+    }
+}

@@ -1,0 +1,66 @@
+//! The one error of a webhook request, and the HTTP answer each case gets.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use domain::signature::SignatureError;
+use serde_json::json;
+
+/// Why a webhook was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// 413: the body is over the limit.
+    #[error("body exceeds the limit of {0} bytes")]
+    TooLarge(usize),
+    /// 400: the request could not be read.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404: no enabled source of that name.
+    #[error("no enabled source named {0:?}")]
+    NoSource(String),
+    /// 401: the signature does not verify.
+    #[error(transparent)]
+    Unauthorized(#[from] SignatureError),
+    /// 503: the database is unavailable; nothing was stored.
+    #[error("storage is unavailable; retry later")]
+    Unavailable,
+}
+
+impl IngestError {
+    /// The machine-readable `error` code of the JSON answer, also the
+    /// `outcome` label of the request metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            IngestError::TooLarge(_) => "too_large",
+            IngestError::BadRequest(_) => "bad_request",
+            IngestError::NoSource(_) => "not_found",
+            IngestError::Unauthorized(_) => "unauthorized",
+            IngestError::Unavailable => "unavailable",
+        }
+    }
+
+    /// A 503, logging what made the database unavailable.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %cause, "database unavailable: answering 503");
+        IngestError::Unavailable
+    }
+}
+
+impl ResponseError for IngestError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            IngestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            IngestError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            IngestError::NoSource(_) => StatusCode::NOT_FOUND,
+            IngestError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            IngestError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut b = HttpResponse::build(self.status_code());
+        if matches!(self, IngestError::Unavailable) {
+            b.insert_header(("Retry-After", "5"));
+        }
+        b.json(json!({"error": self.code(), "message": self.to_string()}))
+    }
+}

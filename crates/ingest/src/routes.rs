@@ -1,0 +1,180 @@
+//! The HTTP routes: `POST /webhooks/{source}` (verify, store, answer) and
+//! the probes.
+
+use std::time::Duration;
+
+use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use diesel_async::RunQueryDsl;
+use domain::signature::{self, SignedHeaders, VerifyOptions};
+use futures_util::StreamExt;
+use serde_json::json;
+use store::inbox::NewEvent;
+
+use crate::{IngestError, State};
+
+/// `POST /webhooks/{source}`: answers 200 once the event is committed (or
+/// was already), else the refusal; counts the outcome.
+pub async fn receive(
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<State>,
+) -> HttpResponse {
+    let started = std::time::Instant::now();
+    let name = path.into_inner();
+    let span = tracing::info_span!("webhook", source = %name);
+    let _g = span.enter();
+    let (outcome, response) = match handle(&name, &req, payload, &state).await {
+        Ok((id, duplicate)) => {
+            tracing::debug!(id, duplicate, "accepted");
+            let status = if duplicate { "duplicate" } else { "accepted" };
+            (
+                status,
+                HttpResponse::Ok().json(json!({"id": id, "status": status})),
+            )
+        }
+        Err(e) => {
+            if !matches!(e, IngestError::Unavailable) {
+                tracing::info!(status = e.status_code().as_u16(), error = e.code(), reason = %e, "refused");
+            }
+            (e.code(), e.error_response())
+        }
+    };
+    // Unknown source names come from the URL: never a label of their own.
+    let source = if outcome == "not_found" {
+        "unknown".to_string()
+    } else {
+        name
+    };
+    metrics::counter!("switchboard_ingest_requests_total", "source" => source, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("switchboard_ingest_request_duration_seconds", "outcome" => outcome)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Reads, verifies and stores one webhook. Returns its id and whether it
+/// was a duplicate.
+async fn handle(
+    name: &str,
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &State,
+) -> Result<(i64, bool), IngestError> {
+    let body = read_body(req, payload, state.cfg.max_body_bytes).await?;
+    let src = state
+        .sources
+        .get(name)
+        .await?
+        .ok_or_else(|| IngestError::NoSource(name.to_string()))?;
+    let h = req.headers();
+    let signed = SignedHeaders {
+        x_signature: header(h, "x-signature"),
+        webhook_id: header(h, "webhook-id"),
+        webhook_timestamp: header(h, "webhook-timestamp"),
+        webhook_signature: header(h, "webhook-signature"),
+    };
+    let opts = VerifyOptions {
+        timestamp_tolerance_secs: i64::try_from(state.cfg.timestamp_tolerance.as_secs())
+            .unwrap_or(i64::MAX),
+        now_unix: chrono::Utc::now().timestamp(),
+    };
+    signature::verify(src.provider, &src.secrets, &signed, &body, &opts)?;
+    let event = NewEvent {
+        source: name.to_string(),
+        provider: src.provider,
+        dedup_key: signature::dedup_key(src.provider, &signed, &body),
+        body: body.to_vec(),
+        headers: kept_headers(req),
+    };
+    // Answered only once the transaction holding the row has committed.
+    tokio::time::timeout(state.cfg.db_timeout, state.batcher.submit(event))
+        .await
+        .map_err(|_| IngestError::unavailable("insert timed out"))?
+        .map_err(IngestError::unavailable)
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The request headers worth keeping with the body.
+fn kept_headers(req: &HttpRequest) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for name in [
+        "content-type",
+        "user-agent",
+        "x-forwarded-for",
+        "x-request-id",
+        "webhook-id",
+        "webhook-timestamp",
+    ] {
+        if let Some(v) = header(req.headers(), name) {
+            m.insert(name.to_string(), json!(v));
+        }
+    }
+    if let Some(addr) = req.peer_addr() {
+        m.insert("remote-addr".into(), json!(addr.ip().to_string()));
+    }
+    serde_json::Value::Object(m)
+}
+
+/// Reads the body, refusing it as soon as it is over `limit`. Returns it.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, IngestError> {
+    let declared = header(req.headers(), CONTENT_LENGTH.as_str()).and_then(|v| v.parse().ok());
+    if declared.is_some_and(|len: usize| len > limit) {
+        return Err(IngestError::TooLarge(limit));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| IngestError::BadRequest(format!("reading body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(IngestError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the database answers within 2 s.
+pub async fn readyz(state: web::Data<State>) -> HttpResponse {
+    let check = async {
+        let mut conn = state.pool.get().await.map_err(|e| e.to_string())?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .map_err(|e| e.to_string())
+    };
+    match tokio::time::timeout(Duration::from_secs(2), check).await {
+        Ok(Ok(_)) => HttpResponse::Ok().json(json!({"status": "ready"})),
+        Ok(Err(e)) => {
+            HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable", "error": e}))
+        }
+        Err(_) => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "unavailable", "error": "database check timed out"})),
+    }
+}
+
+/// `GET /metrics`: the Prometheus page, when metrics are on.
+pub async fn metrics_page(state: web::Data<State>) -> HttpResponse {
+    match &state.metrics {
+        Some(h) => telemetry::render_metrics(h),
+        None => HttpResponse::NotFound()
+            .json(json!({"error": "not_found", "message": "metrics are off"})),
+    }
+}
+
+/// Any other route.
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(json!({"error": "not_found", "message": "no such route"}))
+}

@@ -1,0 +1,17 @@
+//! Switchboard's PostgreSQL storage: the connection pool, the embedded
+//! migrations, and the one home of every statement on the inbox
+//! (`webhook_events`) and on sources. Ingest and the worker call it; neither
+//! writes inbox SQL of its own. The call and extension projections are the
+//! domain's (`domain::projection`).
+
+mod error;
+mod migrate;
+mod pool;
+
+pub mod inbox;
+pub mod schema;
+pub mod sources;
+
+pub use error::Error;
+pub use migrate::{migrate, MIGRATIONS};
+pub use pool::{connect, pool, PgPool};

@@ -1,0 +1,39 @@
+//! The embedded migrations, applied under an advisory lock.
+
+use diesel::connection::SimpleConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::AsyncPgConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::Error;
+
+/// The project's migrations, compiled into the binaries.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+/// Advisory lock key held while migrating, so that concurrent `migrate`
+/// runs (a Job and a developer, two test processes) apply each migration once.
+const MIGRATION_LOCK: i64 = 0x5357_4254_4d49_4752; // "SWBTMIGR"
+
+/// Applies pending migrations to the database at `url`. Returns the
+/// versions applied (empty when up to date).
+pub async fn migrate(url: &str) -> Result<Vec<String>, Error> {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || migrate_blocking(&url))
+        .await
+        .map_err(|e| Error::Migration(Box::new(e)))?
+}
+
+fn migrate_blocking(url: &str) -> Result<Vec<String>, Error> {
+    use diesel::Connection;
+    let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
+        AsyncConnectionWrapper::establish(url)?;
+    conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+    let result = conn
+        .run_pending_migrations(MIGRATIONS)
+        .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+        .map_err(Error::Migration);
+    let unlock = conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+    let applied = result?;
+    unlock?;
+    Ok(applied)
+}

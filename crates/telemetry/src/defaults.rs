@@ -1,0 +1,11 @@
+//! Configuration defaults, written once: in the clap attributes.
+
+/// The configuration `T` would get from an empty command line and an empty
+/// environment: its clap defaults. Library configurations implement
+/// `Default` with it, so the defaults exist in one place only.
+pub fn clap_defaults<T: clap::Args + clap::FromArgMatches>() -> Result<T, clap::Error> {
+    let command =
+        T::augment_args(clap::Command::new("defaults")).mut_args(|a| a.env(None::<&'static str>));
+    let matches = command.try_get_matches_from(["defaults"])?;
+    T::from_arg_matches(&matches)
+}

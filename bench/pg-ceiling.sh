@@ -180,9 +180,8 @@ CREATE TABLE webhook_events (
     dead_at         timestamptz,
     UNIQUE (source, dedup_key)
 );
-CREATE INDEX webhook_events_pending ON webhook_events (id) WHERE processed_at IS NULL AND dead_at IS NULL;
+CREATE INDEX webhook_events_pending ON webhook_events (id) WHERE processed_at IS NULL;
 CREATE INDEX webhook_events_processed_brin ON webhook_events USING brin (processed_at);
-CREATE INDEX webhook_events_failing ON webhook_events (id) WHERE processed_at IS NULL AND last_error IS NOT NULL;
 ALTER TABLE webhook_events SET (
     autovacuum_vacuum_scale_factor = 0.01,
     autovacuum_vacuum_insert_scale_factor = 0.02,
@@ -221,7 +220,7 @@ SQL
 # else holds and mark them processed (as an applied event would be).
 CLAIM="WITH claimed AS (
   SELECT id FROM webhook_events
-   WHERE processed_at IS NULL AND dead_at IS NULL
+   WHERE processed_at IS NULL
    ORDER BY id
    LIMIT $CLAIM_ROWS
      FOR UPDATE SKIP LOCKED)

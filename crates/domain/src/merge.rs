@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::event::{CallStatus, CallUpdate, ExtensionStatus, LegState, LegUpdate};
+use crate::event::{CallStatus, CallUpdate, Effect, ExtensionStatus, LegState, LegUpdate};
 
 /// A `calls` row as the merge sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +251,28 @@ pub fn merge_reported(
         row.name = Some(n.to_string());
     }
     row.last_seen = largest(row.last_seen, Some(at));
+}
+
+/// Merges an extension fact (a registration change or a provider-reported
+/// status) into the row of the extension it names. Other effects change
+/// nothing.
+pub fn merge_extension_fact(row: &mut ExtensionRow, effect: &Effect) {
+    match effect {
+        Effect::Registration {
+            registered,
+            seq,
+            at,
+            ..
+        } => merge_registration(row, *registered, *seq, *at),
+        Effect::Reported {
+            name,
+            status,
+            seq,
+            at,
+            ..
+        } => merge_reported(row, name.as_deref(), status, *seq, *at),
+        Effect::Call(_) | Effect::Ignored => {}
+    }
 }
 
 /// Applies a call update to a call and its legs (keyed by leg id).

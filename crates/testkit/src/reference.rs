@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use domain::merge::{
-    apply_call, extension_status, merge_registration, merge_reported, CallRow, ExtensionRow, LegRow,
+    apply_call, extension_status, merge_extension_fact, CallRow, ExtensionRow, LegRow,
 };
 use domain::{Effect, ExtensionStatus, LegState};
 
@@ -46,24 +46,9 @@ impl Projection {
                     self.legs.insert((u.call_id.clone(), leg_id), row);
                 }
             }
-            Effect::Registration {
-                extension,
-                registered,
-                seq,
-                at,
-            } => {
+            Effect::Registration { extension, .. } | Effect::Reported { extension, .. } => {
                 let e = self.extensions.entry(extension.clone()).or_default();
-                merge_registration(e, *registered, *seq, *at);
-            }
-            Effect::Reported {
-                extension,
-                name,
-                status,
-                seq,
-                at,
-            } => {
-                let e = self.extensions.entry(extension.clone()).or_default();
-                merge_reported(e, name.as_deref(), status, *seq, *at);
+                merge_extension_fact(e, effect);
             }
             Effect::Ignored => {}
         }

@@ -100,27 +100,9 @@ impl LockedExtensions {
                         }
                     }
                 }
-                Effect::Registration {
-                    extension,
-                    registered,
-                    seq,
-                    at,
-                } => {
-                    merge::merge_registration(self.row(i.source, extension), *registered, *seq, *at)
+                Effect::Registration { extension, .. } | Effect::Reported { extension, .. } => {
+                    merge::merge_extension_fact(self.row(i.source, extension), i.effect)
                 }
-                Effect::Reported {
-                    extension,
-                    name,
-                    status,
-                    seq,
-                    at,
-                } => merge::merge_reported(
-                    self.row(i.source, extension),
-                    name.as_deref(),
-                    status,
-                    *seq,
-                    *at,
-                ),
                 Effect::Ignored => {}
             }
         }

@@ -1,4 +1,4 @@
-//! The call/extension upsert logic against a real PostgreSQL.
+//! The projection writer against a real PostgreSQL.
 
 use chrono::{TimeZone, Utc};
 use diesel::prelude::*;

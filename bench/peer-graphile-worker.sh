@@ -52,100 +52,29 @@ BENCH_CACHE="${BENCH_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/switchboard-
 BENCH_DB="${BENCH_DB:-sb_bench_graphile}"
 KEEP_DB="${KEEP_DB:-0}"
 
-# Messages go to fd 3, the script's own stderr, so that they are seen even
-# when a signal arrives while a command's output is sent to a file.
-exec 3>&2
-say() { printf '[peer-graphile-worker] %s\n' "$*" >&3; }
-fail() { local code=$1; shift; printf '[peer-graphile-worker] error: %s\n' "$*" >&3; exit "$code"; }
+STAGE=""  # npm's staging directory while it installs; removed on any exit
+BENCH_NAME=peer-graphile-worker
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cleanup_extra() { [ -z "$STAGE" ] || rm -rf "$STAGE"; }
 
-positive() { case "$2" in ''|*[!0-9]*) fail 4 "$1 must be a positive integer, not '$2'";; esac; [ "$2" -gt 0 ] || fail 4 "$1 must be > 0"; }
 positive JOBS "$JOBS"
 positive WORKERS "$WORKERS"
 positive CONCURRENCY "$CONCURRENCY"
 positive ROW_TIMEOUT_S "$ROW_TIMEOUT_S"
 [ "$ROW_TIMEOUT_S" -gt 20 ] || fail 4 "ROW_TIMEOUT_S must be more than 20"
-case "$BENCH_DB" in ''|*[!a-z0-9_]*) fail 4 "BENCH_DB must be made of [a-z0-9_]";; esac
 for r in $ROWS; do case "$r" in batched|unbatched) ;; *) fail 4 "unknown row '$r' in ROWS";; esac; done
-
-# --- tools ----------------------------------------------------------------------
-# psql: PG_BINDIR, then PATH, then where scripts/pg-local.sh looks.
-pg_program() {
-  local d
-  if [ -n "${PG_BINDIR:-}" ] && [ -x "$PG_BINDIR/$1" ]; then echo "$PG_BINDIR/$1"; return 0; fi
-  if command -v "$1" >/dev/null 2>&1; then command -v "$1"; return 0; fi
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -V -r) /usr/local/pgsql/bin \
-           /opt/homebrew/opt/postgresql@*/bin /usr/local/opt/postgresql@*/bin; do
-    if [ -x "$d/$1" ]; then echo "$d/$1"; return 0; fi
-  done
-  return 1
-}
-PSQL="$(pg_program psql)" || fail 2 "psql not found (Debian: apt-get install postgresql-client; or set PG_BINDIR)"
-command -v timeout >/dev/null 2>&1 || fail 2 "timeout (coreutils) not found"
+bench_init
 command -v node >/dev/null 2>&1 || fail 3 "node not found: graphile-worker needs Node.js >= 18 (Debian 12: apt-get install nodejs npm)"
 NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]')"
 [ "$NODE_MAJOR" -ge 18 ] || fail 3 "Node.js >= 18 needed, found $(node --version)"
 
-# --- URLs -------------------------------------------------------------------------
-with_db() { # URL DB: the same server and credentials, another database
-  case "$1" in
-    postgres://*|postgresql://*)
-      local base="${1%%\?*}" query=""
-      [ "$base" = "$1" ] || query="?${1#*\?}"
-      local scheme="${base%%://*}" rest="${base#*://}"
-      echo "$scheme://${rest%%/*}/$2$query" ;;
-    *) echo "$1 dbname=$2" ;;
-  esac
-}
-masked() { sed -E 's#^(postgres(ql)?://[^:/@]*):[^@/]*@#\1:***@#; s#password=[^ ]*#password=***#' <<<"$1"; }
-ADMIN_URL="$DATABASE_URL"
-BENCH_URL="$(with_db "$DATABASE_URL" "$BENCH_DB")"
-export PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-10}"
-
-# --- children: every one under timeout ----------------------------------------------
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/peer-graphile.XXXXXX")"
-CHILD=""
-STAGE=""
-DB_MADE=0
-sql() { local url="$1"; shift; timeout -k 5 60 "$PSQL" "$url" -X -w -q -A -t -v ON_ERROR_STOP=1 "$@"; }
-# Long children (npm, node) run in the background, so that a signal reaches
-# the trap at once; timeout gives them a process group of their own and
-# passes a TERM on to all of it (node's worker processes included).
-bounded() { # LIMIT_S CMD...
-  local limit="$1" rc=0; shift
-  timeout -k 10 "$limit" "$@" </dev/null 3>&- &
-  CHILD=$!
-  wait "$CHILD" || rc=$?
-  CHILD=""
-  return "$rc"
-}
-drop_db() { sql "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" 2>/dev/null; }
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  if [ -n "$CHILD" ]; then kill -TERM "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
-  if [ "$DB_MADE" = 1 ] && [ "$KEEP_DB" != 1 ]; then drop_db || say "could not drop $BENCH_DB"; fi
-  [ -z "$STAGE" ] || rm -rf "$STAGE"
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'say "interrupted"; exit 130' INT HUP
-trap 'say "terminated"; exit 143' TERM
-
 # --- server ---------------------------------------------------------------------------
 say "server: $(masked "$ADMIN_URL")"
-if ! err="$(sql "$ADMIN_URL" -c 'SELECT 1' 2>&1 >/dev/null)"; then
-  case "$err" in *password*|*authentication*)
-    err="$err (put the password in DATABASE_URL, PGPASSWORD or ~/.pgpass)";; esac
-  fail 2 "cannot connect: ${err//$'\n'/ }"
-fi
-[ "$(sql "$ADMIN_URL" -c 'SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user')" = t ] \
-  || fail 2 "the role of DATABASE_URL may not create databases (needs CREATEDB)"
+check_server
 # Each process holds up to CONCURRENCY+1 connections, the driver 2.
 need=$((WORKERS * (CONCURRENCY + 1) + 2))
-free="$(sql "$ADMIN_URL" -c "SELECT current_setting('max_connections')::int
-  - current_setting('superuser_reserved_connections')::int
-  - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')")"
+free="$(free_connections)"
 [ "$need" -le "$free" ] || fail 2 "WORKERS x (CONCURRENCY + 1) + 2 = $need connections needed, the server has $free free; lower WORKERS or CONCURRENCY"
 settings="$(sql "$ADMIN_URL" -c "SELECT split_part(current_setting('server_version'), ' ', 1),
   current_setting('synchronous_commit'), current_setting('fsync')")"
@@ -182,9 +111,7 @@ fi
 : >"$WORK/results"
 for row in $ROWS; do
   say "$row: fresh database $BENCH_DB, $WORKERS processes x concurrency $CONCURRENCY, $JOBS jobs"
-  drop_db >/dev/null
-  DB_MADE=1
-  sql "$ADMIN_URL" -c "CREATE DATABASE $BENCH_DB" >/dev/null
+  create_db
   sql "$ADMIN_URL" -c 'CHECKPOINT' >/dev/null 2>&1 || true  # a quiet start; needs superuser or pg_checkpoint
   rc=0
   bounded "$ROW_TIMEOUT_S" env GRAPHILE_MODULES="$BENCH_CACHE" BENCH_URL="$BENCH_URL" BENCH_ROW="$row" \
@@ -196,7 +123,7 @@ for row in $ROWS; do
     *) fail 4 "$row: the driver failed (exit $rc)" ;;
   esac
 done
-if [ "$KEEP_DB" != 1 ]; then drop_db >/dev/null || say "could not drop $BENCH_DB"; DB_MADE=0; fi
+finish_db
 
 cat <<EOF
 graphile_worker_version: $GW_VERSION

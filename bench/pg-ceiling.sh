@@ -50,101 +50,22 @@ SINGLE_CLIENTS=16
 BATCH_CLIENTS=4 BATCH_ROWS=50
 CLAIM_CLIENTS=4 CLAIM_ROWS=100
 
-# Messages go to fd 3, the script's own stderr, so that they are seen even
-# when a signal arrives while a command's output is sent to a file.
-exec 3>&2
-say() { printf '[pg-ceiling] %s\n' "$*" >&3; }
-fail() { local code=$1; shift; printf '[pg-ceiling] error: %s\n' "$*" >&3; exit "$code"; }
+BENCH_NAME=pg-ceiling
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-positive() { case "$2" in ''|*[!0-9]*) fail 4 "$1 must be a positive integer, not '$2'";; esac; [ "$2" -gt 0 ] || fail 4 "$1 must be > 0"; }
 positive DURATION "$DURATION"
 positive PRELOAD "$PRELOAD"
-case "$BENCH_DB" in ''|*[!a-z0-9_]*) fail 4 "BENCH_DB must be made of [a-z0-9_]";; esac
 for t in $TESTS; do
   case "$t" in insert_1_per_tx|insert_batched|claim_complete) ;; *) fail 4 "unknown test '$t' in TESTS";; esac
 done
-
-# --- tools ----------------------------------------------------------------------
-# A PostgreSQL client program: PG_BINDIR, then PATH, then the places
-# scripts/pg-local.sh looks in (Debian keeps pgbench in /usr/lib/postgresql/N/bin).
-pg_program() {
-  local d
-  if [ -n "${PG_BINDIR:-}" ] && [ -x "$PG_BINDIR/$1" ]; then echo "$PG_BINDIR/$1"; return 0; fi
-  if command -v "$1" >/dev/null 2>&1; then command -v "$1"; return 0; fi
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4 -V -r) /usr/local/pgsql/bin \
-           /opt/homebrew/opt/postgresql@*/bin /usr/local/opt/postgresql@*/bin; do
-    if [ -x "$d/$1" ]; then echo "$d/$1"; return 0; fi
-  done
-  if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/$1" ]; then
-    echo "$(pg_config --bindir)/$1"; return 0
-  fi
-  return 1
-}
-PSQL="$(pg_program psql)" || fail 2 "psql not found (Debian: apt-get install postgresql-client; or set PG_BINDIR)"
+bench_init
 PGBENCH="$(pg_program pgbench)" || fail 2 "pgbench not found (Debian: apt-get install postgresql-client; or set PG_BINDIR)"
-command -v timeout >/dev/null 2>&1 || fail 2 "timeout (coreutils) not found"
-
-# --- URLs -------------------------------------------------------------------------
-# The same server and credentials, another database. A URL keeps its query
-# (host=/socket/dir, sslmode=...); a key=value string gets a last dbname=.
-with_db() {
-  case "$1" in
-    postgres://*|postgresql://*)
-      local base="${1%%\?*}" query=""
-      [ "$base" = "$1" ] || query="?${1#*\?}"
-      local scheme="${base%%://*}" rest="${base#*://}"
-      echo "$scheme://${rest%%/*}/$2$query" ;;
-    *) echo "$1 dbname=$2" ;;
-  esac
-}
-# For messages: the URL with its password, if any, masked.
-masked() { sed -E 's#^(postgres(ql)?://[^:/@]*):[^@/]*@#\1:***@#; s#password=[^ ]*#password=***#' <<<"$1"; }
-ADMIN_URL="$DATABASE_URL"
-BENCH_URL="$(with_db "$DATABASE_URL" "$BENCH_DB")"
-export PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-10}"
-
-# --- children: every one under timeout ----------------------------------------------
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/pg-ceiling.XXXXXX")"
-CHILD=""
-DB_MADE=0
-# Short statements: run in the foreground under a 60 s limit.
-sql() { local url="$1"; shift; timeout -k 5 60 "$PSQL" "$url" -X -w -q -A -t -v ON_ERROR_STOP=1 "$@"; }
-# Long ones (pgbench, preload, vacuum): in the background, so that a signal
-# reaches the trap at once and the trap can stop them. timeout runs its child
-# in a process group of its own and passes the TERM on to all of it.
-bounded() { # LIMIT_S CMD...
-  local limit="$1" rc=0; shift
-  timeout -k 10 "$limit" "$@" </dev/null 3>&- &
-  CHILD=$!
-  wait "$CHILD" || rc=$?
-  CHILD=""
-  return "$rc"
-}
-drop_db() { sql "$ADMIN_URL" -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" 2>/dev/null; }
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM HUP
-  if [ -n "$CHILD" ]; then kill -TERM "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
-  if [ "$DB_MADE" = 1 ] && [ "$KEEP_DB" != 1 ]; then drop_db || say "could not drop $BENCH_DB"; fi
-  rm -rf "$WORK"
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'say "interrupted"; exit 130' INT HUP
-trap 'say "terminated"; exit 143' TERM
 
 # --- server ---------------------------------------------------------------------------
 say "server: $(masked "$ADMIN_URL"); pgbench: $PGBENCH"
-if ! err="$(sql "$ADMIN_URL" -c 'SELECT 1' 2>&1 >/dev/null)"; then
-  case "$err" in *password*|*authentication*)
-    err="$err (put the password in DATABASE_URL, PGPASSWORD or ~/.pgpass)";; esac
-  fail 2 "cannot connect: ${err//$'\n'/ }"
-fi
-[ "$(sql "$ADMIN_URL" -c 'SELECT rolsuper OR rolcreatedb FROM pg_roles WHERE rolname = current_user')" = t ] \
-  || fail 2 "the role of DATABASE_URL may not create databases (needs CREATEDB)"
-free="$(sql "$ADMIN_URL" -c "SELECT current_setting('max_connections')::int
-  - current_setting('superuser_reserved_connections')::int
-  - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')")"
+check_server
+free="$(free_connections)"
 [ "$free" -ge $((SINGLE_CLIENTS + 2)) ] || fail 2 "needs $((SINGLE_CLIENTS + 2)) free connections, the server has $free"
 settings="$(sql "$ADMIN_URL" -c "SELECT split_part(current_setting('server_version'), ' ', 1),
     current_setting('synchronous_commit'), current_setting('fsync'), current_setting('shared_buffers'),
@@ -156,9 +77,7 @@ threads() { if [ "$1" -lt "$CORES" ]; then echo "$1"; else echo "$CORES"; fi; }
 
 # --- scratch database -------------------------------------------------------------------
 say "creating database $BENCH_DB"
-drop_db >/dev/null
-DB_MADE=1
-sql "$ADMIN_URL" -c "CREATE DATABASE $BENCH_DB" >/dev/null
+create_db
 # The inbox of migrations/ (init, operations, lean_inbox, autovacuum,
 # event_provider), written out so that the anchor does not move with them.
 cat >"$WORK/schema.sql" <<'SQL'
@@ -339,7 +258,7 @@ for t in $TESTS; do
   esac
 done
 
-if [ "$KEEP_DB" != 1 ]; then drop_db >/dev/null || say "could not drop $BENCH_DB"; DB_MADE=0; fi
+finish_db
 
 cat <<EOF
 server_version: $SERVER_VERSION

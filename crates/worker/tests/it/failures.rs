@@ -3,27 +3,16 @@
 
 use std::time::Duration;
 
+use crate::helpers::{insert, worker_ok};
 use testkit::{start_worker, wait_until, TestDb};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn insert(db: &TestDb, source: &str, key: &str, body: &str) {
-    db.insert_events(&[(source, key.to_string(), body.as_bytes().to_vec())])
-        .await
-        .expect("insert");
-}
 
 fn ringing(call: &str, ext: &str) -> String {
     serde_json::json!({"type": 30011, "msg": serde_json::json!({"call_id": call, "members": [
         {"extension": {"number": ext, "channel_id": format!("c-{call}"), "member_status": "RING"}}
     ]}).to_string()})
     .to_string()
-}
-
-async fn worker_cli(db: &TestDb, args: &[&str]) -> String {
-    testkit::worker_ok(&db.url, args)
-        .await
-        .expect("worker command")
 }
 
 #[tokio::test]
@@ -96,11 +85,11 @@ async fn failing_events_retry_with_backoff_then_die_and_replay_requeues_them() {
         .count("SELECT min(id) AS n FROM webhook_events WHERE dead_at IS NOT NULL")
         .await
         .expect("id");
-    let out = worker_cli(&db, &["replay", "--id", &first.to_string()]).await;
+    let out = worker_ok(&db, &["replay", "--id", &first.to_string()]).await;
     assert_eq!(out.trim(), "re-queued 1 dead event(s)");
-    let out = worker_cli(&db, &["replay", "--source", "pbx"]).await;
+    let out = worker_ok(&db, &["replay", "--source", "pbx"]).await;
     assert_eq!(out.trim(), "re-queued 4 dead event(s)");
-    let out = worker_cli(&db, &["replay", "--all"]).await;
+    let out = worker_ok(&db, &["replay", "--all"]).await;
     assert_eq!(out.trim(), "re-queued 0 dead event(s)");
     assert_eq!(
         db.count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NULL AND dead_at IS NULL AND attempts = 0 AND next_attempt_at IS NULL")

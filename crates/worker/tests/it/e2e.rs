@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::helpers::worker_ok;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
@@ -11,13 +12,6 @@ use testkit::{start_worker, wait_until, Ingest, TestDb};
 use traffic::scenario;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Runs a `worker` subcommand that must succeed; returns its stdout.
-async fn worker_cli(db: &TestDb, args: &[&str]) -> String {
-    testkit::worker_ok(&db.url, args)
-        .await
-        .expect("worker command")
-}
 
 struct Stack {
     db: TestDb,
@@ -33,8 +27,8 @@ async fn stack() -> Stack {
 /// and one worker started with `worker_args`.
 async fn stack_with(worker_args: &[&str]) -> Stack {
     let db = TestDb::new().await.expect("db");
-    worker_cli(&db, &["migrate"]).await;
-    worker_cli(
+    worker_ok(&db, &["migrate"]).await;
+    worker_ok(
         &db,
         &[
             "source",
@@ -47,7 +41,7 @@ async fn stack_with(worker_args: &[&str]) -> Stack {
         ],
     )
     .await;
-    worker_cli(
+    worker_ok(
         &db,
         &[
             "source",
@@ -226,8 +220,8 @@ async fn dialpad_call_end_to_end() {
 #[tokio::test]
 async fn worker_cli_sources_and_migrate() {
     let db = TestDb::new().await.expect("db");
-    assert!(worker_cli(&db, &["migrate"]).await.contains("up to date"));
-    worker_cli(
+    assert!(worker_ok(&db, &["migrate"]).await.contains("up to date"));
+    worker_ok(
         &db,
         &[
             "source",
@@ -240,15 +234,15 @@ async fn worker_cli_sources_and_migrate() {
         ],
     )
     .await;
-    worker_cli(&db, &["source", "add-secret", "pbx", "anothersecretvalue2"]).await;
-    let list = worker_cli(&db, &["source", "list"]).await;
+    worker_ok(&db, &["source", "add-secret", "pbx", "anothersecretvalue2"]).await;
+    let list = worker_ok(&db, &["source", "list"]).await;
     assert!(list.contains("pbx"), "{list}");
     assert!(list.contains("supe…") && list.contains("anot…"), "{list}");
     assert!(
         !list.contains("supersecretvalue1"),
         "secrets are never printed in full: {list}"
     );
-    worker_cli(&db, &["source", "revoke-secret", "pbx", "supe"]).await;
+    worker_ok(&db, &["source", "revoke-secret", "pbx", "supe"]).await;
     let active = db
         .count("SELECT count(*) AS n FROM source_secrets WHERE revoked_at IS NULL")
         .await

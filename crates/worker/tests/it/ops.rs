@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::helpers::insert;
 use serde_json::Value;
 use testkit::cluster::TempCluster;
 use testkit::{spawn, start_worker, wait_until, Ingest, TestDb};
@@ -10,12 +11,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use traffic::scenario;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn insert(db: &TestDb, source: &str, key: &str, body: &str) {
-    db.insert_events(&[(source, key.to_string(), body.as_bytes().to_vec())])
-        .await
-        .expect("insert");
-}
 
 async fn exec(db: &TestDb, sql: &str) {
     db.exec(sql).await.expect("sql");

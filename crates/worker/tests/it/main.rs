@@ -1,0 +1,10 @@
+//! The worker's integration tests, in one binary: the real `ingest` and
+//! `worker` binaries against a fresh database per test.
+
+mod convergence;
+mod crash;
+mod e2e;
+mod failures;
+mod helpers;
+mod ops;
+mod outage;

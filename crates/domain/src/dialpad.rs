@@ -167,79 +167,21 @@ fn recording_of(ev: &CallEvent) -> Option<String> {
     from_details.or(from_field)
 }
 
+/// The parsed call event: a call update carrying this leg's state (unless
+/// the state is a post-call or unknown one, which changes no leg), and the
+/// call's end when this is its master leg ending. Errors on an empty
+/// `call_id`.
 fn call_event(ev: CallEvent, env: Envelope) -> Result<Parsed, ParseError> {
-    let leg_id = id_text(&ev.call_id);
-    if leg_id.is_empty() {
-        return Err(ParseError::Shape("call event with an empty call_id".into()));
-    }
-    let call_id = opt_id(&ev.entry_point_call_id)
-        .or_else(|| opt_id(&ev.master_call_id))
-        .unwrap_or_else(|| leg_id.clone());
-    let seq = ev
-        .event_timestamp
-        .as_ref()
-        .and_then(ms_of)
-        .unwrap_or_else(|| env.received_at.timestamp_millis());
-    let event_type = dialpad_event_type(&ev.state);
+    let (leg_id, call_id) = ids_of(&ev)?;
+    let mut u = call_details(&ev, call_id, env);
     let mut notes = Vec::new();
-    let (from_number, to_number) = match ev.direction.as_deref() {
-        Some("outbound") => (ev.internal_number.clone(), ev.external_number.clone()),
-        _ => (ev.external_number.clone(), ev.internal_number.clone()),
-    };
-    let started_at = time_of(&ev.date_started);
-    let answered_at = time_of(&ev.date_connected);
-    let mut u = CallUpdate {
-        call_id: call_id.clone(),
-        seq,
-        direction: ev.direction.clone(),
-        from_number: from_number.filter(|s| !s.is_empty()),
-        to_number: to_number.filter(|s| !s.is_empty()),
-        started_at,
-        answered_at,
-        recording_url: recording_of(&ev),
-        ..Default::default()
-    };
     match dialpad_state(&ev.state) {
         Mapped::Leg(state, hold) => {
-            let target = ev.target.unwrap_or_default();
-            let kind = target.kind.clone().unwrap_or_else(|| "unknown".into());
-            let is_user = kind == "user";
-            let ended_at = if state == LegState::Ended {
-                time_of(&ev.date_ended).or(Some(env.received_at))
-            } else {
-                None
-            };
-            u.legs.push(LegUpdate {
-                leg_id: leg_id.clone(),
-                extension: if is_user { opt_id(&target.id) } else { None },
-                extension_name: if is_user { target.name.clone() } else { None },
-                party: target.name.clone().or(target.phone.clone()),
-                kind,
-                state,
-                on_hold: hold,
-                started_at,
-                answered_at,
-                ended_at,
-            });
-            if state == LegState::Ended && leg_id == call_id {
-                u.ends_call = true;
-                u.ended_at = ended_at;
-                let secs = |v: &Option<Value>| {
-                    v.as_ref()
-                        .and_then(ms_of)
-                        .and_then(|ms| i32::try_from((ms + 500) / 1000).ok())
-                };
-                u.talk_seconds = secs(&ev.duration).filter(|s| *s > 0);
-                u.duration_seconds = secs(&ev.total_duration).filter(|s| *s > 0);
-                u.disposition = Some(
-                    match (ev.state.as_str(), answered_at) {
-                        ("voicemail", _) => "voicemail",
-                        (_, Some(_)) => "answered",
-                        _ => "missed",
-                    }
-                    .to_string(),
-                );
+            let leg = leg_of(&ev, leg_id, state, hold, env);
+            if state == LegState::Ended && leg.leg_id == u.call_id {
+                end_call(&mut u, &ev, leg.ended_at);
             }
+            u.legs.push(leg);
         }
         Mapped::PostCall => {}
         Mapped::Unknown => {
@@ -250,8 +192,118 @@ fn call_event(ev: CallEvent, env: Envelope) -> Result<Parsed, ParseError> {
         }
     }
     Ok(Parsed {
-        event_type,
+        event_type: dialpad_event_type(&ev.state),
         effect: Effect::Call(u),
         notes,
     })
+}
+
+/// The event's leg id (its own `call_id`) and the id of the call it belongs
+/// to: the entry point's, else the master's, else the leg's own. Errors on
+/// an empty `call_id`.
+fn ids_of(ev: &CallEvent) -> Result<(String, String), ParseError> {
+    let leg_id = id_text(&ev.call_id);
+    if leg_id.is_empty() {
+        return Err(ParseError::Shape("call event with an empty call_id".into()));
+    }
+    let call_id = opt_id(&ev.entry_point_call_id)
+        .or_else(|| opt_id(&ev.master_call_id))
+        .unwrap_or_else(|| leg_id.clone());
+    Ok((leg_id, call_id))
+}
+
+/// The call update of call `call_id` with what every call event says about
+/// the call: its position (the event timestamp, else the arrival time),
+/// direction, numbers, start and answer times and recording. No legs yet.
+fn call_details(ev: &CallEvent, call_id: String, env: Envelope) -> CallUpdate {
+    let seq = ev
+        .event_timestamp
+        .as_ref()
+        .and_then(ms_of)
+        .unwrap_or_else(|| env.received_at.timestamp_millis());
+    let (from_number, to_number) = numbers_of(ev);
+    CallUpdate {
+        call_id,
+        seq,
+        direction: ev.direction.clone(),
+        from_number,
+        to_number,
+        started_at: time_of(&ev.date_started),
+        answered_at: time_of(&ev.date_connected),
+        recording_url: recording_of(ev),
+        ..Default::default()
+    }
+}
+
+/// The call's (from, to) numbers, each `None` when empty: internal to
+/// external for an outbound call, else external to internal.
+fn numbers_of(ev: &CallEvent) -> (Option<String>, Option<String>) {
+    let (from, to) = match ev.direction.as_deref() {
+        Some("outbound") => (ev.internal_number.clone(), ev.external_number.clone()),
+        _ => (ev.external_number.clone(), ev.internal_number.clone()),
+    };
+    (from.filter(|s| !s.is_empty()), to.filter(|s| !s.is_empty()))
+}
+
+/// The leg `leg_id` in `state`: its party is the event's target (an
+/// extension when the target is a user), and an ended leg ends at
+/// `date_ended`, else on arrival.
+fn leg_of(
+    ev: &CallEvent,
+    leg_id: String,
+    state: LegState,
+    hold: Option<bool>,
+    env: Envelope,
+) -> LegUpdate {
+    let no_target = Target::default();
+    let target = ev.target.as_ref().unwrap_or(&no_target);
+    let kind = target.kind.clone().unwrap_or_else(|| "unknown".into());
+    let is_user = kind == "user";
+    let ended_at = if state == LegState::Ended {
+        time_of(&ev.date_ended).or(Some(env.received_at))
+    } else {
+        None
+    };
+    LegUpdate {
+        leg_id,
+        extension: if is_user { opt_id(&target.id) } else { None },
+        extension_name: if is_user { target.name.clone() } else { None },
+        party: target.name.clone().or(target.phone.clone()),
+        kind,
+        state,
+        on_hold: hold,
+        started_at: time_of(&ev.date_started),
+        answered_at: time_of(&ev.date_connected),
+        ended_at,
+    }
+}
+
+/// Marks the call ended at `ended_at` (its master leg has ended), with its
+/// talk and total durations and its disposition.
+fn end_call(u: &mut CallUpdate, ev: &CallEvent, ended_at: Option<DateTime<Utc>>) {
+    u.ends_call = true;
+    u.ended_at = ended_at;
+    u.talk_seconds = seconds_of(&ev.duration);
+    u.duration_seconds = seconds_of(&ev.total_duration);
+    u.disposition = Some(disposition_of(&ev.state, u.answered_at));
+}
+
+/// A duration in milliseconds as whole seconds, rounded; `None` when absent,
+/// not positive or out of range.
+fn seconds_of(v: &Option<Value>) -> Option<i32> {
+    v.as_ref()
+        .and_then(ms_of)
+        .and_then(|ms| i32::try_from((ms + 500) / 1000).ok())
+        .filter(|s| *s > 0)
+}
+
+/// The disposition of an ended call: `voicemail` for a voicemail state, else
+/// `answered` once connected, else `missed`.
+fn disposition_of(state: &str, answered_at: Option<DateTime<Utc>>) -> String {
+    match (state, answered_at) {
+        ("voicemail", _) => "voicemail",
+        (_, Some(_)) => "answered",
+        _ => "missed",
+    }
+    .to_string()
 }

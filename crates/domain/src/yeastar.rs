@@ -34,45 +34,49 @@ pub fn parse(body: &[u8], env: Envelope) -> Result<Parsed, ParseError> {
             Effect::Call(u)
         }
         30012 => Effect::Call(cdr(&msg, env)?),
-        30007 => {
-            let m: Registration = from_msg(&msg)?;
-            match m.status.to_ascii_lowercase().as_str() {
-                "registered" => Effect::Registration {
-                    extension: text_of(&m.extension),
-                    registered: true,
-                    seq: env.id,
-                    at: env.received_at,
-                },
-                "unregistered" => Effect::Registration {
-                    extension: text_of(&m.extension),
-                    registered: false,
-                    seq: env.id,
-                    at: env.received_at,
-                },
-                other => {
-                    notes.push(format!(
-                        "unknown registration status {other:?} kept, not applied"
-                    ));
-                    Effect::Ignored
-                }
-            }
-        }
-        30008 => {
-            let m: Registration = from_msg(&msg)?;
-            Effect::Reported {
-                extension: text_of(&m.extension),
-                name: None,
-                status: m.status,
-                seq: env.id,
-                at: env.received_at,
-            }
-        }
+        30007 => registration(&msg, env, &mut notes)?,
+        30008 => reported(&msg, env)?,
         _ => Effect::Ignored,
     };
     Ok(Parsed {
         event_type,
         effect,
         notes,
+    })
+}
+
+/// The effect of a 30007 registration event: the extension registered or
+/// unregistered, or, for any other status, [`Effect::Ignored`] with a note.
+fn registration(msg: &Value, env: Envelope, notes: &mut Vec<String>) -> Result<Effect, ParseError> {
+    let m: Registration = from_msg(msg)?;
+    let registered = match m.status.to_ascii_lowercase().as_str() {
+        "registered" => true,
+        "unregistered" => false,
+        other => {
+            notes.push(format!(
+                "unknown registration status {other:?} kept, not applied"
+            ));
+            return Ok(Effect::Ignored);
+        }
+    };
+    Ok(Effect::Registration {
+        extension: text_of(&m.extension),
+        registered,
+        seq: env.id,
+        at: env.received_at,
+    })
+}
+
+/// The effect of a 30008 extension call status event: the status as the
+/// provider reports it.
+fn reported(msg: &Value, env: Envelope) -> Result<Effect, ParseError> {
+    let m: Registration = from_msg(msg)?;
+    Ok(Effect::Reported {
+        extension: text_of(&m.extension),
+        name: None,
+        status: m.status,
+        seq: env.id,
+        at: env.received_at,
     })
 }
 
@@ -103,6 +107,16 @@ struct Member {
     channel_id: Option<String>,
     #[serde(default)]
     member_status: Option<String>,
+}
+
+impl Member {
+    /// The member's `channel_id`, trimmed; `None` when absent or blank.
+    fn channel(&self) -> Option<&str> {
+        self.channel_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+    }
 }
 
 #[derive(Deserialize)]
@@ -149,6 +163,10 @@ fn opt_text(v: &Option<Value>) -> Option<String> {
     v.as_ref().map(text_of).filter(|s| !s.is_empty())
 }
 
+/// The call update of a 30011/30013-30016 call status event, as seen on
+/// arrival: one leg per known member, the direction and numbers, and whether
+/// the call ends (it `failed`, or every member has hung up). Notes say which
+/// members were left out and why.
 fn call_status(
     msg: &Value,
     env: Envelope,
@@ -161,105 +179,226 @@ fn call_status(
         return Err(ParseError::Shape("msg has an empty call_id".into()));
     }
     let at: DateTime<Utc> = env.received_at;
-    let mut u = CallUpdate {
-        call_id,
-        seq: env.id,
-        ..Default::default()
+    let members = read_members(&m.members, at, notes)?;
+    Ok(members.into_update(call_id, env.id, at, failed))
+}
+
+/// Who a call is between: its direction and the numbers at either end.
+struct Route {
+    direction: String,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// The side of the call an extension member is on, by its status word.
+enum Side {
+    Caller,
+    Callee,
+}
+
+/// The part one member plays in the call, as far as its direction and
+/// numbers go.
+enum Part {
+    /// An extension, with its side where its status word tells it.
+    Extension { number: String, side: Option<Side> },
+    /// A trunk member: the route it reports.
+    Trunk(Route),
+}
+
+/// What one member entry says.
+enum Reading {
+    /// A leg of the call and the member's part in it.
+    Leg(Box<LegUpdate>, Part),
+    /// A member left out of the legs: the note saying why, and whether it
+    /// still counts as hung up.
+    Skipped { note: String, ended: bool },
+}
+
+/// What the members of one event say together.
+struct Members {
+    legs: Vec<LegUpdate>,
+    /// The first trunk member's route.
+    trunk: Option<Route>,
+    /// The first extension on the caller's side.
+    caller: Option<String>,
+    /// The first extension on the callee's side.
+    callee: Option<String>,
+    /// True when there are members and every known one has hung up.
+    all_ended: bool,
+}
+
+/// Reads every member entry (`{kind: member}`) in order; empty entries are
+/// skipped, and notes are added for members left out. Returns what the
+/// members say together, or the first malformed member's error.
+fn read_members(
+    entries: &[serde_json::Map<String, Value>],
+    at: DateTime<Utc>,
+    notes: &mut Vec<String>,
+) -> Result<Members, ParseError> {
+    let mut members = Members {
+        legs: Vec::new(),
+        trunk: None,
+        caller: None,
+        callee: None,
+        all_ended: !entries.is_empty(),
     };
-    let mut trunk_seen = false;
-    let mut caller_ext = None;
-    let mut callee_ext = None;
-    let mut all_ended = !m.members.is_empty();
-    for entry in &m.members {
+    for entry in entries {
         let Some((kind, body)) = entry.iter().next() else {
             continue;
         };
-        let member: Member = serde_json::from_value(body.clone())
-            .map_err(|e| ParseError::Shape(format!("member {kind}: {e}")))?;
-        let status = member.member_status.clone().unwrap_or_default();
-        let mapped = yeastar_member_status(&status);
-        let (state, hold) = match mapped {
-            Mapped::Leg(s, h) => (s, h),
-            Mapped::PostCall | Mapped::Unknown => {
-                notes.push(format!(
-                    "unknown member_status {status:?} for {kind} member: leg unchanged"
-                ));
-                all_ended = false;
-                continue;
+        match read_member(kind, body, at)? {
+            Reading::Leg(leg, part) => members.add(*leg, part),
+            Reading::Skipped { note, ended } => {
+                notes.push(note);
+                members.all_ended &= ended;
             }
-        };
-        if state != LegState::Ended {
-            all_ended = false;
         }
-        let channel = member
-            .channel_id
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty());
-        let mut leg = LegUpdate {
-            leg_id: String::new(),
-            kind: kind.clone(),
-            extension: None,
-            extension_name: None,
-            party: None,
-            state,
-            on_hold: hold,
+    }
+    Ok(members)
+}
+
+/// Reads one member of kind `kind` (`extension`, `inbound`, `outbound`):
+/// its leg as seen at `at` and its part in the call, or why it is left out
+/// (an unknown status or kind). Errors when the member is malformed.
+fn read_member(kind: &str, body: &Value, at: DateTime<Utc>) -> Result<Reading, ParseError> {
+    let member: Member = serde_json::from_value(body.clone())
+        .map_err(|e| ParseError::Shape(format!("member {kind}: {e}")))?;
+    let status = member.member_status.clone().unwrap_or_default();
+    let Mapped::Leg(state, hold) = yeastar_member_status(&status) else {
+        return Ok(Reading::Skipped {
+            note: format!("unknown member_status {status:?} for {kind} member: leg unchanged"),
+            ended: false,
+        });
+    };
+    let channel = member.channel();
+    let mut leg = leg_at(kind, state, hold, at);
+    let part = match kind {
+        "extension" => {
+            let number = opt_text(&member.number)
+                .ok_or_else(|| ParseError::Shape("extension member without number".into()))?;
+            leg.leg_id = channel.map_or_else(|| format!("ext:{number}"), str::to_string);
+            leg.party = Some(number.clone());
+            leg.extension = Some(number.clone());
+            Part::Extension {
+                number,
+                side: side_of(&status),
+            }
+        }
+        "inbound" | "outbound" => {
+            let trunk = member.trunk_name.clone().filter(|t| !t.trim().is_empty());
+            leg.leg_id = channel.map_or_else(
+                || format!("{kind}:{}", trunk.clone().unwrap_or_default()),
+                str::to_string,
+            );
+            leg.party = trunk;
+            Part::Trunk(Route {
+                direction: kind.to_string(),
+                from: opt_text(&member.from),
+                to: opt_text(&member.to),
+            })
+        }
+        other => {
+            return Ok(Reading::Skipped {
+                note: format!("unknown member kind {other:?}: ignored"),
+                ended: state == LegState::Ended,
+            });
+        }
+    };
+    Ok(Reading::Leg(Box::new(leg), part))
+}
+
+/// A leg of kind `kind` in `state` as seen at `at`, not yet identified: its
+/// id, extension and party are left empty.
+fn leg_at(kind: &str, state: LegState, hold: Option<bool>, at: DateTime<Utc>) -> LegUpdate {
+    LegUpdate {
+        leg_id: String::new(),
+        kind: kind.to_string(),
+        extension: None,
+        extension_name: None,
+        party: None,
+        state,
+        on_hold: hold,
+        started_at: Some(at),
+        answered_at: (state == LegState::InCall).then_some(at),
+        ended_at: (state == LegState::Ended).then_some(at),
+    }
+}
+
+/// The side of an extension member by its status word: the caller's words
+/// are ALERT/ANSWERED, the callee's RING/ANSWER; `None` for any other.
+fn side_of(status: &str) -> Option<Side> {
+    match status.trim().to_ascii_uppercase().as_str() {
+        "ALERT" | "ANSWERED" => Some(Side::Caller),
+        "RING" | "ANSWER" => Some(Side::Callee),
+        _ => None,
+    }
+}
+
+impl Members {
+    /// Adds one member's leg, noting whether it has hung up and, the first
+    /// time each is seen, the trunk route, caller and callee.
+    fn add(&mut self, leg: LegUpdate, part: Part) {
+        self.all_ended &= leg.state == LegState::Ended;
+        match part {
+            Part::Extension { number, side } => match side {
+                Some(Side::Caller) => {
+                    self.caller.get_or_insert(number);
+                }
+                Some(Side::Callee) => {
+                    self.callee.get_or_insert(number);
+                }
+                None => {}
+            },
+            Part::Trunk(route) => {
+                self.trunk.get_or_insert(route);
+            }
+        }
+        self.legs.push(leg);
+    }
+
+    /// The call's route: the first trunk member's; else, when an extension
+    /// is on either side, an `internal` call from caller to callee; else
+    /// none.
+    fn route(&mut self) -> Option<Route> {
+        self.trunk.take().or_else(|| {
+            (self.caller.is_some() || self.callee.is_some()).then(|| Route {
+                direction: "internal".into(),
+                from: self.caller.take(),
+                to: self.callee.take(),
+            })
+        })
+    }
+
+    /// The call update these members describe, as seen at `at`: started,
+    /// answered once any leg is in call, and ended when the call `failed`
+    /// or every member has hung up.
+    fn into_update(
+        mut self,
+        call_id: String,
+        seq: i64,
+        at: DateTime<Utc>,
+        failed: bool,
+    ) -> CallUpdate {
+        let (direction, from_number, to_number) = match self.route() {
+            Some(r) => (Some(r.direction), r.from, r.to),
+            None => (None, None, None),
+        };
+        let answered = self.legs.iter().any(|l| l.state == LegState::InCall);
+        let ends_call = failed || self.all_ended;
+        CallUpdate {
+            call_id,
+            seq,
+            ends_call,
+            direction,
+            from_number,
+            to_number,
             started_at: Some(at),
-            answered_at: (state == LegState::InCall).then_some(at),
-            ended_at: (state == LegState::Ended).then_some(at),
-        };
-        match kind.as_str() {
-            "extension" => {
-                let number = opt_text(&member.number)
-                    .ok_or_else(|| ParseError::Shape("extension member without number".into()))?;
-                // The caller's words are ALERT/ANSWERED, the callee's RING/ANSWER.
-                match status.trim().to_ascii_uppercase().as_str() {
-                    "ALERT" | "ANSWERED" if caller_ext.is_none() => {
-                        caller_ext = Some(number.clone())
-                    }
-                    "RING" | "ANSWER" if callee_ext.is_none() => callee_ext = Some(number.clone()),
-                    _ => {}
-                }
-                leg.leg_id = channel.map_or_else(|| format!("ext:{number}"), str::to_string);
-                leg.party = Some(number.clone());
-                leg.extension = Some(number);
-            }
-            "inbound" | "outbound" => {
-                trunk_seen = true;
-                if u.direction.is_none() {
-                    u.direction = Some(kind.clone());
-                    u.from_number = opt_text(&member.from);
-                    u.to_number = opt_text(&member.to);
-                }
-                let trunk = member.trunk_name.clone().filter(|t| !t.trim().is_empty());
-                leg.leg_id = channel.map_or_else(
-                    || format!("{kind}:{}", trunk.clone().unwrap_or_default()),
-                    str::to_string,
-                );
-                leg.party = trunk;
-            }
-            other => {
-                notes.push(format!("unknown member kind {other:?}: ignored"));
-                continue;
-            }
+            answered_at: answered.then_some(at),
+            ended_at: ends_call.then_some(at),
+            legs: self.legs,
+            ..Default::default()
         }
-        u.legs.push(leg);
     }
-    if !trunk_seen && (caller_ext.is_some() || callee_ext.is_some()) {
-        u.direction = Some("internal".into());
-        u.from_number = caller_ext;
-        u.to_number = callee_ext;
-    }
-    let any = |s: LegState| u.legs.iter().any(|l| l.state == s);
-    u.started_at = Some(at);
-    if any(LegState::InCall) {
-        u.answered_at = Some(at);
-    }
-    u.ends_call = failed || all_ended;
-    if u.ends_call {
-        u.ended_at = Some(at);
-    }
-    Ok(u)
 }
 
 fn cdr(msg: &Value, env: Envelope) -> Result<CallUpdate, ParseError> {

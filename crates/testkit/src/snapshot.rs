@@ -77,41 +77,12 @@ impl Snapshot {
             calls: p
                 .calls
                 .iter()
-                .map(|(id, c)| {
-                    (
-                        id.clone(),
-                        CallView {
-                            status: c.status.as_str().into(),
-                            direction: c.direction.clone(),
-                            from_number: c.from_number.clone(),
-                            to_number: c.to_number.clone(),
-                            started_at: time(c.started_at, exact_times),
-                            answered_at: time(c.answered_at, exact_times),
-                            ended_at: time(c.ended_at, exact_times),
-                            talk_seconds: c.talk_seconds,
-                            duration_seconds: c.duration_seconds,
-                            disposition: c.disposition.clone(),
-                            recording_url: c.recording_url.clone(),
-                        },
-                    )
-                })
+                .map(|(id, c)| (id.clone(), projected_call(c, exact_times)))
                 .collect(),
             legs: p
                 .legs
                 .iter()
-                .map(|(k, l)| {
-                    (
-                        k.clone(),
-                        LegView {
-                            kind: l.kind.clone(),
-                            extension: l.extension.clone(),
-                            state: l.state.as_str().into(),
-                            on_hold: merge::shows_on_hold(l),
-                            answered_at: time(l.answered_at, exact_times),
-                            ended_at: time(l.ended_at, exact_times),
-                        },
-                    )
-                })
+                .map(|(k, l)| (k.clone(), projected_leg(l, exact_times)))
                 .collect(),
             extensions: p
                 .extensions
@@ -135,103 +106,174 @@ impl Snapshot {
         source: &str,
         exact_times: bool,
     ) -> Result<Snapshot> {
-        type CallRow = (
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-            Option<i32>,
-            Option<i32>,
-            Option<String>,
-            Option<String>,
-        );
-        let rows: Vec<CallRow> = calls::table
-            .filter(calls::source.eq(source))
-            .select((
-                calls::call_id,
-                calls::status,
-                calls::direction,
-                calls::from_number,
-                calls::to_number,
-                calls::started_at,
-                calls::answered_at,
-                calls::ended_at,
-                calls::talk_seconds,
-                calls::duration_seconds,
-                calls::disposition,
-                calls::recording_url,
-            ))
-            .load(conn)
-            .await?;
-        let mut snap = Snapshot::default();
-        for (id, status, direction, from, to, st, an, en, talk, dur, disp, rec) in rows {
-            snap.calls.insert(
-                id,
-                CallView {
-                    status,
-                    direction,
-                    from_number: from,
-                    to_number: to,
-                    started_at: time(st, exact_times),
-                    answered_at: time(an, exact_times),
-                    ended_at: time(en, exact_times),
-                    talk_seconds: talk,
-                    duration_seconds: dur,
-                    disposition: disp,
-                    recording_url: rec,
-                },
-            );
-        }
-        type LegRow = (
-            String,
-            String,
-            String,
-            Option<String>,
-            String,
-            bool,
-            Option<DateTime<Utc>>,
-            Option<DateTime<Utc>>,
-        );
-        let legs: Vec<LegRow> = call_legs::table
-            .filter(call_legs::source.eq(source))
-            .select((
-                call_legs::call_id,
-                call_legs::leg_id,
-                call_legs::kind,
-                call_legs::extension,
-                call_legs::state,
-                call_legs::on_hold,
-                call_legs::answered_at,
-                call_legs::ended_at,
-            ))
-            .load(conn)
-            .await?;
-        for (call, leg, kind, extension, state, on_hold, an, en) in legs {
-            snap.legs.insert(
-                (call, leg),
-                LegView {
-                    kind,
-                    extension,
-                    state,
-                    on_hold,
-                    answered_at: time(an, exact_times),
-                    ended_at: time(en, exact_times),
-                },
-            );
-        }
-        let exts: Vec<(String, String, Option<String>)> = extensions::table
-            .filter(extensions::source.eq(source))
-            .select((extensions::number, extensions::status, extensions::name))
-            .load(conn)
-            .await?;
-        for (number, status, name) in exts {
-            snap.extensions
-                .insert(number, ExtensionView { status, name });
-        }
-        Ok(snap)
+        let calls = load_calls(conn, source, exact_times).await?;
+        let legs = load_legs(conn, source, exact_times).await?;
+        let extensions = load_extensions(conn, source).await?;
+        Ok(Snapshot {
+            calls,
+            legs,
+            extensions,
+        })
     }
+}
+
+/// The view of one call of the in-memory projection.
+fn projected_call(c: &merge::CallRow, exact_times: bool) -> CallView {
+    CallView {
+        status: c.status.as_str().into(),
+        direction: c.direction.clone(),
+        from_number: c.from_number.clone(),
+        to_number: c.to_number.clone(),
+        started_at: time(c.started_at, exact_times),
+        answered_at: time(c.answered_at, exact_times),
+        ended_at: time(c.ended_at, exact_times),
+        talk_seconds: c.talk_seconds,
+        duration_seconds: c.duration_seconds,
+        disposition: c.disposition.clone(),
+        recording_url: c.recording_url.clone(),
+    }
+}
+
+/// The view of one leg of the in-memory projection.
+fn projected_leg(l: &merge::LegRow, exact_times: bool) -> LegView {
+    LegView {
+        kind: l.kind.clone(),
+        extension: l.extension.clone(),
+        state: l.state.as_str().into(),
+        on_hold: merge::shows_on_hold(l),
+        answered_at: time(l.answered_at, exact_times),
+        ended_at: time(l.ended_at, exact_times),
+    }
+}
+
+/// A `calls` row as compared: id, status, direction, from, to, started,
+/// answered, ended, talk and total seconds, disposition, recording.
+type CallColumns = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Option<i32>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+);
+
+/// A `call_legs` row as compared: call, leg, kind, extension, state, hold,
+/// answered, ended.
+type LegColumns = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    bool,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+/// The views of one source's calls in the database, by call id.
+async fn load_calls(
+    conn: &mut AsyncPgConnection,
+    source: &str,
+    exact_times: bool,
+) -> Result<BTreeMap<String, CallView>> {
+    let rows: Vec<CallColumns> = calls::table
+        .filter(calls::source.eq(source))
+        .select((
+            calls::call_id,
+            calls::status,
+            calls::direction,
+            calls::from_number,
+            calls::to_number,
+            calls::started_at,
+            calls::answered_at,
+            calls::ended_at,
+            calls::talk_seconds,
+            calls::duration_seconds,
+            calls::disposition,
+            calls::recording_url,
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| call_view(row, exact_times))
+        .collect())
+}
+
+/// One `calls` row as its call id and view.
+fn call_view(row: CallColumns, exact_times: bool) -> (String, CallView) {
+    let (id, status, direction, from, to, st, an, en, talk, dur, disp, rec) = row;
+    let view = CallView {
+        status,
+        direction,
+        from_number: from,
+        to_number: to,
+        started_at: time(st, exact_times),
+        answered_at: time(an, exact_times),
+        ended_at: time(en, exact_times),
+        talk_seconds: talk,
+        duration_seconds: dur,
+        disposition: disp,
+        recording_url: rec,
+    };
+    (id, view)
+}
+
+/// The views of one source's call legs in the database, by (call id, leg
+/// id).
+async fn load_legs(
+    conn: &mut AsyncPgConnection,
+    source: &str,
+    exact_times: bool,
+) -> Result<BTreeMap<(String, String), LegView>> {
+    let rows: Vec<LegColumns> = call_legs::table
+        .filter(call_legs::source.eq(source))
+        .select((
+            call_legs::call_id,
+            call_legs::leg_id,
+            call_legs::kind,
+            call_legs::extension,
+            call_legs::state,
+            call_legs::on_hold,
+            call_legs::answered_at,
+            call_legs::ended_at,
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(call, leg, kind, extension, state, on_hold, an, en)| {
+            let view = LegView {
+                kind,
+                extension,
+                state,
+                on_hold,
+                answered_at: time(an, exact_times),
+                ended_at: time(en, exact_times),
+            };
+            ((call, leg), view)
+        })
+        .collect())
+}
+
+/// The views of one source's extensions in the database, by number.
+async fn load_extensions(
+    conn: &mut AsyncPgConnection,
+    source: &str,
+) -> Result<BTreeMap<String, ExtensionView>> {
+    let rows: Vec<(String, String, Option<String>)> = extensions::table
+        .filter(extensions::source.eq(source))
+        .select((extensions::number, extensions::status, extensions::name))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(number, status, name)| (number, ExtensionView { status, name }))
+        .collect())
 }

@@ -149,17 +149,16 @@ pub async fn healthz() -> HttpResponse {
 /// `GET /readyz`: the database answers within 2 s.
 pub async fn readyz(state: web::Data<State>) -> HttpResponse {
     let check = async {
-        let mut conn = state.pool.get().await.map_err(|e| e.to_string())?;
+        let mut conn = state.pool.get().await.map_err(store::Error::from)?;
         diesel::sql_query("SELECT 1")
             .execute(&mut conn)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(store::Error::from)
     };
     match tokio::time::timeout(Duration::from_secs(2), check).await {
         Ok(Ok(_)) => HttpResponse::Ok().json(json!({"status": "ready"})),
-        Ok(Err(e)) => {
-            HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable", "error": e}))
-        }
+        Ok(Err(e)) => HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "unavailable", "error": e.to_string()})),
         Err(_) => HttpResponse::ServiceUnavailable()
             .json(json!({"status": "unavailable", "error": "database check timed out"})),
     }

@@ -19,19 +19,3 @@ pub enum Error {
     #[error("migration failed: {0}")]
     Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
-
-impl Error {
-    /// Whether the database itself is unreachable or failing (as opposed to
-    /// a statement refused for what it was given): connection errors, pool
-    /// timeouts, lost connections, and server-side resource errors.
-    pub fn is_unavailable(&self) -> bool {
-        use diesel::result::{DatabaseErrorKind, Error as D};
-        match self {
-            Error::Pool(_) | Error::Connect(_) => true,
-            Error::Query(D::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
-            Error::Query(D::DatabaseError(_, _)) => false,
-            Error::Query(_) => true,
-            Error::Build(_) | Error::Migration(_) => false,
-        }
-    }
-}

@@ -1,0 +1,290 @@
+//! One fresh PostgreSQL database per test, created from a migrated
+//! template so that tests run in parallel; the completion audit.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use diesel::sql_types::{BigInt, Text};
+use diesel::QueryableByName;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
+
+/// The server tests create their databases on: `TEST_DATABASE_URL`, else
+/// `DATABASE_URL`, else the local default.
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// `url` with its database name replaced by `db`.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{}", &base[..path_start], db);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A hash of the migration files, naming the template database: a changed
+/// migration gets a new template.
+fn migrations_hash() -> Result<String> {
+    let dir = workspace_root().join("migrations");
+    let mut files = Vec::new();
+    for entry in walk(&dir)? {
+        files.push(entry);
+    }
+    files.sort();
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for f in files {
+        ctx.update(f.to_string_lossy().as_bytes());
+        ctx.update(&std::fs::read(&f).with_context(|| format!("reading {}", f.display()))?);
+    }
+    let d = ctx.finish();
+    Ok(d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn walk(dir: &PathBuf) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let p = e?.path();
+        if p.is_dir() {
+            out.extend(walk(&p)?);
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn ensure_template(admin: &mut AsyncPgConnection, url: &str) -> Result<String> {
+    let hash = migrations_hash()?;
+    let tpl = format!("switchboard_tpl_{hash}");
+    let lock = i64::from_str_radix(&hash, 16).unwrap_or(42);
+    admin
+        .batch_execute(&format!("SELECT pg_advisory_lock({lock})"))
+        .await?;
+    let result = async {
+        let exists: Count =
+            diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+                .bind::<Text, _>(&tpl)
+                .get_result(admin)
+                .await?;
+        if exists.n == 0 {
+            let build = format!("{tpl}_build");
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {build} WITH (FORCE)"))
+                .await?;
+            admin
+                .batch_execute(&format!("CREATE DATABASE {build}"))
+                .await?;
+            store::migrate(&with_database(url, &build))
+                .await
+                .context("migrating the template database")?;
+            admin
+                .batch_execute(&format!("ALTER DATABASE {build} RENAME TO {tpl}"))
+                .await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    admin
+        .batch_execute(&format!("SELECT pg_advisory_unlock({lock})"))
+        .await?;
+    result?;
+    Ok(tpl)
+}
+
+/// A database of its own for one test, dropped when the value is dropped.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    admin: String,
+}
+
+impl TestDb {
+    /// Creates a fresh, migrated database.
+    pub async fn new() -> Result<TestDb> {
+        let admin_url = admin_url();
+        let mut admin = AsyncPgConnection::establish(&admin_url)
+            .await
+            .with_context(|| {
+                format!("tests need PostgreSQL at {admin_url} (set TEST_DATABASE_URL)")
+            })?;
+        let tpl = ensure_template(&mut admin, &admin_url).await?;
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("switchboard_test_{}_{}_{}", std::process::id(), n, nanos);
+        // CREATE DATABASE ... TEMPLATE fails while another session copies
+        // the same template at the same instant: retry briefly.
+        let mut tries = 0;
+        loop {
+            match admin
+                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {tpl}"))
+                .await
+            {
+                Ok(()) => break,
+                Err(e) if tries < 50 && e.to_string().contains("being accessed by other users") => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e).context("creating the test database"),
+            }
+        }
+        Ok(TestDb {
+            url: with_database(&admin_url, &name),
+            name,
+            admin: admin_url,
+        })
+    }
+
+    /// A new connection to this database.
+    pub async fn conn(&self) -> Result<AsyncPgConnection> {
+        AsyncPgConnection::establish(&self.url)
+            .await
+            .context("connecting to the test database")
+    }
+
+    /// Runs one SQL statement returning a single bigint column named `n`.
+    pub async fn count(&self, sql: &str) -> Result<i64> {
+        let mut c = self.conn().await?;
+        let r: Count = diesel::sql_query(sql)
+            .get_result(&mut c)
+            .await
+            .with_context(|| format!("running {sql}"))?;
+        Ok(r.n)
+    }
+
+    /// Runs one SQL statement (test set-up: ageing rows, disabling sources).
+    pub async fn exec(&self, sql: &str) -> Result<()> {
+        let mut c = self.conn().await?;
+        diesel::sql_query(sql)
+            .execute(&mut c)
+            .await
+            .with_context(|| format!("running {sql}"))?;
+        Ok(())
+    }
+
+    /// Puts events straight into the inbox, pending, in the order given (as
+    /// if ingest had stored them): `(source, dedup key, body)`.
+    pub async fn insert_events(&self, events: &[(&str, String, Vec<u8>)]) -> Result<()> {
+        let mut c = self.conn().await?;
+        for chunk in events.chunks(5000) {
+            let sources: Vec<&str> = chunk.iter().map(|e| e.0).collect();
+            let keys: Vec<&str> = chunk.iter().map(|e| e.1.as_str()).collect();
+            let bodies: Vec<&[u8]> = chunk.iter().map(|e| e.2.as_slice()).collect();
+            diesel::sql_query(
+                "INSERT INTO webhook_events (source, provider, body, dedup_key)
+                 SELECT s, (SELECT provider FROM sources WHERE name = s), b, k
+                 FROM unnest($1::text[], $2::bytea[], $3::text[]) AS u(s, b, k)",
+            )
+            .bind::<diesel::sql_types::Array<Text>, _>(&sources)
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Bytea>, _>(&bodies)
+            .bind::<diesel::sql_types::Array<Text>, _>(&keys)
+            .execute(&mut c)
+            .await
+            .context("inserting inbox events")?;
+        }
+        Ok(())
+    }
+
+    /// Installs the completion audit (see [`audit_completions`]).
+    pub async fn audit_completions(&self) -> Result<()> {
+        audit_completions(&self.url).await
+    }
+
+    /// Creates a source with the given secrets.
+    pub async fn add_source(&self, name: &str, provider: &str, secrets: &[&str]) -> Result<()> {
+        let mut c = self.conn().await?;
+        diesel::sql_query("INSERT INTO sources (name, provider) VALUES ($1, $2)")
+            .bind::<Text, _>(name)
+            .bind::<Text, _>(provider)
+            .execute(&mut c)
+            .await?;
+        for s in secrets {
+            diesel::sql_query("INSERT INTO source_secrets (source, secret) VALUES ($1, $2)")
+                .bind::<Text, _>(name)
+                .bind::<Text, _>(*s)
+                .execute(&mut c)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::env::var_os("KEEP_TEST_DB").is_some() {
+            eprintln!("keeping test database {}", self.url);
+            return;
+        }
+        let admin = self.admin.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            if let Ok(rt) = rt {
+                rt.block_on(async {
+                    if let Ok(mut c) = AsyncPgConnection::establish(&admin).await {
+                        let _ = c
+                            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// Installs a trigger that records every pending -> processed transition
+/// of an inbox row in `completion_audit`, and refuses (raises) a second
+/// one: proof that each event is completed exactly once.
+pub async fn audit_completions(url: &str) -> Result<()> {
+    let mut c = AsyncPgConnection::establish(url).await?;
+    c.batch_execute(
+        "CREATE TABLE completion_audit (event_id bigint NOT NULL,
+                                        at timestamptz NOT NULL DEFAULT clock_timestamp());
+         CREATE FUNCTION audit_completion() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF OLD.processed_at IS NOT NULL
+              AND NEW.processed_at IS DISTINCT FROM OLD.processed_at THEN
+             RAISE EXCEPTION 'event % processed twice', NEW.id;
+           END IF;
+           IF OLD.processed_at IS NULL AND NEW.processed_at IS NOT NULL THEN
+             INSERT INTO completion_audit (event_id) VALUES (NEW.id);
+           END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER audit_completion BEFORE UPDATE ON webhook_events
+           FOR EACH ROW EXECUTE FUNCTION audit_completion();",
+    )
+    .await
+    .context("installing the completion audit")?;
+    Ok(())
+}

@@ -53,8 +53,9 @@ setup_db() { # db
   DATABASE_URL="$(db_url "$1")" "$B/worker" source add pbx --provider yeastar --secret bench-yeastar-secret-0123456789ab >/dev/null
   DATABASE_URL="$(db_url "$1")" "$B/worker" source add dp --provider dialpad --secret bench-dialpad-secret >/dev/null
 }
-start_ingest() { # db port
-  DATABASE_URL="$(db_url "$1")" INGEST_BIND="127.0.0.1:$2" "$B/ingest" >"$TMP/ingest-$1.log" 2>&1 &
+start_ingest() { # db port (operators' port: METRICS_PORT)
+  METRICS_PORT="$(free_port)"
+  DATABASE_URL="$(db_url "$1")" INGEST_BIND="127.0.0.1:$2" INGEST_METRICS_BIND="127.0.0.1:$METRICS_PORT" "$B/ingest" >"$TMP/ingest-$1.log" 2>&1 &
   INGEST_PID=$!; PIDS+=("$INGEST_PID")
   local i; for i in $(seq 1 100); do curl -fsS "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
   log "error: ingest did not start"; return 1
@@ -81,7 +82,7 @@ PORT="$(free_port)"; start_ingest sb_bench_ingest "$PORT"
   --events 2000 --concurrency 16 >/dev/null  # warm-up
 "$B/traffic" run --url "http://127.0.0.1:$PORT" --yeastar pbx=bench-yeastar-secret-0123456789ab \
   --events "$INGEST_EVENTS" --concurrency 64 --json >"$TMP/ingest.json"
-curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^switchboard_ingest_group_commit_size_(sum|count)/ {print $1": "$2}' >"$TMP/group_commit.txt"
+curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics" | awk '/^switchboard_ingest_group_commit_size_(sum|count)/ {print $1": "$2}' >"$TMP/group_commit.txt"
 note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; stop "$INGEST_PID"
 
 # --- 2. worker drain ------------------------------------------------------------

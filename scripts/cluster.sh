@@ -28,7 +28,7 @@ echo "==> building"
 cargo build --workspace --bins --quiet
 B="$ROOT/target/debug"
 
-P_LB="$(free_port)"; P_I1="$(free_port)"; P_I2="$(free_port)"; P_WM="$(free_port)"
+P_LB="$(free_port)"; P_I1="$(free_port)"; P_I2="$(free_port)"; P_WM="$(free_port)"; P_IM="$(free_port)"
 
 PIDS=()
 cleanup() {
@@ -44,7 +44,7 @@ trap cleanup EXIT
 
 export RUST_LOG=warn LOG_FORMAT=json
 INGEST_BIND="127.0.0.1:$P_I1" "$B/ingest" >"$DIR/logs/ingest1.log" 2>&1 & I1=$!; PIDS+=("$I1")
-INGEST_BIND="127.0.0.1:$P_I2" "$B/ingest" >"$DIR/logs/ingest2.log" 2>&1 & I2=$!; PIDS+=("$I2")
+INGEST_BIND="127.0.0.1:$P_I2" INGEST_METRICS_BIND="127.0.0.1:$P_IM" "$B/ingest" >"$DIR/logs/ingest2.log" 2>&1 & I2=$!; PIDS+=("$I2")
 "$B/worker" run --metrics-bind "127.0.0.1:$P_WM" >"$DIR/logs/worker1.log" 2>&1 & W1=$!; PIDS+=("$W1")
 "$B/worker" run >"$DIR/logs/worker2.log" 2>&1 & W2=$!; PIDS+=("$W2")
 "$B/worker" run >"$DIR/logs/worker3.log" 2>&1 & W3=$!; PIDS+=("$W3")
@@ -76,7 +76,7 @@ traffic_rc=0; wait "$TRAFFIC" || traffic_rc=$?
 # Until no event is pending (at most 120 s); if some still are, the figures
 # below say how many and the check fails.
 "$B/worker" wait-idle --timeout 120s || echo "==> the inbox did not drain within 120 s" >&2
-curl -fsS "http://127.0.0.1:$P_I2/metrics" >"$DIR/ingest-metrics.txt" || true
+curl -fsS "http://127.0.0.1:$P_IM/metrics" >"$DIR/ingest-metrics.txt" || true
 curl -fsS "http://127.0.0.1:$P_WM/metrics" >"$DIR/worker-metrics.txt" || true
 
 echo

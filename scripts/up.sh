@@ -36,7 +36,8 @@ if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
 fi
 
 echo "==> starting ingest on http://$BIND and one worker (logs in .data/logs)"
-INGEST_BIND="$BIND" nohup "$B/ingest" >>"$LOGS/ingest.log" 2>&1 </dev/null &
+METRICS_BIND="${INGEST_METRICS_BIND:-127.0.0.1:9091}"
+INGEST_BIND="$BIND" INGEST_METRICS_BIND="$METRICS_BIND" nohup "$B/ingest" >>"$LOGS/ingest.log" 2>&1 </dev/null &
 echo $! >"$RUN/ingest.pid"
 nohup "$B/worker" run >>"$LOGS/worker.log" 2>&1 </dev/null &
 echo $! >"$RUN/worker.pid"
@@ -55,7 +56,7 @@ cat <<MSG
 
 Switchboard is running.
   webhooks:  POST http://$BIND/webhooks/<source>   (demo source: demo-pbx, Yeastar)
-  health:    http://$BIND/healthz  http://$BIND/readyz
+  health:    http://$BIND/healthz   (operators only: http://$METRICS_BIND/readyz  /metrics)
   database:  $DATABASE_URL
   logs:      .data/logs/ingest.log  .data/logs/worker.log
   stop:      just down

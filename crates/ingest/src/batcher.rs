@@ -3,6 +3,10 @@
 //! holding its row has committed (or failed: then every request of the
 //! batch gets the error, and nothing of it was stored).
 //!
+//! A batch whose transaction fails for what a row holds (not because the
+//! database is unavailable) is retried row by row, so that one bad row is
+//! refused alone and never fails its neighbours.
+//!
 //! Batches form by themselves under load: a batch is sent as soon as a
 //! transaction slot is free; while all slots are busy, arriving rows join the
 //! next batch (up to `max_batch`). An optional short `linger` waits for more
@@ -25,9 +29,13 @@ pub enum SubmitError {
     /// The batch was dropped before it answered (its task panicked).
     #[error("the batch was dropped")]
     Dropped,
-    /// The insert transaction failed.
+    /// The database is unavailable; nothing of the batch was stored.
     #[error(transparent)]
     Store(Arc<store::Error>),
+    /// The database refused this row for what it holds (alone, in a
+    /// transaction of its own); retrying it as is cannot succeed.
+    #[error("refused by the database: {0}")]
+    Rejected(Arc<store::Error>),
     /// The transaction reported no id for a row it was given.
     #[error("row of source {0:?} vanished from its batch")]
     Vanished(String),
@@ -131,7 +139,7 @@ async fn collect(mut rx: mpsc::Receiver<Pending>, pool: PgPool, cfg: BatchConfig
                 Ok(answers) => {
                     let sources = due_stamps(&stamps, &batch);
                     for (p, a) in batch.into_iter().zip(answers) {
-                        let _ = p.reply.send(Ok(a));
+                        let _ = p.reply.send(a);
                     }
                     stamp_sources(&pool, sources).await;
                 }
@@ -178,45 +186,152 @@ async fn stamp_sources(pool: &PgPool, sources: Vec<String>) {
     }
 }
 
-/// Stores a batch in one transaction. Returns, for each pending row in
-/// order, its id and whether it was already stored.
+/// One answer per unique row, by `(source, dedup_key)`.
+type RowAnswers = HashMap<(String, String), Stored>;
+
+/// A storage error as the requests see it: the database's fault (503) or
+/// the row's (4xx).
+fn classify(e: store::Error) -> SubmitError {
+    if e.is_unavailable() {
+        SubmitError::Store(Arc::new(e))
+    } else {
+        SubmitError::Rejected(Arc::new(e))
+    }
+}
+
+/// Stores a batch in one transaction, or, when that fails for what a row
+/// holds, row by row. Returns, for each pending row in order, its id and
+/// whether it was already stored, or why it was not stored; `Err` when
+/// nothing could be stored (the database is unavailable).
 async fn commit(
     pool: &PgPool,
     batch: &[Pending],
     window: Duration,
-) -> Result<Vec<(i64, bool)>, SubmitError> {
-    let store_err = |e: store::Error| SubmitError::Store(Arc::new(e));
-    let mut conn = pool.get().await.map_err(|e| store_err(e.into()))?;
-    // Identical rows in one batch (concurrent retries) are inserted once.
-    let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
-    let mut unique = Vec::new();
-    for (i, p) in batch.iter().enumerate() {
-        first_of
-            .entry((&p.row.source, &p.row.dedup_key))
-            .or_insert_with(|| {
-                unique.push(i);
-                i
-            });
-    }
-    let rows: Vec<&NewEvent> = unique.iter().map(|i| &batch[*i].row).collect();
-    let (inserted, existing) = store::inbox::insert(&mut conn, &rows, window)
+) -> Result<Vec<Stored>, SubmitError> {
+    let mut conn = pool
+        .get()
         .await
-        .map_err(store_err)?;
-    let mut answers = Vec::with_capacity(batch.len());
-    let mut answered_first: HashMap<(&str, &str), bool> = HashMap::new();
-    for p in batch {
-        let key = (p.row.source.as_str(), p.row.dedup_key.as_str());
-        let owned = (p.row.source.clone(), p.row.dedup_key.clone());
-        let (id, new) = if let Some(id) = inserted.get(&owned) {
-            (*id, true)
-        } else if let Some(id) = existing.get(&owned) {
-            (*id, false)
-        } else {
-            return Err(SubmitError::Vanished(p.row.source.clone()));
-        };
-        // Only the first of identical rows is "accepted".
-        let dup = !new || answered_first.insert(key, true).is_some();
-        answers.push((id, dup));
+        .map_err(|e| SubmitError::Store(Arc::new(e.into())))?;
+    // Identical rows in one batch (concurrent retries) are inserted once.
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<&NewEvent> = batch
+        .iter()
+        .map(|p| &p.row)
+        .filter(|r| seen.insert((r.source.as_str(), r.dedup_key.as_str())))
+        .collect();
+    let answers = match store::inbox::insert(&mut conn, &rows, window).await {
+        Ok((inserted, existing)) => answers_of(&rows, &inserted, &existing),
+        Err(e) if e.is_unavailable() || rows.len() == 1 => return Err(classify(e)),
+        Err(e) => {
+            tracing::warn!(error = %e, rows = rows.len(), "batch insert refused; retrying its rows one by one");
+            one_by_one(&mut conn, &rows, window).await
+        }
+    };
+    // Only the first of identical rows is "accepted"; the others are
+    // duplicates of it.
+    let mut answered = std::collections::HashSet::new();
+    Ok(batch
+        .iter()
+        .map(|p| {
+            let key = (p.row.source.clone(), p.row.dedup_key.clone());
+            let first = answered.insert(key.clone());
+            match answers.get(&key) {
+                Some(Ok((id, dup))) => Ok((*id, *dup || !first)),
+                Some(Err(e)) => Err(e.clone()),
+                None => Err(SubmitError::Vanished(p.row.source.clone())),
+            }
+        })
+        .collect())
+}
+
+/// The answer of each row of a committed insert: its id, and whether it was
+/// stored before.
+fn answers_of(
+    rows: &[&NewEvent],
+    inserted: &store::inbox::EventIds,
+    existing: &store::inbox::EventIds,
+) -> RowAnswers {
+    rows.iter()
+        .map(|r| {
+            let key = (r.source.clone(), r.dedup_key.clone());
+            let answer = match (inserted.get(&key), existing.get(&key)) {
+                (Some(id), _) => Ok((*id, false)),
+                (None, Some(id)) => Ok((*id, true)),
+                (None, None) => Err(SubmitError::Vanished(r.source.clone())),
+            };
+            (key, answer)
+        })
+        .collect()
+}
+
+/// Stores each row in a transaction of its own. Returns each row's answer.
+async fn one_by_one(
+    conn: &mut diesel_async::AsyncPgConnection,
+    rows: &[&NewEvent],
+    window: Duration,
+) -> RowAnswers {
+    let mut answers = RowAnswers::new();
+    for row in rows {
+        match store::inbox::insert(conn, &[*row], window).await {
+            Ok((inserted, existing)) => answers.extend(answers_of(&[*row], &inserted, &existing)),
+            Err(e) => {
+                let key = (row.source.clone(), row.dedup_key.clone());
+                answers.insert(key, Err(classify(e)));
+            }
+        }
     }
-    Ok(answers)
+    answers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::Provider;
+
+    fn event(key: &str) -> NewEvent {
+        NewEvent {
+            source: "pbx".into(),
+            provider: Provider::Yeastar,
+            dedup_key: key.into(),
+            body: b"{}".to_vec(),
+            headers: serde_json::json!({}),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_row_the_database_refuses_fails_alone() {
+        let db = testkit::TestDb::new().await.expect("db");
+        let pool = store::pool(&db.url, 2, Duration::from_secs(5)).expect("pool");
+        let batcher = Batcher::start(
+            pool,
+            BatchConfig {
+                max_batch: 100,
+                max_in_flight: 1,
+                // Long enough that all seven rows share one transaction.
+                linger: Duration::from_millis(300),
+                yeastar_dedup_window: Duration::from_secs(60),
+            },
+        );
+        // PostgreSQL refuses a NUL in text: the row is bad, the database fine.
+        let keys = ["k1", "k2", "k3", "bad\0key", "k4", "k5", "k1"];
+        let answers =
+            futures_util::future::join_all(keys.iter().map(|k| batcher.submit(event(k)))).await;
+        for (k, a) in keys.iter().zip(&answers) {
+            match (*k, a) {
+                ("bad\0key", Err(SubmitError::Rejected(_))) => {}
+                ("bad\0key", other) => panic!("the bad row got {other:?}"),
+                (_, Ok(_)) => {}
+                (k, Err(e)) => panic!("row {k:?} failed with its bad neighbour: {e}"),
+            }
+        }
+        // The repeated k1 is answered as a duplicate of the first.
+        assert!(matches!(answers[0], Ok((_, false))), "{:?}", answers[0]);
+        assert!(matches!(answers[6], Ok((_, true))), "{:?}", answers[6]);
+        assert_eq!(
+            db.count("SELECT count(*) AS n FROM webhook_events")
+                .await
+                .expect("count"),
+            5
+        );
+    }
 }

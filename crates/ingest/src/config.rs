@@ -18,6 +18,21 @@ pub struct IngestConfig {
     /// retry (stored once); after it, a new event.
     #[arg(long, env = "INGEST_YEASTAR_DEDUP_WINDOW", default_value = "60s", value_parser = humantime::parse_duration)]
     pub yeastar_dedup_window: Duration,
+    /// Longest time to receive a request's body once its source is known
+    /// (slower: 408 and the connection is closed).
+    #[arg(long, env = "INGEST_BODY_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub body_timeout: Duration,
+    /// Longest time to receive a request's head (method, path, headers)
+    /// after the connection opens or the previous request ends (slower: 408).
+    #[arg(long, env = "INGEST_HEAD_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub head_timeout: Duration,
+    /// How long an idle keep-alive connection stays open (0s: no keep-alive).
+    #[arg(long, env = "INGEST_KEEP_ALIVE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub keep_alive: Duration,
+    /// Open connections per HTTP worker thread, at most (more wait in the
+    /// kernel's accept queue).
+    #[arg(long, env = "INGEST_MAX_CONNECTIONS", default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_connections: usize,
     /// Longest database wait per request before answering 503.
     #[arg(long, env = "INGEST_DB_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_timeout: Duration,

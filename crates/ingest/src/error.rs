@@ -14,9 +14,15 @@ pub enum IngestError {
     /// 400: the request could not be read.
     #[error("{0}")]
     BadRequest(String),
-    /// 404: no enabled source of that name.
-    #[error("no enabled source named {0:?}")]
-    NoSource(String),
+    /// 404: no enabled source of that name (or a name no source can have).
+    #[error("no enabled source by that name")]
+    NoSource,
+    /// 408: the body did not arrive within the deadline.
+    #[error("the body did not arrive within {} s", .0.as_secs())]
+    BodyTimeout(std::time::Duration),
+    /// 400: the database refused the event for what it holds.
+    #[error("the event cannot be stored as sent (a field is malformed or too large)")]
+    Rejected,
     /// 401: the signature does not verify.
     #[error(transparent)]
     Unauthorized(#[from] SignatureError),
@@ -32,7 +38,9 @@ impl IngestError {
         match self {
             IngestError::TooLarge(_) => "too_large",
             IngestError::BadRequest(_) => "bad_request",
-            IngestError::NoSource(_) => "not_found",
+            IngestError::NoSource => "not_found",
+            IngestError::BodyTimeout(_) => "body_timeout",
+            IngestError::Rejected => "rejected",
             IngestError::Unauthorized(_) => "unauthorized",
             IngestError::Unavailable => "unavailable",
         }
@@ -50,7 +58,9 @@ impl ResponseError for IngestError {
         match self {
             IngestError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            IngestError::NoSource(_) => StatusCode::NOT_FOUND,
+            IngestError::NoSource => StatusCode::NOT_FOUND,
+            IngestError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            IngestError::Rejected => StatusCode::BAD_REQUEST,
             IngestError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             IngestError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }

@@ -8,8 +8,10 @@ mod routes;
 mod source_cache;
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::http::KeepAlive;
 use actix_web::{web, App, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use store::PgPool;
@@ -29,11 +31,15 @@ struct State {
     sources: SourceCache,
 }
 
-/// Starts the HTTP server on `listener`. Returns the server future; on
-/// SIGTERM/SIGINT it stops accepting, lets requests in flight finish (up to
-/// `cfg.shutdown_timeout`) and resolves.
+/// Starts the public HTTP server on `listener` (`POST /webhooks/{source}`
+/// and `GET /healthz`), and, on `admin` when given, the operators' server
+/// (`/metrics`, `/readyz`, `/healthz`), which is never to be exposed
+/// publicly. Returns the public server's future; on SIGTERM/SIGINT it stops
+/// accepting, lets requests in flight finish (up to `cfg.shutdown_timeout`)
+/// and resolves.
 pub fn serve(
     listener: TcpListener,
+    admin: Option<TcpListener>,
     pool: PgPool,
     cfg: IngestConfig,
     metrics: Option<PrometheusHandle>,
@@ -56,15 +62,42 @@ pub fn serve(
         metrics,
         batcher,
     });
+    if let Some(admin) = admin {
+        let state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .route("/metrics", web::get().to(routes::metrics_page))
+                .route("/readyz", web::get().to(routes::readyz))
+                .route("/healthz", web::get().to(routes::healthz))
+                .default_service(web::to(routes::not_found))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(admin)?
+        .run();
+        tokio::spawn(server);
+    }
+    let (head, keep_alive, max_conns) = (
+        state.cfg.head_timeout,
+        state.cfg.keep_alive,
+        state.cfg.max_connections,
+    );
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .route("/webhooks/{source}", web::post().to(routes::receive))
             .route("/healthz", web::get().to(routes::healthz))
-            .route("/readyz", web::get().to(routes::readyz))
-            .route("/metrics", web::get().to(routes::metrics_page))
             .default_service(web::to(routes::not_found))
     })
+    .client_request_timeout(head)
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(if keep_alive.is_zero() {
+        KeepAlive::Disabled
+    } else {
+        KeepAlive::Timeout(keep_alive)
+    })
+    .max_connections(max_conns)
     .shutdown_timeout(shutdown);
     if let Some(n) = workers {
         server = server.workers(n.max(1));

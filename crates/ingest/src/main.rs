@@ -16,6 +16,10 @@ struct Cli {
     /// Listen address.
     #[arg(long, env = "INGEST_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
+    /// Serve /metrics, /readyz and /healthz for operators on this address
+    /// (e.g. 0.0.0.0:9091); never expose it publicly. Off when unset.
+    #[arg(long, env = "INGEST_METRICS_BIND")]
+    metrics_bind: Option<String>,
     /// Database connections held by this process.
     #[arg(long, env = "INGEST_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pool_size: usize,
@@ -35,9 +39,16 @@ async fn main() -> Result<()> {
     let listener =
         TcpListener::bind(&cli.bind).with_context(|| format!("cannot listen on {}", cli.bind))?;
     let addr = listener.local_addr().context("reading the bound address")?;
+    let admin = match &cli.metrics_bind {
+        Some(bind) => Some(
+            TcpListener::bind(bind)
+                .with_context(|| format!("cannot listen on {bind} for metrics"))?,
+        ),
+        None => None,
+    };
     let metrics = telemetry::install_metrics();
-    tracing::info!(%addr, max_body_bytes = cfg.max_body_bytes, "ingest listening");
-    ingest::serve(listener, pool, cfg, metrics)
+    tracing::info!(%addr, metrics = ?cli.metrics_bind, max_body_bytes = cfg.max_body_bytes, "ingest listening");
+    ingest::serve(listener, admin, pool, cfg, metrics)
         .context("starting the HTTP server")?
         .await
         .context("HTTP server failed")?;

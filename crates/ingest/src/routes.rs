@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use store::inbox::NewEvent;
 
+use crate::batcher::SubmitError;
 use crate::{IngestError, State};
 
 /// `POST /webhooks/{source}`: answers 200 once the event is committed (or
@@ -23,9 +24,16 @@ pub async fn receive(
 ) -> HttpResponse {
     let started = std::time::Instant::now();
     let name = path.into_inner();
-    let span = tracing::info_span!("webhook", source = %name);
+    // Only a source that exists may name a metrics label or a log span: the
+    // slug is the stranger's, and could be anything (newlines included).
+    let mut known = None;
+    let result = handle(&name, &req, payload, &state, &mut known).await;
+    let span = match &known {
+        Some(source) => tracing::info_span!("webhook", source = %source),
+        None => tracing::info_span!("webhook", slug = ?truncated(&name)),
+    };
     let _g = span.enter();
-    let (outcome, response) = match handle(&name, &req, payload, &state).await {
+    let (outcome, response) = match result {
         Ok((id, duplicate)) => {
             tracing::debug!(id, duplicate, "accepted");
             let status = if duplicate { "duplicate" } else { "accepted" };
@@ -36,17 +44,12 @@ pub async fn receive(
         }
         Err(e) => {
             if !matches!(e, IngestError::Unavailable) {
-                tracing::info!(status = e.status_code().as_u16(), error = e.code(), reason = %e, "refused");
+                tracing::info!(status = e.status_code().as_u16(), error = e.code(), reason = ?e.to_string(), "refused");
             }
             (e.code(), e.error_response())
         }
     };
-    // Unknown source names come from the URL: never a label of their own.
-    let source = if outcome == "not_found" {
-        "unknown".to_string()
-    } else {
-        name
-    };
+    let source = known.unwrap_or_else(|| "unknown".to_string());
     metrics::counter!("switchboard_ingest_requests_total", "source" => source, "outcome" => outcome)
         .increment(1);
     metrics::histogram!("switchboard_ingest_request_duration_seconds", "outcome" => outcome)
@@ -54,20 +57,41 @@ pub async fn receive(
     response
 }
 
-/// Reads, verifies and stores one webhook. Returns its id and whether it
+/// At most 64 characters of a stranger's string, for a log line.
+fn truncated(s: &str) -> &str {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// Verifies and stores one webhook, in the order that costs a stranger
+/// least: the slug's shape, the source (before any body is read), the body
+/// (bounded in size and time), the signature, the insert. Sets `known` to
+/// the source's name once it exists. Returns the event's id and whether it
 /// was a duplicate.
 async fn handle(
     name: &str,
     req: &HttpRequest,
     payload: web::Payload,
     state: &State,
+    known: &mut Option<String>,
 ) -> Result<(i64, bool), IngestError> {
-    let body = read_body(req, payload, state.cfg.max_body_bytes).await?;
+    if !store::sources::valid_name(name) {
+        return Err(IngestError::NoSource);
+    }
     let src = state
         .sources
         .get(name)
         .await?
-        .ok_or_else(|| IngestError::NoSource(name.to_string()))?;
+        .ok_or(IngestError::NoSource)?;
+    *known = Some(name.to_string());
+    let body = tokio::time::timeout(
+        state.cfg.body_timeout,
+        read_body(req, payload, state.cfg.max_body_bytes),
+    )
+    .await
+    .map_err(|_| IngestError::BodyTimeout(state.cfg.body_timeout))??;
     let h = req.headers();
     let signed = SignedHeaders {
         x_signature: header(h, "x-signature"),
@@ -89,10 +113,15 @@ async fn handle(
         headers: kept_headers(req),
     };
     // Answered only once the transaction holding the row has committed.
-    tokio::time::timeout(state.cfg.db_timeout, state.batcher.submit(event))
-        .await
-        .map_err(|_| IngestError::unavailable("insert timed out"))?
-        .map_err(IngestError::unavailable)
+    match tokio::time::timeout(state.cfg.db_timeout, state.batcher.submit(event)).await {
+        Err(_) => Err(IngestError::unavailable("insert timed out")),
+        Ok(Ok(stored)) => Ok(stored),
+        Ok(Err(SubmitError::Rejected(e))) => {
+            tracing::warn!(error = %e, "the database refused the event");
+            Err(IngestError::Rejected)
+        }
+        Ok(Err(e)) => Err(IngestError::unavailable(e)),
+    }
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -94,6 +94,8 @@ pub fn spawn(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<Proc> {
 pub struct Ingest {
     pub proc: Proc,
     pub port: u16,
+    /// The operators' port (`--metrics-bind`): /metrics, /readyz.
+    pub admin_port: u16,
 }
 
 impl Ingest {
@@ -101,11 +103,17 @@ impl Ingest {
     /// `/healthz` answers (at most 20 s).
     pub async fn start(db_url: &str, extra: &[&str]) -> Result<Ingest> {
         let port = free_port()?;
+        let admin_port = free_port()?;
         let bind = format!("127.0.0.1:{port}");
-        let mut args = vec!["--bind", &bind, "--workers", "2"];
+        let admin = format!("127.0.0.1:{admin_port}");
+        let mut args = vec!["--bind", &bind, "--metrics-bind", &admin, "--workers", "2"];
         args.extend_from_slice(extra);
         let proc = spawn("ingest", &args, &[("DATABASE_URL", db_url)])?;
-        let ingest = Ingest { proc, port };
+        let ingest = Ingest {
+            proc,
+            port,
+            admin_port,
+        };
         wait_until(Duration::from_secs(20), "ingest /healthz", || async {
             let mut c = traffic::Client::new(ingest.authority(), Duration::from_secs(1));
             Ok(c.request("GET", "/healthz", &[], b"")
@@ -119,6 +127,14 @@ impl Ingest {
     /// `127.0.0.1:PORT`.
     pub fn authority(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// A client for this ingest's operators' port.
+    pub fn admin_client(&self) -> traffic::Client {
+        traffic::Client::new(
+            format!("127.0.0.1:{}", self.admin_port),
+            Duration::from_secs(10),
+        )
     }
 
     /// A client for this ingest.

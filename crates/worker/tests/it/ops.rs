@@ -325,14 +325,23 @@ async fn everything_starts_before_the_database_and_catches_up() {
     let migrate = tokio::spawn(migrate);
     let port = testkit::free_port().expect("port");
     let bind = format!("127.0.0.1:{port}");
+    let admin = format!("127.0.0.1:{}", testkit::free_port().expect("port"));
     let ingest = spawn(
         "ingest",
-        &["--bind", &bind, "--db-timeout", "1s"],
+        &[
+            "--bind",
+            &bind,
+            "--metrics-bind",
+            &admin,
+            "--db-timeout",
+            "1s",
+        ],
         &[("DATABASE_URL", &url)],
     )
     .expect("ingest");
     let _worker = start_worker(&url, &[]).expect("worker");
     let client = || traffic::Client::new(bind.clone(), Duration::from_secs(5));
+    let admin_client = || traffic::Client::new(admin.clone(), Duration::from_secs(5));
     wait_until(WAIT, "ingest /healthz", || async {
         Ok(client()
             .request("GET", "/healthz", &[], b"")
@@ -341,7 +350,7 @@ async fn everything_starts_before_the_database_and_catches_up() {
     })
     .await
     .expect("alive");
-    let r = client()
+    let r = admin_client()
         .request("GET", "/readyz", &[], b"")
         .await
         .expect("readyz");
@@ -355,7 +364,7 @@ async fn everything_starts_before_the_database_and_catches_up() {
         String::from_utf8_lossy(&out.stderr)
     );
     wait_until(WAIT, "ingest ready", || async {
-        Ok(client()
+        Ok(admin_client()
             .request("GET", "/readyz", &[], b"")
             .await
             .is_ok_and(|r| r.status == 200))

@@ -11,10 +11,12 @@ use serde_json::Value;
 use testkit::{fixture, TestDb};
 use traffic::Client;
 
-struct App {
-    db: TestDb,
-    client: Client,
-    authority: String,
+pub(crate) struct App {
+    pub(crate) db: TestDb,
+    pub(crate) client: Client,
+    /// The operators' port: /metrics, /readyz.
+    pub(crate) admin: Client,
+    pub(crate) authority: String,
 }
 
 fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -24,30 +26,44 @@ fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-async fn start(db: TestDb, cfg: IngestConfig) -> App {
+pub(crate) async fn start(db: TestDb, cfg: IngestConfig) -> App {
     let pool = store::pool(&db.url, 4, Duration::from_secs(5)).expect("pool");
-    let authority = start_server(pool, cfg);
+    let (authority, admin) = start_server(pool, cfg);
     App {
         db,
         client: Client::new(authority.clone(), Duration::from_secs(10)),
+        admin: Client::new(admin, Duration::from_secs(10)),
         authority,
     }
 }
 
-/// Starts the server on a random port; returns its `host:port`.
-fn start_server(pool: store::PgPool, cfg: IngestConfig) -> String {
+/// Starts the server on random ports; returns the public and the
+/// operators' `host:port`.
+pub(crate) fn start_server(pool: store::PgPool, cfg: IngestConfig) -> (String, String) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
+    let admin = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let admin_port = admin.local_addr().expect("addr").port();
     let cfg = IngestConfig {
         http_workers: Some(1),
         ..cfg
     };
-    let server = ingest::serve(listener, pool, cfg, telemetry::install_metrics()).expect("server");
+    let server = ingest::serve(
+        listener,
+        Some(admin),
+        pool,
+        cfg,
+        telemetry::install_metrics(),
+    )
+    .expect("server");
     tokio::spawn(server);
-    format!("127.0.0.1:{port}")
+    (
+        format!("127.0.0.1:{port}"),
+        format!("127.0.0.1:{admin_port}"),
+    )
 }
 
-async fn app() -> App {
+pub(crate) async fn app() -> App {
     let db = TestDb::new().await.expect("db");
     db.add_source("pbx", "yeastar", &["old-secret", "new-secret"])
         .await
@@ -78,7 +94,7 @@ async fn app() -> App {
 }
 
 impl App {
-    async fn post(
+    pub(crate) async fn post(
         &mut self,
         source: &str,
         headers: &[(String, String)],
@@ -93,7 +109,7 @@ impl App {
         (r.status, v)
     }
 
-    async fn inbox(&self) -> i64 {
+    pub(crate) async fn inbox(&self) -> i64 {
         self.db
             .count("SELECT count(*) AS n FROM webhook_events")
             .await
@@ -101,7 +117,7 @@ impl App {
     }
 }
 
-fn yeastar_headers(secret: &str, body: &[u8]) -> Vec<(String, String)> {
+pub(crate) fn yeastar_headers(secret: &str, body: &[u8]) -> Vec<(String, String)> {
     h(&[("X-Signature", &signature::sign_yeastar(secret, body))])
 }
 
@@ -387,10 +403,9 @@ async fn database_unreachable_answers_503() {
         Duration::from_millis(500),
     )
     .expect("pool");
-    let mut client = Client::new(
-        start_server(pool, IngestConfig::default()),
-        Duration::from_secs(10),
-    );
+    let (public, admin) = start_server(pool, IngestConfig::default());
+    let mut client = Client::new(public, Duration::from_secs(10));
+    let mut admin = Client::new(admin, Duration::from_secs(10));
     let body = fixture("yeastar/30011-inbound-ringing.json");
     let r = client
         .request("POST", "/webhooks/pbx", &yeastar_headers("s", &body), &body)
@@ -399,7 +414,7 @@ async fn database_unreachable_answers_503() {
     assert_eq!(r.status, 503, "{}", r.text());
     let v: Value = serde_json::from_slice(&r.body).expect("json");
     assert_eq!(v["error"], "unavailable");
-    let r = client
+    let r = admin
         .request("GET", "/readyz", &[], b"")
         .await
         .expect("readyz");
@@ -421,7 +436,7 @@ async fn metrics_count_requests_by_source_and_outcome() {
     assert_eq!(app.post("pbx", &[], &body).await.0, 401);
     assert_eq!(app.post("random-name", &hd, &body).await.0, 404);
     let r = app
-        .client
+        .admin
         .request("GET", "/metrics", &[], b"")
         .await
         .expect("metrics");
@@ -450,7 +465,7 @@ async fn metrics_count_requests_by_source_and_outcome() {
     assert!(page.contains("switchboard_ingest_request_duration_seconds_bucket"));
 }
 
-async fn metrics_page(c: &mut Client) -> String {
+pub(crate) async fn metrics_page(c: &mut Client) -> String {
     c.request("GET", "/metrics", &[], b"")
         .await
         .expect("metrics")
@@ -480,7 +495,7 @@ async fn concurrent_requests_share_insert_transactions() {
         },
     )
     .await;
-    let before = metrics_page(&mut app.client).await;
+    let before = metrics_page(&mut app.admin).await;
     let n = 60;
     let mut tasks = Vec::new();
     for i in 0..n {
@@ -510,7 +525,7 @@ async fn concurrent_requests_share_insert_transactions() {
     }
     assert_eq!(ids.len(), n, "every request got its own row");
     assert_eq!(app.inbox().await, n as i64);
-    let after = metrics_page(&mut app.client).await;
+    let after = metrics_page(&mut app.admin).await;
     let txs = metric(&after, "switchboard_ingest_group_commit_size_count")
         - metric(&before, "switchboard_ingest_group_commit_size_count");
     let rows = metric(&after, "switchboard_ingest_group_commit_size_sum")

@@ -17,7 +17,7 @@ down:
 
 # Apply the database migrations (worker migrate).
 migrate:
-    source scripts/db-env.sh && cargo run --quiet -p switchboard-worker -- migrate
+    source scripts/db-env.sh && source scripts/secrets-key.sh && cargo run --quiet -p switchboard-worker -- migrate
 
 # Run the whole test suite against a real PostgreSQL.
 test *ARGS:
@@ -42,4 +42,8 @@ build:
 
 # Print the extension board.
 board:
-    source scripts/db-env.sh && cargo run --quiet -p switchboard-worker -- board
+    source scripts/db-env.sh && source scripts/secrets-key.sh && cargo run --quiet -p switchboard-worker -- board
+
+# Fuzz a target (verify | parse) with cargo-afl for SECONDS; prints executions and crashes.
+fuzz TARGET="verify" SECONDS="60":
+    fuzz/run.sh {{TARGET}} {{SECONDS}}

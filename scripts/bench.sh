@@ -24,6 +24,7 @@ rm -f "$TMP"/*.txt "$TMP"/*.json
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 source scripts/db-env.sh
+source scripts/secrets-key.sh
 ADMIN="${DATABASE_URL%/*}/postgres"
 db_url() { echo "${DATABASE_URL%/*}/$1"; }
 q() { "$PSQL" -qAt "$(db_url "$1")" -c "$2"; }
@@ -50,8 +51,8 @@ wait_drained() { # db limit_s: until no event is pending (the worker's own check
 }
 setup_db() { # db
   DATABASE_URL="$(db_url "$1")" "$B/worker" migrate >/dev/null
-  DATABASE_URL="$(db_url "$1")" "$B/worker" source add pbx --provider yeastar --secret bench-yeastar-secret-0123456789ab >/dev/null
-  DATABASE_URL="$(db_url "$1")" "$B/worker" source add dp --provider dialpad --secret bench-dialpad-secret >/dev/null
+  echo bench-yeastar-secret-0123456789ab | DATABASE_URL="$(db_url "$1")" "$B/worker" source add pbx --provider yeastar >/dev/null
+  echo bench-dialpad-secret | DATABASE_URL="$(db_url "$1")" "$B/worker" source add dp --provider dialpad >/dev/null
 }
 start_ingest() { # db port (operators' port: METRICS_PORT)
   METRICS_PORT="$(free_port)"

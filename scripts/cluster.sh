@@ -17,6 +17,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || {
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 source scripts/db-env.sh
+source scripts/secrets-key.sh
 BASE_URL="$DATABASE_URL"
 DB="switchboard_cluster"
 admin_url="${BASE_URL%/*}/postgres"
@@ -39,8 +40,8 @@ cleanup() {
 trap cleanup EXIT
 
 "$B/worker" migrate >/dev/null
-"$B/worker" source add pbx --provider yeastar --secret cluster-yeastar-secret-0123456789 >/dev/null
-"$B/worker" source add dp --provider dialpad --secret cluster-dialpad-secret >/dev/null
+echo cluster-yeastar-secret-0123456789 | "$B/worker" source add pbx --provider yeastar >/dev/null
+echo cluster-dialpad-secret | "$B/worker" source add dp --provider dialpad >/dev/null
 
 export RUST_LOG=warn LOG_FORMAT=json
 INGEST_BIND="127.0.0.1:$P_I1" "$B/ingest" >"$DIR/logs/ingest1.log" 2>&1 & I1=$!; PIDS+=("$I1")

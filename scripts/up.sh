@@ -6,6 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source scripts/db-env.sh
+source scripts/secrets-key.sh
 
 BIND="${INGEST_BIND:-127.0.0.1:8080}"
 RUN="$ROOT/.data/run"
@@ -24,7 +25,8 @@ if [ ! -s "$SECRET_FILE" ]; then
   head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$SECRET_FILE"
 fi
 SECRET="$(cat "$SECRET_FILE")"
-"$B/worker" source add demo-pbx --provider yeastar --secret "$SECRET"
+# The secret goes on stdin: never on a command line (visible in ps).
+printf '%s\n' "$SECRET" | "$B/worker" source add demo-pbx --provider yeastar
 
 # Restart our own processes from an earlier `just up`.
 "$ROOT/scripts/down.sh" --keep-db >/dev/null 2>&1 || true

@@ -293,7 +293,7 @@ fn end_call(u: &mut CallUpdate, ev: &CallEvent, ended_at: Option<DateTime<Utc>>)
 fn seconds_of(v: &Option<Value>) -> Option<i32> {
     v.as_ref()
         .and_then(ms_of)
-        .and_then(|ms| i32::try_from((ms + 500) / 1000).ok())
+        .and_then(|ms| i32::try_from(ms.saturating_add(500) / 1000).ok())
         .filter(|s| *s > 0)
 }
 
@@ -306,4 +306,25 @@ fn disposition_of(state: &str, answered_at: Option<DateTime<Utc>>) -> String {
         _ => "missed",
     }
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing: `ms + 500` overflowed (a panic in debug builds).
+    #[test]
+    fn huge_durations_do_not_overflow() {
+        let env = Envelope {
+            id: 1,
+            received_at: Utc::now(),
+        };
+        for body in [
+            r#"{"call_id":1,"state":"hangup","total_duration":1e30}"#,
+            r#"{"call_id":1,"state":"hangup","duration":9223372036854775807}"#,
+        ] {
+            let r = std::panic::catch_unwind(|| parse(body.as_bytes(), env));
+            assert!(r.is_ok(), "{body} panicked");
+        }
+    }
 }

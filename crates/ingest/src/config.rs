@@ -14,6 +14,9 @@ pub struct IngestConfig {
     /// Standard Webhooks timestamp tolerance (e.g. 5m).
     #[arg(long, env = "INGEST_TIMESTAMP_TOLERANCE", default_value = "5m", value_parser = humantime::parse_duration)]
     pub timestamp_tolerance: Duration,
+    /// Leeway for a Dialpad JWT's `exp` and `nbf` claims (clock skew).
+    #[arg(long, env = "INGEST_JWT_LEEWAY", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub jwt_leeway: Duration,
     /// Yeastar has no event id: an identical body within this window is a
     /// retry (stored once); after it, a new event.
     #[arg(long, env = "INGEST_YEASTAR_DEDUP_WINDOW", default_value = "60s", value_parser = humantime::parse_duration)]
@@ -33,6 +36,11 @@ pub struct IngestConfig {
     /// kernel's accept queue).
     #[arg(long, env = "INGEST_MAX_CONNECTIONS", default_value_t = 2048, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub max_connections: usize,
+    /// Proxies (load balancers) whose `X-Forwarded-For` is believed, as
+    /// comma-separated CIDRs (e.g. 10.0.0.0/8,fd00::/8). Empty: the peer's
+    /// own address is the sender's, and the header is ignored.
+    #[arg(long, env = "INGEST_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Longest database wait per request before answering 503.
     #[arg(long, env = "INGEST_DB_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_timeout: Duration,
@@ -55,6 +63,14 @@ pub struct IngestConfig {
     /// How long source settings (secrets, enabled) are cached; 0s disables.
     #[arg(long, env = "INGEST_SOURCE_CACHE_TTL", default_value = "1s", value_parser = humantime::parse_duration)]
     pub source_cache_ttl: Duration,
+}
+
+/// A CIDR (`10.0.0.0/8`), or a single address as a /32 or /128.
+fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not a CIDR (e.g. 10.0.0.0/8) or an IP address"))
 }
 
 impl Default for IngestConfig {

@@ -23,7 +23,11 @@ pub enum IngestError {
     /// 400: the database refused the event for what it holds.
     #[error("the event cannot be stored as sent (a field is malformed or too large)")]
     Rejected,
-    /// 401: the signature does not verify.
+    /// 403: the sender's address is outside the source's allowed networks.
+    #[error("this source does not accept webhooks from your network")]
+    Forbidden,
+    /// 401: the signature does not verify (400 when the signature headers
+    /// are malformed: oversized, too many entries, a non-integer timestamp).
     #[error(transparent)]
     Unauthorized(#[from] SignatureError),
     /// 503: the database is unavailable; nothing was stored.
@@ -41,7 +45,9 @@ impl IngestError {
             IngestError::NoSource => "not_found",
             IngestError::BodyTimeout(_) => "body_timeout",
             IngestError::Rejected => "rejected",
+            IngestError::Unauthorized(e) if e.is_bad_request() => "bad_request",
             IngestError::Unauthorized(_) => "unauthorized",
+            IngestError::Forbidden => "forbidden",
             IngestError::Unavailable => "unavailable",
         }
     }
@@ -61,7 +67,9 @@ impl ResponseError for IngestError {
             IngestError::NoSource => StatusCode::NOT_FOUND,
             IngestError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             IngestError::Rejected => StatusCode::BAD_REQUEST,
+            IngestError::Unauthorized(e) if e.is_bad_request() => StatusCode::BAD_REQUEST,
             IngestError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            IngestError::Forbidden => StatusCode::FORBIDDEN,
             IngestError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -2,6 +2,7 @@
 //! store the body, answer 2xx only once the row is committed.
 
 mod batcher;
+mod client_ip;
 mod config;
 mod error;
 mod routes;

@@ -32,6 +32,16 @@ async fn main() -> Result<()> {
     let _ = dotenvy::dotenv();
     telemetry::init_logging();
     let cli = Cli::parse();
+    // Fail closed: without the key no sealed secret opens, so refuse to
+    // start rather than answer 503 to every signed source.
+    let keys = store::secrets::Keyring::from_env()
+        .map_err(|e| anyhow::anyhow!("ingest cannot start: {e}"))?;
+    tracing::info!(
+        key = keys.current_id(),
+        previous_key = keys.previous_id(),
+        "secrets key loaded"
+    );
+    drop(keys);
     let mut cfg = cli.config;
     cfg.group_commit_in_flight = cfg.group_commit_in_flight.min(cli.pool_size);
     let pool = store::pool(&cli.database_url, cli.pool_size, cfg.db_timeout)

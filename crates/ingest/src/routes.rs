@@ -12,6 +12,7 @@ use serde_json::json;
 use store::inbox::NewEvent;
 
 use crate::batcher::SubmitError;
+use crate::client_ip::{allowed, client_ip};
 use crate::{IngestError, State};
 
 /// `POST /webhooks/{source}`: answers 200 once the event is committed (or
@@ -86,6 +87,11 @@ async fn handle(
         .await?
         .ok_or(IngestError::NoSource)?;
     *known = Some(name.to_string());
+    let sender = client_ip(req, &state.cfg.trusted_proxies);
+    if !allowed(sender, src.allowed_networks.as_deref()) {
+        tracing::info!(sender = ?sender, "sender outside the source's allowed networks");
+        return Err(IngestError::Forbidden);
+    }
     let body = tokio::time::timeout(
         state.cfg.body_timeout,
         read_body(req, payload, state.cfg.max_body_bytes),
@@ -103,12 +109,14 @@ async fn handle(
         timestamp_tolerance_secs: i64::try_from(state.cfg.timestamp_tolerance.as_secs())
             .unwrap_or(i64::MAX),
         now_unix: chrono::Utc::now().timestamp(),
+        jwt_leeway_secs: i64::try_from(state.cfg.jwt_leeway.as_secs()).unwrap_or(i64::MAX),
+        allow_unsigned: src.allow_unsigned,
     };
-    signature::verify(src.provider, &src.secrets, &signed, &body, &opts)?;
+    let verified = signature::verify(src.provider, &src.secrets, &signed, &body, &opts)?;
     let event = NewEvent {
         source: name.to_string(),
         provider: src.provider,
-        dedup_key: signature::dedup_key(src.provider, &signed, &body),
+        dedup_key: verified.dedup_key,
         body: body.to_vec(),
         headers: kept_headers(req),
     };

@@ -1,11 +1,20 @@
 //! Source settings (provider, secrets, enabled), cached for a short TTL so
 //! that a webhook costs no lookup query.
+//!
+//! Secrets are sealed in the database; the cache opens them with the keyring
+//! of `SWITCHBOARD_SECRETS_KEY` (and `SWITCHBOARD_SECRETS_KEY_PREVIOUS`),
+//! read from the environment once, when the cache is built (`main` refuses
+//! to start without it). It fails closed: a source whose secrets do not all
+//! open (key missing or wrong, a tampered row) answers 503, with an error
+//! logged at most once per TTL, and is never verified with fewer secrets
+//! than it has, nor as unsigned.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use store::sources::Verifier;
+use store::secrets::{KeyError, Keyring};
+use store::sources::{LookupError, Verifier};
 use store::PgPool;
 
 use crate::IngestError;
@@ -13,49 +22,100 @@ use crate::IngestError;
 /// Entries kept at most: names come from URLs and must not grow the cache.
 const MAX_ENTRIES: usize = 1024;
 
-/// A source's settings (`None`: unknown or disabled) and when they were read.
-type Entry = (Instant, Option<Arc<Verifier>>);
+/// What a lookup found.
+#[derive(Clone)]
+enum Found {
+    Source(Arc<Verifier>),
+    /// Unknown or disabled.
+    Missing,
+    /// Its secrets do not open.
+    Sealed,
+}
+
+/// A source's settings and when they were read.
+type Entry = (Instant, Found);
 
 /// The cache.
 pub struct SourceCache {
     pool: PgPool,
     ttl: Duration,
     db_timeout: Duration,
+    keys: Result<Arc<Keyring>, Arc<KeyError>>,
     entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl SourceCache {
-    /// A cache over `pool`, entries fresh for `ttl` (zero: always look up).
+    /// A cache over `pool`, entries fresh for `ttl` (zero: always look up),
+    /// opening secrets with the keyring of the environment.
     pub fn new(pool: PgPool, ttl: Duration, db_timeout: Duration) -> Self {
+        let keys = Keyring::from_env().map(Arc::new).map_err(Arc::new);
+        if let Err(e) = &keys {
+            tracing::error!(error = %e, "no secrets key: every signed source will answer 503");
+        }
         SourceCache {
             pool,
             ttl,
             db_timeout,
+            keys,
             entries: Mutex::new(HashMap::new()),
         }
     }
 
     /// Returns the settings of source `name` (`None`: unknown or disabled),
-    /// from the cache when fresh, else from the database.
+    /// from the cache when fresh, else from the database. Fails with 503
+    /// when the database is unavailable or the source's secrets do not
+    /// open.
     pub async fn get(&self, name: &str) -> Result<Option<Arc<Verifier>>, IngestError> {
-        if let Some(hit) = self.fresh(name) {
-            return Ok(hit);
+        let found = match self.fresh(name) {
+            Some(hit) => hit,
+            None => {
+                let found = self.look_up(name).await?;
+                self.keep(name, found.clone());
+                found
+            }
+        };
+        match found {
+            Found::Missing => Ok(None),
+            Found::Sealed => Err(IngestError::Unavailable),
+            Found::Source(v) => Ok(Some(v)),
         }
+    }
+
+    async fn look_up(&self, name: &str) -> Result<Found, IngestError> {
+        let keys = match &self.keys {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::error!(source = %name, error = %e, "cannot open the source's secrets: answering 503");
+                return Ok(Found::Sealed);
+            }
+        };
         let deadline = self.db_timeout;
         let mut conn = tokio::time::timeout(deadline, self.pool.get())
             .await
             .map_err(|_| IngestError::unavailable("timed out waiting for a connection"))?
             .map_err(IngestError::unavailable)?;
-        let found = tokio::time::timeout(deadline, store::sources::lookup(&mut conn, name))
+        let found = tokio::time::timeout(deadline, store::sources::lookup(&mut conn, name, keys))
             .await
-            .map_err(|_| IngestError::unavailable("source lookup timed out"))?
-            .map_err(IngestError::unavailable)?
-            .map(Arc::new);
-        self.keep(name, found.clone());
-        Ok(found)
+            .map_err(|_| IngestError::unavailable("source lookup timed out"))?;
+        match found {
+            Ok(Some(v)) => {
+                if v.plaintext_secrets > 0 {
+                    tracing::warn!(source = %name, plaintext = v.plaintext_secrets,
+                        "secrets stored in plaintext: run `worker migrate` with SWITCHBOARD_SECRETS_KEY to seal them");
+                }
+                Ok(Found::Source(Arc::new(v)))
+            }
+            Ok(None) => Ok(Found::Missing),
+            Err(e @ (LookupError::Sealed { .. } | LookupError::Network { .. })) => {
+                tracing::error!(source = %name, error = %e,
+                    "cannot open the source's secrets: answering 503 (is SWITCHBOARD_SECRETS_KEY the key they were sealed with?)");
+                Ok(Found::Sealed)
+            }
+            Err(LookupError::Store(e)) => Err(IngestError::unavailable(e)),
+        }
     }
 
-    fn fresh(&self, name: &str) -> Option<Option<Arc<Verifier>>> {
+    fn fresh(&self, name: &str) -> Option<Found> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -64,7 +124,7 @@ impl SourceCache {
         (at.elapsed() < self.ttl).then(|| v.clone())
     }
 
-    fn keep(&self, name: &str, v: Option<Arc<Verifier>>) {
+    fn keep(&self, name: &str, v: Found) {
         if self.ttl.is_zero() {
             return;
         }

@@ -18,6 +18,10 @@ pub enum Error {
     /// Applying a migration failed.
     #[error("migration failed: {0}")]
     Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The URL's TLS settings are unusable, or the TLS handshake failed
+    /// (an untrusted certificate, a wrong host name, a server without TLS).
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl Error {

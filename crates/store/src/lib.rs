@@ -7,11 +7,14 @@
 mod error;
 mod migrate;
 mod pool;
+mod tls;
 
 pub mod inbox;
 pub mod schema;
+pub mod secrets;
 pub mod sources;
 
 pub use error::Error;
 pub use migrate::{migrate, MIGRATIONS};
 pub use pool::{connect, pool, PgPool};
+pub use tls::{SslMode, TlsError};

@@ -14,19 +14,21 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations")
 /// runs (a Job and a developer, two test processes) apply each migration once.
 const MIGRATION_LOCK: i64 = 0x5357_4254_4d49_4752; // "SWBTMIGR"
 
-/// Applies pending migrations to the database at `url`. Returns the
+/// Applies pending migrations to the database at `url` (over TLS when the
+/// URL asks for it, like every connection: [`crate::connect`]). Returns the
 /// versions applied (empty when up to date).
 pub async fn migrate(url: &str) -> Result<Vec<String>, Error> {
-    let url = url.to_string();
-    tokio::task::spawn_blocking(move || migrate_blocking(&url))
+    let conn = crate::connect(url).await?;
+    // The harness is synchronous: run it on a blocking thread, driving the
+    // connection (whose I/O task stays on this runtime) through the wrapper.
+    tokio::task::spawn_blocking(move || migrate_blocking(AsyncConnectionWrapper::from(conn)))
         .await
         .map_err(|e| Error::Migration(Box::new(e)))?
 }
 
-fn migrate_blocking(url: &str) -> Result<Vec<String>, Error> {
-    use diesel::Connection;
-    let mut conn: AsyncConnectionWrapper<AsyncPgConnection> =
-        AsyncConnectionWrapper::establish(url)?;
+fn migrate_blocking(
+    mut conn: AsyncConnectionWrapper<AsyncPgConnection>,
+) -> Result<Vec<String>, Error> {
     conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
     let result = conn
         .run_pending_migrations(MIGRATIONS)

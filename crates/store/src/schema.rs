@@ -8,6 +8,8 @@ diesel::table! {
         enabled -> Bool,
         created_at -> Timestamptz,
         last_received_at -> Nullable<Timestamptz>,
+        allow_unsigned -> Bool,
+        allowed_networks -> Nullable<Array<Cidr>>,
     }
 }
 
@@ -15,9 +17,15 @@ diesel::table! {
     source_secrets (id) {
         id -> Int8,
         source -> Text,
-        secret -> Text,
+        /// Plaintext, only in rows from before sealing (`ciphertext` NULL).
+        secret -> Nullable<Text>,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        ciphertext -> Nullable<Bytea>,
+        nonce -> Nullable<Bytea>,
+        key_id -> Nullable<Text>,
+        fingerprint -> Nullable<Bytea>,
+        expires_at -> Nullable<Timestamptz>,
     }
 }
 

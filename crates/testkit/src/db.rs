@@ -114,6 +114,32 @@ async fn ensure_template(admin: &mut AsyncPgConnection, url: &str) -> Result<Str
     Ok(tpl)
 }
 
+/// The secrets key of every test (Base64 of 32 bytes): `TestDb::add_source`
+/// seals with it, and the binaries testkit starts get it as
+/// `SWITCHBOARD_SECRETS_KEY`. A test key, known to everyone: never use it
+/// anywhere else.
+pub const TEST_SECRETS_KEY: &str = "rEX+ncMDWk3gbKxOSoQgT/KDqrglO70nLxJG0AiPyWo=";
+
+/// Another valid key, for tests of wrong keys and rotation.
+pub const OTHER_SECRETS_KEY: &str = "1vg9l9gm/bezBaijS/ljGmQOU6O8CUBuP4ERa8PEip8=";
+
+/// The keyring of [`TEST_SECRETS_KEY`] alone.
+pub fn test_keyring() -> Result<store::secrets::Keyring> {
+    let key = store::secrets::SecretsKey::from_base64(store::secrets::KEY_VAR, TEST_SECRETS_KEY)?;
+    Ok(store::secrets::Keyring::new(key, None))
+}
+
+/// Puts [`TEST_SECRETS_KEY`] in this process's environment (and removes a
+/// previous key), for the servers a test runs in process (`ingest::serve`
+/// reads the key from the environment, as the binaries do).
+fn export_test_key() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::env::set_var(store::secrets::KEY_VAR, TEST_SECRETS_KEY);
+        std::env::remove_var(store::secrets::PREVIOUS_KEY_VAR);
+    });
+}
+
 /// A database of its own for one test, dropped when the value is dropped.
 pub struct TestDb {
     pub name: String,
@@ -122,8 +148,10 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// Creates a fresh, migrated database.
+    /// Creates a fresh, migrated database (and exports the test secrets
+    /// key into this process's environment).
     pub async fn new() -> Result<TestDb> {
+        export_test_key();
         let admin_url = admin_url();
         let mut admin = AsyncPgConnection::establish(&admin_url)
             .await
@@ -216,21 +244,24 @@ impl TestDb {
         audit_completions(&self.url).await
     }
 
-    /// Creates a source with the given secrets.
+    /// Creates a source with the given secrets, sealed with
+    /// [`TEST_SECRETS_KEY`] by `store::sources` (their format is not
+    /// checked: fixtures use short secrets such as `"s"`). Without secrets
+    /// the source is created `allow_unsigned`.
     pub async fn add_source(&self, name: &str, provider: &str, secrets: &[&str]) -> Result<()> {
         let mut c = self.conn().await?;
-        diesel::sql_query("INSERT INTO sources (name, provider) VALUES ($1, $2)")
-            .bind::<Text, _>(name)
-            .bind::<Text, _>(provider)
-            .execute(&mut c)
-            .await?;
-        for s in secrets {
-            diesel::sql_query("INSERT INTO source_secrets (source, secret) VALUES ($1, $2)")
-                .bind::<Text, _>(name)
-                .bind::<Text, _>(*s)
-                .execute(&mut c)
-                .await?;
-        }
+        let provider: domain::Provider = provider.parse().map_err(anyhow::Error::msg)?;
+        let secrets: Vec<String> = secrets.iter().map(|s| s.to_string()).collect();
+        store::sources::add_unvalidated(
+            &mut c,
+            &test_keyring()?,
+            name,
+            provider,
+            &secrets,
+            secrets.is_empty(),
+        )
+        .await
+        .with_context(|| format!("adding source {name}"))?;
         Ok(())
     }
 }

@@ -13,7 +13,13 @@ mod fixtures;
 mod procs;
 mod wait;
 
-pub use db::{admin_url, audit_completions, with_database, TestDb};
+pub use db::{
+    admin_url, audit_completions, test_keyring, with_database, TestDb, OTHER_SECRETS_KEY,
+    TEST_SECRETS_KEY,
+};
 pub use fixtures::{fixture, fixtures_dir};
-pub use procs::{bin, free_port, spawn, start_worker, worker_cli, worker_ok, Ingest, Proc};
+pub use procs::{
+    bin, free_port, spawn, start_worker, worker_cli, worker_cli_env, worker_cli_stdin, worker_ok,
+    worker_ok_stdin, Ingest, Proc,
+};
 pub use wait::wait_until;

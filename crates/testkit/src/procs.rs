@@ -7,6 +7,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use tokio::process::{Child, Command};
 
+use store::secrets::{KEY_VAR, PREVIOUS_KEY_VAR};
+
 use crate::wait_until;
 
 /// The path of a workspace binary (`ingest`, `worker`, `traffic`), built
@@ -67,11 +69,14 @@ impl Drop for Proc {
 }
 
 /// Starts `name` with `args` and `envs` (stdout and stderr inherited, so
-/// that a failing test shows the binary's logs).
+/// that a failing test shows the binary's logs). The binary gets the test
+/// secrets key ([`crate::TEST_SECRETS_KEY`]) unless `envs` says otherwise.
 pub fn spawn(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<Proc> {
     let mut cmd = Command::new(bin(name)?);
     cmd.args(args)
         .env_remove("DATABASE_URL")
+        .env(KEY_VAR, crate::TEST_SECRETS_KEY)
+        .env_remove(PREVIOUS_KEY_VAR)
         .env(
             "RUST_LOG",
             std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()),
@@ -102,13 +107,25 @@ impl Ingest {
     /// Starts ingest against `db_url` with extra flags and waits until its
     /// `/healthz` answers (at most 20 s).
     pub async fn start(db_url: &str, extra: &[&str]) -> Result<Ingest> {
+        Ingest::start_with_env(db_url, extra, &[]).await
+    }
+
+    /// [`Ingest::start`] with extra environment variables (e.g. another
+    /// `SWITCHBOARD_SECRETS_KEY`).
+    pub async fn start_with_env(
+        db_url: &str,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Result<Ingest> {
         let port = free_port()?;
         let admin_port = free_port()?;
         let bind = format!("127.0.0.1:{port}");
         let admin = format!("127.0.0.1:{admin_port}");
         let mut args = vec!["--bind", &bind, "--metrics-bind", &admin, "--workers", "2"];
         args.extend_from_slice(extra);
-        let proc = spawn("ingest", &args, &[("DATABASE_URL", db_url)])?;
+        let mut all = vec![("DATABASE_URL", db_url)];
+        all.extend_from_slice(envs);
+        let proc = spawn("ingest", &args, &all)?;
         let ingest = Ingest {
             proc,
             port,
@@ -143,14 +160,58 @@ impl Ingest {
     }
 }
 
-/// Runs a `worker` subcommand against `db_url` to completion. Returns its
-/// exit code, stdout and stderr.
+/// Runs a `worker` subcommand against `db_url` to completion, with the test
+/// secrets key and an empty stdin. Returns its exit code, stdout and stderr.
 pub async fn worker_cli(db_url: &str, args: &[&str]) -> Result<(i32, String, String)> {
-    let out = Command::new(bin("worker")?)
-        .args(args)
+    worker_cli_stdin(db_url, args, "").await
+}
+
+/// [`worker_cli`] with `stdin` written to the command's standard input
+/// (how secrets reach `worker source add` and `add-secret`).
+pub async fn worker_cli_stdin(
+    db_url: &str,
+    args: &[&str],
+    stdin: &str,
+) -> Result<(i32, String, String)> {
+    worker_cli_env(db_url, args, stdin, &[]).await
+}
+
+/// [`worker_cli_stdin`] with environment changes: `(name, Some(value))`
+/// sets a variable, `(name, None)` removes it (e.g. the secrets key).
+pub async fn worker_cli_env(
+    db_url: &str,
+    args: &[&str],
+    stdin: &str,
+    envs: &[(&str, Option<&str>)],
+) -> Result<(i32, String, String)> {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = Command::new(bin("worker")?);
+    cmd.args(args)
         .env("DATABASE_URL", db_url)
         .env("RUST_LOG", "warn")
-        .output()
+        .env("RUST_BACKTRACE", "0")
+        .env(KEY_VAR, crate::TEST_SECRETS_KEY)
+        .env_remove(PREVIOUS_KEY_VAR);
+    for (k, v) in envs {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("running worker {args:?}"))?;
+    if let Some(mut input) = child.stdin.take() {
+        // The command may exit without reading (a refused flag): ignore a
+        // broken pipe, the exit code tells.
+        let _ = input.write_all(stdin.as_bytes()).await;
+    }
+    let out = child
+        .wait_with_output()
         .await
         .with_context(|| format!("running worker {args:?}"))?;
     Ok((
@@ -162,7 +223,12 @@ pub async fn worker_cli(db_url: &str, args: &[&str]) -> Result<(i32, String, Str
 
 /// Runs a `worker` subcommand that must succeed. Returns its stdout.
 pub async fn worker_ok(db_url: &str, args: &[&str]) -> Result<String> {
-    let (code, out, err) = worker_cli(db_url, args).await?;
+    worker_ok_stdin(db_url, args, "").await
+}
+
+/// [`worker_ok`] with `stdin` as the command's standard input.
+pub async fn worker_ok_stdin(db_url: &str, args: &[&str], stdin: &str) -> Result<String> {
+    let (code, out, err) = worker_cli_stdin(db_url, args, stdin).await?;
     if code != 0 {
         bail!("worker {args:?} exited {code}: {err}");
     }

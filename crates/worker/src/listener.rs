@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use tokio::sync::{watch, Notify};
 
@@ -61,14 +61,15 @@ pub async fn listen(url: String, wake: Arc<Notify>, mut shutdown: watch::Receive
 #[derive(Debug, thiserror::Error)]
 pub enum ListenError {
     #[error("connecting: {0}")]
-    Connect(#[from] diesel::ConnectionError),
+    Connect(#[from] store::Error),
     #[error("LISTEN: {0}")]
     Listen(#[from] diesel::result::Error),
 }
 
-/// Opens a connection and LISTENs on the inbox channel. Returns it.
+/// Opens a connection (with the URL's TLS settings, like every other) and
+/// LISTENs on the inbox channel. Returns it.
 async fn connect(url: &str) -> Result<AsyncPgConnection, ListenError> {
-    let mut conn = AsyncPgConnection::establish(url).await?;
+    let mut conn = store::connect(url).await?;
     diesel::sql_query(format!("LISTEN {CHANNEL}"))
         .execute(&mut conn)
         .await?;

@@ -1,5 +1,7 @@
 //! `worker`: runs the batch loop and the operator commands.
 
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,6 +10,8 @@ use clap::{Parser, Subcommand};
 use diesel_async::AsyncPgConnection;
 use domain::Provider;
 use store::inbox::ReplayFilter;
+use store::secrets::{KeyError, Keyring, KEY_VAR};
+use store::sources::IpNet;
 use telemetry::redact_url;
 use tokio::sync::watch;
 use worker::{render, Worker, WorkerConfig};
@@ -123,26 +127,65 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum SourceCmd {
-    /// Create a source (idempotent: re-running adds new secrets).
+    /// Create a source. Its signing secret(s) are read from stdin, one per
+    /// line (or from --secret-file), never from the command line. Re-running
+    /// it for an existing source adds the secrets not yet there.
     Add {
         /// Slug used in the URL: /webhooks/NAME.
         name: String,
         #[arg(long, value_parser = parse_provider)]
         provider: Provider,
-        /// Signing secret; repeat for several (all are accepted).
-        #[arg(long = "secret")]
-        secrets: Vec<String>,
+        /// Read the secret(s) from this file, one per line, instead of stdin.
+        #[arg(long, value_name = "PATH")]
+        secret_file: Option<PathBuf>,
+        /// Create the source WITHOUT a secret: anyone who knows the URL can
+        /// post webhooks to it. Logged as a warning, shown by `source list`.
+        #[arg(long, conflicts_with = "secret_file")]
+        allow_unsigned: bool,
     },
-    /// Add a secret to a source (rotation: add the new, switch the sender, revoke the old).
-    AddSecret { name: String, secret: String },
-    /// Revoke the active secrets of a source that start with PREFIX.
-    RevokeSecret { name: String, prefix: String },
-    /// List sources (secrets masked).
+    /// Add a secret to a source, read from stdin (one line) or --secret-file
+    /// (rotation: add the new, switch the sender, then revoke the old or let
+    /// it expire).
+    AddSecret {
+        name: String,
+        /// Read the secret from this file instead of stdin.
+        #[arg(long, value_name = "PATH")]
+        secret_file: Option<PathBuf>,
+        /// Every other active secret of the source expires this long from
+        /// now (e.g. 24h, 30m): the sender has that long to switch.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        expire_others_after: Option<Duration>,
+    },
+    /// Revoke a secret by its id (`source list` shows the ids). The last
+    /// active secret of a source cannot be revoked: add the new one first.
+    RevokeSecret { name: String, id: i64 },
+    /// List sources and their secrets (id, length, a keyed fingerprint,
+    /// creation and expiry; never any part of a secret).
     List,
+    /// Restrict the senders of a source to these networks (CIDRs or
+    /// addresses), or accept any sender again with --clear.
+    SetNetworks {
+        name: String,
+        #[arg(value_name = "CIDR", required_unless_present = "clear", value_parser = parse_network)]
+        networks: Vec<IpNet>,
+        #[arg(long, conflicts_with = "networks")]
+        clear: bool,
+    },
+    /// Re-seal every secret under the current SWITCHBOARD_SECRETS_KEY
+    /// (after a key rotation, with the old key as
+    /// SWITCHBOARD_SECRETS_KEY_PREVIOUS), plaintext ones included.
+    Rekey,
+    /// Seal the secrets still stored in plaintext (from before sealing);
+    /// `worker migrate` does it too when the key is set.
+    EncryptExisting,
     /// Accept webhooks for a source again.
     Enable { name: String },
     /// Refuse webhooks for a source (404) without deleting anything.
     Disable { name: String },
+}
+
+fn parse_network(s: &str) -> Result<IpNet, String> {
+    store::sources::parse_network(s).map_err(|e| e.to_string())
 }
 
 fn parse_provider(s: &str) -> Result<Provider, String> {
@@ -252,6 +295,13 @@ async fn wait_idle(conn: &mut AsyncPgConnection, limit: Duration) -> Result<i64>
 }
 
 async fn migrate(url: &str, wait: Duration) -> Result<()> {
+    // A malformed key fails before anything is applied; a missing one only
+    // leaves plaintext secrets (from before sealing) as they are.
+    let keys = match Keyring::from_env() {
+        Ok(keys) => Some(keys),
+        Err(KeyError::Missing(_)) => None,
+        Err(e) => bail!("{e}"),
+    };
     let deadline = Instant::now() + wait;
     let mut delay = Duration::from_millis(200);
     let applied = loop {
@@ -271,7 +321,7 @@ async fn migrate(url: &str, wait: Duration) -> Result<()> {
     for v in &applied {
         println!("applied migration {v}");
     }
-    Ok(())
+    after_migrate(url, keys.as_ref()).await
 }
 
 async fn process_once(url: &str, once: bool, args: &RunArgs) -> Result<()> {
@@ -370,31 +420,163 @@ fn serve_metrics(bind: &str, pool: &store::PgPool) -> Result<()> {
     Ok(())
 }
 
+/// The secrets key, or a refusal naming the variable.
+fn keyring() -> Result<Keyring> {
+    Keyring::from_env().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Most bytes of secrets read from stdin or a file.
+const SECRET_INPUT_LIMIT: u64 = 64 * 1024;
+
+/// Reads secrets, one per line, from `file` or else stdin. Blank lines are
+/// skipped and a line's `\r\n` ending is accepted; anything else on a line
+/// is the secret, checked later (whitespace and control characters refused).
+fn read_secrets(file: Option<&Path>) -> Result<Vec<String>> {
+    let mut raw = Vec::new();
+    let origin = match file {
+        Some(path) => {
+            std::fs::File::open(path)
+                .and_then(|f| f.take(SECRET_INPUT_LIMIT + 1).read_to_end(&mut raw))
+                .with_context(|| format!("cannot read the secret file {}", path.display()))?;
+            format!("{}", path.display())
+        }
+        None => {
+            let stdin = std::io::stdin();
+            if stdin.is_terminal() {
+                eprintln!("Type or paste the secret(s), one per line, then press Ctrl-D:");
+            }
+            stdin
+                .lock()
+                .take(SECRET_INPUT_LIMIT + 1)
+                .read_to_end(&mut raw)
+                .context("cannot read the secret(s) from stdin")?;
+            "stdin".to_string()
+        }
+    };
+    if raw.len() as u64 > SECRET_INPUT_LIMIT {
+        bail!("{origin} holds more than {SECRET_INPUT_LIMIT} bytes: that is not a list of secrets");
+    }
+    let text = String::from_utf8(raw).map_err(|_| anyhow::anyhow!("{origin} is not UTF-8 text"))?;
+    Ok(text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
 async fn source(url: &str, cmd: SourceCmd) -> Result<()> {
     use store::sources;
+    // Fail closed: no source command runs without the key, so that no
+    // secret is ever written unsealed or checked against nothing.
+    let keys = keyring()?;
     let mut conn = connect(url).await?;
     match cmd {
         SourceCmd::Add {
             name,
             provider,
-            secrets,
+            secret_file,
+            allow_unsigned,
         } => {
-            let created = sources::add(&mut conn, &name, provider, &secrets).await?;
+            let secrets = if allow_unsigned {
+                Vec::new()
+            } else {
+                read_secrets(secret_file.as_deref())?
+            };
+            let r =
+                sources::add(&mut conn, &keys, &name, provider, &secrets, allow_unsigned).await?;
+            if r.allow_unsigned {
+                tracing::warn!(source = %name, provider = %provider,
+                    "source accepts UNSIGNED webhooks (--allow-unsigned): anyone who knows its URL can post events");
+            }
+            if r.now_signed {
+                tracing::info!(source = %name, "source no longer accepts unsigned webhooks: it has a secret");
+            }
             println!(
-                "{} source {name} ({provider}, {} secret(s) given)",
-                if created { "created" } else { "updated" },
-                secrets.len()
+                "{} source {name} ({provider}): {} secret(s) added{}{}",
+                if r.created { "created" } else { "updated" },
+                r.added.len(),
+                if r.already_active.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} already active", r.already_active.len())
+                },
+                if r.allow_unsigned {
+                    ", accepting UNSIGNED webhooks"
+                } else {
+                    ""
+                },
             );
         }
-        SourceCmd::AddSecret { name, secret } => {
-            sources::add_secret(&mut conn, &name, &secret).await?;
-            println!("added secret {} to {name}", render::mask_secret(&secret));
+        SourceCmd::AddSecret {
+            name,
+            secret_file,
+            expire_others_after,
+        } => {
+            let mut secrets = read_secrets(secret_file.as_deref())?;
+            let secret = match (secrets.pop(), secrets.is_empty()) {
+                (Some(s), true) => s,
+                (None, _) => bail!(
+                    "no secret given: pipe it on stdin (e.g. `worker source add-secret {name} < new-secret.txt`) or use --secret-file"
+                ),
+                (Some(_), false) => bail!(
+                    "add-secret takes one secret; {} lines were given",
+                    secrets.len() + 1
+                ),
+            };
+            let r =
+                sources::add_secret(&mut conn, &keys, &name, &secret, expire_others_after).await?;
+            println!("added secret #{} to {name}", r.id);
+            for (id, at) in &r.expiring {
+                println!(
+                    "secret #{id} of {name} expires at {}",
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+            if r.now_signed {
+                tracing::info!(source = %name, "source no longer accepts unsigned webhooks: it has a secret");
+            }
         }
-        SourceCmd::RevokeSecret { name, prefix } => {
-            let n = sources::revoke_secret(&mut conn, &name, &prefix).await?;
-            println!("revoked {n} secret(s) of {name}");
+        SourceCmd::RevokeSecret { name, id } => {
+            sources::revoke_secret(&mut conn, &name, id).await?;
+            println!("revoked secret #{id} of {name}");
         }
-        SourceCmd::List => print!("{}", render::sources(&sources::list(&mut conn).await?)),
+        SourceCmd::List => print!(
+            "{}",
+            render::sources(&sources::list(&mut conn, &keys).await?)
+        ),
+        SourceCmd::SetNetworks {
+            name,
+            networks,
+            clear,
+        } => {
+            if clear {
+                sources::set_networks(&mut conn, &name, None).await?;
+                println!("{name} accepts webhooks from any network");
+            } else {
+                sources::set_networks(&mut conn, &name, Some(&networks)).await?;
+                let list: Vec<String> = networks.iter().map(|n| n.trunc().to_string()).collect();
+                println!("{name} accepts webhooks from {} only", list.join(", "));
+            }
+        }
+        SourceCmd::Rekey => {
+            let r = sources::rekey(&mut conn, &keys, false).await?;
+            println!(
+                "sealed under key {}: {} resealed, {} plaintext sealed, {} already current",
+                keys.current_id(),
+                r.resealed,
+                r.sealed_plaintext,
+                r.current
+            );
+        }
+        SourceCmd::EncryptExisting => {
+            let r = sources::rekey(&mut conn, &keys, true).await?;
+            println!(
+                "sealed {} plaintext secret(s) under key {}",
+                r.sealed_plaintext,
+                keys.current_id()
+            );
+        }
         SourceCmd::Enable { name } => {
             sources::set_enabled(&mut conn, &name, true).await?;
             println!("enabled {name}");
@@ -403,6 +585,35 @@ async fn source(url: &str, cmd: SourceCmd) -> Result<()> {
             sources::set_enabled(&mut conn, &name, false).await?;
             println!("disabled {name}");
         }
+    }
+    Ok(())
+}
+
+/// After the schema: seals the secrets still in plaintext when the key is
+/// set (else says how many remain), and names the sources that now refuse
+/// every webhook for want of a secret.
+async fn after_migrate(url: &str, keys: Option<&Keyring>) -> Result<()> {
+    let mut conn = connect(url).await?;
+    match keys {
+        Some(keys) => {
+            let r = store::sources::rekey(&mut conn, keys, true).await?;
+            if r.sealed_plaintext > 0 {
+                println!(
+                    "sealed {} plaintext secret(s) under key {}",
+                    r.sealed_plaintext,
+                    keys.current_id()
+                );
+            }
+        }
+        None => {
+            let n = store::sources::plaintext_count(&mut conn).await?;
+            if n > 0 {
+                tracing::warn!(plaintext = n, "{n} secret(s) are still stored in plaintext: set {KEY_VAR} and run `worker migrate` again (or `worker source encrypt-existing`)");
+            }
+        }
+    }
+    for name in store::sources::without_secret(&mut conn).await? {
+        tracing::warn!(source = %name, "source has no active secret and is not --allow-unsigned: it refuses every webhook until you add a secret (worker source add-secret {name}) or re-run `worker source add {name} --provider ... --allow-unsigned`");
     }
     Ok(())
 }

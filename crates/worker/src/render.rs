@@ -5,39 +5,76 @@ use std::fmt::Write as _;
 
 use domain::projection::read::{CallView, ExtensionView};
 use store::inbox::Stats;
-use store::sources::SourceLine;
+use store::sources::{SecretLine, SourceLine};
 
-/// Shows the start of a secret, never all of it.
-pub fn mask_secret(s: &str) -> String {
-    let shown: String = s.chars().take(4).collect();
-    format!("{shown}… ({} chars)", s.chars().count())
+/// How a secret is shown: its id, length and a keyed fingerprint (which
+/// tells the source's secrets apart without revealing any part of them),
+/// its key, creation and expiry.
+pub fn secret_line(k: &SecretLine) -> String {
+    let mut out = format!(
+        "secret #{:<6} {:>4} bytes  fp {}  created {}",
+        k.id,
+        k.len,
+        k.fingerprint,
+        k.created_at.format("%Y-%m-%d %H:%M:%S")
+    );
+    match (k.expires_at, k.expired) {
+        (Some(at), true) => {
+            let _ = write!(out, "  EXPIRED {}", at.format("%Y-%m-%d %H:%M:%S"));
+        }
+        (Some(at), false) => {
+            let _ = write!(out, "  expires {}", at.format("%Y-%m-%d %H:%M:%S"));
+        }
+        (None, _) => {}
+    }
+    match &k.key_id {
+        None => out.push_str("  PLAINTEXT (run `worker migrate` with the key to seal it)"),
+        Some(id) if !k.key_loaded => {
+            let _ = write!(out, "  key {id} NOT LOADED (does not open: set it as SWITCHBOARD_SECRETS_KEY_PREVIOUS, then `worker source rekey`)");
+        }
+        Some(id) => {
+            let _ = write!(out, "  key {id}");
+        }
+    }
+    out
 }
 
-/// Renders `source list`.
+/// Renders `source list`: one line per source, then one per secret that is
+/// not revoked.
 pub fn sources(lines: &[SourceLine]) -> String {
     let mut out = format!(
-        "{:<20} {:<9} {:<8} {:<20} SECRETS\n",
-        "NAME", "PROVIDER", "ENABLED", "CREATED"
+        "{:<20} {:<9} {:<8} {:<15} {:<20} {:<19}\n",
+        "NAME", "PROVIDER", "ENABLED", "ALLOW_UNSIGNED", "NETWORKS", "CREATED"
     );
     for s in lines {
-        let secrets = if s.secrets.is_empty() {
-            "(none: unsigned)".to_string()
-        } else {
-            s.secrets
-                .iter()
-                .map(|k| mask_secret(k))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let networks = s
+            .allowed_networks
+            .as_ref()
+            .map_or_else(|| "any".to_string(), |n| n.join(","));
         let _ = writeln!(
             out,
-            "{:<20} {:<9} {:<8} {:<20} {}",
+            "{:<20} {:<9} {:<8} {:<15} {:<20} {}",
             s.name,
             s.provider,
             s.enabled,
+            if s.allow_unsigned {
+                "YES (unsigned)"
+            } else {
+                "no"
+            },
+            networks,
             s.created_at.format("%Y-%m-%d %H:%M:%S"),
-            secrets
         );
+        for k in &s.secrets {
+            let _ = writeln!(out, "    {}", secret_line(k));
+        }
+        if s.usable_secrets() == 0 {
+            out.push_str(if s.allow_unsigned {
+                "    (no secret: webhooks are accepted WITHOUT a signature)\n"
+            } else {
+                "    (no usable secret: every webhook is refused; add one with `worker source add-secret`)\n"
+            });
+        }
     }
     out
 }
@@ -148,12 +185,82 @@ pub fn board(exts: &[ExtensionView], recent: &[CallView]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::mask_secret;
+    use chrono::TimeZone;
+    use store::sources::{SecretLine, SourceLine};
+
+    use super::sources;
+
+    fn secret(id: i64, fingerprint: &str) -> SecretLine {
+        SecretLine {
+            id,
+            created_at: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 22, 10, 0, 0)
+                .unwrap(),
+            expires_at: None,
+            expired: false,
+            len: 38,
+            fingerprint: fingerprint.to_string(),
+            key_id: Some("0badf00d".to_string()),
+            key_loaded: true,
+        }
+    }
 
     #[test]
-    fn masks_show_four_characters() {
-        let m = mask_secret("abcdefghijkl");
-        assert_eq!(m, "abcd… (12 chars)");
-        assert!(!m.contains("efgh"));
+    fn secrets_show_id_length_fingerprint_never_a_prefix() {
+        let mut old = secret(3, "1a2b3c4d");
+        old.expires_at = Some(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
+                .unwrap(),
+        );
+        let line = SourceLine {
+            name: "crm".to_string(),
+            provider: "standard".to_string(),
+            enabled: true,
+            allow_unsigned: false,
+            allowed_networks: Some(vec!["10.0.0.0/8".to_string()]),
+            created_at: chrono::Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap(),
+            secrets: vec![old, secret(5, "9f8e7d6c")],
+        };
+        let out = sources(&[line]);
+        assert!(out.contains("secret #3"), "{out}");
+        assert!(out.contains("38 bytes  fp 1a2b3c4d"), "{out}");
+        assert!(out.contains("expires 2026-11-23 10:00:00"), "{out}");
+        assert!(out.contains("fp 9f8e7d6c"), "{out}");
+        assert!(out.contains("10.0.0.0/8"), "{out}");
+        assert!(!out.contains("whse"), "{out}");
+        assert!(!out.contains("no usable secret"), "{out}");
+    }
+
+    #[test]
+    fn unsigned_and_dead_sources_say_so() {
+        let mut line = SourceLine {
+            name: "dp".to_string(),
+            provider: "dialpad".to_string(),
+            enabled: true,
+            allow_unsigned: true,
+            allowed_networks: None,
+            created_at: chrono::Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap(),
+            secrets: vec![],
+        };
+        let out = sources(std::slice::from_ref(&line));
+        assert!(
+            out.contains("YES (unsigned)") && out.contains("WITHOUT a signature"),
+            "{out}"
+        );
+        line.allow_unsigned = false;
+        let mut expired = secret(1, "00000000");
+        expired.expired = true;
+        expired.expires_at = Some(
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, 22, 11, 0, 0)
+                .unwrap(),
+        );
+        line.secrets = vec![expired];
+        let out = sources(&[line]);
+        assert!(
+            out.contains("EXPIRED") && out.contains("every webhook is refused"),
+            "{out}"
+        );
     }
 }

@@ -199,7 +199,9 @@ async fn rotated_secrets_are_all_accepted_and_revoked_ones_not() {
     let mut c = app.db.conn().await.expect("conn");
     diesel_async::RunQueryDsl::execute(
         diesel::sql_query(
-            "UPDATE source_secrets SET revoked_at = now() WHERE secret = 'old-secret'",
+            // Secrets are sealed: old-secret is pbx's first row.
+            "UPDATE source_secrets SET revoked_at = now()
+             WHERE id = (SELECT min(id) FROM source_secrets WHERE source = 'pbx')",
         ),
         &mut c,
     )

@@ -28,32 +28,21 @@ async fn stack() -> Stack {
 async fn stack_with(worker_args: &[&str]) -> Stack {
     let db = TestDb::new().await.expect("db");
     worker_ok(&db, &["migrate"]).await;
-    worker_ok(
-        &db,
-        &[
-            "source",
-            "add",
-            "pbx",
-            "--provider",
-            "yeastar",
-            "--secret",
-            PBX_SECRET,
-        ],
+    // Secrets on stdin: never on the command line.
+    testkit::worker_ok_stdin(
+        &db.url,
+        &["source", "add", "pbx", "--provider", "yeastar"],
+        PBX_SECRET,
     )
-    .await;
-    worker_ok(
-        &db,
-        &[
-            "source",
-            "add",
-            "dp",
-            "--provider",
-            "dialpad",
-            "--secret",
-            "dp-secret",
-        ],
+    .await
+    .expect("source pbx");
+    testkit::worker_ok_stdin(
+        &db.url,
+        &["source", "add", "dp", "--provider", "dialpad"],
+        DP_SECRET,
     )
-    .await;
+    .await
+    .expect("source dp");
     let ingest = Ingest::start(&db.url, &[]).await.expect("ingest");
     let worker =
         testkit::spawn("worker", worker_args, &[("DATABASE_URL", &db.url)]).expect("worker");
@@ -65,6 +54,7 @@ async fn stack_with(worker_args: &[&str]) -> Stack {
 }
 
 const PBX_SECRET: &str = "pbx-secret-0123456789abcdef01234";
+const DP_SECRET: &str = "dp-secret-0123456789abcdef";
 
 impl Stack {
     /// Posts a signed request and waits until the worker processed it.
@@ -197,7 +187,7 @@ async fn dialpad_call_end_to_end() {
     ];
     for (step, (label, call_status, ext_status)) in steps.iter().zip(expect) {
         assert_eq!(step.label, label);
-        s.deliver("dp", scenario::sign_dialpad(Some("dp-secret"), &step.body))
+        s.deliver("dp", scenario::sign_dialpad(Some(DP_SECRET), &step.body))
             .await;
         let (status, _, recording) = s.call("dp", "6112934771228672").await;
         assert_eq!(status, call_status, "call after {label}");
@@ -221,42 +211,42 @@ async fn dialpad_call_end_to_end() {
 async fn worker_cli_sources_and_migrate() {
     let db = TestDb::new().await.expect("db");
     assert!(worker_ok(&db, &["migrate"]).await.contains("up to date"));
-    worker_ok(
-        &db,
-        &[
-            "source",
-            "add",
-            "pbx",
-            "--provider",
-            "yeastar",
-            "--secret",
+    // Secrets on stdin (sources.rs tests the source commands in depth).
+    for (args, secret) in [
+        (
+            &["source", "add", "pbx", "--provider", "yeastar"][..],
             "supersecretvalue1",
-        ],
-    )
-    .await;
-    worker_ok(&db, &["source", "add-secret", "pbx", "anothersecretvalue2"]).await;
+        ),
+        (&["source", "add-secret", "pbx"][..], "anothersecretvalue2"),
+    ] {
+        testkit::worker_ok_stdin(&db.url, args, secret)
+            .await
+            .expect("source command");
+    }
     let list = worker_ok(&db, &["source", "list"]).await;
     assert!(list.contains("pbx"), "{list}");
-    assert!(list.contains("supe…") && list.contains("anot…"), "{list}");
+    assert_eq!(list.matches("secret #").count(), 2, "{list}");
     assert!(
-        !list.contains("supersecretvalue1"),
-        "secrets are never printed in full: {list}"
+        !list.contains("supersecretvalue1") && !list.contains("supe"),
+        "no part of a secret is printed: {list}"
     );
-    worker_ok(&db, &["source", "revoke-secret", "pbx", "supe"]).await;
+    let first = db
+        .count("SELECT min(id) AS n FROM source_secrets")
+        .await
+        .expect("id");
+    worker_ok(&db, &["source", "revoke-secret", "pbx", &first.to_string()]).await;
     let active = db
         .count("SELECT count(*) AS n FROM source_secrets WHERE revoked_at IS NULL")
         .await
         .expect("n");
     assert_eq!(active, 1);
     // A Yeastar source without a secret is refused with a clear message.
-    let out = tokio::process::Command::new(testkit::bin("worker").expect("bin"))
-        .args(["source", "add", "x", "--provider", "yeastar"])
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .await
-        .expect("run");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("at least one --secret"));
+    let (code, _, err) =
+        testkit::worker_cli(&db.url, &["source", "add", "x", "--provider", "yeastar"])
+            .await
+            .expect("run");
+    assert_ne!(code, 0);
+    assert!(err.contains("needs a signing secret"), "{err}");
 }
 
 /// Inserts `n` pending Yeastar events straight into the inbox: calls of two

@@ -8,3 +8,5 @@ mod failures;
 mod helpers;
 mod ops;
 mod outage;
+mod roles;
+mod sources;

@@ -371,22 +371,18 @@ async fn everything_starts_before_the_database_and_catches_up() {
     })
     .await
     .expect("ready");
-    let (code, _, err) = worker_cli(
+    // The secret on stdin: never on the command line.
+    let secret = "ops-yeastar-secret-0123456789abc";
+    let (code, _, err) = testkit::worker_cli_stdin(
         &url,
-        &[
-            "source",
-            "add",
-            "pbx",
-            "--provider",
-            "yeastar",
-            "--secret",
-            "s",
-        ],
+        &["source", "add", "pbx", "--provider", "yeastar"],
+        secret,
     )
-    .await;
+    .await
+    .expect("worker command");
     assert_eq!(code, 0, "{err}");
     let body = ringing("late.1");
-    let req = scenario::sign_yeastar("s", body.as_bytes());
+    let req = scenario::sign_yeastar(secret, body.as_bytes());
     let r = client()
         .request("POST", "/webhooks/pbx", &req.headers, &req.body)
         .await

@@ -1,0 +1,4 @@
+//! The store's integration tests, in one binary: connections against
+//! private PostgreSQL servers (`testkit::cluster`).
+
+mod tls;

@@ -1,0 +1,142 @@
+-- Least-privilege database roles for Switchboard.
+--
+--   switchboard_ingest  ingest: inserts verified webhooks into the inbox,
+--                       reads sources and their secrets, stamps
+--                       sources.last_received_at, NOTIFYs the workers.
+--   switchboard_worker  `worker run` and the operator commands: claims,
+--                       completes, prunes and replays inbox rows; writes
+--                       calls, call_legs and extensions; manages sources.
+--
+-- Neither role owns anything or may create anything. The schema belongs to
+-- the migration owner: the role `worker migrate` connects as, which is the
+-- only one that may change it. Run this file AFTER `worker migrate` (it
+-- grants on the tables the migrations create), as that owner or as a
+-- superuser, and again after every upgrade: it is idempotent, runs in one
+-- transaction, and converges (privileges no longer listed here are revoked).
+--
+--   psql "postgres://OWNER@HOST/DB" -X -v ON_ERROR_STOP=1 \
+--        -v ingest_password="$SWITCHBOARD_INGEST_DB_PASSWORD" \
+--        -v worker_password="$SWITCHBOARD_WORKER_DB_PASSWORD" \
+--        -f deploy/roles.sql
+--
+-- Variables (psql -v NAME=VALUE):
+--   ingest_password, worker_password   required: the roles' passwords (sent
+--        to the server, which stores a SCRAM verifier; this file turns
+--        statement logging off for its session when it runs as a superuser
+--        so that they do not reach the server log)
+--   ingest_role, worker_role           optional: other role names (roles are
+--        server-wide: give each environment sharing a server its own)
+--   owner                              optional: the migration owner, whose
+--        future tables get the default grants below (default: the role
+--        running this file)
+--
+-- Tables added by later migrations: the worker role gets SELECT, INSERT and
+-- UPDATE on them (and USAGE on their sequences) from the default privileges
+-- below as soon as the owner creates them; the ingest role gets nothing until
+-- this file lists them and is run again.
+--
+-- NOTIFY and LISTEN need no privilege.
+
+\set ON_ERROR_STOP on
+
+\if :{?ingest_password}
+\else
+  \warn 'roles.sql: set the ingest role password: psql -v ingest_password=...'
+  SELECT 1/0 AS ingest_password_not_set;
+\endif
+\if :{?worker_password}
+\else
+  \warn 'roles.sql: set the worker role password: psql -v worker_password=...'
+  SELECT 1/0 AS worker_password_not_set;
+\endif
+\if :{?ingest_role}
+\else
+  \set ingest_role switchboard_ingest
+\endif
+\if :{?worker_role}
+\else
+  \set worker_role switchboard_worker
+\endif
+\if :{?owner}
+\else
+  SELECT current_user AS owner \gset
+\endif
+SELECT rolsuper AS running_as_superuser FROM pg_roles WHERE rolname = current_user \gset
+
+BEGIN;
+
+-- Keep the passwords out of the server log (a superuser-only setting).
+\if :running_as_superuser
+  SET LOCAL log_statement = 'none';
+  SET LOCAL log_min_duration_statement = -1;
+\endif
+
+-- ------------------------------------------------------------------ roles --
+
+SELECT format('CREATE ROLE %I', :'ingest_role')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'ingest_role') \gexec
+SELECT format('CREATE ROLE %I', :'worker_role')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'worker_role') \gexec
+
+ALTER ROLE :"ingest_role" WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'ingest_password';
+ALTER ROLE :"worker_role" WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'worker_password';
+
+-- Nobody but the owner creates objects in the schema (the default from
+-- PostgreSQL 15 on; older servers let every role create there).
+SELECT 'REVOKE CREATE ON SCHEMA public FROM PUBLIC'
+ WHERE EXISTS (SELECT FROM pg_namespace
+                WHERE nspname = 'public' AND pg_has_role(current_user, nspowner, 'MEMBER')) \gexec
+
+GRANT CONNECT ON DATABASE :"DBNAME" TO :"ingest_role", :"worker_role";
+GRANT USAGE ON SCHEMA public TO :"ingest_role", :"worker_role";
+
+-- Start from nothing on every table and sequence named here (column
+-- privileges go with the table's), so that a re-run converges.
+REVOKE ALL ON TABLE webhook_events, sources, source_secrets, calls, call_legs, extensions,
+                    __diesel_schema_migrations
+  FROM :"ingest_role", :"worker_role";
+REVOKE ALL ON SEQUENCE webhook_events_id_seq, source_secrets_id_seq, calls_id_seq,
+                       call_legs_id_seq, extensions_id_seq
+  FROM :"ingest_role", :"worker_role";
+
+-- ----------------------------------------------------------------- ingest --
+-- Exactly what store::inbox::insert (group commit), store::sources::lookup
+-- and store::sources::stamp_received run.
+
+-- INSERT ... ON CONFLICT (source, dedup_key) DO NOTHING RETURNING id, source,
+-- dedup_key; the id comes from the sequence.
+GRANT INSERT (source, provider, body, headers, dedup_key) ON webhook_events TO :"ingest_role";
+GRANT USAGE ON SEQUENCE webhook_events_id_seq TO :"ingest_role";
+-- RETURNING and the look-up of duplicates read these columns (and the
+-- Yeastar retirement filters on received_at); nothing else of the inbox,
+-- bodies included, is readable.
+GRANT SELECT (id, source, dedup_key, received_at) ON webhook_events TO :"ingest_role";
+-- Yeastar retirement: an identical body older than the window gets its
+-- dedup_key suffixed with its id, so that the new one is stored.
+GRANT UPDATE (dedup_key) ON webhook_events TO :"ingest_role";
+-- Verification: the source, its settings and its (sealed) secrets.
+GRANT SELECT ON sources, source_secrets TO :"ingest_role";
+-- The activity stamp `worker stats` shows.
+GRANT UPDATE (last_received_at) ON sources TO :"ingest_role";
+
+-- ----------------------------------------------------------------- worker --
+
+-- Claim (SELECT ... FOR UPDATE SKIP LOCKED), complete, replay (UPDATE),
+-- prune (DELETE), stats and wait-idle (SELECT). No INSERT: only ingest
+-- stores webhooks.
+GRANT SELECT, UPDATE, DELETE ON webhook_events TO :"worker_role";
+-- The projections: upserted and locked row by row; nothing deletes them.
+GRANT SELECT, INSERT, UPDATE ON calls, call_legs, extensions TO :"worker_role";
+GRANT USAGE ON SEQUENCE calls_id_seq, call_legs_id_seq, extensions_id_seq TO :"worker_role";
+-- `worker source ...`: sources and secrets are added, changed, revoked,
+-- re-sealed; never deleted.
+GRANT SELECT, INSERT, UPDATE ON sources, source_secrets TO :"worker_role";
+GRANT USAGE ON SEQUENCE source_secrets_id_seq TO :"worker_role";
+
+-- Tables and sequences the owner creates from now on (later migrations).
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
+  GRANT SELECT, INSERT, UPDATE ON TABLES TO :"worker_role";
+ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public
+  GRANT USAGE ON SEQUENCES TO :"worker_role";
+
+COMMIT;

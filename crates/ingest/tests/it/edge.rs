@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use ingest::IngestConfig;
 use testkit::{fixture, TestDb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -195,4 +196,518 @@ async fn request_text_cannot_forge_log_lines() {
             .any(|l| l.contains("FORGED") && !l.contains("slug")),
         "request text outside an escaped field:\n{text}"
     );
+}
+
+/// One hostile request and the answer it must get.
+struct Probe {
+    what: &'static str,
+    method: &'static str,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    expect: u16,
+}
+
+fn probe(
+    what: &'static str,
+    path: &str,
+    headers: Vec<(String, String)>,
+    body: impl Into<Vec<u8>>,
+    expect: u16,
+) -> Probe {
+    Probe {
+        what,
+        method: "POST",
+        path: path.to_string(),
+        headers,
+        body: body.into(),
+        expect,
+    }
+}
+
+fn hd(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn b64url(b: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// The Dialpad fixture's claims with `extra` fields merged in, as JSON.
+fn claims_with(extra: serde_json::Value) -> Vec<u8> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&fixture("dialpad/call-ringing.json")).expect("fixture json");
+    if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+        for (k, x) in e {
+            o.insert(k.clone(), x.clone());
+        }
+    }
+    serde_json::to_vec(&v).expect("json")
+}
+
+/// Every hostile input of the review, in one run against one server:
+/// each gets its answer, none a 5xx, nothing unsigned is stored, the
+/// server stays up, and the metrics page stays flat when the run repeats.
+#[tokio::test]
+async fn hostile_inputs_get_their_answers_and_change_nothing() {
+    use domain::signature::{sign_dialpad, sign_standard, sign_yeastar};
+    let mut app = app().await;
+    for sql in [
+        "INSERT INTO sources (name, provider, enabled) VALUES ('off', 'yeastar', false)",
+        "INSERT INTO sources (name, provider) VALUES ('dp-nokey', 'dialpad')",
+        "UPDATE sources SET allowed_networks = '{198.51.100.0/24}' WHERE name = 'dp'",
+    ] {
+        app.db.exec(sql).await.expect("sources");
+    }
+    let now = chrono::Utc::now().timestamp();
+    let yb = fixture("yeastar/30011-inbound-ringing.json");
+    let ysig = sign_yeastar("old-secret", &yb);
+    let ys = |s: &str| hd(&[("X-Signature", s)]);
+    let claims = fixture("dialpad/call-ringing.json");
+    let jwt = sign_dialpad("dp-secret", &claims);
+    let whsec = format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(b"0123456789abcdef0123456789abcdef")
+    );
+    let sb = br#"{"type":"contact.updated","data":{"id":1}}"#.to_vec();
+    let std_h = |id: &str, ts: &str, sig: &str| {
+        hd(&[
+            ("webhook-id", id),
+            ("webhook-timestamp", ts),
+            ("webhook-signature", sig),
+        ])
+    };
+    let good_std = sign_standard(&whsec, "msg_1", now, &sb).expect("sign");
+    let long_id = "i".repeat(4096);
+    let long_id_sig = sign_standard(&whsec, &long_id, now, &sb).expect("sign");
+    let many = vec!["v1,AAAA"; 4000].join(" ");
+    let nine = format!("{} {good_std}", vec!["v1,AAAA"; 8].join(" "));
+    let jwt_alg = |alg: &str| {
+        let h = b64url(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes());
+        let p = b64url(&claims);
+        let good = jwt.rsplit('.').next().unwrap_or_default();
+        format!("{h}.{p}.{good}")
+    };
+    let mut probes = vec![
+        probe(
+            "unknown source",
+            "/webhooks/nobody",
+            ys(&ysig),
+            yb.clone(),
+            404,
+        ),
+        probe(
+            "NUL in the slug (%00)",
+            "/webhooks/pbx%00",
+            ys(&ysig),
+            yb.clone(),
+            404,
+        ),
+        probe(
+            "newline in the slug (%0A)",
+            "/webhooks/pbx%0Aforged",
+            vec![],
+            "{}",
+            404,
+        ),
+        probe(
+            "CRLF in the slug",
+            "/webhooks/pbx%0D%0Ax",
+            vec![],
+            "{}",
+            404,
+        ),
+        probe(
+            "200-character slug",
+            &format!("/webhooks/{}", "a".repeat(200)),
+            vec![],
+            "{}",
+            404,
+        ),
+        probe(
+            "upper-case slug",
+            "/webhooks/PBX",
+            ys(&ysig),
+            yb.clone(),
+            404,
+        ),
+        probe(
+            "path traversal in the slug",
+            "/webhooks/..%2F..%2Fetc",
+            vec![],
+            "{}",
+            404,
+        ),
+        probe(
+            "disabled source",
+            "/webhooks/off",
+            ys(&ysig),
+            yb.clone(),
+            404,
+        ),
+        probe(
+            "body over the limit",
+            "/webhooks/pbx",
+            ys(&ysig),
+            vec![b'{'; 70 * 1024],
+            413,
+        ),
+        probe(
+            "Yeastar: no X-Signature",
+            "/webhooks/pbx",
+            vec![],
+            yb.clone(),
+            401,
+        ),
+        probe(
+            "Yeastar: X-Signature not Base64",
+            "/webhooks/pbx",
+            ys("%%%"),
+            yb.clone(),
+            401,
+        ),
+        probe(
+            "Yeastar: 2 KB X-Signature",
+            "/webhooks/pbx",
+            ys(&"A".repeat(2048)),
+            yb.clone(),
+            400,
+        ),
+        probe(
+            "Yeastar: wrong secret",
+            "/webhooks/pbx",
+            ys(&sign_yeastar("guessed-secret", &yb)),
+            yb.clone(),
+            401,
+        ),
+        probe(
+            "Yeastar: tampered body",
+            "/webhooks/pbx",
+            ys(&ysig),
+            String::from_utf8_lossy(&yb).replace("RING", "BYE"),
+            401,
+        ),
+        probe(
+            "Yeastar: another body's signature",
+            "/webhooks/pbx",
+            ys(&sign_yeastar("old-secret", b"{}")),
+            yb.clone(),
+            401,
+        ),
+        probe(
+            "Yeastar: body with a trailing newline",
+            "/webhooks/pbx",
+            ys(&ysig),
+            [yb.clone(), b"\n".to_vec()].concat(),
+            401,
+        ),
+        probe(
+            "Yeastar: empty body, no signature",
+            "/webhooks/pbx",
+            vec![],
+            "",
+            401,
+        ),
+        probe(
+            "Yeastar: valid (legitimate)",
+            "/webhooks/pbx",
+            ys(&ysig),
+            yb.clone(),
+            200,
+        ),
+        probe(
+            "Yeastar: replay within the window",
+            "/webhooks/pbx",
+            ys(&ysig),
+            yb.clone(),
+            200,
+        ),
+        probe(
+            "Dialpad: unsigned JSON, source without a secret",
+            "/webhooks/dp-nokey",
+            vec![],
+            claims.clone(),
+            401,
+        ),
+        probe(
+            "Dialpad: alg none",
+            "/webhooks/dp-nokey",
+            vec![],
+            format!("{}.{}.", b64url(br#"{"alg":"none"}"#), b64url(&claims)),
+            401,
+        ),
+        probe(
+            "Dialpad: valid JWT (legitimate)",
+            "/webhooks/dp2",
+            vec![],
+            jwt.clone(),
+            200,
+        ),
+        probe(
+            "Dialpad: the same JWT wrapped in whitespace",
+            "/webhooks/dp2",
+            vec![],
+            format!("\n  {jwt}\t\n"),
+            200,
+        ),
+        probe(
+            "Dialpad: plain JSON to a source with a secret",
+            "/webhooks/dp2",
+            vec![],
+            claims.clone(),
+            401,
+        ),
+        probe(
+            "Dialpad: alg none to a source with a secret",
+            "/webhooks/dp2",
+            vec![],
+            format!("{}.{}.", b64url(br#"{"alg":"none"}"#), b64url(&claims)),
+            401,
+        ),
+        probe(
+            "Dialpad: alg HS512",
+            "/webhooks/dp2",
+            vec![],
+            jwt_alg("HS512"),
+            401,
+        ),
+        probe(
+            "Dialpad: two-part JWT",
+            "/webhooks/dp2",
+            vec![],
+            jwt.rsplit_once('.')
+                .map(|(a, _)| a.to_string())
+                .unwrap_or_default(),
+            401,
+        ),
+        probe(
+            "Dialpad: header not Base64url",
+            "/webhooks/dp2",
+            vec![],
+            format!("%%%.{}.AAAA", b64url(&claims)),
+            401,
+        ),
+        probe(
+            "Dialpad: wrong secret",
+            "/webhooks/dp2",
+            vec![],
+            sign_dialpad("guessed-secret", &claims),
+            401,
+        ),
+        probe(
+            "Dialpad: expired (exp an hour ago)",
+            "/webhooks/dp2",
+            vec![],
+            sign_dialpad(
+                "dp-secret",
+                &claims_with(serde_json::json!({"exp": now - 3600})),
+            ),
+            401,
+        ),
+        probe(
+            "Dialpad: not yet valid (nbf in an hour)",
+            "/webhooks/dp2",
+            vec![],
+            sign_dialpad(
+                "dp-secret",
+                &claims_with(serde_json::json!({"nbf": now + 3600})),
+            ),
+            401,
+        ),
+        probe(
+            "Dialpad: non-UTF-8 body",
+            "/webhooks/dp2",
+            vec![],
+            b"\xff\xfe\xfd.\xff.\xff".to_vec(),
+            401,
+        ),
+        probe(
+            "Dialpad: sender outside the allowed networks",
+            "/webhooks/dp",
+            vec![],
+            jwt.clone(),
+            403,
+        ),
+        probe(
+            "Dialpad: forged X-Forwarded-For from an untrusted peer",
+            "/webhooks/dp",
+            hd(&[("X-Forwarded-For", "198.51.100.7")]),
+            jwt.clone(),
+            403,
+        ),
+        probe(
+            "Standard: no webhook-id",
+            "/webhooks/generic",
+            hd(&[
+                ("webhook-timestamp", &now.to_string()),
+                ("webhook-signature", &good_std),
+            ]),
+            sb.clone(),
+            401,
+        ),
+        probe(
+            "Standard: timestamp i64::MIN",
+            "/webhooks/generic",
+            std_h("msg_2", "-9223372036854775808", &good_std),
+            sb.clone(),
+            401,
+        ),
+        probe(
+            "Standard: timestamp not an integer",
+            "/webhooks/generic",
+            std_h("msg_2", "abc", &good_std),
+            sb.clone(),
+            400,
+        ),
+        probe(
+            "Standard: timestamp an hour old",
+            "/webhooks/generic",
+            std_h(
+                "msg_2",
+                &(now - 3600).to_string(),
+                &sign_standard(&whsec, "msg_2", now - 3600, &sb).unwrap_or_default(),
+            ),
+            sb.clone(),
+            401,
+        ),
+        probe(
+            "Standard: 4,000 v1 entries",
+            "/webhooks/generic",
+            std_h("msg_2", &now.to_string(), &many),
+            sb.clone(),
+            400,
+        ),
+        probe(
+            "Standard: nine entries, one valid",
+            "/webhooks/generic",
+            std_h("msg_1", &now.to_string(), &nine),
+            sb.clone(),
+            400,
+        ),
+        probe(
+            "Standard: validly signed 4 KB webhook-id",
+            "/webhooks/generic",
+            std_h(&long_id, &now.to_string(), &long_id_sig),
+            sb.clone(),
+            400,
+        ),
+        probe(
+            "Standard: only v2 entries",
+            "/webhooks/generic",
+            std_h("msg_1", &now.to_string(), &good_std.replace("v1,", "v2,")),
+            sb.clone(),
+            401,
+        ),
+        probe(
+            "Standard: signature replayed under another id",
+            "/webhooks/generic",
+            std_h("msg_9", &now.to_string(), &good_std),
+            sb.clone(),
+            401,
+        ),
+        probe(
+            "Standard: valid (legitimate)",
+            "/webhooks/generic",
+            std_h("msg_1", &now.to_string(), &good_std),
+            sb.clone(),
+            200,
+        ),
+    ];
+    for (what, path) in [
+        ("GET on the webhook route", "/webhooks/pbx"),
+        ("/metrics on the public port", "/metrics"),
+        ("/readyz on the public port", "/readyz"),
+    ] {
+        probes.push(Probe {
+            what,
+            method: "GET",
+            path: path.into(),
+            headers: vec![],
+            body: vec![],
+            expect: 404,
+        });
+    }
+    // dp2: a signed Dialpad source open to any network.
+    app.db
+        .add_source("dp2", "dialpad", &["dp-secret"])
+        .await
+        .expect("dp2");
+    let mut sizes = Vec::new();
+    let mut table = String::from("| # | hostile input | answer |\n|---:|---|---|\n");
+    for round in 0..3 {
+        for (i, p) in probes.iter().enumerate() {
+            let r = app
+                .client
+                .request(p.method, &p.path, &p.headers, &p.body)
+                .await
+                .expect("request");
+            assert!(r.status < 500, "{}: {} {}", p.what, r.status, r.text());
+            assert_eq!(r.status, p.expect, "{}: {}", p.what, r.text());
+            if round == 0 {
+                let v: serde_json::Value =
+                    serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);
+                let word = v["status"].as_str().or(v["error"].as_str()).unwrap_or("");
+                table.push_str(&format!(
+                    "| {} | {} | {} {} |\n",
+                    i + 1,
+                    p.what,
+                    r.status,
+                    word
+                ));
+            }
+        }
+        sizes.push(metrics_page(&mut app.admin).await.len());
+    }
+    println!("{table}");
+    println!("metrics page after each round: {sizes:?} bytes");
+    // Only the three legitimate events were stored; every replay was a duplicate.
+    assert_eq!(app.inbox().await, 3);
+    let health = app
+        .client
+        .request("GET", "/healthz", &[], b"")
+        .await
+        .expect("healthz");
+    assert_eq!(health.status, 200);
+    // Rounds 2 and 3 add no series: only counter values change.
+    assert!(sizes[2] < sizes[1] + 200, "metrics grew: {sizes:?}");
+    assert!(probes.len() >= 40, "{} probes", probes.len());
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_sender_is_checked() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("pbx", "yeastar", &["old-secret"])
+        .await
+        .expect("source");
+    db.exec("UPDATE sources SET allowed_networks = '{198.51.100.0/24}' WHERE name = 'pbx'")
+        .await
+        .expect("networks");
+    let mut app = start(
+        db,
+        IngestConfig {
+            trusted_proxies: vec!["127.0.0.0/8".parse().expect("cidr")],
+            source_cache_ttl: Duration::ZERO,
+            ..Default::default()
+        },
+    )
+    .await;
+    let body = fixture("yeastar/30011-inbound-ringing.json");
+    let mut from_pbx = yeastar_headers("old-secret", &body);
+    // What the client claims (left) is not believed; what our proxy saw
+    // (the right-most untrusted entry) is.
+    from_pbx.push((
+        "X-Forwarded-For".into(),
+        "203.0.113.66, 198.51.100.7".into(),
+    ));
+    assert_eq!(app.post("pbx", &from_pbx, &body).await.0, 200);
+    let mut forged = yeastar_headers("old-secret", &body);
+    forged.push((
+        "X-Forwarded-For".into(),
+        "198.51.100.7, 203.0.113.66".into(),
+    ));
+    assert_eq!(app.post("pbx", &forged, &body).await.0, 403);
+    assert_eq!(app.inbox().await, 1);
 }

@@ -284,7 +284,7 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
     let long_id = "i".repeat(4096);
     let long_id_sig = sign_standard(&whsec, &long_id, now, &sb).expect("sign");
     let many = vec!["v1,AAAA"; 4000].join(" ");
-    let nine = format!("{} {good_std}", vec!["v1,AAAA"; 8].join(" "));
+    let nine = format!("{} {good_std}", ["v1,AAAA"; 8].join(" "));
     let jwt_alg = |alg: &str| {
         let h = b64url(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes());
         let p = b64url(&claims);

@@ -269,6 +269,8 @@ fn leg_of(
         extension: if is_user { opt_id(&target.id) } else { None },
         extension_name: if is_user { target.name.clone() } else { None },
         party: target.name.clone().or(target.phone.clone()),
+        // The leg id is the Dialpad call id its hang-up API takes.
+        channel_id: None,
         kind,
         state,
         on_hold: hold,

@@ -136,6 +136,10 @@ pub struct LegUpdate {
     pub extension_name: Option<String>,
     /// Trunk name, number or target name: who this party is.
     pub party: Option<String>,
+    /// The provider's channel of this party (Yeastar member `channel_id`),
+    /// the handle the PBX API hangs it up by; `None` where there is none
+    /// (Dialpad: the leg id is the call id its API takes).
+    pub channel_id: Option<String>,
     pub state: LegState,
     /// `Some(true)` on hold, `Some(false)` talking; `None` when the event
     /// says nothing about hold (ringing, ended).
@@ -195,9 +199,53 @@ pub enum Effect {
         seq: i64,
         at: DateTime<Utc>,
     },
+    /// The presence a person set on their extension (Yeastar 30009): one of
+    /// `available`, `away`, `dnd`, `lunch`, `business_trip`, `off_work`, or
+    /// `unknown:<word>` for any other word (kept, never guessed). Shown
+    /// beside the status, never mixed into it. Last one by sequence wins.
+    Presence {
+        extension: String,
+        presence: String,
+        seq: i64,
+        at: DateTime<Utc>,
+    },
+    /// A uaCSTA call report (Yeastar 30020). Its `call_id` is a different id
+    /// space from the call events': it is recorded on its own (the last
+    /// operation by sequence, `call_over` final) and changes no call, leg or
+    /// extension.
+    Csta(CstaReport),
     /// Understood and deliberately not applied (an event type this system
     /// does not use).
     Ignored,
+}
+
+/// What one uaCSTA call report (Yeastar 30020) says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CstaReport {
+    /// The uaCSTA call id (not a 30011 call id).
+    pub call_id: String,
+    /// `call_start`, `call_answer`, `call_over`, or any other word as sent
+    /// (trimmed, lower-case).
+    pub operation: String,
+    pub extension: Option<String>,
+    pub ip_address: Option<String>,
+    /// Inbox id: arrival order.
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+}
+
+impl CstaReport {
+    /// The order of reports of one call: `call_over` is final, else the
+    /// later by sequence wins. A total order, so keeping the greatest is
+    /// order-independent.
+    pub fn rank(&self) -> (bool, i64) {
+        csta_rank(&self.operation, self.seq)
+    }
+}
+
+/// The rank of a uaCSTA operation at sequence `seq` ([`CstaReport::rank`]).
+pub fn csta_rank(operation: &str, seq: i64) -> (bool, i64) {
+    (operation == "call_over", seq)
 }
 
 /// A parsed webhook: its type label (stored in `webhook_events.event_type`),

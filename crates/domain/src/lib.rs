@@ -13,8 +13,8 @@ pub mod sql;
 pub mod status;
 
 pub use event::{
-    CallStatus, CallUpdate, Effect, Envelope, ExtensionStatus, LegState, LegUpdate, ParseError,
-    Parsed, Provider,
+    csta_rank, CallStatus, CallUpdate, CstaReport, Effect, Envelope, ExtensionStatus, LegState,
+    LegUpdate, ParseError, Parsed, Provider,
 };
 
 /// Parses a stored webhook body of a source of `provider`. Returns what the

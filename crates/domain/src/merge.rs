@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::event::{CallStatus, CallUpdate, Effect, ExtensionStatus, LegState, LegUpdate};
+use crate::event::{
+    csta_rank, CallStatus, CallUpdate, CstaReport, Effect, ExtensionStatus, LegState, LegUpdate,
+};
 
 /// A `calls` row as the merge sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +66,8 @@ pub struct LegRow {
     pub kind: String,
     pub extension: Option<String>,
     pub party: Option<String>,
+    /// The provider's channel (Yeastar `channel_id`): first non-empty wins.
+    pub channel_id: Option<String>,
     pub state: LegState,
     pub on_hold: bool,
     pub hold_seq: Option<i64>,
@@ -149,6 +153,7 @@ pub fn new_leg(u: &LegUpdate) -> LegRow {
         kind: u.kind.clone(),
         extension: u.extension.clone(),
         party: u.party.clone(),
+        channel_id: u.channel_id.clone(),
         state: LegState::Ringing,
         on_hold: false,
         hold_seq: None,
@@ -166,6 +171,11 @@ pub fn merge_leg(row: &mut LegRow, u: &LegUpdate, seq: i64) {
     }
     if row.party.is_none() {
         row.party.clone_from(&u.party);
+    }
+    // A leg's channel never changes (Yeastar leg ids are their channel), so
+    // keeping the first one is order-independent.
+    if row.channel_id.is_none() {
+        row.channel_id.clone_from(&u.channel_id);
     }
     if let Some(hold) = u.on_hold {
         if row.hold_seq.is_none_or(|s| seq > s) {
@@ -223,6 +233,9 @@ pub struct ExtensionRow {
     pub registered_seq: Option<i64>,
     pub reported_status: Option<String>,
     pub reported_seq: Option<i64>,
+    /// The presence a person set (Yeastar 30009); `None` = unknown.
+    pub presence: Option<String>,
+    pub presence_seq: Option<i64>,
     pub last_seen: Option<DateTime<Utc>>,
 }
 
@@ -253,9 +266,18 @@ pub fn merge_reported(
     row.last_seen = largest(row.last_seen, Some(at));
 }
 
-/// Merges an extension fact (a registration change or a provider-reported
-/// status) into the row of the extension it names. Other effects change
-/// nothing.
+/// Merges a presence change (last one by sequence wins).
+pub fn merge_presence(row: &mut ExtensionRow, presence: &str, seq: i64, at: DateTime<Utc>) {
+    if row.presence_seq.is_none_or(|s| seq > s) {
+        row.presence = Some(presence.to_string());
+        row.presence_seq = Some(seq);
+    }
+    row.last_seen = largest(row.last_seen, Some(at));
+}
+
+/// Merges an extension fact (a registration change, a provider-reported
+/// status or a presence) into the row of the extension it names. Other
+/// effects change nothing.
 pub fn merge_extension_fact(row: &mut ExtensionRow, effect: &Effect) {
     match effect {
         Effect::Registration {
@@ -271,7 +293,10 @@ pub fn merge_extension_fact(row: &mut ExtensionRow, effect: &Effect) {
             at,
             ..
         } => merge_reported(row, name.as_deref(), status, *seq, *at),
-        Effect::Call(_) | Effect::Ignored => {}
+        Effect::Presence {
+            presence, seq, at, ..
+        } => merge_presence(row, presence, *seq, *at),
+        Effect::Call(_) | Effect::Csta(_) | Effect::Ignored => {}
     }
 }
 
@@ -286,5 +311,39 @@ pub fn apply_call(call: &mut CallRow, legs: &mut BTreeMap<String, LegRow>, u: &C
         for leg in legs.values_mut() {
             end_leg(leg, call.ended_at);
         }
+    }
+}
+
+/// A `csta_calls` row as the merge sees it: the uaCSTA report that ranks
+/// highest ([`CstaReport::rank`]: `call_over` final, else the latest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CstaRow {
+    pub csta_event: String,
+    pub csta_seq: i64,
+    pub extension: Option<String>,
+    pub ip_address: Option<String>,
+}
+
+impl CstaRow {
+    /// The row of a single report.
+    pub fn of(r: &CstaReport) -> Self {
+        CstaRow {
+            csta_event: r.operation.clone(),
+            csta_seq: r.seq,
+            extension: r.extension.clone(),
+            ip_address: r.ip_address.clone(),
+        }
+    }
+}
+
+/// Merges a uaCSTA report into its row (or makes the row): the whole row
+/// is the highest-ranked report's. It never touches calls, legs or
+/// extensions.
+pub fn merge_csta(row: &mut Option<CstaRow>, r: &CstaReport) {
+    let wins = row
+        .as_ref()
+        .is_none_or(|have| r.rank() > csta_rank(&have.csta_event, have.csta_seq));
+    if wins {
+        *row = Some(CstaRow::of(r));
     }
 }

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::event::{CallUpdate, Effect, Envelope, LegState, LegUpdate, ParseError, Parsed};
+use crate::event::{
+    CallUpdate, CstaReport, Effect, Envelope, LegState, LegUpdate, ParseError, Parsed,
+};
 use crate::status::{yeastar_event_type, yeastar_member_status, Mapped};
 
 /// Parses a Yeastar webhook body. Unknown event ids parse as
@@ -36,6 +38,8 @@ pub fn parse(body: &[u8], env: Envelope) -> Result<Parsed, ParseError> {
         30012 => Effect::Call(cdr(&msg, env)?),
         30007 => registration(&msg, env, &mut notes)?,
         30008 => reported(&msg, env)?,
+        30009 => presence(&msg, env, &mut notes)?,
+        30020 => Effect::Csta(csta(&msg, env)?),
         _ => Effect::Ignored,
     };
     Ok(Parsed {
@@ -78,6 +82,85 @@ fn reported(msg: &Value, env: Envelope) -> Result<Effect, ParseError> {
         seq: env.id,
         at: env.received_at,
     })
+}
+
+/// The effect of a 30009 presence event: the provider's word mapped by
+/// [`presence_word`], with a note when it is not a known one.
+fn presence(msg: &Value, env: Envelope, notes: &mut Vec<String>) -> Result<Effect, ParseError> {
+    let m: Registration = from_msg(msg)?;
+    let extension = text_of(&m.extension);
+    if extension.is_empty() {
+        return Err(ParseError::Shape("presence without extension".into()));
+    }
+    let presence = presence_word(&m.status);
+    if presence.starts_with("unknown:") {
+        notes.push(format!(
+            "unknown presence {:?} kept as {presence:?}",
+            m.status
+        ));
+    }
+    Ok(Effect::Presence {
+        extension,
+        presence,
+        seq: env.id,
+        at: env.received_at,
+    })
+}
+
+/// A Yeastar presence word (any case, spaces, hyphens or underscores) as
+/// one of the words stored in `extensions.presence`: `available`, `away`,
+/// `dnd`, `lunch`, `business_trip`, `off_work`; any other word is kept as
+/// `unknown:<word>` (normalised), never guessed.
+pub(crate) fn presence_word(status: &str) -> String {
+    let w: String = status
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c == ' ' || c == '-' { '_' } else { c })
+        .collect();
+    match w.as_str() {
+        "available" => "available".into(),
+        "away" => "away".into(),
+        "do_not_disturb" | "dnd" => "dnd".into(),
+        "lunch" | "lunch_break" => "lunch".into(),
+        "business_trip" => "business_trip".into(),
+        "off_work" => "off_work".into(),
+        other => format!("unknown:{other}"),
+    }
+}
+
+/// The report of a 30020 uaCSTA call event. Errors on an empty `call_id`
+/// or `operation`.
+fn csta(msg: &Value, env: Envelope) -> Result<CstaReport, ParseError> {
+    let m: CstaMsg = from_msg(msg)?;
+    let call_id = text_of(&m.call_id);
+    let operation = m.operation.trim().to_ascii_lowercase();
+    if call_id.is_empty() || operation.is_empty() {
+        return Err(ParseError::Shape(
+            "uaCSTA report without call_id or operation".into(),
+        ));
+    }
+    Ok(CstaReport {
+        call_id,
+        operation,
+        extension: opt_text(&m.extension),
+        ip_address: m
+            .ip_address
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        seq: env.id,
+        at: env.received_at,
+    })
+}
+
+#[derive(Deserialize)]
+struct CstaMsg {
+    call_id: Value,
+    operation: String,
+    #[serde(default)]
+    extension: Option<Value>,
+    #[serde(default)]
+    ip_address: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -277,6 +360,7 @@ fn read_member(kind: &str, body: &Value, at: DateTime<Utc>) -> Result<Reading, P
             let number = opt_text(&member.number)
                 .ok_or_else(|| ParseError::Shape("extension member without number".into()))?;
             leg.leg_id = channel.map_or_else(|| format!("ext:{number}"), str::to_string);
+            leg.channel_id = channel.map(str::to_string);
             leg.party = Some(number.clone());
             leg.extension = Some(number.clone());
             Part::Extension {
@@ -290,6 +374,7 @@ fn read_member(kind: &str, body: &Value, at: DateTime<Utc>) -> Result<Reading, P
                 || format!("{kind}:{}", trunk.clone().unwrap_or_default()),
                 str::to_string,
             );
+            leg.channel_id = channel.map(str::to_string);
             leg.party = trunk;
             Part::Trunk(Route {
                 direction: kind.to_string(),
@@ -316,6 +401,7 @@ fn leg_at(kind: &str, state: LegState, hold: Option<bool>, at: DateTime<Utc>) ->
         extension: None,
         extension_name: None,
         party: None,
+        channel_id: None,
         state,
         on_hold: hold,
         started_at: Some(at),

@@ -9,6 +9,7 @@ mod migrate;
 mod pool;
 mod tls;
 
+pub mod changes;
 pub mod inbox;
 pub mod schema;
 pub mod secrets;

@@ -87,6 +87,7 @@ diesel::table! {
         answered_at -> Nullable<Timestamptz>,
         ended_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        channel_id -> Nullable<Text>,
     }
 }
 
@@ -103,6 +104,23 @@ diesel::table! {
         reported_seq -> Nullable<Int8>,
         last_seen -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
+        presence -> Nullable<Text>,
+        presence_seq -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    /// uaCSTA call reports (Yeastar 30020), apart from `calls`: their call
+    /// ids are another id space.
+    csta_calls (id) {
+        id -> Int8,
+        source -> Text,
+        call_id -> Text,
+        csta_event -> Text,
+        csta_seq -> Int8,
+        extension -> Nullable<Text>,
+        ip_address -> Nullable<Text>,
+        updated_at -> Timestamptz,
     }
 }
 
@@ -113,4 +131,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     calls,
     call_legs,
     extensions,
+    csta_calls,
 );

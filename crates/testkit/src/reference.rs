@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use domain::merge::{
-    apply_call, extension_status, merge_extension_fact, CallRow, ExtensionRow, LegRow,
+    apply_call, extension_status, merge_csta, merge_extension_fact, CallRow, CstaRow, ExtensionRow,
+    LegRow,
 };
 use domain::{Effect, ExtensionStatus, LegState};
 
@@ -16,6 +17,8 @@ pub struct Projection {
     pub calls: BTreeMap<String, CallRow>,
     pub legs: BTreeMap<(String, String), LegRow>,
     pub extensions: BTreeMap<String, ExtensionRow>,
+    /// uaCSTA reports by uaCSTA call id (`csta_calls`).
+    pub csta: BTreeMap<String, CstaRow>,
 }
 
 impl Projection {
@@ -46,9 +49,18 @@ impl Projection {
                     self.legs.insert((u.call_id.clone(), leg_id), row);
                 }
             }
-            Effect::Registration { extension, .. } | Effect::Reported { extension, .. } => {
+            Effect::Registration { extension, .. }
+            | Effect::Reported { extension, .. }
+            | Effect::Presence { extension, .. } => {
                 let e = self.extensions.entry(extension.clone()).or_default();
                 merge_extension_fact(e, effect);
+            }
+            Effect::Csta(r) => {
+                let mut row = self.csta.remove(&r.call_id);
+                merge_csta(&mut row, r);
+                if let Some(row) = row {
+                    self.csta.insert(r.call_id.clone(), row);
+                }
             }
             Effect::Ignored => {}
         }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::merge;
-use store::schema::{call_legs, calls, extensions};
+use store::schema::{call_legs, calls, csta_calls, extensions};
 
 /// A timestamp as compared: exact where it comes from the provider's payload,
 /// else only whether it is set (Yeastar times are arrival times, which
@@ -51,6 +51,7 @@ pub struct LegView {
     pub extension: Option<String>,
     pub state: String,
     pub on_hold: bool,
+    pub channel_id: Option<String>,
     pub answered_at: Time,
     pub ended_at: Time,
 }
@@ -59,6 +60,16 @@ pub struct LegView {
 pub struct ExtensionView {
     pub status: String,
     pub name: Option<String>,
+    pub presence: Option<String>,
+}
+
+/// A uaCSTA report row (`csta_calls`): its last operation, extension and
+/// address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CstaView {
+    pub csta_event: String,
+    pub extension: Option<String>,
+    pub ip_address: Option<String>,
 }
 
 /// The state of one source.
@@ -67,6 +78,7 @@ pub struct Snapshot {
     pub calls: BTreeMap<String, CallView>,
     pub legs: BTreeMap<(String, String), LegView>,
     pub extensions: BTreeMap<String, ExtensionView>,
+    pub csta: BTreeMap<String, CstaView>,
 }
 
 impl Snapshot {
@@ -93,6 +105,21 @@ impl Snapshot {
                         ExtensionView {
                             status: statuses.get(n).map_or("online", |s| s.as_str()).into(),
                             name: e.name.clone(),
+                            presence: e.presence.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            csta: p
+                .csta
+                .iter()
+                .map(|(id, r)| {
+                    (
+                        id.clone(),
+                        CstaView {
+                            csta_event: r.csta_event.clone(),
+                            extension: r.extension.clone(),
+                            ip_address: r.ip_address.clone(),
                         },
                     )
                 })
@@ -109,10 +136,12 @@ impl Snapshot {
         let calls = load_calls(conn, source, exact_times).await?;
         let legs = load_legs(conn, source, exact_times).await?;
         let extensions = load_extensions(conn, source).await?;
+        let csta = load_csta(conn, source).await?;
         Ok(Snapshot {
             calls,
             legs,
             extensions,
+            csta,
         })
     }
 }
@@ -141,6 +170,7 @@ fn projected_leg(l: &merge::LegRow, exact_times: bool) -> LegView {
         extension: l.extension.clone(),
         state: l.state.as_str().into(),
         on_hold: merge::shows_on_hold(l),
+        channel_id: l.channel_id.clone(),
         answered_at: time(l.answered_at, exact_times),
         ended_at: time(l.ended_at, exact_times),
     }
@@ -164,7 +194,7 @@ type CallColumns = (
 );
 
 /// A `call_legs` row as compared: call, leg, kind, extension, state, hold,
-/// answered, ended.
+/// channel, answered, ended.
 type LegColumns = (
     String,
     String,
@@ -172,6 +202,7 @@ type LegColumns = (
     Option<String>,
     String,
     bool,
+    Option<String>,
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
 );
@@ -241,6 +272,7 @@ async fn load_legs(
             call_legs::extension,
             call_legs::state,
             call_legs::on_hold,
+            call_legs::channel_id,
             call_legs::answered_at,
             call_legs::ended_at,
         ))
@@ -248,17 +280,20 @@ async fn load_legs(
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(call, leg, kind, extension, state, on_hold, an, en)| {
-            let view = LegView {
-                kind,
-                extension,
-                state,
-                on_hold,
-                answered_at: time(an, exact_times),
-                ended_at: time(en, exact_times),
-            };
-            ((call, leg), view)
-        })
+        .map(
+            |(call, leg, kind, extension, state, on_hold, channel_id, an, en)| {
+                let view = LegView {
+                    kind,
+                    extension,
+                    state,
+                    on_hold,
+                    channel_id,
+                    answered_at: time(an, exact_times),
+                    ended_at: time(en, exact_times),
+                };
+                ((call, leg), view)
+            },
+        )
         .collect())
 }
 
@@ -267,13 +302,54 @@ async fn load_extensions(
     conn: &mut AsyncPgConnection,
     source: &str,
 ) -> Result<BTreeMap<String, ExtensionView>> {
-    let rows: Vec<(String, String, Option<String>)> = extensions::table
+    let rows: Vec<(String, String, Option<String>, Option<String>)> = extensions::table
         .filter(extensions::source.eq(source))
-        .select((extensions::number, extensions::status, extensions::name))
+        .select((
+            extensions::number,
+            extensions::status,
+            extensions::name,
+            extensions::presence,
+        ))
         .load(conn)
         .await?;
     Ok(rows
         .into_iter()
-        .map(|(number, status, name)| (number, ExtensionView { status, name }))
+        .map(|(number, status, name, presence)| {
+            let view = ExtensionView {
+                status,
+                name,
+                presence,
+            };
+            (number, view)
+        })
+        .collect())
+}
+
+/// The views of one source's uaCSTA reports in the database, by uaCSTA
+/// call id.
+async fn load_csta(
+    conn: &mut AsyncPgConnection,
+    source: &str,
+) -> Result<BTreeMap<String, CstaView>> {
+    let rows: Vec<(String, String, Option<String>, Option<String>)> = csta_calls::table
+        .filter(csta_calls::source.eq(source))
+        .select((
+            csta_calls::call_id,
+            csta_calls::csta_event,
+            csta_calls::extension,
+            csta_calls::ip_address,
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, csta_event, extension, ip_address)| {
+            let view = CstaView {
+                csta_event,
+                extension,
+                ip_address,
+            };
+            (id, view)
+        })
         .collect())
 }

@@ -1,14 +1,18 @@
 //! One batch in one transaction: claim pending events, parse them, apply
 //! what they say to the projections, record each event's outcome. Either
-//! all of it commits or none of it does, so every effect happens once.
+//! all of it commits or none of it does, so every effect happens once. The
+//! batch announces the calls and extensions it wrote on the change feed
+//! ([`store::changes`]) in the same transaction: listeners hear of a batch
+//! only if it commits.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use domain::projection::{self, Item};
+use domain::projection::{self, Changed, Item};
 use domain::{Effect, Envelope, ParseError, Parsed, Provider};
 use futures_util::FutureExt;
+use store::changes;
 use store::inbox::{self, Claimed, Outcome};
 
 use crate::{retry, WorkerConfig};
@@ -100,13 +104,15 @@ pub(crate) async fn run(
         let claim_secs = started.elapsed().as_secs_f64();
         let parsed: Vec<_> = claimed.iter().map(parse).collect();
         let sorted = sort(cfg, &claimed, &parsed);
-        apply(conn, &sorted.items)
+        let changed = apply(conn, &sorted.items)
             .await
             .map_err(|cause| BatchError::Apply {
                 ids: claimed.iter().map(|c| c.id).collect(),
                 cause,
             })?;
         inbox::complete(conn, &sorted.outcomes).await?;
+        // One notification per batch, delivered on commit only.
+        changes::notify(conn, &changed).await?;
         Ok(Committed {
             report: sorted.report,
             outcomes: sorted.outcomes,
@@ -246,8 +252,8 @@ fn count_failure(report: &mut BatchReport, o: &Outcome) {
 
 /// Applies the batch's effects. A panic while applying is caught like an
 /// error: the batch rolls back and its events are retried one by one, so
-/// only the event that panics fails.
-async fn apply(conn: &mut AsyncPgConnection, items: &[Item<'_>]) -> Result<(), ApplyFailure> {
+/// only the event that panics fails. Returns the keys it changed.
+async fn apply(conn: &mut AsyncPgConnection, items: &[Item<'_>]) -> Result<Changed, ApplyFailure> {
     let applied = AssertUnwindSafe(async {
         failpoint(items);
         projection::apply(conn, items).await
@@ -255,7 +261,7 @@ async fn apply(conn: &mut AsyncPgConnection, items: &[Item<'_>]) -> Result<(), A
     .catch_unwind()
     .await;
     match applied {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(stats)) => Ok(stats.changed),
         Ok(Err(e)) => Err(ApplyFailure::Database(e.into())),
         Err(panic) => Err(ApplyFailure::Panic(panic_message(&*panic))),
     }

@@ -9,7 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::{ensure_locked, unzip, Item, Key};
 use crate::event::{CallStatus, Effect, LegState};
-use crate::merge::{self, CallRow, LegRow};
+use crate::merge::{self, CallRow, CstaRow, LegRow};
 use crate::sql::Cached;
 
 /// The legs of one call, by leg id.
@@ -22,6 +22,9 @@ pub(super) struct LockedCalls {
     loaded_legs: BTreeMap<Key, Legs>,
     /// Events applied per call, counted into `calls.events`.
     events: BTreeMap<Key, i32>,
+    /// The uaCSTA reports of the batch, merged per uaCSTA call: written to
+    /// `csta_calls` by a merging upsert, never to calls or legs.
+    csta: BTreeMap<Key, Option<CstaRow>>,
 }
 
 impl LockedCalls {
@@ -40,6 +43,9 @@ impl LockedCalls {
                 *self.events.entry(key.clone()).or_default() += 1;
                 let call = self.calls.entry(key.clone()).or_default();
                 merge::apply_call(call, self.legs.entry(key).or_default(), u);
+            } else if let Effect::Csta(r) = i.effect {
+                let key = (i.source.to_string(), r.call_id.clone());
+                merge::merge_csta(self.csta.entry(key).or_default(), r);
             }
         }
     }
@@ -61,11 +67,13 @@ impl LockedCalls {
             .collect()
     }
 
-    /// Writes every call back. Returns how many.
+    /// Writes every call back, and the batch's uaCSTA reports. Returns how
+    /// many calls.
     pub(super) async fn write(
         &self,
         conn: &mut AsyncPgConnection,
     ) -> Result<usize, diesel::result::Error> {
+        self.write_csta(conn).await?;
         if self.calls.is_empty() {
             return Ok(0);
         }
@@ -75,6 +83,43 @@ impl LockedCalls {
         }
         w.write(conn).await?;
         Ok(self.calls.len())
+    }
+
+    /// Upserts the batch's uaCSTA reports into `csta_calls`, in key order
+    /// (no deadlock between concurrent batches): a report replaces the row
+    /// only when it ranks higher (`call_over` final, else later sequence),
+    /// the same rule as [`merge::merge_csta`], so any order converges.
+    async fn write_csta(&self, conn: &mut AsyncPgConnection) -> Result<(), diesel::result::Error> {
+        let mut source = Vec::new();
+        let mut call_id = Vec::new();
+        let mut event = Vec::new();
+        let mut seq = Vec::new();
+        let mut extension = Vec::new();
+        let mut ip = Vec::new();
+        for ((s, c), row) in &self.csta {
+            let Some(r) = row else { continue };
+            source.push(s.as_str());
+            call_id.push(c.as_str());
+            event.push(r.csta_event.as_str());
+            seq.push(r.csta_seq);
+            extension.push(r.extension.as_deref());
+            ip.push(r.ip_address.as_deref());
+        }
+        if source.is_empty() {
+            return Ok(());
+        }
+        Cached(
+            diesel::sql_query(WRITE_CSTA)
+                .bind::<Array<Text>, _>(source)
+                .bind::<Array<Text>, _>(call_id)
+                .bind::<Array<Text>, _>(event)
+                .bind::<Array<BigInt>, _>(seq)
+                .bind::<Array<Nullable<Text>>, _>(extension)
+                .bind::<Array<Nullable<Text>>, _>(ip),
+        )
+        .execute(conn)
+        .await?;
+        Ok(())
     }
 
     /// Writes the new and changed legs. Returns how many.
@@ -115,6 +160,7 @@ pub(super) async fn lock(
         legs: BTreeMap::new(),
         loaded_legs: BTreeMap::new(),
         events: BTreeMap::new(),
+        csta: BTreeMap::new(),
     };
     if keys.is_empty() {
         return Ok(locked);
@@ -154,7 +200,7 @@ const LOCK_CALLS: &str = "SELECT c.source, c.call_id, status, direction, from_nu
      FOR UPDATE OF c";
 
 const LOAD_LEGS: &str =
-    "SELECT l.source, l.call_id, leg_id, kind, extension, party, state, on_hold,
+    "SELECT l.source, l.call_id, leg_id, kind, extension, party, channel_id, state, on_hold,
         hold_seq, started_at, answered_at, ended_at
      FROM call_legs l JOIN unnest($1::text[], $2::text[]) AS k(s, i)
        ON l.source = k.s AND l.call_id = k.i";
@@ -174,15 +220,27 @@ const WRITE_CALLS: &str = "UPDATE calls c SET status = u.status, direction = u.d
      WHERE c.source = u.source AND c.call_id = u.call_id";
 
 const WRITE_LEGS: &str = "INSERT INTO call_legs (source, call_id, leg_id, kind, extension, party,
-        state, on_hold, hold_seq, started_at, answered_at, ended_at)
+        state, on_hold, hold_seq, started_at, answered_at, ended_at, channel_id)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                           $6::text[], $7::text[], $8::bool[], $9::int8[], $10::timestamptz[],
-                          $11::timestamptz[], $12::timestamptz[])
+                          $11::timestamptz[], $12::timestamptz[], $13::text[])
      ON CONFLICT (source, call_id, leg_id) DO UPDATE SET
          kind = EXCLUDED.kind, extension = EXCLUDED.extension, party = EXCLUDED.party,
+         channel_id = EXCLUDED.channel_id,
          state = EXCLUDED.state, on_hold = EXCLUDED.on_hold, hold_seq = EXCLUDED.hold_seq,
          started_at = EXCLUDED.started_at, answered_at = EXCLUDED.answered_at,
          ended_at = EXCLUDED.ended_at, updated_at = now()";
+
+// The batch's rows are sorted by key (a BTreeMap), so concurrent upserts
+// take row locks in one order.
+const WRITE_CSTA: &str = "INSERT INTO csta_calls AS c (source, call_id, csta_event, csta_seq,
+        extension, ip_address)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[])
+     ON CONFLICT (source, call_id) DO UPDATE SET
+         csta_event = EXCLUDED.csta_event, csta_seq = EXCLUDED.csta_seq,
+         extension = EXCLUDED.extension, ip_address = EXCLUDED.ip_address, updated_at = now()
+     WHERE (EXCLUDED.csta_event = 'call_over', EXCLUDED.csta_seq)
+         > (c.csta_event = 'call_over', c.csta_seq)";
 
 /// A `calls` row as loaded.
 #[derive(QueryableByName)]
@@ -251,6 +309,8 @@ struct LegDb {
     extension: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     party: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    channel_id: Option<String>,
     #[diesel(sql_type = Text)]
     state: String,
     #[diesel(sql_type = Bool)]
@@ -271,6 +331,7 @@ impl From<LegDb> for LegRow {
             kind: r.kind,
             extension: r.extension,
             party: r.party,
+            channel_id: r.channel_id,
             state: LegState::parse(&r.state).unwrap_or(LegState::Ringing),
             on_hold: r.on_hold,
             hold_seq: r.hold_seq,
@@ -354,6 +415,7 @@ struct LegColumns {
     kind: Vec<String>,
     extension: Vec<Option<String>>,
     party: Vec<Option<String>>,
+    channel_id: Vec<Option<String>>,
     state: Vec<&'static str>,
     on_hold: Vec<bool>,
     hold_seq: Vec<Option<i64>>,
@@ -370,6 +432,7 @@ impl LegColumns {
         self.kind.push(r.kind.clone());
         self.extension.push(r.extension.clone());
         self.party.push(r.party.clone());
+        self.channel_id.push(r.channel_id.clone());
         self.state.push(r.state.as_str());
         self.on_hold.push(merge::shows_on_hold(r));
         self.hold_seq.push(r.hold_seq);
@@ -392,7 +455,8 @@ impl LegColumns {
                 .bind::<Array<Nullable<BigInt>>, _>(self.hold_seq)
                 .bind::<Array<Nullable<Timestamptz>>, _>(self.started)
                 .bind::<Array<Nullable<Timestamptz>>, _>(self.answered)
-                .bind::<Array<Nullable<Timestamptz>>, _>(self.ended),
+                .bind::<Array<Nullable<Timestamptz>>, _>(self.ended)
+                .bind::<Array<Nullable<Text>>, _>(self.channel_id),
         )
         .execute(conn)
         .await?;

@@ -31,10 +31,12 @@ pub(super) fn keys(items: &[Item<'_>], calls: &LockedCalls) -> BTreeSet<Key> {
                     keys.insert((i.source.to_string(), e.clone()));
                 }
             }
-            Effect::Registration { extension, .. } | Effect::Reported { extension, .. } => {
+            Effect::Registration { extension, .. }
+            | Effect::Reported { extension, .. }
+            | Effect::Presence { extension, .. } => {
                 keys.insert((i.source.to_string(), extension.clone()));
             }
-            Effect::Ignored => {}
+            Effect::Csta(_) | Effect::Ignored => {}
         }
     }
     for (source, leg) in calls.legs() {
@@ -100,10 +102,12 @@ impl LockedExtensions {
                         }
                     }
                 }
-                Effect::Registration { extension, .. } | Effect::Reported { extension, .. } => {
+                Effect::Registration { extension, .. }
+                | Effect::Reported { extension, .. }
+                | Effect::Presence { extension, .. } => {
                     merge::merge_extension_fact(self.row(i.source, extension), i.effect)
                 }
-                Effect::Ignored => {}
+                Effect::Csta(_) | Effect::Ignored => {}
             }
         }
     }
@@ -156,6 +160,8 @@ impl LockedExtensions {
         let mut registered_seq = Vec::with_capacity(n);
         let mut reported = Vec::with_capacity(n);
         let mut reported_seq = Vec::with_capacity(n);
+        let mut presence = Vec::with_capacity(n);
+        let mut presence_seq = Vec::with_capacity(n);
         let mut last_seen = Vec::with_capacity(n);
         let mut status = Vec::with_capacity(n);
         for ((s, num), (r, st)) in &self.rows {
@@ -166,6 +172,8 @@ impl LockedExtensions {
             registered_seq.push(r.registered_seq);
             reported.push(r.reported_status.as_deref());
             reported_seq.push(r.reported_seq);
+            presence.push(r.presence.as_deref());
+            presence_seq.push(r.presence_seq);
             last_seen.push(r.last_seen);
             status.push(st.as_str());
         }
@@ -179,7 +187,9 @@ impl LockedExtensions {
                 .bind::<Array<Nullable<Text>>, _>(reported)
                 .bind::<Array<Nullable<BigInt>>, _>(reported_seq)
                 .bind::<Array<Nullable<Timestamptz>>, _>(last_seen)
-                .bind::<Array<Text>, _>(status),
+                .bind::<Array<Text>, _>(status)
+                .bind::<Array<Nullable<Text>>, _>(presence)
+                .bind::<Array<Nullable<BigInt>>, _>(presence_seq),
         )
         .execute(conn)
         .await?;
@@ -192,7 +202,7 @@ const ENSURE_EXTENSIONS: &str = "INSERT INTO extensions (source, number)
      ON CONFLICT (source, number) DO NOTHING";
 
 const LOCK_EXTENSIONS: &str = "SELECT e.source, e.number, name, registered, registered_seq,
-        reported_status, reported_seq, last_seen
+        reported_status, reported_seq, presence, presence_seq, last_seen
      FROM extensions e JOIN unnest($1::text[], $2::text[]) AS k(s, n)
        ON e.source = k.s AND e.number = k.n
      ORDER BY e.source, e.number
@@ -207,11 +217,11 @@ const LIVE_LEGS: &str = "SELECT l.source, l.extension, l.state
 const WRITE_EXTENSIONS: &str = "UPDATE extensions e SET name = u.name, registered = u.registered,
         registered_seq = u.registered_seq, reported_status = u.reported_status,
         reported_seq = u.reported_seq, last_seen = u.last_seen, status = u.status,
-        updated_at = now()
+        presence = u.presence, presence_seq = u.presence_seq, updated_at = now()
      FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::int8[], $6::text[],
-                 $7::int8[], $8::timestamptz[], $9::text[])
+                 $7::int8[], $8::timestamptz[], $9::text[], $10::text[], $11::int8[])
           AS u(source, number, name, registered, registered_seq, reported_status,
-               reported_seq, last_seen, status)
+               reported_seq, last_seen, status, presence, presence_seq)
      WHERE e.source = u.source AND e.number = u.number";
 
 /// An `extensions` row as loaded.
@@ -231,6 +241,10 @@ struct ExtDb {
     reported_status: Option<String>,
     #[diesel(sql_type = Nullable<BigInt>)]
     reported_seq: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    presence: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    presence_seq: Option<i64>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     last_seen: Option<DateTime<Utc>>,
 }
@@ -243,6 +257,8 @@ impl From<ExtDb> for ExtensionRow {
             registered_seq: r.registered_seq,
             reported_status: r.reported_status,
             reported_seq: r.reported_seq,
+            presence: r.presence,
+            presence_seq: r.presence_seq,
             last_seen: r.last_seen,
         }
     }

@@ -13,6 +13,8 @@ mod calls;
 mod extensions;
 pub mod read;
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 
@@ -27,18 +29,38 @@ pub struct Item<'a> {
 }
 
 /// What [`apply`] changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ApplyStats {
     pub calls: usize,
     pub legs: usize,
     pub extensions: usize,
+    /// The keys of the rows written.
+    pub changed: Changed,
+}
+
+/// The keys of the rows [`apply`] wrote, each list sorted and without
+/// duplicates: what a change feed announces.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changed {
+    /// `(source, extension number)` of every extension written.
+    pub extensions: Vec<(String, String)>,
+    /// `(source, call id)` of every call written (with its legs).
+    pub calls: Vec<(String, String)>,
+}
+
+impl Changed {
+    /// Whether nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.extensions.is_empty() && self.calls.is_empty()
+    }
 }
 
 /// `(source, call id)` or `(source, extension number)`.
 type Key = (String, String);
 
 /// Applies `items` to calls, legs and extensions. Must run inside a
-/// transaction. Returns how many rows of each kind were written.
+/// transaction. Returns how many rows of each kind were written, and the
+/// keys of the calls and extensions written.
 pub async fn apply(
     conn: &mut AsyncPgConnection,
     items: &[Item<'_>],
@@ -64,7 +86,23 @@ pub async fn apply(
         calls: written_calls,
         legs: written_legs,
         extensions: written_exts,
+        changed: Changed {
+            extensions: keys.into_iter().collect(),
+            calls: call_keys(items).into_iter().collect(),
+        },
     })
+}
+
+/// The calls a batch writes: `(source, call id)` of every call effect, the
+/// same set `calls::lock` locks (and `LockedCalls::write` writes back).
+fn call_keys(items: &[Item<'_>]) -> BTreeSet<Key> {
+    items
+        .iter()
+        .filter_map(|i| match i.effect {
+            Effect::Call(u) => Some((i.source.to_string(), u.call_id.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Makes sure a row exists for every key (`insert`, which creates missing

@@ -180,3 +180,87 @@ fn scenario_intermediate_states() {
     assert_eq!(dp_hold.extensions["5171365938069501"].status, "incall");
     assert!(states(dp, 4).legs.values().all(|l| !l.on_hold));
 }
+
+/// Presence (30009) and uaCSTA reports (30020), mixed with a call's events:
+/// any processing order with duplicates gives the in-order state, the
+/// latest presence per extension and `call_over` final per uaCSTA call.
+#[test]
+fn presence_and_csta_converge_in_any_order() {
+    use proptest::prelude::*;
+    let y = |t: u32, msg: serde_json::Value| {
+        serde_json::json!({"type": t, "msg": msg.to_string()})
+            .to_string()
+            .into_bytes()
+    };
+    let mut bodies = Vec::new();
+    for (ext, word) in [
+        ("3105", "away"),
+        ("3106", "lunch"),
+        ("3105", "do_not_disturb"),
+        ("3106", "off_work"),
+        ("3105", "available"),
+        ("3106", "gardening"),
+    ] {
+        bodies.push(y(
+            30009,
+            serde_json::json!({"extension": ext, "status": word}),
+        ));
+    }
+    for (call, op) in [
+        ("48213", "call_start"),
+        ("48214", "call_start"),
+        ("48213", "call_answer"),
+        ("48213", "call_over"),
+        ("48214", "call_answer"),
+    ] {
+        bodies.push(y(
+            30020,
+            serde_json::json!({"operation": op, "extension": "3105", "call_id": call,
+                               "ip_address": "198.51.100.23:5062"}),
+        ));
+    }
+    for f in [
+        "yeastar/30011-inbound-ringing.json",
+        "yeastar/30011-inbound-answered.json",
+        "yeastar/30011-inbound-bye.json",
+    ] {
+        bodies.push(testkit::fixture(f));
+    }
+    let run = |order: &mut dyn Iterator<Item = usize>| {
+        let mut p = Projection::default();
+        for k in order {
+            let parsed = parse(Provider::Yeastar, &bodies[k], plan::envelope(k)).expect("parses");
+            p.apply(&parsed.effect);
+        }
+        p
+    };
+    let in_order = run(&mut (0..bodies.len()));
+    assert_eq!(
+        in_order.extensions["3105"].presence.as_deref(),
+        Some("available")
+    );
+    assert_eq!(
+        in_order.extensions["3106"].presence.as_deref(),
+        Some("unknown:gardening")
+    );
+    assert_eq!(in_order.csta["48213"].csta_event, "call_over");
+    assert_eq!(in_order.csta["48214"].csta_event, "call_answer");
+    assert_eq!(in_order.calls.len(), 1, "uaCSTA ids make no calls");
+    let n = bodies.len();
+    let orders = prop::collection::vec(0..n, 0..=n)
+        .prop_flat_map(move |dups| Just((0..n).chain(dups).collect::<Vec<_>>()).prop_shuffle());
+    let mut runner = TestRunner::new(Config {
+        cases: 500,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&orders, |order| {
+        let p = run(&mut order.into_iter());
+        proptest::prop_assert_eq!(&p, &in_order);
+        proptest::prop_assert_eq!(p.extension_statuses(), in_order.extension_statuses());
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}

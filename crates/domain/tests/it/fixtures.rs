@@ -61,12 +61,15 @@ fn every_fixture_parses_and_is_checked_here() {
         "dialpad/call-ringing.json",
         "yeastar/30007-extension-registration.json",
         "yeastar/30008-extension-call-status.json",
+        "yeastar/30009-extension-presence-away.json",
+        "yeastar/30009-extension-presence-dnd.json",
         "yeastar/30011-inbound-answered.json",
         "yeastar/30011-inbound-bye.json",
         "yeastar/30011-inbound-hold.json",
         "yeastar/30011-inbound-ringing.json",
         "yeastar/30011-internal-ringing.json",
         "yeastar/30012-cdr-answered.json",
+        "yeastar/30020-uacsta-call-over.json",
         "yeastar/30020-uacsta.json",
         "yeastar/30029-agent-status-object-msg.json",
     ];
@@ -183,10 +186,100 @@ fn yeastar_registration_and_call_status() {
 }
 
 #[test]
-fn yeastar_unused_events_are_ignored_not_failed() {
+fn yeastar_presence() {
+    for (rel, want) in [
+        ("yeastar/30009-extension-presence-away.json", "away"),
+        ("yeastar/30009-extension-presence-dnd.json", "dnd"),
+    ] {
+        let p = parse_fixture(Provider::Yeastar, rel);
+        assert_eq!(p.event_type, "extension.presence");
+        assert!(p.notes.is_empty(), "{rel}: {:?}", p.notes);
+        match &p.effect {
+            Effect::Presence {
+                extension,
+                presence,
+                seq,
+                ..
+            } => {
+                assert_eq!(extension, "3105");
+                assert_eq!(presence, want, "{rel}");
+                assert_eq!(*seq, 7, "arrival order");
+            }
+            other => panic!("{rel}: {other:?}"),
+        }
+    }
+    for (word, want) in [
+        ("available", "available"),
+        ("Away", "away"),
+        ("do not disturb", "dnd"),
+        ("lunch", "lunch"),
+        ("business_trip", "business_trip"),
+        ("Off Work", "off_work"),
+        ("sabbatical", "unknown:sabbatical"),
+    ] {
+        let body = serde_json::json!({
+            "type": 30009,
+            "msg": serde_json::json!({"extension": 3105, "status": word}).to_string(),
+        })
+        .to_string();
+        let p = parse(Provider::Yeastar, body.as_bytes(), env(1)).expect("parses");
+        match &p.effect {
+            Effect::Presence {
+                extension,
+                presence,
+                ..
+            } => {
+                assert_eq!(extension, "3105", "numeric extension kept as text");
+                assert_eq!(presence, want, "{word}");
+            }
+            other => panic!("{word}: {other:?}"),
+        }
+        assert_eq!(p.notes.len(), usize::from(want.starts_with("unknown:")));
+    }
+}
+
+#[test]
+fn yeastar_uacsta_report_is_recorded_apart() {
     let p = parse_fixture(Provider::Yeastar, "yeastar/30020-uacsta.json");
-    assert_eq!(p.event_type, "yeastar.30020");
-    assert_eq!(p.effect, Effect::Ignored);
+    assert_eq!(p.event_type, "yeastar.30020", "event type label kept");
+    match &p.effect {
+        Effect::Csta(r) => {
+            assert_eq!(r.call_id, "48213");
+            assert_eq!(r.operation, "call_answer");
+            assert_eq!(r.extension.as_deref(), Some("3105"));
+            assert_eq!(r.ip_address.as_deref(), Some("198.51.100.23:5062"));
+            assert_eq!(r.seq, 7);
+        }
+        other => panic!("{other:?}"),
+    }
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30020-uacsta-call-over.json");
+    assert!(matches!(&p.effect, Effect::Csta(r) if r.operation == "call_over"));
+    assert!(parse(
+        Provider::Yeastar,
+        br#"{"type":30020,"msg":"{\"call_id\":\"\",\"operation\":\"call_start\"}"}"#,
+        env(1)
+    )
+    .is_err());
+}
+
+#[test]
+fn yeastar_members_keep_their_channel() {
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30011-inbound-answered.json");
+    let u = call(&p);
+    let channels: Vec<_> = u.legs.iter().map(|l| l.channel_id.as_deref()).collect();
+    assert_eq!(
+        channels,
+        vec![
+            Some("PJSIP/trunk-Telco-Main-endpoint-0000041a"),
+            Some("PJSIP/3105-0000041b")
+        ]
+    );
+    let p = parse_fixture(Provider::Dialpad, "dialpad/call-ringing.json");
+    assert_eq!(call(&p).legs[0].channel_id, None, "Dialpad: the leg id");
+}
+
+#[test]
+fn yeastar_unused_events_are_ignored_not_failed() {
     // 30029 carries msg as an object, not a string.
     let p = parse_fixture(
         Provider::Yeastar,

@@ -34,6 +34,18 @@ impl Harness {
     async fn apply(&mut self, source: &str, provider: Provider, body: &[u8]) {
         let id = self.next_id;
         self.next_id += 1;
+        self.apply_as(source, provider, body, id).await;
+    }
+
+    /// Parses and applies one body as inbox row `id` (arrived at second
+    /// `id`), in its own transaction. Returns what it parsed to.
+    async fn apply_as(
+        &mut self,
+        source: &str,
+        provider: Provider,
+        body: &[u8],
+        id: i64,
+    ) -> domain::Effect {
         let env = Envelope {
             id,
             received_at: Utc
@@ -54,6 +66,7 @@ impl Harness {
             })
             .await
             .expect("applies");
+        parsed.effect
     }
 
     async fn ext(&mut self, source: &str, number: &str) -> String {
@@ -282,4 +295,187 @@ async fn events_in_reverse_order_give_the_same_state() {
     }
     assert_eq!(states[0], states[1]);
     assert_eq!(states[0].0 .0, "ended");
+}
+
+#[tokio::test]
+async fn presence_is_the_later_event_in_either_order() {
+    let away = fixture("yeastar/30009-extension-presence-away.json");
+    let dnd = fixture("yeastar/30009-extension-presence-dnd.json");
+    for order in [[(1, &away), (2, &dnd)], [(2, &dnd), (1, &away)]] {
+        let mut h = Harness::new().await;
+        for (id, body) in order {
+            h.apply_as("pbx", Provider::Yeastar, body, id).await;
+        }
+        let (presence, seq, status): (Option<String>, Option<i64>, String) = extensions::table
+            .filter(extensions::number.eq("3105"))
+            .select((
+                extensions::presence,
+                extensions::presence_seq,
+                extensions::status,
+            ))
+            .first(&mut h.conn)
+            .await
+            .expect("extension row");
+        assert_eq!(presence.as_deref(), Some("dnd"), "the later event wins");
+        assert_eq!(seq, Some(2));
+        assert_eq!(status, "online", "presence never changes the status");
+        let views = domain::projection::read::extensions(&mut h.conn, Some("pbx"))
+            .await
+            .expect("read");
+        assert_eq!(views.len(), 1);
+        assert_eq!(views[0].presence.as_deref(), Some("dnd"));
+    }
+}
+
+#[tokio::test]
+async fn legs_keep_their_channel_and_live_legs_show_them() {
+    let mut h = Harness::new().await;
+    let y = Provider::Yeastar;
+    h.apply("pbx", y, &fixture("yeastar/30011-inbound-ringing.json"))
+        .await;
+    h.apply("pbx", y, &fixture("yeastar/30011-inbound-answered.json"))
+        .await;
+    h.apply("pbx", y, &yeastar_call("D", &[("2002", "", "RING")]))
+        .await;
+    let channel: Option<String> = call_legs::table
+        .filter(call_legs::extension.eq("3105"))
+        .select(call_legs::channel_id)
+        .first(&mut h.conn)
+        .await
+        .expect("leg");
+    assert_eq!(channel.as_deref(), Some("PJSIP/3105-0000041b"));
+
+    let live = domain::projection::read::live_legs(&mut h.conn, Some("pbx"))
+        .await
+        .expect("live legs");
+    assert_eq!(live.len(), 3, "{live:?}");
+    let ext = live
+        .iter()
+        .find(|l| l.extension.as_deref() == Some("3105"))
+        .expect("3105 leg");
+    assert_eq!(ext.call_id, "1736413250.1187");
+    assert_eq!(ext.leg_id, "PJSIP/3105-0000041b");
+    assert_eq!(ext.channel_id.as_deref(), Some("PJSIP/3105-0000041b"));
+    assert_eq!(ext.state, "incall");
+    assert!(ext.answered_at.is_some(), "running duration from here");
+    assert_eq!(ext.from_number.as_deref(), Some("07700900417"));
+    assert_eq!(ext.to_number.as_deref(), Some("3105"));
+    assert_eq!(ext.direction.as_deref(), Some("inbound"));
+    let trunk = live
+        .iter()
+        .find(|l| l.kind == "inbound")
+        .expect("trunk leg");
+    assert_eq!(
+        trunk.channel_id.as_deref(),
+        Some("PJSIP/trunk-Telco-Main-endpoint-0000041a")
+    );
+    let no_channel = live.iter().find(|l| l.call_id == "D").expect("leg of D");
+    assert_eq!(no_channel.leg_id, "ext:2002");
+    assert_eq!(no_channel.channel_id, None, "no channel: none invented");
+    assert!(domain::projection::read::live_legs(&mut h.conn, Some("dp"))
+        .await
+        .expect("live legs")
+        .is_empty());
+
+    h.apply("pbx", y, &fixture("yeastar/30011-inbound-bye.json"))
+        .await;
+    let live = domain::projection::read::live_legs(&mut h.conn, None)
+        .await
+        .expect("live legs");
+    assert_eq!(live.len(), 1, "only call D is still live");
+    let channel: Option<String> = call_legs::table
+        .filter(call_legs::extension.eq("3105"))
+        .select(call_legs::channel_id)
+        .first(&mut h.conn)
+        .await
+        .expect("leg");
+    assert_eq!(
+        channel.as_deref(),
+        Some("PJSIP/3105-0000041b"),
+        "kept when ended"
+    );
+}
+
+#[tokio::test]
+async fn uacsta_after_bye_reopens_nothing() {
+    let mut h = Harness::new().await;
+    let y = Provider::Yeastar;
+    let mut reference = testkit::reference::Projection::default();
+    for f in [
+        "yeastar/30011-inbound-ringing.json",
+        "yeastar/30011-inbound-answered.json",
+        "yeastar/30011-inbound-bye.json",
+        "yeastar/30020-uacsta.json",
+    ] {
+        let id = h.next_id;
+        h.next_id += 1;
+        reference.apply(&h.apply_as("pbx", y, &fixture(f), id).await);
+    }
+    assert_eq!(h.call("pbx", "1736413250.1187").await.0, "ended");
+    assert_eq!(h.ext("pbx", "3105").await, "online");
+    let calls_n =
+        h.db.count("SELECT count(*) AS n FROM calls")
+            .await
+            .expect("count");
+    assert_eq!(calls_n, 1, "a uaCSTA call id makes no call");
+    let live =
+        h.db.count("SELECT count(*) AS n FROM call_legs WHERE state <> 'ended'")
+            .await
+            .expect("count");
+    assert_eq!(live, 0);
+    let row = csta_row(&mut h.conn).await.expect("csta row");
+    assert_eq!(
+        row,
+        (
+            "call_answer".into(),
+            Some("3105".into()),
+            Some("198.51.100.23:5062".into())
+        )
+    );
+    // call_over is final: an earlier call_answer processed later (or a
+    // duplicate) never replaces it.
+    reference.apply(
+        &h.apply_as(
+            "pbx",
+            y,
+            &fixture("yeastar/30020-uacsta-call-over.json"),
+            10,
+        )
+        .await,
+    );
+    reference.apply(
+        &h.apply_as("pbx", y, &fixture("yeastar/30020-uacsta.json"), 11)
+            .await,
+    );
+    assert_eq!(
+        csta_row(&mut h.conn).await.expect("csta row").0,
+        "call_over"
+    );
+    assert_eq!(h.call("pbx", "1736413250.1187").await.0, "ended");
+    assert_eq!(h.ext("pbx", "3105").await, "online");
+
+    let db = testkit::snapshot::Snapshot::of_database(&mut h.conn, "pbx", false)
+        .await
+        .expect("snapshot");
+    assert_eq!(
+        db,
+        testkit::snapshot::Snapshot::of_projection(&reference, false)
+    );
+    assert_eq!(db.csta.len(), 1);
+}
+
+/// The uaCSTA row of uaCSTA call 48213: event, extension, address.
+async fn csta_row(
+    conn: &mut AsyncPgConnection,
+) -> QueryResult<(String, Option<String>, Option<String>)> {
+    use store::schema::csta_calls;
+    csta_calls::table
+        .filter(csta_calls::call_id.eq("48213"))
+        .select((
+            csta_calls::csta_event,
+            csta_calls::extension,
+            csta_calls::ip_address,
+        ))
+        .first(conn)
+        .await
 }

@@ -1,7 +1,8 @@
 //! Switchboard's PostgreSQL storage: the connection pool, the embedded
 //! migrations, and the one home of every statement on the inbox
 //! (`webhook_events`) and on sources. Ingest and the worker call it; neither
-//! writes inbox SQL of its own. The call and extension projections are the
+//! writes inbox SQL of its own. Board users and their password hashes are
+//! in `users`. The call and extension projections are the
 //! domain's (`domain::projection`).
 
 mod error;
@@ -14,6 +15,7 @@ pub mod inbox;
 pub mod schema;
 pub mod secrets;
 pub mod sources;
+pub mod users;
 
 pub use error::Error;
 pub use migrate::{migrate, MIGRATIONS};

@@ -114,6 +114,9 @@ enum Cmd {
         #[arg(long, conflicts_with_all = ["ids", "source", "event_type"])]
         all: bool,
     },
+    /// Manage the users of the browser board (passwords hashed with Argon2id).
+    #[command(subcommand)]
+    User(UserCmd),
     /// Print the extension board and the most recent calls.
     Board {
         /// Only this source.
@@ -184,6 +187,28 @@ enum SourceCmd {
     Disable { name: String },
 }
 
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a board user, or set the role and password of an existing one
+    /// (enabling it again). The password is read from stdin (one line, at
+    /// least 12 characters), never from the command line.
+    Add {
+        /// Login name: 1-63 of a-z, 0-9, '.', '_', '-'.
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: store::users::Role,
+    },
+    /// List board users (name, role, created, disabled; never the hash).
+    List,
+    /// Disable a board user: they can no longer log in.
+    Disable { name: String },
+}
+
+fn parse_role(s: &str) -> Result<store::users::Role, String> {
+    s.parse()
+        .map_err(|e: store::users::UserError| e.to_string())
+}
+
 fn parse_network(s: &str) -> Result<IpNet, String> {
     store::sources::parse_network(s).map_err(|e| e.to_string())
 }
@@ -231,6 +256,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Cmd::Source(cmd) => source(&url, cmd).await,
+        Cmd::User(cmd) => user(&url, cmd).await,
         Cmd::Replay {
             ids,
             source,
@@ -584,6 +610,72 @@ async fn source(url: &str, cmd: SourceCmd) -> Result<()> {
         SourceCmd::Disable { name } => {
             sources::set_enabled(&mut conn, &name, false).await?;
             println!("disabled {name}");
+        }
+    }
+    Ok(())
+}
+
+/// Reads one password line from stdin: a trailing `\n` or `\r\n` is
+/// dropped, a second line is refused. Nothing read is ever printed.
+fn read_password() -> Result<String> {
+    let limit = store::users::MAX_PASSWORD_BYTES as u64 + 2;
+    let stdin = std::io::stdin();
+    let mut raw = Vec::new();
+    if stdin.is_terminal() {
+        eprintln!("Type the password (at least 12 characters) and press Enter (it is shown as you type; pipe it on stdin to avoid that):");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut stdin.lock().take(limit + 1), &mut line)
+            .context("cannot read the password from stdin")?;
+        raw = line.into_bytes();
+    } else {
+        stdin
+            .lock()
+            .take(limit + 1)
+            .read_to_end(&mut raw)
+            .context("cannot read the password from stdin")?;
+    }
+    if raw.len() as u64 > limit {
+        bail!("{}", store::users::UserError::PasswordTooLong);
+    }
+    let text =
+        String::from_utf8(raw).map_err(|_| anyhow::anyhow!("the password is not UTF-8 text"))?;
+    let line = text.strip_suffix('\n').unwrap_or(&text);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if line.contains('\n') {
+        bail!("give the password as one line on stdin");
+    }
+    if line.is_empty() {
+        bail!("no password given: pipe it on stdin (e.g. `worker user add NAME --role viewer < password.txt`)");
+    }
+    Ok(line.to_string())
+}
+
+async fn user(url: &str, cmd: UserCmd) -> Result<()> {
+    use store::users;
+    match cmd {
+        UserCmd::Add { name, role } => {
+            // Refuse a bad name before asking for a password.
+            users::validate_name(&name)?;
+            let password = read_password()?;
+            users::validate_password(&password)?;
+            let mut conn = connect(url).await?;
+            let r = users::add(&mut conn, &name, role, &password).await?;
+            println!(
+                "{} board user {name} ({role})",
+                if r.created { "created" } else { "updated" }
+            );
+        }
+        UserCmd::List => {
+            let mut conn = connect(url).await?;
+            print!("{}", render::users(&users::list(&mut conn).await?));
+        }
+        UserCmd::Disable { name } => {
+            let mut conn = connect(url).await?;
+            if users::disable(&mut conn, &name).await? {
+                println!("disabled board user {name}");
+            } else {
+                println!("board user {name} was already disabled");
+            }
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use domain::projection::read::{CallView, ExtensionView};
 use store::inbox::Stats;
 use store::sources::{SecretLine, SourceLine};
+use store::users::User;
 
 /// How a secret is shown: its id, length and a keyed fingerprint (which
 /// tells the source's secrets apart without revealing any part of them),
@@ -75,6 +76,28 @@ pub fn sources(lines: &[SourceLine]) -> String {
                 "    (no usable secret: every webhook is refused; add one with `worker source add-secret`)\n"
             });
         }
+    }
+    out
+}
+
+/// Renders board users as the table of `worker user list` (never a hash).
+pub fn users(users: &[User]) -> String {
+    let mut out = format!(
+        "{:<24} {:<9} {:<19} {}\n",
+        "NAME", "ROLE", "CREATED", "DISABLED"
+    );
+    for u in users {
+        let _ = writeln!(
+            out,
+            "{:<24} {:<9} {:<19} {}",
+            u.name,
+            u.role,
+            u.created_at.format("%Y-%m-%d %H:%M:%S"),
+            u.disabled_at.map_or_else(
+                || "-".to_string(),
+                |d| d.format("%Y-%m-%d %H:%M:%S").to_string()
+            ),
+        );
     }
     out
 }

@@ -11,3 +11,4 @@ mod ops;
 mod outage;
 mod roles;
 mod sources;
+mod users;

@@ -170,16 +170,20 @@ pub fn verify(
     body: &[u8],
     opts: &VerifyOptions,
 ) -> Result<Verified, SignatureError> {
-    match provider {
+    let signed = match provider {
         Provider::Yeastar => verify_yeastar(secrets, headers.x_signature, body, opts),
         Provider::Dialpad => verify_dialpad(secrets, body, opts),
         Provider::Standard => verify_standard(secrets, headers, body, opts),
-    }
+    }?;
+    Ok(Verified {
+        dedup_key: dedup_key(provider, headers, body),
+        signed,
+    })
 }
 
-/// The deduplication key [`verify`] returns when it accepts this request,
-/// computed without verifying anything: for tests and tools that need to
-/// predict a stored row's key. Ingest uses [`Verified::dedup_key`].
+/// The deduplication key of a request, from what its signature covers:
+/// [`verify`] returns it with what it accepted (and tests use it to predict
+/// a stored row's key).
 pub fn dedup_key(provider: Provider, headers: &SignedHeaders<'_>, body: &[u8]) -> String {
     match provider {
         Provider::Yeastar => sha256_key(body),
@@ -230,13 +234,10 @@ fn verify_yeastar(
     signature: Option<&str>,
     body: &[u8],
     opts: &VerifyOptions,
-) -> Result<Verified, SignatureError> {
+) -> Result<bool, SignatureError> {
     if secrets.is_empty() {
         return if opts.allow_unsigned {
-            Ok(Verified {
-                dedup_key: sha256_key(body),
-                signed: false,
-            })
+            Ok(false)
         } else {
             Err(SignatureError::NoSecret)
         };
@@ -254,10 +255,7 @@ fn verify_yeastar(
         hmac::verify(&key, body, &sig).is_ok()
     });
     if ok {
-        Ok(Verified {
-            dedup_key: sha256_key(body),
-            signed: true,
-        })
+        Ok(true)
     } else {
         Err(SignatureError::Mismatch)
     }
@@ -289,17 +287,14 @@ fn verify_dialpad(
     secrets: &[String],
     body: &[u8],
     opts: &VerifyOptions,
-) -> Result<Verified, SignatureError> {
+) -> Result<bool, SignatureError> {
     let token = body.trim_ascii();
     if secrets.is_empty() {
         if !opts.allow_unsigned {
             return Err(SignatureError::NoSecret);
         }
         return if is_plain_json(token) {
-            Ok(Verified {
-                dedup_key: sha256_key(token),
-                signed: false,
-            })
+            Ok(false)
         } else {
             Err(SignatureError::Malformed(
                 "the source has no secret, so the body must be a JSON object",
@@ -365,10 +360,7 @@ fn verify_dialpad(
         &validation,
     )
     .map_err(|_| SignatureError::Malformed("JWT refused by the reference decoder"))?;
-    Ok(Verified {
-        dedup_key: sha256_key(token.as_bytes()),
-        signed: true,
-    })
+    Ok(true)
 }
 
 /// A NumericDate claim (RFC 7519: seconds, possibly fractional) as whole
@@ -460,17 +452,14 @@ fn verify_standard(
     headers: &SignedHeaders<'_>,
     body: &[u8],
     opts: &VerifyOptions,
-) -> Result<Verified, SignatureError> {
+) -> Result<bool, SignatureError> {
     let id = headers.webhook_id.filter(|id| !id.is_empty());
     if id.is_some_and(|id| id.len() > MAX_WEBHOOK_ID_BYTES) {
         return Err(SignatureError::IdTooLong(MAX_WEBHOOK_ID_BYTES));
     }
     if secrets.is_empty() {
         return if opts.allow_unsigned {
-            Ok(Verified {
-                dedup_key: id.map_or_else(|| sha256_key(body), id_key),
-                signed: false,
-            })
+            Ok(false)
         } else {
             Err(SignatureError::NoSecret)
         };
@@ -528,10 +517,7 @@ fn verify_standard(
         }
     }
     if ok {
-        Ok(Verified {
-            dedup_key: id_key(id),
-            signed: true,
-        })
+        Ok(true)
     } else {
         Err(SignatureError::Mismatch)
     }

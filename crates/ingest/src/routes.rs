@@ -87,10 +87,12 @@ async fn handle(
         .await?
         .ok_or(IngestError::NoSource)?;
     *known = Some(name.to_string());
-    let sender = client_ip(req, &state.cfg.trusted_proxies);
-    if !allowed(sender, src.allowed_networks.as_deref()) {
-        tracing::info!(sender = ?sender, "sender outside the source's allowed networks");
-        return Err(IngestError::Forbidden);
+    if let Some(networks) = src.allowed_networks.as_deref() {
+        let sender = client_ip(req, &state.cfg.trusted_proxies);
+        if !allowed(sender, Some(networks)) {
+            tracing::info!(sender = ?sender, "sender outside the source's allowed networks");
+            return Err(IngestError::Forbidden);
+        }
     }
     let body = tokio::time::timeout(
         state.cfg.body_timeout,

@@ -261,7 +261,7 @@ async fn apply(conn: &mut AsyncPgConnection, items: &[Item<'_>]) -> Result<Chang
     .catch_unwind()
     .await;
     match applied {
-        Ok(Ok(stats)) => Ok(stats.changed),
+        Ok(Ok(changed)) => Ok(changed),
         Ok(Err(e)) => Err(ApplyFailure::Database(e.into())),
         Err(panic) => Err(ApplyFailure::Panic(panic_message(&*panic))),
     }

@@ -28,6 +28,12 @@ pub(super) struct LockedCalls {
 }
 
 impl LockedCalls {
+    /// The keys of the locked calls, in order: the calls [`Self::write`]
+    /// writes back.
+    pub(super) fn keys(&self) -> impl Iterator<Item = &Key> {
+        self.calls.keys()
+    }
+
     /// Every leg of every call of the batch, after merging.
     pub(super) fn legs(&self) -> impl Iterator<Item = (&str, &LegRow)> {
         self.legs
@@ -67,22 +73,21 @@ impl LockedCalls {
             .collect()
     }
 
-    /// Writes every call back, and the batch's uaCSTA reports. Returns how
-    /// many calls.
+    /// Writes every call back, and the batch's uaCSTA reports.
     pub(super) async fn write(
         &self,
         conn: &mut AsyncPgConnection,
-    ) -> Result<usize, diesel::result::Error> {
+    ) -> Result<(), diesel::result::Error> {
         self.write_csta(conn).await?;
         if self.calls.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
         let mut w = CallColumns::default();
         for (key, row) in &self.calls {
             w.push(key, row, self.events.get(key).copied().unwrap_or(0));
         }
         w.write(conn).await?;
-        Ok(self.calls.len())
+        Ok(())
     }
 
     /// Upserts the batch's uaCSTA reports into `csta_calls`, in key order
@@ -122,11 +127,11 @@ impl LockedCalls {
         Ok(())
     }
 
-    /// Writes the new and changed legs. Returns how many.
+    /// Writes the new and changed legs.
     pub(super) async fn write_changed_legs(
         &self,
         conn: &mut AsyncPgConnection,
-    ) -> Result<usize, diesel::result::Error> {
+    ) -> Result<(), diesel::result::Error> {
         let mut w = LegColumns::default();
         for ((source, call_id), legs) in self.changed_legs() {
             for (leg_id, row) in legs {
@@ -134,11 +139,9 @@ impl LockedCalls {
             }
         }
         if w.source.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
-        let n = w.source.len();
-        w.write(conn).await?;
-        Ok(n)
+        w.write(conn).await
     }
 }
 

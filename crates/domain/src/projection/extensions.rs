@@ -143,14 +143,13 @@ impl LockedExtensions {
         Ok(())
     }
 
-    /// Writes every locked extension back with its derived status. Returns
-    /// how many.
+    /// Writes every locked extension back with its derived status.
     pub(super) async fn write(
         &self,
         conn: &mut AsyncPgConnection,
-    ) -> Result<usize, diesel::result::Error> {
+    ) -> Result<(), diesel::result::Error> {
         if self.rows.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
         let n = self.rows.len();
         let mut source = Vec::with_capacity(n);
@@ -193,7 +192,7 @@ impl LockedExtensions {
         )
         .execute(conn)
         .await?;
-        Ok(n)
+        Ok(())
     }
 }
 

@@ -13,8 +13,6 @@ mod calls;
 mod extensions;
 pub mod read;
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 
@@ -26,16 +24,6 @@ pub struct Item<'a> {
     pub source: &'a str,
     pub received_at: DateTime<Utc>,
     pub effect: &'a Effect,
-}
-
-/// What [`apply`] changed.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ApplyStats {
-    pub calls: usize,
-    pub legs: usize,
-    pub extensions: usize,
-    /// The keys of the rows written.
-    pub changed: Changed,
 }
 
 /// The keys of the rows [`apply`] wrote, each list sorted and without
@@ -59,18 +47,17 @@ impl Changed {
 type Key = (String, String);
 
 /// Applies `items` to calls, legs and extensions. Must run inside a
-/// transaction. Returns how many rows of each kind were written, and the
-/// keys of the calls and extensions written.
+/// transaction. Returns the keys of the calls and extensions written.
 pub async fn apply(
     conn: &mut AsyncPgConnection,
     items: &[Item<'_>],
-) -> Result<ApplyStats, diesel::result::Error> {
+) -> Result<Changed, diesel::result::Error> {
     // Calls first: lock every call of the batch (with its legs), merge the
     // events in, write back the calls and the legs that changed.
     let mut calls = calls::lock(conn, items).await?;
     calls.merge(items);
-    let written_calls = calls.write(conn).await?;
-    let written_legs = calls.write_changed_legs(conn).await?;
+    calls.write(conn).await?;
+    calls.write_changed_legs(conn).await?;
 
     // Then extensions, as late as possible so that concurrent batches
     // sharing them overlap as much as they can: lock every extension the
@@ -80,29 +67,12 @@ pub async fn apply(
     let mut exts = extensions::lock(conn, &keys).await?;
     exts.merge(items);
     exts.derive_status(conn).await?;
-    let written_exts = exts.write(conn).await?;
+    exts.write(conn).await?;
 
-    Ok(ApplyStats {
-        calls: written_calls,
-        legs: written_legs,
-        extensions: written_exts,
-        changed: Changed {
-            extensions: keys.into_iter().collect(),
-            calls: call_keys(items).into_iter().collect(),
-        },
+    Ok(Changed {
+        extensions: keys.into_iter().collect(),
+        calls: calls.keys().cloned().collect(),
     })
-}
-
-/// The calls a batch writes: `(source, call id)` of every call effect, the
-/// same set `calls::lock` locks (and `LockedCalls::write` writes back).
-fn call_keys(items: &[Item<'_>]) -> BTreeSet<Key> {
-    items
-        .iter()
-        .filter_map(|i| match i.effect {
-            Effect::Call(u) => Some((i.source.to_string(), u.call_id.clone())),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Makes sure a row exists for every key (`insert`, which creates missing

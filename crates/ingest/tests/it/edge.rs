@@ -433,7 +433,7 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
             401,
         ),
         probe(
-            "Dialpad: alg none",
+            "Dialpad: alg none, source without a secret",
             "/webhooks/dp-nokey",
             vec![],
             format!("{}.{}.", b64url(br#"{"alg":"none"}"#), b64url(&claims)),

@@ -116,23 +116,7 @@ async fn a_rolled_back_batch_sends_no_notification() {
     }
     // The batch of all four panics and rolls back; the worker retries its
     // events one by one: the three pbx ones commit alone, boom fails alone.
-    let _w = testkit::spawn(
-        "worker",
-        &[
-            "run",
-            "--poll-interval",
-            "20ms",
-            "--backoff-base",
-            "1h",
-            "--backoff-cap",
-            "2h",
-        ],
-        &[
-            ("DATABASE_URL", &db.url),
-            ("SWITCHBOARD_FAILPOINT_PANIC_SOURCE", "boom"),
-        ],
-    )
-    .expect("worker");
+    let _w = crate::helpers::worker_panicking_on(&db, "boom");
     let mut announced = Vec::new();
     for _ in &pbx_calls {
         match next(&mut l).await {

@@ -119,23 +119,7 @@ async fn a_panic_costs_one_event_not_the_worker_or_its_batch() {
         )
         .await;
     }
-    let mut w = testkit::spawn(
-        "worker",
-        &[
-            "run",
-            "--poll-interval",
-            "20ms",
-            "--backoff-base",
-            "1h",
-            "--backoff-cap",
-            "2h",
-        ],
-        &[
-            ("DATABASE_URL", &db.url),
-            ("SWITCHBOARD_FAILPOINT_PANIC_SOURCE", "boom"),
-        ],
-    )
-    .expect("worker");
+    let mut w = crate::helpers::worker_panicking_on(&db, "boom");
     wait_until(WAIT, "19 applied and the panicking one failed", || async {
         let applied = db
             .count("SELECT count(*) AS n FROM webhook_events WHERE outcome = 'applied'")

@@ -7,12 +7,12 @@
 
 use std::time::{Duration, Instant};
 
+use crate::helpers::{cli, fresh, ok, refused};
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 use store::sources::IpNet;
 use testkit::{
-    test_keyring, wait_until, worker_cli_env, worker_cli_stdin, worker_ok_stdin, Ingest, TestDb,
-    OTHER_SECRETS_KEY, TEST_SECRETS_KEY,
+    test_keyring, wait_until, worker_cli_env, Ingest, TestDb, OTHER_SECRETS_KEY, TEST_SECRETS_KEY,
 };
 use traffic::scenario;
 
@@ -24,30 +24,6 @@ const NEW: &str = "new-yeastar-secret-0123456789abcd";
 const WHSEC_A: &str = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 const WHSEC_B: &str = "whsec_MDEyMzQ1Njc4OWFiY2RlZjk5OTk5OTk5OTk5OTk5OTk=";
 const WAIT: Duration = Duration::from_secs(30);
-
-async fn fresh() -> TestDb {
-    TestDb::new().await.expect("db")
-}
-
-/// Runs `worker ARGS` with `stdin`; returns (exit code, stdout, stderr).
-async fn cli(db: &TestDb, args: &[&str], stdin: &str) -> (i32, String, String) {
-    worker_cli_stdin(&db.url, args, stdin)
-        .await
-        .expect("worker runs")
-}
-
-async fn ok(db: &TestDb, args: &[&str], stdin: &str) -> String {
-    worker_ok_stdin(&db.url, args, stdin)
-        .await
-        .expect("worker command")
-}
-
-/// A `worker` command that must fail; returns its stderr.
-async fn refused(db: &TestDb, args: &[&str], stdin: &str) -> String {
-    let (code, out, err) = cli(db, args, stdin).await;
-    assert_ne!(code, 0, "worker {args:?} should fail: {out}");
-    err
-}
 
 #[derive(diesel::QueryableByName)]
 struct IdRow {

@@ -3,35 +3,12 @@
 //! output, is at least 12 characters, and a disabled user no longer
 //! verifies; bad names and roles are refused.
 
+use crate::helpers::{cli, fresh, ok, refused};
 use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
-use testkit::{worker_cli_stdin, worker_ok_stdin, TestDb};
+use testkit::TestDb;
 
 const PASSWORD: &str = "tr0ub4dor & 3 horses";
-
-async fn fresh() -> TestDb {
-    TestDb::new().await.expect("db")
-}
-
-/// Runs `worker ARGS` with `stdin`; returns (exit code, stdout, stderr).
-async fn cli(db: &TestDb, args: &[&str], stdin: &str) -> (i32, String, String) {
-    worker_cli_stdin(&db.url, args, stdin)
-        .await
-        .expect("worker runs")
-}
-
-async fn ok(db: &TestDb, args: &[&str], stdin: &str) -> String {
-    worker_ok_stdin(&db.url, args, stdin)
-        .await
-        .expect("worker command")
-}
-
-/// A `worker` command that must fail; returns its stderr.
-async fn refused(db: &TestDb, args: &[&str], stdin: &str) -> String {
-    let (code, out, err) = cli(db, args, stdin).await;
-    assert_ne!(code, 0, "worker {args:?} should fail: {out}");
-    err
-}
 
 async fn verify(db: &TestDb, name: &str, password: &str) -> Option<store::users::User> {
     let mut c = db.conn().await.expect("conn");

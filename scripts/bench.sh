@@ -32,7 +32,7 @@ fresh_db() { "$PSQL" -q "$ADMIN" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c
 
 log "building release binaries"
 cargo build --release --bins --quiet
-B="$ROOT/target/release"
+B="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 export RUST_LOG=warn
 
 PIDS=()

@@ -27,7 +27,7 @@ q() { "$PSQL" -qAt "$DATABASE_URL" -c "$1"; }
 
 echo "==> building"
 cargo build --workspace --bins --quiet
-B="$ROOT/target/debug"
+B="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 
 P_LB="$(free_port)"; P_I1="$(free_port)"; P_I2="$(free_port)"; P_WM="$(free_port)"; P_IM="$(free_port)"
 

@@ -12,7 +12,7 @@ BIND="${INGEST_BIND:-127.0.0.1:8080}"
 RUN="$ROOT/.data/run"
 LOGS="$ROOT/.data/logs"
 mkdir -p "$RUN" "$LOGS"
-B="$ROOT/target/debug"
+B="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 
 echo "==> building"
 cargo build --workspace --bins --quiet

@@ -39,7 +39,7 @@ pub struct IngestConfig {
     /// Proxies (load balancers) whose `X-Forwarded-For` is believed, as
     /// comma-separated CIDRs (e.g. 10.0.0.0/8,fd00::/8). Empty: the peer's
     /// own address is the sender's, and the header is ignored.
-    #[arg(long, env = "INGEST_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_net)]
+    #[arg(long, env = "INGEST_TRUSTED_PROXIES", value_delimiter = ',', value_parser = telemetry::parse_net)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Longest database wait per request before answering 503.
     #[arg(long, env = "INGEST_DB_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
@@ -66,13 +66,6 @@ pub struct IngestConfig {
 }
 
 /// A CIDR (`10.0.0.0/8`), or a single address as a /32 or /128.
-fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
-    let s = s.trim();
-    s.parse::<ipnet::IpNet>()
-        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| format!("{s:?} is not a CIDR (e.g. 10.0.0.0/8) or an IP address"))
-}
-
 impl Default for IngestConfig {
     /// The defaults of the flags above.
     fn default() -> Self {

@@ -2,7 +2,7 @@
 //! migrations, and the one home of every statement on the inbox
 //! (`webhook_events`) and on sources. Ingest and the worker call it; neither
 //! writes inbox SQL of its own. Board users and their password hashes are
-//! in `users`. The call and extension projections are the
+//! in `users`; sessions, the login rate limit and API tokens in `access`. The call and extension projections are the
 //! domain's (`domain::projection`).
 
 mod error;
@@ -10,6 +10,7 @@ mod migrate;
 mod pool;
 mod tls;
 
+pub mod access;
 pub mod changes;
 pub mod inbox;
 pub mod schema;

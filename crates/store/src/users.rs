@@ -250,32 +250,45 @@ pub async fn add(
     .bind::<Text, _>(&hash)
     .get_result(conn)
     .await?;
+    if !row.created {
+        // A new password: whoever is logged in with the old one is not.
+        end_sessions(conn, name).await?;
+    }
     Ok(Added {
         created: row.created,
     })
 }
 
+/// The user `name` and their password hash, for [`check`]; `None` when
+/// there is no such user (or the name cannot be one). Run the check apart
+/// (it is CPU-bound: tens of milliseconds) and always run it, also on
+/// `None`, so that timing does not reveal whether a name exists.
+pub async fn lookup(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> Result<Option<(User, String)>, UserError> {
+    if validate_name(name).is_err() {
+        return Ok(None);
+    }
+    let mut rows: Vec<UserRow> = diesel::sql_query(
+        "SELECT id, name, role, password_hash, created_at, disabled_at
+           FROM board_users WHERE name = $1",
+    )
+    .bind::<Text, _>(name)
+    .load(conn)
+    .await?;
+    rows.pop().map(UserRow::into_user).transpose()
+}
+
 /// The user `name` when `password` is theirs and they are not disabled;
 /// `None` otherwise (unknown, disabled, wrong password: not told apart).
-/// Always spends one hash verification, so its timing does not reveal
-/// whether the name exists.
+/// [`lookup`] then [`check`], on the calling thread.
 pub async fn verify(
     conn: &mut AsyncPgConnection,
     name: &str,
     password: &str,
 ) -> Result<Option<User>, UserError> {
-    let stored = if validate_name(name).is_ok() {
-        let mut rows: Vec<UserRow> = diesel::sql_query(
-            "SELECT id, name, role, password_hash, created_at, disabled_at
-               FROM board_users WHERE name = $1",
-        )
-        .bind::<Text, _>(name)
-        .load(conn)
-        .await?;
-        rows.pop().map(UserRow::into_user).transpose()?
-    } else {
-        None
-    };
+    let stored = lookup(conn, name).await?;
     Ok(check(stored, password))
 }
 
@@ -308,9 +321,23 @@ pub async fn disable(conn: &mut AsyncPgConnection, name: &str) -> Result<bool, U
     .bind::<Text, _>(name)
     .load(conn)
     .await?;
-    rows.pop()
+    let changed = rows
+        .pop()
         .map(|r| r.changed)
-        .ok_or_else(|| UserError::NoUser(name.to_string()))
+        .ok_or_else(|| UserError::NoUser(name.to_string()))?;
+    // A disabled user's open boards close at their next session check.
+    end_sessions(conn, name).await?;
+    Ok(changed)
+}
+
+/// Ends every board session of user `name`; returns how many there were.
+async fn end_sessions(conn: &mut AsyncPgConnection, name: &str) -> Result<usize, UserError> {
+    Ok(diesel::sql_query(
+        "DELETE FROM board_sessions WHERE user_id IN (SELECT id FROM board_users WHERE name = $1)",
+    )
+    .bind::<Text, _>(name)
+    .execute(conn)
+    .await?)
 }
 
 #[cfg(test)]

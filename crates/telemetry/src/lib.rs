@@ -1,12 +1,15 @@
 //! What Switchboard's binaries share to be configured, observed and
 //! stopped: configuration defaults, the logging set-up, the Prometheus
-//! recorder and the HTTP page that serves it, and the shutdown signal.
+//! recorder and the HTTP page that serves it, the shutdown signal, and
+//! who a request comes from behind trusted proxies.
 
+mod client_ip;
 mod defaults;
 mod logging;
 mod metrics_page;
 mod signal;
 
+pub use client_ip::{client_ip, parse_net};
 pub use defaults::clap_defaults;
 pub use logging::init_logging;
 pub use metrics_page::{install_metrics, render_metrics, serve_metrics};

@@ -20,6 +20,6 @@ pub use db::{
 pub use fixtures::{fixture, fixtures_dir};
 pub use procs::{
     bin, free_port, spawn, start_worker, worker_cli, worker_cli_env, worker_cli_stdin, worker_ok,
-    worker_ok_stdin, Ingest, Proc,
+    worker_ok_stdin, Board, Ingest, Proc,
 };
 pub use wait::wait_until;

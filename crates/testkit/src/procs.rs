@@ -160,6 +160,62 @@ impl Ingest {
     }
 }
 
+/// A running `board` on a free port (plain HTTP: `BOARD_COOKIE_SECURE=false`).
+pub struct Board {
+    pub proc: Proc,
+    pub port: u16,
+    /// The operators' port (`--metrics-bind`): /metrics, /readyz.
+    pub admin_port: u16,
+}
+
+impl Board {
+    /// Starts the board against `db_url` with extra flags and waits until
+    /// it has loaded the state (`/readyz`, at most 20 s).
+    pub async fn start(db_url: &str, extra: &[&str]) -> Result<Board> {
+        Board::start_on(db_url, free_port()?, extra).await
+    }
+
+    /// [`Board::start`] on `port` (to restart one where browsers expect it).
+    pub async fn start_on(db_url: &str, port: u16, extra: &[&str]) -> Result<Board> {
+        let admin_port = free_port()?;
+        let bind = format!("127.0.0.1:{port}");
+        let admin = format!("127.0.0.1:{admin_port}");
+        let mut args = vec!["--bind", &bind, "--metrics-bind", &admin, "--workers", "2"];
+        args.extend_from_slice(extra);
+        let proc = spawn(
+            "board",
+            &args,
+            &[("DATABASE_URL", db_url), ("BOARD_COOKIE_SECURE", "false")],
+        )?;
+        let board = Board {
+            proc,
+            port,
+            admin_port,
+        };
+        wait_until(Duration::from_secs(20), "board /readyz", || async {
+            let mut c = board.admin_client();
+            Ok(c.request("GET", "/readyz", &[], b"")
+                .await
+                .is_ok_and(|r| r.status == 200))
+        })
+        .await?;
+        Ok(board)
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A client for this board's operators' port.
+    pub fn admin_client(&self) -> traffic::Client {
+        traffic::Client::new(
+            format!("127.0.0.1:{}", self.admin_port),
+            Duration::from_secs(10),
+        )
+    }
+}
+
 /// Runs a `worker` subcommand against `db_url` to completion, with the test
 /// secrets key and an empty stdin. Returns its exit code, stdout and stderr.
 pub async fn worker_cli(db_url: &str, args: &[&str]) -> Result<(i32, String, String)> {

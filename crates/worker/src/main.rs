@@ -117,6 +117,10 @@ enum Cmd {
     /// Manage the users of the browser board (passwords hashed with Argon2id).
     #[command(subcommand)]
     User(UserCmd),
+    /// Manage read-only API tokens for wallboards and CRMs (the board's
+    /// `GET /api/extensions` and `GET /api/calls`; stored as SHA-256).
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Print the extension board and the most recent calls.
     Board {
         /// Only this source.
@@ -204,6 +208,19 @@ enum UserCmd {
     Disable { name: String },
 }
 
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a token and print it, once: it is not stored, only its hash.
+    Add {
+        /// A name for whoever uses it: 1-63 of a-z, 0-9, '.', '_', '-'.
+        name: String,
+    },
+    /// List tokens (name, created, last used, revoked; never the value).
+    List,
+    /// Revoke a token: it no longer opens the API.
+    Revoke { name: String },
+}
+
 fn parse_role(s: &str) -> Result<store::users::Role, String> {
     s.parse()
         .map_err(|e: store::users::UserError| e.to_string())
@@ -257,6 +274,7 @@ async fn main() -> Result<()> {
         }
         Cmd::Source(cmd) => source(&url, cmd).await,
         Cmd::User(cmd) => user(&url, cmd).await,
+        Cmd::Token(cmd) => token(&url, cmd).await,
         Cmd::Replay {
             ids,
             source,
@@ -675,6 +693,27 @@ async fn user(url: &str, cmd: UserCmd) -> Result<()> {
                 println!("disabled board user {name}");
             } else {
                 println!("board user {name} was already disabled");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn token(url: &str, cmd: TokenCmd) -> Result<()> {
+    use store::access;
+    let mut conn = connect(url).await?;
+    match cmd {
+        TokenCmd::Add { name } => {
+            let secret = access::add_token(&mut conn, &name).await?;
+            eprintln!("created API token {name}; it is shown once, here (store it now):");
+            println!("{}", secret.expose());
+        }
+        TokenCmd::List => print!("{}", render::tokens(&access::list_tokens(&mut conn).await?)),
+        TokenCmd::Revoke { name } => {
+            if access::revoke_token(&mut conn, &name).await? {
+                println!("revoked API token {name}");
+            } else {
+                println!("API token {name} was already revoked");
             }
         }
     }

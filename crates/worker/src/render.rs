@@ -102,6 +102,28 @@ pub fn users(users: &[User]) -> String {
     out
 }
 
+/// Renders API tokens as the table of `worker token list`.
+pub fn tokens(tokens: &[store::access::Token]) -> String {
+    let when = |d: Option<chrono::DateTime<chrono::Utc>>| {
+        d.map_or_else(|| "-".to_string(), |d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+    };
+    let mut out = format!(
+        "{:<24} {:<19} {:<19} {}\n",
+        "NAME", "CREATED", "LAST USED", "REVOKED"
+    );
+    for t in tokens {
+        let _ = writeln!(
+            out,
+            "{:<24} {:<19} {:<19} {}",
+            t.name,
+            t.created_at.format("%Y-%m-%d %H:%M:%S"),
+            when(t.last_used_at),
+            when(t.revoked_at),
+        );
+    }
+    out
+}
+
 /// Renders stats as the human table of `worker stats`.
 pub fn stats(s: &Stats) -> String {
     let mut out = String::new();

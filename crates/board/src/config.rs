@@ -1,0 +1,105 @@
+//! The board's settings: flags and environment variables, with their
+//! defaults written once, here.
+
+use std::time::Duration;
+
+use clap::builder::TypedValueParser as _;
+
+/// Board settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BoardConfig {
+    /// How long a login lasts.
+    #[arg(long, env = "BOARD_SESSION_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub session_ttl: Duration,
+    /// Mark the session cookie `Secure` (sent over HTTPS only). Leave it on
+    /// in production; `false` only for plain-HTTP development on loopback.
+    #[arg(long, env = "BOARD_COOKIE_SECURE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+    /// Proxies (load balancers) whose `X-Forwarded-For` is believed, as
+    /// comma-separated CIDRs. Empty: the peer's own address counts.
+    #[arg(long, env = "BOARD_TRUSTED_PROXIES", value_delimiter = ',', value_parser = telemetry::parse_net)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The origin people open the board at (e.g. https://board.example.com):
+    /// a state-changing request's `Origin` must be this, or the origin of the
+    /// request's own `Host`.
+    #[arg(long, env = "BOARD_PUBLIC_ORIGIN")]
+    pub public_origin: Option<String>,
+    /// Recent calls shown on the board.
+    #[arg(long, env = "BOARD_RECENT_CALLS", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1000).map(|v| v as usize))]
+    pub recent_calls: usize,
+    /// Updates kept for browsers that reconnect (`Last-Event-ID`); one that
+    /// missed more gets a fresh snapshot.
+    #[arg(long, env = "BOARD_REPLAY_EVENTS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub replay_events: usize,
+    /// Updates a browser may fall behind before it is dropped (it then
+    /// reconnects and resumes). Bounds the server's memory per browser.
+    #[arg(long, env = "BOARD_CLIENT_BACKLOG", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub client_backlog: usize,
+    /// How often an idle event stream gets a keep-alive comment.
+    #[arg(long, env = "BOARD_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub heartbeat: Duration,
+    /// How often an open event stream re-checks its session (logout,
+    /// disabled user, expiry end it).
+    #[arg(long, env = "BOARD_SESSION_CHECK", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub session_check: Duration,
+    /// Failed logins per user name within the window before more are refused.
+    #[arg(long, env = "BOARD_LOGIN_FAILURES_PER_USER", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..).map(i64::from))]
+    pub login_failures_per_user: i64,
+    /// Failed logins per address within the window before more are refused.
+    #[arg(long, env = "BOARD_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..).map(i64::from))]
+    pub login_failures_per_address: i64,
+    /// The window the failed logins are counted over.
+    #[arg(long, env = "BOARD_LOGIN_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub login_window: Duration,
+    /// Password checks (Argon2id, ~19 MiB and tens of ms each) run at once,
+    /// at most; more logins wait up to `db_timeout`, then get 503.
+    #[arg(long, env = "BOARD_PASSWORD_CHECKS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub password_checks: usize,
+    /// Longest database wait per request before answering 503.
+    #[arg(long, env = "BOARD_DB_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub db_timeout: Duration,
+    /// Open connections per HTTP worker thread, at most (event streams
+    /// count: each browser holds one).
+    #[arg(long, env = "BOARD_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub max_connections: usize,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long = "workers", env = "BOARD_WORKERS")]
+    pub http_workers: Option<usize>,
+    /// On SIGTERM/SIGINT, how long requests in flight may take to finish
+    /// (event streams are closed at once: browsers reconnect elsewhere).
+    #[arg(long, env = "BOARD_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for BoardConfig {
+    fn default() -> Self {
+        telemetry::clap_defaults().expect("the built-in board defaults parse")
+    }
+}
+
+impl BoardConfig {
+    /// The login limits, as storage takes them.
+    pub fn login_limit(&self) -> store::access::LoginLimit {
+        store::access::LoginLimit {
+            per_user: self.login_failures_per_user,
+            per_address: self.login_failures_per_address,
+            window: self.login_window,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let c = BoardConfig::default();
+        assert_eq!(c.session_ttl, Duration::from_secs(12 * 3600));
+        assert!(c.cookie_secure);
+        assert_eq!(c.recent_calls, 50);
+        assert_eq!(c.login_failures_per_user, 5);
+        assert_eq!(c.login_window, Duration::from_secs(900));
+        assert!(c.trusted_proxies.is_empty());
+    }
+}

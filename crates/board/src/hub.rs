@@ -1,0 +1,406 @@
+//! What this board instance shows, and the event streams that show it.
+//!
+//! The hub holds the current cards and recent calls in memory, numbered by
+//! a sequence. Every change (from the feed) is applied under one lock that
+//! also numbers it, keeps its frame for replay, and broadcasts it; a browser
+//! that connects takes its snapshot (or its replay) and subscribes under
+//! the same lock, so it misses nothing and gets nothing twice.
+//!
+//! Event ids are `<epoch>-<seq>`. The epoch is random per process, so an id
+//! from another instance (behind the load balancer) or from before a
+//! restart never resumes here: that browser gets a fresh snapshot. So does
+//! one whose last id is older than the replay buffer.
+//!
+//! Frames are serialized once and shared by every stream (`Bytes`). A
+//! stream that falls `client_backlog` frames behind is ended (its receiver
+//! reports the lag): the browser reconnects and resumes or resyncs, and
+//! the server's memory stays bounded whatever the browser does.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+
+use actix_web::web::Bytes;
+use chrono::{DateTime, Utc};
+use domain::projection::read::{Card, CallView};
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+/// `(source, extension number)`.
+type ExtKey = (String, String);
+/// `(source, call id)`.
+type CallKey = (String, String);
+
+/// One SSE frame, ready to write.
+pub type Frame = Bytes;
+
+/// The hub is not ready: it has not loaded the state yet.
+#[derive(Debug, thiserror::Error)]
+#[error("the board has not loaded its state yet")]
+pub struct NotReady;
+
+/// What a new stream starts with.
+pub struct Subscription {
+    /// Frames to send first: a snapshot, or the updates missed since the
+    /// browser's last event.
+    pub first: Vec<Frame>,
+    /// Whether `first` is a replay (the browser resumed).
+    pub resumed: bool,
+    /// The updates after `first`.
+    pub updates: broadcast::Receiver<Frame>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    now: DateTime<Utc>,
+    extensions: Vec<&'a Card>,
+    calls: Vec<&'a CallView>,
+}
+
+struct Inner {
+    seq: u64,
+    ready: bool,
+    cards: BTreeMap<ExtKey, Card>,
+    /// Recent calls by id (the newest `recent` kept).
+    calls: BTreeMap<i64, CallView>,
+    call_ids: HashMap<CallKey, i64>,
+    /// The frames after `replay_base`, for resuming streams.
+    replay: VecDeque<(u64, Frame)>,
+    /// Streams whose last event is at or after this may resume.
+    replay_base: u64,
+    /// The snapshot frame of the current `seq`, made at most once.
+    snapshot: Option<Frame>,
+}
+
+/// See the module documentation.
+pub struct Hub {
+    inner: Mutex<Inner>,
+    tx: broadcast::Sender<Frame>,
+    epoch: String,
+    recent: usize,
+    replay_limit: usize,
+}
+
+impl Hub {
+    /// An empty hub (not ready) keeping `recent` calls, `replay_limit`
+    /// frames for resuming, and letting a stream fall `backlog` frames
+    /// behind.
+    pub fn new(recent: usize, replay_limit: usize, backlog: usize) -> Hub {
+        let (tx, _) = broadcast::channel(backlog.max(1));
+        Hub {
+            inner: Mutex::new(Inner {
+                seq: 0,
+                ready: false,
+                cards: BTreeMap::new(),
+                calls: BTreeMap::new(),
+                call_ids: HashMap::new(),
+                replay: VecDeque::new(),
+                replay_base: 0,
+                snapshot: None,
+            }),
+            tx,
+            epoch: format!("{:08x}", fastrand::u32(..)),
+            recent: recent.max(1),
+            replay_limit: replay_limit.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind: go on.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether the state has been loaded.
+    pub fn is_ready(&self) -> bool {
+        self.lock().ready
+    }
+
+    /// How many recent calls are kept.
+    pub fn recent_limit(&self) -> usize {
+        self.recent
+    }
+
+    /// Streams connected now.
+    pub fn streams(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
+    /// Replaces the whole state (first load, resync, after the feed's
+    /// connection was lost) and sends every stream a snapshot.
+    pub fn replace(&self, cards: Vec<Card>, calls: Vec<CallView>) {
+        let mut inner = self.lock();
+        inner.cards = cards
+            .into_iter()
+            .map(|c| ((c.extension.source.clone(), c.extension.number.clone()), c))
+            .collect();
+        inner.calls.clear();
+        inner.call_ids.clear();
+        for call in calls {
+            upsert_call(&mut inner, call, self.recent);
+        }
+        inner.seq += 1;
+        inner.ready = true;
+        inner.replay.clear();
+        inner.replay_base = inner.seq;
+        let frame = self.snapshot_frame(&mut inner);
+        let _ = self.tx.send(frame);
+        metrics::counter!("board_snapshots_total").increment(1);
+    }
+
+    /// Applies changed cards and calls, and sends the change to every
+    /// stream. Nothing is sent when both are empty.
+    pub fn apply(&self, cards: Vec<Card>, calls: Vec<CallView>) {
+        if cards.is_empty() && calls.is_empty() {
+            return;
+        }
+        let mut inner = self.lock();
+        if !inner.ready {
+            return;
+        }
+        let card_keys: Vec<ExtKey> = cards
+            .iter()
+            .map(|c| (c.extension.source.clone(), c.extension.number.clone()))
+            .collect();
+        for (key, card) in card_keys.iter().cloned().zip(cards) {
+            inner.cards.insert(key, card);
+        }
+        let call_ids: Vec<i64> = calls.iter().map(|c| c.id).collect();
+        for call in calls {
+            upsert_call(&mut inner, call, self.recent);
+        }
+        inner.seq += 1;
+        inner.snapshot = None;
+        let body = Body {
+            now: Utc::now(),
+            extensions: card_keys.iter().filter_map(|k| inner.cards.get(k)).collect(),
+            calls: call_ids.iter().filter_map(|id| inner.calls.get(id)).collect(),
+        };
+        let frame = frame(&self.epoch, inner.seq, "delta", &body);
+        let seq = inner.seq;
+        inner.replay.push_back((seq, frame.clone()));
+        while inner.replay.len() > self.replay_limit {
+            if let Some((old, _)) = inner.replay.pop_front() {
+                inner.replay_base = old;
+            }
+        }
+        let _ = self.tx.send(frame);
+        metrics::counter!("board_deltas_total").increment(1);
+    }
+
+    /// Starts a stream for a browser whose last event id is `last_event_id`
+    /// (`None`: a new one).
+    pub fn subscribe(&self, last_event_id: Option<&str>) -> Result<Subscription, NotReady> {
+        let mut inner = self.lock();
+        if !inner.ready {
+            return Err(NotReady);
+        }
+        let updates = self.tx.subscribe();
+        let resume_from = last_event_id
+            .and_then(|id| id.split_once('-'))
+            .filter(|(epoch, _)| *epoch == self.epoch)
+            .and_then(|(_, seq)| seq.parse::<u64>().ok())
+            .filter(|seq| *seq >= inner.replay_base && *seq <= inner.seq);
+        let (first, resumed) = match resume_from {
+            Some(last) => (
+                inner
+                    .replay
+                    .iter()
+                    .filter(|(seq, _)| *seq > last)
+                    .map(|(_, f)| f.clone())
+                    .collect(),
+                true,
+            ),
+            None => (vec![self.snapshot_frame(&mut inner)], false),
+        };
+        Ok(Subscription {
+            first,
+            resumed,
+            updates,
+        })
+    }
+
+    /// The current cards (for the JSON API).
+    pub fn cards(&self) -> Result<Vec<Card>, NotReady> {
+        let inner = self.lock();
+        if !inner.ready {
+            return Err(NotReady);
+        }
+        Ok(inner.cards.values().cloned().collect())
+    }
+
+    fn snapshot_frame(&self, inner: &mut Inner) -> Frame {
+        if let Some(f) = &inner.snapshot {
+            return f.clone();
+        }
+        let body = Body {
+            now: Utc::now(),
+            extensions: inner.cards.values().collect(),
+            calls: inner.calls.values().rev().collect(),
+        };
+        let f = frame(&self.epoch, inner.seq, "snapshot", &body);
+        inner.snapshot = Some(f.clone());
+        f
+    }
+}
+
+/// Keeps `call` if it is among the newest `recent` calls (or updates it).
+fn upsert_call(inner: &mut Inner, call: CallView, recent: usize) {
+    let key = (call.source.clone(), call.call_id.clone());
+    let oldest = inner.calls.keys().next().copied();
+    let known = inner.call_ids.contains_key(&key);
+    if !known && inner.calls.len() >= recent && oldest.is_some_and(|o| call.id < o) {
+        return;
+    }
+    inner.call_ids.insert(key, call.id);
+    inner.calls.insert(call.id, call);
+    while inner.calls.len() > recent {
+        if let Some((_, gone)) = inner.calls.pop_first() {
+            inner.call_ids.remove(&(gone.source, gone.call_id));
+        }
+    }
+}
+
+/// One SSE frame: `id`, `event`, and the JSON body on one `data` line
+/// (serde_json escapes line breaks, so it cannot span lines).
+fn frame(epoch: &str, seq: u64, event: &str, body: &impl Serialize) -> Frame {
+    let json = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_string());
+    Bytes::from(format!("id: {epoch}-{seq}\nevent: {event}\ndata: {json}\n\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use domain::projection::read::ExtensionView;
+
+    fn card(number: &str, status: &str) -> Card {
+        Card {
+            extension: ExtensionView {
+                source: "pbx".into(),
+                number: number.into(),
+                name: None,
+                status: status.into(),
+                presence: None,
+                last_seen: None,
+            },
+            call: None,
+        }
+    }
+
+    fn call(id: i64) -> CallView {
+        CallView {
+            id,
+            source: "pbx".into(),
+            call_id: format!("c{id}"),
+            status: "ended".into(),
+            direction: None,
+            from_number: None,
+            to_number: None,
+            started_at: None,
+            answered_at: None,
+            ended_at: None,
+            duration_seconds: None,
+            talk_seconds: None,
+            disposition: None,
+            recording_url: None,
+        }
+    }
+
+    fn text(f: &Frame) -> &str {
+        std::str::from_utf8(f).unwrap_or("")
+    }
+
+    fn id_of(f: &Frame) -> String {
+        text(f)
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("id: "))
+            .unwrap_or("")
+            .to_string()
+    }
+
+    #[test]
+    fn not_ready_until_loaded() {
+        let hub = Hub::new(10, 10, 10);
+        assert!(hub.subscribe(None).is_err());
+        hub.apply(vec![card("1", "online")], vec![]);
+        assert!(!hub.is_ready());
+        hub.replace(vec![card("1", "online")], vec![]);
+        assert!(hub.subscribe(None).is_ok());
+    }
+
+    #[test]
+    fn a_new_stream_gets_the_snapshot_then_every_update_once() {
+        let hub = Hub::new(10, 10, 10);
+        hub.replace(vec![card("1", "online")], vec![]);
+        let mut sub = hub.subscribe(None).unwrap();
+        assert_eq!(sub.first.len(), 1);
+        assert!(text(&sub.first[0]).contains("event: snapshot"));
+        hub.apply(vec![card("1", "ringing")], vec![]);
+        let f = sub.updates.try_recv().unwrap();
+        assert!(text(&f).contains("event: delta"));
+        assert!(text(&f).contains("\"status\":\"ringing\""));
+        assert!(sub.updates.try_recv().is_err());
+        // The next snapshot has the change.
+        let later = hub.subscribe(None).unwrap();
+        assert!(text(&later.first[0]).contains("\"status\":\"ringing\""));
+    }
+
+    #[test]
+    fn resume_replays_what_was_missed_or_falls_back_to_a_snapshot() {
+        let hub = Hub::new(10, 3, 10);
+        hub.replace(vec![card("1", "online")], vec![]);
+        let sub = hub.subscribe(None).unwrap();
+        let snap_id = id_of(&sub.first[0]);
+        hub.apply(vec![card("1", "ringing")], vec![]);
+        hub.apply(vec![card("1", "incall")], vec![]);
+        let r = hub.subscribe(Some(&snap_id)).unwrap();
+        assert!(r.resumed);
+        assert_eq!(r.first.len(), 2);
+        assert!(text(&r.first[1]).contains("incall"));
+        // Up to date: nothing to replay.
+        let last = id_of(&r.first[1]);
+        let r = hub.subscribe(Some(&last)).unwrap();
+        assert!(r.resumed && r.first.is_empty());
+        // Too far behind (the buffer holds 3), another epoch, garbage.
+        for _ in 0..4 {
+            hub.apply(vec![card("1", "online")], vec![]);
+        }
+        for id in [snap_id.as_str(), "deadbeef-3", "junk", ""] {
+            let r = hub.subscribe(Some(id)).unwrap();
+            assert!(!r.resumed, "{id}");
+            assert!(text(&r.first[0]).contains("event: snapshot"));
+        }
+    }
+
+    #[test]
+    fn a_stream_that_falls_behind_is_told_so() {
+        let hub = Hub::new(10, 10, 2);
+        hub.replace(vec![card("1", "online")], vec![]);
+        let mut sub = hub.subscribe(None).unwrap();
+        for s in ["ringing", "incall", "online"] {
+            hub.apply(vec![card("1", s)], vec![]);
+        }
+        assert!(matches!(
+            sub.updates.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(_))
+        ));
+    }
+
+    #[test]
+    fn only_the_newest_calls_are_kept() {
+        let hub = Hub::new(2, 10, 10);
+        hub.replace(vec![], vec![call(1), call(2), call(3)]);
+        let s = hub.subscribe(None).unwrap();
+        let t = text(&s.first[0]).to_string();
+        assert!(t.contains("c3") && t.contains("c2") && !t.contains("\"c1\""));
+        // An older call is not news; an update of a kept one is.
+        hub.apply(vec![], vec![call(1)]);
+        let s = hub.subscribe(None).unwrap();
+        assert!(!text(&s.first[0]).contains("\"c1\""));
+        hub.apply(vec![], vec![call(4)]);
+        let s = hub.subscribe(None).unwrap();
+        let t = text(&s.first[0]).to_string();
+        assert!(t.contains("c4") && t.contains("c3") && !t.contains("\"c2\""));
+        // Newest first.
+        assert!(t.find("c4") < t.find("c3"));
+    }
+}

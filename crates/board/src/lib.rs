@@ -1,0 +1,153 @@
+//! Switchboard's live extension board: the read side. It follows the
+//! worker's change feed (LISTEN), keeps the cards in memory, and pushes
+//! them to logged-in browsers over Server-Sent Events; wallboards and CRMs
+//! read the same over a JSON API with a token. It never writes call or
+//! extension state.
+
+mod auth;
+mod config;
+mod error;
+mod feed;
+mod hub;
+mod pages;
+mod routes;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::KeepAlive;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use diesel_async::AsyncPgConnection;
+use metrics_exporter_prometheus::PrometheusHandle;
+use store::PgPool;
+use tokio::sync::Semaphore;
+
+pub use config::BoardConfig;
+pub use error::BoardError;
+
+type Conn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
+
+/// What every request handler shares.
+pub(crate) struct State {
+    pool: PgPool,
+    cfg: BoardConfig,
+    hub: Arc<hub::Hub>,
+    password_checks: Semaphore,
+    metrics: Option<PrometheusHandle>,
+}
+
+impl State {
+    /// A pooled connection, or 503 when none comes within the timeout.
+    async fn conn(&self) -> Result<Conn, BoardError> {
+        match tokio::time::timeout(self.cfg.db_timeout, self.pool.get()).await {
+            Ok(Ok(c)) => Ok(c),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "no database connection");
+                Err(BoardError::Unavailable(
+                    "the database is unavailable; try again".into(),
+                ))
+            }
+            Err(_) => Err(BoardError::Unavailable(
+                "the database is busy; try again".into(),
+            )),
+        }
+    }
+}
+
+/// Starts the board: the change feed on its own connection to
+/// `database_url`, the public HTTP server on `listener`, and, on `admin`
+/// when given, the operators' server (`/metrics`, `/readyz`, `/healthz`).
+/// Returns the public server's future; on SIGTERM/SIGINT it stops (event
+/// streams are closed; browsers reconnect to another instance).
+pub fn serve(
+    listener: TcpListener,
+    admin: Option<TcpListener>,
+    database_url: String,
+    pool: PgPool,
+    cfg: BoardConfig,
+    metrics: Option<PrometheusHandle>,
+) -> std::io::Result<Server> {
+    let hub = Arc::new(hub::Hub::new(
+        cfg.recent_calls,
+        cfg.replay_events,
+        cfg.client_backlog,
+    ));
+    // The feed runs as long as the process.
+    tokio::spawn(feed::run(database_url, pool.clone(), hub.clone()));
+    let state = web::Data::new(State {
+        password_checks: Semaphore::new(cfg.password_checks),
+        pool,
+        cfg,
+        hub,
+        metrics,
+    });
+    if let Some(admin) = admin {
+        let state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .route("/metrics", web::get().to(routes::metrics_page))
+                .route("/readyz", web::get().to(routes::readyz))
+                .route("/healthz", web::get().to(routes::healthz))
+                .default_service(web::to(routes::not_found))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(admin)?
+        .run();
+        tokio::spawn(server);
+    }
+    let (keep_alive, max_conns, shutdown, workers) = (
+        Duration::from_secs(30),
+        state.cfg.max_connections,
+        state.cfg.shutdown_timeout.as_secs().max(1),
+        state.cfg.http_workers,
+    );
+    let mut server = HttpServer::new(move || {
+        let mut headers = DefaultHeaders::new();
+        for h in pages::SECURITY_HEADERS {
+            headers = headers.add(h);
+        }
+        App::new()
+            .app_data(state.clone())
+            .app_data(
+                web::FormConfig::default()
+                    .limit(4096)
+                    .error_handler(|e, _| {
+                        actix_web::error::InternalError::from_response(
+                            e,
+                            HttpResponse::BadRequest().json(serde_json::json!({"error": "bad form"})),
+                        )
+                        .into()
+                    }),
+            )
+            .wrap(headers)
+            .route("/", web::get().to(routes::board))
+            .route("/login", web::get().to(routes::login_page))
+            .route("/login", web::post().to(routes::login))
+            .route("/logout", web::post().to(routes::logout))
+            .route("/events", web::get().to(routes::events))
+            .route("/assets/{name}", web::get().to(routes::asset))
+            .route("/api/me", web::get().to(routes::me))
+            .route("/api/extensions", web::get().to(routes::api_extensions))
+            .route("/api/calls", web::get().to(routes::api_calls))
+            .route(
+                "/api/calls/{source}/{call_id}/hangup",
+                web::post().to(routes::hangup),
+            )
+            .route("/healthz", web::get().to(routes::healthz))
+            .default_service(web::to(routes::not_found))
+    })
+    .client_request_timeout(Duration::from_secs(5))
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(KeepAlive::Timeout(keep_alive))
+    .max_connections(max_conns)
+    .shutdown_timeout(shutdown);
+    if let Some(n) = workers {
+        server = server.workers(n.max(1));
+    }
+    Ok(server.listen(listener)?.run())
+}

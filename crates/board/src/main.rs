@@ -1,0 +1,59 @@
+//! `board`: the live extension board.
+
+use std::net::TcpListener;
+
+use anyhow::{Context, Result};
+use clap::builder::TypedValueParser as _;
+use clap::Parser;
+use board::BoardConfig;
+
+#[derive(Parser)]
+#[command(name = "board", version, about = "Switchboard's live extension board")]
+struct Cli {
+    /// PostgreSQL URL.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// Listen address.
+    #[arg(long, env = "BOARD_BIND", default_value = "127.0.0.1:8090")]
+    bind: String,
+    /// Serve /metrics, /readyz and /healthz for operators on this address
+    /// (e.g. 0.0.0.0:9092); never expose it publicly. Off when unset.
+    #[arg(long, env = "BOARD_METRICS_BIND")]
+    metrics_bind: Option<String>,
+    /// Database connections held by this process (plus one for the feed).
+    #[arg(long, env = "BOARD_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pool_size: usize,
+    #[command(flatten)]
+    config: BoardConfig,
+}
+
+#[actix_web::main]
+async fn main() -> Result<()> {
+    let _ = dotenvy::dotenv();
+    telemetry::init_logging();
+    let cli = Cli::parse();
+    let cfg = cli.config;
+    let pool = store::pool(&cli.database_url, cli.pool_size, cfg.db_timeout)
+        .context("building the connection pool")?;
+    let listener =
+        TcpListener::bind(&cli.bind).with_context(|| format!("cannot listen on {}", cli.bind))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let admin = match &cli.metrics_bind {
+        Some(bind) => Some(
+            TcpListener::bind(bind)
+                .with_context(|| format!("cannot listen on {bind} for metrics"))?,
+        ),
+        None => None,
+    };
+    if !cfg.cookie_secure {
+        tracing::warn!("BOARD_COOKIE_SECURE=false: session cookies also travel over plain HTTP; use it only on loopback or for development");
+    }
+    let metrics = telemetry::install_metrics();
+    tracing::info!(%addr, metrics = ?cli.metrics_bind, database = %telemetry::redact_url(&cli.database_url), "board listening");
+    board::serve(listener, admin, cli.database_url, pool, cfg, metrics)
+        .context("starting the HTTP server")?
+        .await
+        .context("HTTP server failed")?;
+    tracing::info!("board stopped");
+    Ok(())
+}

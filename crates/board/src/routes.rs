@@ -1,0 +1,360 @@
+//! The HTTP handlers.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use futures_util::stream;
+use serde::Deserialize;
+use store::access;
+use store::users;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+use crate::auth;
+use crate::error::BoardError;
+use crate::hub::Frame;
+use crate::{pages, State};
+
+type Data = web::Data<State>;
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz` (operators' port): 200 once the board has loaded its
+/// state and follows the change feed, 503 before.
+pub async fn readyz(state: Data) -> HttpResponse {
+    if state.hub.is_ready() {
+        HttpResponse::Ok().json(serde_json::json!({"status": "ready", "streams": state.hub.streams()}))
+    } else {
+        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "loading"}))
+    }
+}
+
+/// `GET /metrics` (operators' port).
+pub async fn metrics_page(state: Data) -> HttpResponse {
+    metrics::gauge!("board_streams").set(state.hub.streams() as f64);
+    match &state.metrics {
+        Some(h) => telemetry::render_metrics(h),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
+/// Anything else: 404.
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound().json(serde_json::json!({"error": "not found"}))
+}
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+/// `GET /`: the board, or the way to the login.
+pub async fn board(req: HttpRequest, state: Data) -> Result<HttpResponse, BoardError> {
+    Ok(match auth::session(&req, &state).await? {
+        Some(s) => pages::board(&s.name, s.role.as_str()),
+        None => see_other("/login"),
+    })
+}
+
+/// `GET /assets/{name}`.
+pub async fn asset(path: web::Path<String>) -> HttpResponse {
+    pages::asset(&path).unwrap_or_else(|| HttpResponse::NotFound().finish())
+}
+
+/// `GET /login`: the form (or the board, when logged in already).
+pub async fn login_page(req: HttpRequest, state: Data) -> Result<HttpResponse, BoardError> {
+    Ok(match auth::session(&req, &state).await? {
+        Some(_) => see_other("/"),
+        None => pages::login(StatusCode::OK, None),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+}
+
+/// `POST /login`: checks the origin, the rate limit and the password; on
+/// success opens a session and sends the browser to the board.
+pub async fn login(
+    req: HttpRequest,
+    state: Data,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, BoardError> {
+    if let Err(e) = auth::check_origin(&req, state.cfg.public_origin.as_deref()) {
+        return Ok(pages::login(StatusCode::FORBIDDEN, Some(&e.to_string())));
+    }
+    let LoginForm { username, password } = form.into_inner();
+    let name = username.trim().to_lowercase();
+    let address = telemetry::client_ip(&req, &state.cfg.trusted_proxies);
+    let limit = state.cfg.login_limit();
+    let mut conn = state.conn().await?;
+    if let Some(wait) = access::login_blocked(&mut conn, limit, &name, address).await? {
+        metrics::counter!("board_logins_total", "outcome" => "rate_limited").increment(1);
+        tracing::warn!(user = ?name, address = ?address, "login refused: too many failures");
+        let mut r = pages::login(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&format!(
+                "Too many failed logins. Try again in {} minute(s).",
+                wait.as_secs().div_ceil(60)
+            )),
+        );
+        if let Ok(v) = header::HeaderValue::from_str(&wait.as_secs().to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return Ok(r);
+    }
+    let stored = users::lookup(&mut conn, &name).await?;
+    drop(conn);
+    // Each check costs ~19 MiB and tens of milliseconds of CPU: a few at
+    // a time, on the blocking pool, so that a flood of logins costs bounded
+    // memory and never stalls the event streams.
+    let permit = tokio::time::timeout(state.cfg.db_timeout, state.password_checks.acquire())
+        .await
+        .map_err(|_| BoardError::Unavailable("too many logins at once; try again".into()))?
+        .map_err(|_| BoardError::Unavailable("shutting down".into()))?;
+    let user = if password.len() > users::MAX_PASSWORD_BYTES {
+        None
+    } else {
+        web::block(move || users::check(stored, &password))
+            .await
+            .map_err(|_| BoardError::Unavailable("the password check failed; try again".into()))?
+    };
+    drop(permit);
+    let mut conn = state.conn().await?;
+    let Some(user) = user else {
+        access::record_login_failure(&mut conn, limit, &name, address).await?;
+        metrics::counter!("board_logins_total", "outcome" => "failed").increment(1);
+        tracing::info!(user = ?name, address = ?address, "login failed");
+        return Ok(pages::login(
+            StatusCode::UNAUTHORIZED,
+            Some("Wrong user name or password."),
+        ));
+    };
+    access::clear_login_failures(&mut conn, &name).await?;
+    let (secret, _expires) =
+        access::open_session(&mut conn, user.id, state.cfg.session_ttl, address).await?;
+    metrics::counter!("board_logins_total", "outcome" => "ok").increment(1);
+    tracing::info!(user = %user.name, role = %user.role, address = ?address, "logged in");
+    let mut r = see_other("/");
+    r.add_cookie(&auth::session_cookie(
+        secret.expose(),
+        state.cfg.session_ttl,
+        state.cfg.cookie_secure,
+    ))
+    .map_err(|e| BoardError::BadRequest(e.to_string()))?;
+    Ok(r)
+}
+
+/// `POST /logout`: ends the session.
+pub async fn logout(req: HttpRequest, state: Data) -> Result<HttpResponse, BoardError> {
+    auth::check_origin(&req, state.cfg.public_origin.as_deref())?;
+    if let Some(value) = auth::cookie_value(&req) {
+        let mut conn = state.conn().await?;
+        access::close_session(&mut conn, &value).await?;
+    }
+    let mut r = see_other("/login");
+    r.add_cookie(&auth::cleared_cookie(state.cfg.cookie_secure))
+        .map_err(|e| BoardError::BadRequest(e.to_string()))?;
+    Ok(r)
+}
+
+/// `GET /api/me`: who is logged in.
+pub async fn me(req: HttpRequest, state: Data) -> Result<HttpResponse, BoardError> {
+    let s = auth::require_session(&req, &state).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "name": s.name, "role": s.role.as_str(), "expires_at": s.expires_at,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct ExtensionsQuery {
+    source: Option<String>,
+}
+
+/// `GET /api/extensions[?source=S]`: every extension's card, as the board
+/// shows it now.
+pub async fn api_extensions(
+    req: HttpRequest,
+    state: Data,
+    q: web::Query<ExtensionsQuery>,
+) -> Result<HttpResponse, BoardError> {
+    let reader = auth::require_reader(&req, &state).await?;
+    tracing::debug!(%reader, "extensions read");
+    let mut cards = state.hub.cards()?;
+    if let Some(source) = &q.source {
+        cards.retain(|c| &c.extension.source == source);
+    }
+    Ok(HttpResponse::Ok().json(cards))
+}
+
+#[derive(Deserialize)]
+pub struct CallsQuery {
+    #[serde(default)]
+    active: bool,
+    source: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/calls[?active=true][&source=S][&limit=N]`: calls, newest
+/// first (only those not ended with `active=true`); at most `limit`
+/// (default 100, at most 1,000).
+pub async fn api_calls(
+    req: HttpRequest,
+    state: Data,
+    q: web::Query<CallsQuery>,
+) -> Result<HttpResponse, BoardError> {
+    let reader = auth::require_reader(&req, &state).await?;
+    tracing::debug!(%reader, active = q.active, "calls read");
+    let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
+    let mut conn = state.conn().await?;
+    let calls = if q.active {
+        domain::projection::read::active_calls(&mut conn, q.source.as_deref(), limit).await?
+    } else {
+        domain::projection::read::recent_calls(&mut conn, q.source.as_deref(), limit).await?
+    };
+    Ok(HttpResponse::Ok().json(calls))
+}
+
+/// `POST /api/calls/{source}/{call_id}/hangup`: operators only, same
+/// origin only. Acting on calls through the providers' APIs is not built
+/// yet: answers 501.
+pub async fn hangup(req: HttpRequest, state: Data) -> Result<HttpResponse, BoardError> {
+    auth::check_origin(&req, state.cfg.public_origin.as_deref())?;
+    let s = auth::require_session(&req, &state).await?;
+    if s.role != users::Role::Operator {
+        return Err(BoardError::Forbidden("only operators may hang up calls"));
+    }
+    Err(BoardError::NotImplemented(
+        "hang-up through the phone system's API is not available yet",
+    ))
+}
+
+/// `GET /events`: the Server-Sent Events stream of a logged-in browser.
+/// A snapshot (or, with a usable `Last-Event-ID`, the updates missed),
+/// then every update; a keep-alive comment when idle. The stream ends when
+/// the session does (logout, expiry, disabled user), when the browser
+/// falls too far behind, or when the server stops; the browser then
+/// reconnects.
+pub async fn events(req: HttpRequest, state: Data) -> Result<HttpResponse, BoardError> {
+    let token = auth::cookie_value(&req).ok_or(BoardError::Unauthorized)?;
+    let session = auth::require_session(&req, &state).await?;
+    let last = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok());
+    let sub = state.hub.subscribe(last)?;
+    metrics::counter!("board_streams_opened_total", "start" => if sub.resumed { "resumed" } else { "snapshot" })
+        .increment(1);
+    let mut first: VecDeque<Frame> = sub.first.into();
+    // Reconnect after a second when the stream ends.
+    first.push_front(Bytes::from_static(b"retry: 1000\n\n"));
+    let until = (session.expires_at - chrono::Utc::now())
+        .to_std()
+        .unwrap_or(Duration::ZERO);
+    let st = Stream {
+        first,
+        updates: sub.updates,
+        heartbeat: interval(state.cfg.heartbeat),
+        check: interval(state.cfg.session_check),
+        expires: Instant::now() + until,
+        token,
+        state: state.clone(),
+        _open: OpenStream::new(),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        // nginx: do not buffer this answer.
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(stream::unfold(st, next_frame)))
+}
+
+fn interval(period: Duration) -> Interval {
+    let period = period.max(Duration::from_millis(100));
+    let mut i = tokio::time::interval_at(Instant::now() + period, period);
+    i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    i
+}
+
+/// Counts open streams in a gauge while alive.
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> OpenStream {
+        metrics::gauge!("board_streams_open").increment(1.0);
+        OpenStream
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        metrics::gauge!("board_streams_open").decrement(1.0);
+    }
+}
+
+struct Stream {
+    first: VecDeque<Frame>,
+    updates: Receiver<Frame>,
+    heartbeat: Interval,
+    check: Interval,
+    expires: Instant,
+    token: String,
+    state: Data,
+    _open: OpenStream,
+}
+
+async fn next_frame(mut st: Stream) -> Option<(Result<Bytes, actix_web::Error>, Stream)> {
+    if let Some(f) = st.first.pop_front() {
+        return Some((Ok(f), st));
+    }
+    loop {
+        tokio::select! {
+            r = st.updates.recv() => match r {
+                Ok(f) => {
+                    st.heartbeat.reset();
+                    return Some((Ok(f), st));
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    metrics::counter!("board_streams_dropped_total", "why" => "slow").increment(1);
+                    tracing::info!(missed, "event stream fell behind; dropped (the browser resumes)");
+                    return None;
+                }
+                Err(RecvError::Closed) => return None,
+            },
+            _ = st.heartbeat.tick() => return Some((Ok(Bytes::from_static(b": ping\n\n")), st)),
+            _ = st.check.tick() => {
+                if !session_still_valid(&st).await {
+                    metrics::counter!("board_streams_dropped_total", "why" => "session").increment(1);
+                    return None;
+                }
+            }
+            _ = tokio::time::sleep_until(st.expires) => {
+                metrics::counter!("board_streams_dropped_total", "why" => "session").increment(1);
+                return None;
+            }
+        }
+    }
+}
+
+/// Whether the stream's session is still valid; `true` when the database
+/// cannot tell (a database blip does not close every board).
+async fn session_still_valid(st: &Stream) -> bool {
+    let Ok(mut conn) = st.state.conn().await else {
+        return true;
+    };
+    match access::session(&mut conn, &st.token).await {
+        Ok(s) => s.is_some(),
+        Err(_) => true,
+    }
+}

@@ -1,0 +1,6 @@
+//! The board's integration tests, in one binary: the real `ingest`,
+//! `worker` and `board` binaries against a fresh database per test; HTTP
+//! from Rust, and pages in a real browser (Debian's chromium, driven over
+//! WebDriver by chromedriver).
+
+mod helpers;

@@ -1,0 +1,3 @@
+DROP TABLE api_tokens;
+DROP TABLE login_failures;
+DROP TABLE board_sessions;

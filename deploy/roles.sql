@@ -5,9 +5,13 @@
 --                       sources.last_received_at, NOTIFYs the workers.
 --   switchboard_worker  `worker run` and the operator commands: claims,
 --                       completes, prunes and replays inbox rows; writes
---                       calls, call_legs and extensions; manages sources.
+--                       calls, call_legs and extensions; manages sources,
+--                       board users and API tokens.
+--   switchboard_board   board: reads extensions, calls and call legs; logs
+--                       board users in (sessions, the login rate limit) and
+--                       checks API tokens. Writes nothing else.
 --
--- Neither role owns anything or may create anything. The schema belongs to
+-- No role owns anything or may create anything. The schema belongs to
 -- the migration owner: the role `worker migrate` connects as, which is the
 -- only one that may change it. Run this file AFTER `worker migrate` (it
 -- grants on the tables the migrations create), as that owner or as a
@@ -17,23 +21,26 @@
 --   psql "postgres://OWNER@HOST/DB" -X -v ON_ERROR_STOP=1 \
 --        -v ingest_password="$SWITCHBOARD_INGEST_DB_PASSWORD" \
 --        -v worker_password="$SWITCHBOARD_WORKER_DB_PASSWORD" \
+--        -v board_password="$SWITCHBOARD_BOARD_DB_PASSWORD" \
 --        -f deploy/roles.sql
 --
 -- Variables (psql -v NAME=VALUE):
---   ingest_password, worker_password   required: the roles' passwords (sent
---        to the server, which stores a SCRAM verifier; this file turns
---        statement logging off for its session when it runs as a superuser
---        so that they do not reach the server log)
---   ingest_role, worker_role           optional: other role names (roles are
---        server-wide: give each environment sharing a server its own)
---   owner                              optional: the migration owner, whose
---        future tables get the default grants below (default: the role
---        running this file)
+--   ingest_password, worker_password, board_password   required: the roles'
+--        passwords (sent to the server, which stores a SCRAM verifier; this
+--        file turns statement logging off for its session when it runs as a
+--        superuser so that they do not reach the server log)
+--   ingest_role, worker_role, board_role   optional: other role names (roles
+--        are server-wide: give each environment sharing a server its own)
+--   owner   optional: the migration owner, whose future tables get the
+--        default grants below (default: the role running this file)
 --
 -- Tables added by later migrations: the worker role gets SELECT, INSERT and
 -- UPDATE on them (and USAGE on their sequences) from the default privileges
--- below as soon as the owner creates them; the ingest role gets nothing until
--- this file lists them and is run again.
+-- below as soon as the owner creates them; the ingest and board roles get
+-- nothing until this file lists them and is run again. Default privileges
+-- only cover tables created after this file first ran, so every table the
+-- worker uses is also listed below: a fresh database is migrated before the
+-- roles exist.
 --
 -- NOTIFY and LISTEN need no privilege.
 
@@ -49,6 +56,11 @@
   \warn 'roles.sql: set the worker role password: psql -v worker_password=...'
   SELECT 1/0 AS worker_password_not_set;
 \endif
+\if :{?board_password}
+\else
+  \warn 'roles.sql: set the board role password: psql -v board_password=...'
+  SELECT 1/0 AS board_password_not_set;
+\endif
 \if :{?ingest_role}
 \else
   \set ingest_role switchboard_ingest
@@ -56,6 +68,10 @@
 \if :{?worker_role}
 \else
   \set worker_role switchboard_worker
+\endif
+\if :{?board_role}
+\else
+  \set board_role switchboard_board
 \endif
 \if :{?owner}
 \else
@@ -77,9 +93,12 @@ SELECT format('CREATE ROLE %I', :'ingest_role')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'ingest_role') \gexec
 SELECT format('CREATE ROLE %I', :'worker_role')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'worker_role') \gexec
+SELECT format('CREATE ROLE %I', :'board_role')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'board_role') \gexec
 
 ALTER ROLE :"ingest_role" WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'ingest_password';
 ALTER ROLE :"worker_role" WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'worker_password';
+ALTER ROLE :"board_role" WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD :'board_password';
 
 -- Nobody but the owner creates objects in the schema (the default from
 -- PostgreSQL 15 on; older servers let every role create there).
@@ -87,17 +106,19 @@ SELECT 'REVOKE CREATE ON SCHEMA public FROM PUBLIC'
  WHERE EXISTS (SELECT FROM pg_namespace
                 WHERE nspname = 'public' AND pg_has_role(current_user, nspowner, 'MEMBER')) \gexec
 
-GRANT CONNECT ON DATABASE :"DBNAME" TO :"ingest_role", :"worker_role";
-GRANT USAGE ON SCHEMA public TO :"ingest_role", :"worker_role";
+GRANT CONNECT ON DATABASE :"DBNAME" TO :"ingest_role", :"worker_role", :"board_role";
+GRANT USAGE ON SCHEMA public TO :"ingest_role", :"worker_role", :"board_role";
 
 -- Start from nothing on every table and sequence named here (column
 -- privileges go with the table's), so that a re-run converges.
 REVOKE ALL ON TABLE webhook_events, sources, source_secrets, calls, call_legs, extensions,
+                    csta_calls, board_users, board_sessions, login_failures, api_tokens,
                     __diesel_schema_migrations
-  FROM :"ingest_role", :"worker_role";
+  FROM :"ingest_role", :"worker_role", :"board_role";
 REVOKE ALL ON SEQUENCE webhook_events_id_seq, source_secrets_id_seq, calls_id_seq,
-                       call_legs_id_seq, extensions_id_seq
-  FROM :"ingest_role", :"worker_role";
+                       call_legs_id_seq, extensions_id_seq, csta_calls_id_seq,
+                       board_users_id_seq, login_failures_id_seq, api_tokens_id_seq
+  FROM :"ingest_role", :"worker_role", :"board_role";
 
 -- ----------------------------------------------------------------- ingest --
 -- Exactly what store::inbox::insert (group commit), store::sources::lookup
@@ -126,12 +147,40 @@ GRANT UPDATE (last_received_at) ON sources TO :"ingest_role";
 -- stores webhooks.
 GRANT SELECT, UPDATE, DELETE ON webhook_events TO :"worker_role";
 -- The projections: upserted and locked row by row; nothing deletes them.
-GRANT SELECT, INSERT, UPDATE ON calls, call_legs, extensions TO :"worker_role";
-GRANT USAGE ON SEQUENCE calls_id_seq, call_legs_id_seq, extensions_id_seq TO :"worker_role";
+GRANT SELECT, INSERT, UPDATE ON calls, call_legs, extensions, csta_calls TO :"worker_role";
+GRANT USAGE ON SEQUENCE calls_id_seq, call_legs_id_seq, extensions_id_seq, csta_calls_id_seq
+  TO :"worker_role";
 -- `worker source ...`: sources and secrets are added, changed, revoked,
 -- re-sealed; never deleted.
 GRANT SELECT, INSERT, UPDATE ON sources, source_secrets TO :"worker_role";
 GRANT USAGE ON SEQUENCE source_secrets_id_seq TO :"worker_role";
+-- `worker user ...` and `worker token ...`: board users and API tokens are
+-- added, changed, disabled or revoked; never deleted.
+GRANT SELECT, INSERT, UPDATE ON board_users, api_tokens TO :"worker_role";
+GRANT USAGE ON SEQUENCE board_users_id_seq, api_tokens_id_seq TO :"worker_role";
+-- `worker user disable` logs the user out everywhere: deletes their
+-- sessions (found by user_id, hence SELECT). It opens none.
+GRANT SELECT, DELETE ON board_sessions TO :"worker_role";
+
+-- ------------------------------------------------------------------ board --
+-- Exactly what the board and store::users::verify / store::access run.
+
+-- The live board: extensions, calls and their legs, read only.
+GRANT SELECT ON extensions, calls, call_legs TO :"board_role";
+-- Logging in and checking a session: the user's row (store::users::verify
+-- reads all of these; a column a later migration adds stays unreadable).
+GRANT SELECT (id, name, role, password_hash, created_at, disabled_at) ON board_users
+  TO :"board_role";
+-- Sessions: opened at login (expired ones deleted on the way), looked up
+-- on every request, deleted at logout. Never changed.
+GRANT SELECT, INSERT, DELETE ON board_sessions TO :"board_role";
+-- The login rate limit: failures counted, recorded, and pruned or cleared.
+GRANT SELECT, INSERT, DELETE ON login_failures TO :"board_role";
+GRANT USAGE ON SEQUENCE login_failures_id_seq TO :"board_role";
+-- API tokens: looked up by hash and stamped when used; only `worker token`
+-- adds or revokes them.
+GRANT SELECT ON api_tokens TO :"board_role";
+GRANT UPDATE (last_used_at) ON api_tokens TO :"board_role";
 
 -- Tables and sequences the owner creates from now on (later migrations).
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public

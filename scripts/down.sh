@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# `just down`: stop the ingest and worker started by `just up`, and the
+# `just down`: stop the ingest, worker and board started by `just up`, and the
 # project-local PostgreSQL (unless --keep-db).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-for name in ingest worker; do
+for name in board ingest worker; do
   pidfile="$ROOT/.data/run/$name.pid"
   [ -f "$pidfile" ] || continue
   pid="$(cat "$pidfile")"

@@ -19,7 +19,9 @@ pub const SECURITY_HEADERS: [(&str, &str); 5] = [
     ),
     ("X-Content-Type-Options", "nosniff"),
     ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
+    // `same-origin`, not `no-referrer`: with `no-referrer` a browser sends
+    // `Origin: null` even on same-origin POSTs, which the CSRF check refuses.
+    ("Referrer-Policy", "same-origin"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
 ];
 

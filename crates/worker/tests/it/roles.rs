@@ -1,5 +1,5 @@
 //! Least privilege: `deploy/roles.sql` applied to a fresh database on a
-//! private server; the real `ingest` and `worker` run with their own roles
+//! private server; the real `ingest`, `worker` and `board` run with their own roles
 //! (password and TLS only, `sslmode=verify-full`) and do their whole job,
 //! and each role is refused what it has no business doing.
 
@@ -9,11 +9,12 @@ use std::time::Duration;
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
 use testkit::cluster::{ClusterConfig, TempCluster, TestPki};
-use testkit::{wait_until, Ingest};
+use testkit::{wait_until, Board, Ingest};
 use traffic::scenario;
 
 const INGEST_PASSWORD: &str = "ingest-pw-0123456789";
 const WORKER_PASSWORD: &str = "worker-pw-0123456789";
+const BOARD_PASSWORD: &str = "board-pw-0123456789";
 const SECRET: &str = "roles-test-yeastar-secret-0123456789";
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -49,8 +50,9 @@ impl Server {
     fn apply_roles(&self, extra: &[&str]) -> anyhow::Result<String> {
         let ingest = format!("ingest_password={INGEST_PASSWORD}");
         let worker = format!("worker_password={WORKER_PASSWORD}");
+        let board = format!("board_password={BOARD_PASSWORD}");
         let file = roles_sql();
-        let mut args = vec!["-v", &ingest, "-v", &worker];
+        let mut args = vec!["-v", &ingest, "-v", &worker, "-v", &board];
         args.extend_from_slice(extra);
         args.extend_from_slice(&["-f", &file]);
         self.cluster.psql("switchboard", &args)
@@ -63,8 +65,8 @@ async fn start() -> Server {
         tls: Some(pki.server(&["localhost"]).expect("server certificate")),
         hba: vec![
             // The application roles: over TLS and with their password only.
-            "hostnossl all switchboard_ingest,switchboard_worker all reject".into(),
-            "hostssl all switchboard_ingest,switchboard_worker 127.0.0.1/32 scram-sha-256".into(),
+            "hostnossl all switchboard_ingest,switchboard_worker,switchboard_board all reject".into(),
+            "hostssl all switchboard_ingest,switchboard_worker,switchboard_board 127.0.0.1/32 scram-sha-256".into(),
         ],
         ..ClusterConfig::default()
     })
@@ -262,7 +264,7 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
         count(
             &owner,
             "SELECT count(*) AS n FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
-              WHERE a.usename IN ('switchboard_ingest', 'switchboard_worker') AND NOT s.ssl",
+              WHERE a.usename IN ('switchboard_ingest', 'switchboard_worker', 'switchboard_board') AND NOT s.ssl",
         )
         .await,
         0
@@ -290,6 +292,72 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
     )
     .await;
     allowed(&ingest_url, "NOTIFY switchboard_inbox").await;
+
+    // The board role: the worker role manages its users and tokens; the
+    // board follows the change feed, logs people in (sessions, the login
+    // limit) and serves tokens, and may change nothing else.
+    testkit::worker_ok_stdin(
+        &worker_url,
+        &["user", "add", "olivia", "--role", "operator"],
+        "operator password 1\n",
+    )
+    .await
+    .expect("user add as the worker role");
+    let token = testkit::worker_ok(&worker_url, &["token", "add", "crm"])
+        .await
+        .expect("token add as the worker role");
+    let board_url = s.url("switchboard_board", BOARD_PASSWORD);
+    let board = Board::start(&board_url, &[])
+        .await
+        .expect("board with its role");
+    let mut web = traffic::Client::new(format!("127.0.0.1:{}", board.port), WAIT);
+    let origin = [("Origin".to_string(), board.url())];
+    let form = |pw: &str| format!("username=olivia&password={pw}");
+    let mut login_headers = origin.to_vec();
+    login_headers.push((
+        "Content-Type".into(),
+        "application/x-www-form-urlencoded".into(),
+    ));
+    let r = web
+        .request("POST", "/login", &login_headers, form("wrong+password+1").as_bytes())
+        .await
+        .expect("login");
+    assert_eq!(r.status, 401, "a wrong password, recorded: {}", r.text());
+    let r = web
+        .request("POST", "/login", &login_headers, form("operator+password+1").as_bytes())
+        .await
+        .expect("login");
+    assert_eq!(r.status, 303, "logged in: {}", r.text());
+    let bearer = [(
+        "Authorization".to_string(),
+        format!("Bearer {}", token.trim()),
+    )];
+    let r = web
+        .request("GET", "/api/extensions", &bearer, b"")
+        .await
+        .expect("api");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.text().contains("\"2002\""), "{}", r.text());
+    let r = web
+        .request("GET", "/api/calls?active=true", &bearer, b"")
+        .await
+        .expect("api");
+    assert_eq!(r.status, 200, "{}", r.text());
+    testkit::worker_ok(&worker_url, &["user", "disable", "olivia"])
+        .await
+        .expect("user disable as the worker role (ends sessions)");
+    for sql in [
+        "UPDATE extensions SET status = 'online'",
+        "INSERT INTO calls (source, call_id, status) VALUES ('pbx', 'x', 'ringing')",
+        "UPDATE board_users SET role = 'operator'",
+        "INSERT INTO api_tokens (name, token_hash) VALUES ('x', decode(repeat('00', 32), 'hex'))",
+        "SELECT body FROM webhook_events",
+        "SELECT * FROM source_secrets",
+        "CREATE TABLE mine (x int)",
+    ] {
+        denied(&board_url, sql).await;
+    }
+    allowed(&board_url, "SELECT count(*) FROM board_sessions").await;
 
     // The worker may not store webhooks, delete sources or projections, or
     // change the schema (nor record migrations).

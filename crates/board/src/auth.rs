@@ -155,14 +155,20 @@ mod tests {
 
     #[test]
     fn same_origin_passes() {
-        let r = req(&[("host", "board.test:8090"), ("origin", "http://board.test:8090")]);
+        let r = req(&[
+            ("host", "board.test:8090"),
+            ("origin", "http://board.test:8090"),
+        ]);
         assert!(check_origin(&r, None).is_ok());
         let r = req(&[
             ("host", "board.test:8090"),
             ("referer", "http://board.test:8090/login?x=1"),
         ]);
         assert!(check_origin(&r, None).is_ok());
-        let r = req(&[("host", "10.0.0.5:8090"), ("origin", "https://board.example.com")]);
+        let r = req(&[
+            ("host", "10.0.0.5:8090"),
+            ("origin", "https://board.example.com"),
+        ]);
         assert!(check_origin(&r, Some("https://board.example.com/")).is_ok());
     }
 
@@ -170,10 +176,16 @@ mod tests {
     fn other_origins_are_refused() {
         for h in [
             vec![("host", "board.test"), ("origin", "https://evil.test")],
-            vec![("host", "board.test"), ("origin", "https://board.test.evil.test")],
+            vec![
+                ("host", "board.test"),
+                ("origin", "https://board.test.evil.test"),
+            ],
             vec![("host", "board.test"), ("origin", "null")],
             vec![("host", "board.test")],
-            vec![("host", "board.test"), ("referer", "https://evil.test/board.test")],
+            vec![
+                ("host", "board.test"),
+                ("referer", "https://evil.test/board.test"),
+            ],
             vec![
                 ("host", "board.test"),
                 ("origin", "http://board.test"),

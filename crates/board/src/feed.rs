@@ -47,7 +47,7 @@ pub async fn run(url: String, pool: PgPool, hub: Arc<Hub>) {
             Err(e) => e,
             Ok(never) => match never {},
         };
-        metrics::counter!("board_feed_failures_total").increment(1);
+        metrics::counter!("switchboard_board_feed_failures_total").increment(1);
         tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "change feed interrupted; the board shows what it had");
         if started.elapsed() > Duration::from_secs(30) {
             delay = Duration::from_millis(200);
@@ -80,7 +80,7 @@ async fn round(url: &str, pool: &PgPool, hub: &Hub) -> Result<Never, FeedError> 
                 None => break,
             }
         }
-        metrics::counter!("board_notifications_total").increment(payloads.len() as u64);
+        metrics::counter!("switchboard_board_notifications_total").increment(payloads.len() as u64);
         let mut exts = BTreeSet::new();
         let mut calls = BTreeSet::new();
         let mut resync = false;

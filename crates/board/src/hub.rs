@@ -21,7 +21,7 @@ use std::sync::Mutex;
 
 use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
-use domain::projection::read::{Card, CallView};
+use domain::projection::read::{CallView, Card};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
@@ -143,7 +143,7 @@ impl Hub {
         inner.replay_base = inner.seq;
         let frame = self.snapshot_frame(&mut inner);
         let _ = self.tx.send(frame);
-        metrics::counter!("board_snapshots_total").increment(1);
+        metrics::counter!("switchboard_board_snapshots_total").increment(1);
     }
 
     /// Applies changed cards and calls, and sends the change to every
@@ -171,8 +171,14 @@ impl Hub {
         inner.snapshot = None;
         let body = Body {
             now: Utc::now(),
-            extensions: card_keys.iter().filter_map(|k| inner.cards.get(k)).collect(),
-            calls: call_ids.iter().filter_map(|id| inner.calls.get(id)).collect(),
+            extensions: card_keys
+                .iter()
+                .filter_map(|k| inner.cards.get(k))
+                .collect(),
+            calls: call_ids
+                .iter()
+                .filter_map(|id| inner.calls.get(id))
+                .collect(),
         };
         let frame = frame(&self.epoch, inner.seq, "delta", &body);
         let seq = inner.seq;
@@ -183,7 +189,7 @@ impl Hub {
             }
         }
         let _ = self.tx.send(frame);
-        metrics::counter!("board_deltas_total").increment(1);
+        metrics::counter!("switchboard_board_deltas_total").increment(1);
     }
 
     /// Starts a stream for a browser whose last event id is `last_event_id`
@@ -263,7 +269,9 @@ fn upsert_call(inner: &mut Inner, call: CallView, recent: usize) {
 /// (serde_json escapes line breaks, so it cannot span lines).
 fn frame(epoch: &str, seq: u64, event: &str, body: &impl Serialize) -> Frame {
     let json = serde_json::to_string(body).unwrap_or_else(|_| "{}".to_string());
-    Bytes::from(format!("id: {epoch}-{seq}\nevent: {event}\ndata: {json}\n\n"))
+    Bytes::from(format!(
+        "id: {epoch}-{seq}\nevent: {event}\ndata: {json}\n\n"
+    ))
 }
 
 #[cfg(test)]

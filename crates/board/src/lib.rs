@@ -119,7 +119,8 @@ pub fn serve(
                     .error_handler(|e, _| {
                         actix_web::error::InternalError::from_response(
                             e,
-                            HttpResponse::BadRequest().json(serde_json::json!({"error": "bad form"})),
+                            HttpResponse::BadRequest()
+                                .json(serde_json::json!({"error": "bad form"})),
                         )
                         .into()
                     }),

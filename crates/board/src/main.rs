@@ -3,9 +3,9 @@
 use std::net::TcpListener;
 
 use anyhow::{Context, Result};
+use board::BoardConfig;
 use clap::builder::TypedValueParser as _;
 use clap::Parser;
-use board::BoardConfig;
 
 #[derive(Parser)]
 #[command(name = "board", version, about = "Switchboard's live extension board")]

@@ -90,12 +90,17 @@ mod tests {
     fn templates_have_their_placeholders() {
         assert!(BOARD_HTML.contains("{{user}}") && BOARD_HTML.contains("{{role}}"));
         assert!(LOGIN_HTML.contains("{{error}}"));
-        assert!(LOGIN_HTML.contains("name=\"username\"") && LOGIN_HTML.contains("name=\"password\""));
+        assert!(
+            LOGIN_HTML.contains("name=\"username\"") && LOGIN_HTML.contains("name=\"password\"")
+        );
         assert!(BOARD_HTML.contains("id=\"board\"") && BOARD_HTML.contains("data-alerts=\"0\""));
     }
 
     #[test]
     fn escaping() {
-        assert_eq!(escape("<a href=\"x\">'&"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;");
+        assert_eq!(
+            escape("<a href=\"x\">'&"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
+        );
     }
 }

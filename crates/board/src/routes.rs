@@ -30,7 +30,8 @@ pub async fn healthz() -> HttpResponse {
 /// state and follows the change feed, 503 before.
 pub async fn readyz(state: Data) -> HttpResponse {
     if state.hub.is_ready() {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ready", "streams": state.hub.streams()}))
+        HttpResponse::Ok()
+            .json(serde_json::json!({"status": "ready", "streams": state.hub.streams()}))
     } else {
         HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "loading"}))
     }
@@ -38,7 +39,6 @@ pub async fn readyz(state: Data) -> HttpResponse {
 
 /// `GET /metrics` (operators' port).
 pub async fn metrics_page(state: Data) -> HttpResponse {
-    metrics::gauge!("board_streams").set(state.hub.streams() as f64);
     match &state.metrics {
         Some(h) => telemetry::render_metrics(h),
         None => HttpResponse::NotFound().finish(),
@@ -99,8 +99,11 @@ pub async fn login(
     let address = telemetry::client_ip(&req, &state.cfg.trusted_proxies);
     let limit = state.cfg.login_limit();
     let mut conn = state.conn().await?;
-    if let Some(wait) = access::login_blocked(&mut conn, limit, &name, address).await? {
-        metrics::counter!("board_logins_total", "outcome" => "rate_limited").increment(1);
+    if let access::Attempt::Blocked(wait) =
+        access::begin_login(&mut conn, limit, &name, address).await?
+    {
+        metrics::counter!("switchboard_board_logins_total", "outcome" => "rate_limited")
+            .increment(1);
         tracing::warn!(user = ?name, address = ?address, "login refused: too many failures");
         let mut r = pages::login(
             StatusCode::TOO_MANY_REQUESTS,
@@ -133,8 +136,8 @@ pub async fn login(
     drop(permit);
     let mut conn = state.conn().await?;
     let Some(user) = user else {
-        access::record_login_failure(&mut conn, limit, &name, address).await?;
-        metrics::counter!("board_logins_total", "outcome" => "failed").increment(1);
+        // Counted already, by begin_login.
+        metrics::counter!("switchboard_board_logins_total", "outcome" => "failed").increment(1);
         tracing::info!(user = ?name, address = ?address, "login failed");
         return Ok(pages::login(
             StatusCode::UNAUTHORIZED,
@@ -144,7 +147,7 @@ pub async fn login(
     access::clear_login_failures(&mut conn, &name).await?;
     let (secret, _expires) =
         access::open_session(&mut conn, user.id, state.cfg.session_ttl, address).await?;
-    metrics::counter!("board_logins_total", "outcome" => "ok").increment(1);
+    metrics::counter!("switchboard_board_logins_total", "outcome" => "ok").increment(1);
     tracing::info!(user = %user.name, role = %user.role, address = ?address, "logged in");
     let mut r = see_other("/");
     r.add_cookie(&auth::session_cookie(
@@ -254,7 +257,7 @@ pub async fn events(req: HttpRequest, state: Data) -> Result<HttpResponse, Board
         .get("last-event-id")
         .and_then(|v| v.to_str().ok());
     let sub = state.hub.subscribe(last)?;
-    metrics::counter!("board_streams_opened_total", "start" => if sub.resumed { "resumed" } else { "snapshot" })
+    metrics::counter!("switchboard_board_streams_opened_total", "start" => if sub.resumed { "resumed" } else { "snapshot" })
         .increment(1);
     let mut first: VecDeque<Frame> = sub.first.into();
     // Reconnect after a second when the stream ends.
@@ -292,14 +295,14 @@ struct OpenStream;
 
 impl OpenStream {
     fn new() -> OpenStream {
-        metrics::gauge!("board_streams_open").increment(1.0);
+        metrics::gauge!("switchboard_board_streams_open").increment(1.0);
         OpenStream
     }
 }
 
 impl Drop for OpenStream {
     fn drop(&mut self) {
-        metrics::gauge!("board_streams_open").decrement(1.0);
+        metrics::gauge!("switchboard_board_streams_open").decrement(1.0);
     }
 }
 
@@ -326,7 +329,7 @@ async fn next_frame(mut st: Stream) -> Option<(Result<Bytes, actix_web::Error>, 
                     return Some((Ok(f), st));
                 }
                 Err(RecvError::Lagged(missed)) => {
-                    metrics::counter!("board_streams_dropped_total", "why" => "slow").increment(1);
+                    metrics::counter!("switchboard_board_streams_dropped_total", "why" => "slow").increment(1);
                     tracing::info!(missed, "event stream fell behind; dropped (the browser resumes)");
                     return None;
                 }
@@ -335,12 +338,12 @@ async fn next_frame(mut st: Stream) -> Option<(Result<Bytes, actix_web::Error>, 
             _ = st.heartbeat.tick() => return Some((Ok(Bytes::from_static(b": ping\n\n")), st)),
             _ = st.check.tick() => {
                 if !session_still_valid(&st).await {
-                    metrics::counter!("board_streams_dropped_total", "why" => "session").increment(1);
+                    metrics::counter!("switchboard_board_streams_dropped_total", "why" => "session").increment(1);
                     return None;
                 }
             }
             _ = tokio::time::sleep_until(st.expires) => {
-                metrics::counter!("board_streams_dropped_total", "why" => "session").increment(1);
+                metrics::counter!("switchboard_board_streams_dropped_total", "why" => "session").increment(1);
                 return None;
             }
         }

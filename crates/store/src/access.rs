@@ -13,7 +13,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Bytea, Nullable, Text, Timestamptz};
 use diesel::QueryableByName;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::users::{Role, UserError};
@@ -49,6 +49,10 @@ pub enum AccessError {
     BadName(String),
     #[error("token {0:?} does not exist")]
     NoToken(String),
+    #[error(
+        "token {0:?} exists already (a revoked token's name stays taken): choose another name"
+    )]
+    TokenExists(String),
     #[error("a stored role is unusable: {0}")]
     StoredRole(#[from] UserError),
     #[error(transparent)]
@@ -160,10 +164,7 @@ pub async fn session(
 
 /// Ends the session the cookie value `token` opens (logout). Returns
 /// whether there was one.
-pub async fn close_session(
-    conn: &mut AsyncPgConnection,
-    token: &str,
-) -> Result<bool, AccessError> {
+pub async fn close_session(conn: &mut AsyncPgConnection, token: &str) -> Result<bool, AccessError> {
     let n = diesel::sql_query("DELETE FROM board_sessions WHERE token_hash = $1")
         .bind::<Bytea, _>(digest(token))
         .execute(conn)
@@ -200,65 +201,89 @@ fn limit_key(username: &str) -> String {
     username.to_lowercase().chars().take(64).collect()
 }
 
-/// `None` when a login for `username` from `address` may be tried now;
-/// otherwise how long until the oldest counted failure leaves the window.
-pub async fn login_blocked(
-    conn: &mut AsyncPgConnection,
-    limit: LoginLimit,
-    username: &str,
-    address: Option<IpAddr>,
-) -> Result<Option<Duration>, AccessError> {
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = Nullable<BigInt>)]
-        wait: Option<i64>,
-    }
-    // For each key over its limit: the time until the failure that makes it
-    // over the limit leaves the window.
-    let row: Row = diesel::sql_query(
-        "WITH w AS (SELECT now() - make_interval(secs => $4) AS since),
-         u AS (SELECT at FROM login_failures, w WHERE username = $1 AND at > w.since
-                ORDER BY at DESC OFFSET $2 - 1 LIMIT 1),
-         a AS (SELECT at FROM login_failures, w WHERE address = $5::inet AND at > w.since
-                ORDER BY at DESC OFFSET $3 - 1 LIMIT 1)
-         SELECT ceil(extract(epoch FROM
-                  GREATEST((SELECT at FROM u), (SELECT at FROM a))
-                  + make_interval(secs => $4) - now()))::bigint AS wait",
-    )
-    .bind::<Text, _>(limit_key(username))
-    .bind::<BigInt, _>(limit.per_user.max(1))
-    .bind::<BigInt, _>(limit.per_address.max(1))
-    .bind::<BigInt, _>(seconds(limit.window))
-    .bind::<Nullable<Text>, _>(address.map(|a| a.to_string()))
-    .get_result(conn)
-    .await?;
-    Ok(row
-        .wait
-        .map(|s| Duration::from_secs(u64::try_from(s.max(1)).unwrap_or(1))))
+/// What [`begin_login`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The attempt may go ahead; it is counted as a failure already (so
+    /// that concurrent guesses see it) until [`clear_login_failures`]
+    /// forgives it on success.
+    Allowed,
+    /// Refused: too many failures; try again after this long.
+    Blocked(Duration),
 }
 
-/// Records a failed login for `username` from `address`, and deletes
-/// failures older than the window.
-pub async fn record_login_failure(
+/// Starts a login for `username` from `address`: refuses it when the name
+/// or the address is over its limit, and otherwise counts it as a failure
+/// before the password is even checked. The check and the count are one
+/// transaction serialised per name and per address (advisory locks), so a
+/// burst of concurrent guesses gets no more password checks than the limit,
+/// on any number of board instances. Failures older than the window are
+/// deleted on the way.
+pub async fn begin_login(
     conn: &mut AsyncPgConnection,
     limit: LoginLimit,
     username: &str,
     address: Option<IpAddr>,
-) -> Result<(), AccessError> {
-    diesel::sql_query(
-        "WITH old AS (DELETE FROM login_failures WHERE at < now() - make_interval(secs => $3))
-         INSERT INTO login_failures (username, address) VALUES ($1, $2::inet)",
-    )
-    .bind::<Text, _>(limit_key(username))
-    .bind::<Nullable<Text>, _>(address.map(|a| a.to_string()))
-    .bind::<BigInt, _>(seconds(limit.window))
-    .execute(conn)
-    .await?;
-    Ok(())
+) -> Result<Attempt, AccessError> {
+    let name = limit_key(username);
+    let addr = address.map(|a| a.to_string());
+    conn.transaction(async |conn| {
+        // Name first, then address: one order everywhere, no deadlock.
+        diesel::sql_query(
+            "SELECT pg_advisory_xact_lock(hashtextextended('switchboard.login.user:' || $1, 0)),
+                    pg_advisory_xact_lock(hashtextextended('switchboard.login.address:' || COALESCE($2, ''), 0))",
+        )
+        .bind::<Text, _>(&name)
+        .bind::<Nullable<Text>, _>(&addr)
+        .execute(conn)
+        .await?;
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Nullable<BigInt>)]
+            wait: Option<i64>,
+        }
+        // For each key over its limit: the time until the failure that
+        // puts it over the limit leaves the window.
+        let row: Row = diesel::sql_query(
+            "WITH w AS (SELECT now() - make_interval(secs => $4) AS since),
+             u AS (SELECT at FROM login_failures, w WHERE username = $1 AND at > w.since
+                    ORDER BY at DESC OFFSET $2 - 1 LIMIT 1),
+             a AS (SELECT at FROM login_failures, w WHERE address = $5::inet AND at > w.since
+                    ORDER BY at DESC OFFSET $3 - 1 LIMIT 1)
+             SELECT ceil(extract(epoch FROM
+                      GREATEST((SELECT at FROM u), (SELECT at FROM a))
+                      + make_interval(secs => $4) - now()))::bigint AS wait",
+        )
+        .bind::<Text, _>(&name)
+        .bind::<BigInt, _>(limit.per_user.max(1))
+        .bind::<BigInt, _>(limit.per_address.max(1))
+        .bind::<BigInt, _>(seconds(limit.window))
+        .bind::<Nullable<Text>, _>(&addr)
+        .get_result(conn)
+        .await?;
+        if let Some(wait) = row.wait {
+            return Ok(Attempt::Blocked(Duration::from_secs(
+                u64::try_from(wait.max(1)).unwrap_or(1),
+            )));
+        }
+        diesel::sql_query(
+            "WITH old AS (DELETE FROM login_failures WHERE at < now() - make_interval(secs => $3))
+             INSERT INTO login_failures (username, address) VALUES ($1, $2::inet)",
+        )
+        .bind::<Text, _>(&name)
+        .bind::<Nullable<Text>, _>(&addr)
+        .bind::<BigInt, _>(seconds(limit.window))
+        .execute(conn)
+        .await?;
+        Ok(Attempt::Allowed)
+    })
+    .await
 }
 
 /// Forgets the failures counted against `username` (after a successful
-/// login; the address's stay, so that guessing many names is still slowed).
+/// login, the attempt [`begin_login`] counted included; other names'
+/// failures from the same address stay, so that guessing many names is
+/// still slowed).
 pub async fn clear_login_failures(
     conn: &mut AsyncPgConnection,
     username: &str,
@@ -286,11 +311,16 @@ pub struct Token {
 pub async fn add_token(conn: &mut AsyncPgConnection, name: &str) -> Result<Secret, AccessError> {
     crate::users::validate_name(name).map_err(|_| AccessError::BadName(name.to_string()))?;
     let secret = random_secret(TOKEN_PREFIX)?;
-    diesel::sql_query("INSERT INTO api_tokens (name, token_hash) VALUES ($1, $2)")
-        .bind::<Text, _>(name)
-        .bind::<Bytea, _>(digest(secret.expose()))
-        .execute(conn)
-        .await?;
+    let inserted = diesel::sql_query(
+        "INSERT INTO api_tokens (name, token_hash) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind::<Text, _>(name)
+    .bind::<Bytea, _>(digest(secret.expose()))
+    .execute(conn)
+    .await?;
+    if inserted == 0 {
+        return Err(AccessError::TokenExists(name.to_string()));
+    }
     Ok(secret)
 }
 
@@ -346,7 +376,10 @@ pub async fn revoke_token(conn: &mut AsyncPgConnection, name: &str) -> Result<bo
 
 /// The name of the valid (not revoked) API token `value`, stamping its last
 /// use (at most once a minute); `None` when it opens nothing.
-pub async fn token(conn: &mut AsyncPgConnection, value: &str) -> Result<Option<String>, AccessError> {
+pub async fn token(
+    conn: &mut AsyncPgConnection,
+    value: &str,
+) -> Result<Option<String>, AccessError> {
     if !value.starts_with(TOKEN_PREFIX) || value.len() != TOKEN_PREFIX.len() + 43 {
         return Ok(None);
     }

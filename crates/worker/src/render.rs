@@ -105,7 +105,10 @@ pub fn users(users: &[User]) -> String {
 /// Renders API tokens as the table of `worker token list`.
 pub fn tokens(tokens: &[store::access::Token]) -> String {
     let when = |d: Option<chrono::DateTime<chrono::Utc>>| {
-        d.map_or_else(|| "-".to_string(), |d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        d.map_or_else(
+            || "-".to_string(),
+            |d| d.format("%Y-%m-%d %H:%M:%S").to_string(),
+        )
     };
     let mut out = format!(
         "{:<24} {:<19} {:<19} {}\n",

@@ -20,14 +20,17 @@ pub const VIEWER: (&str, &str) = ("victor", "viewer password 12");
 pub struct Stack {
     pub db: TestDb,
     pub ingest: Ingest,
-    pub worker: Proc,
+    /// Kept so that the worker runs as long as the stack.
+    pub _worker: Proc,
     pub board: Board,
 }
 
 /// Starts a [`Stack`]; `board_args` go to the board.
 pub async fn stack(board_args: &[&str]) -> Stack {
     let db = TestDb::new().await.expect("db");
-    testkit::worker_ok(&db.url, &["migrate"]).await.expect("migrate");
+    testkit::worker_ok(&db.url, &["migrate"])
+        .await
+        .expect("migrate");
     testkit::worker_ok_stdin(
         &db.url,
         &["source", "add", "pbx", "--provider", "yeastar"],
@@ -46,7 +49,7 @@ pub async fn stack(board_args: &[&str]) -> Stack {
     Stack {
         db,
         ingest,
-        worker,
+        _worker: worker,
         board,
     }
 }
@@ -64,7 +67,8 @@ impl Stack {
 
     /// Signs and posts a Yeastar step.
     pub async fn send(&self, step: &Step) {
-        self.post(&scenario::sign_yeastar(PBX_SECRET, &step.body)).await;
+        self.post(&scenario::sign_yeastar(PBX_SECRET, &step.body))
+            .await;
     }
 
     /// Waits until extension `number` of `pbx` has `status` in the database.

@@ -3,4 +3,7 @@
 //! from Rust, and pages in a real browser (Debian's chromium, driven over
 //! WebDriver by chromedriver).
 
+mod browser;
 mod helpers;
+mod http;
+mod webdriver;

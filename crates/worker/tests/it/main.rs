@@ -11,4 +11,5 @@ mod ops;
 mod outage;
 mod roles;
 mod sources;
+mod tokens;
 mod users;

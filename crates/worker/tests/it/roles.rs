@@ -319,12 +319,22 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
         "application/x-www-form-urlencoded".into(),
     ));
     let r = web
-        .request("POST", "/login", &login_headers, form("wrong+password+1").as_bytes())
+        .request(
+            "POST",
+            "/login",
+            &login_headers,
+            form("wrong+password+1").as_bytes(),
+        )
         .await
         .expect("login");
     assert_eq!(r.status, 401, "a wrong password, recorded: {}", r.text());
     let r = web
-        .request("POST", "/login", &login_headers, form("operator+password+1").as_bytes())
+        .request(
+            "POST",
+            "/login",
+            &login_headers,
+            form("operator+password+1").as_bytes(),
+        )
         .await
         .expect("login");
     assert_eq!(r.status, 303, "logged in: {}", r.text());

@@ -31,6 +31,27 @@ cluster:
 bench:
     scripts/bench.sh
 
+# Screenshot of the board mid-call in headless chromium: docs/board.png (or SCREENSHOT=path).
+screenshot:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    # The database as `just test` finds it (scripts/test.sh).
+    if [ -z "${TEST_DATABASE_URL:-}" ]; then
+      source scripts/db-env.sh
+      TEST_DATABASE_URL="$DATABASE_URL"
+    fi
+    export TEST_DATABASE_URL
+    # The test runs in crates/board: make the path absolute first.
+    SCREENSHOT="$(realpath -m "${SCREENSHOT:-docs/board.png}")"
+    export SCREENSHOT
+    cargo build --workspace --bins
+    if cargo nextest --version >/dev/null 2>&1; then
+      cargo nextest run -p switchboard-board --run-ignored only screenshot_mid_call
+    else
+      cargo test -p switchboard-board --test it -- --ignored --exact browser::screenshot_mid_call
+    fi
+    echo "wrote $SCREENSHOT"
+
 # Formatting and lints, as CI wants them.
 lint:
     cargo fmt --all -- --check

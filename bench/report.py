@@ -15,6 +15,17 @@ Files read from TMP_DIR:
   e2e-dead.txt                  inbox dead tuples, one sample per line
   e2e-traffic.json              traffic generator summary of the steady run
   ingest_peak.txt, worker_peak.txt  peak resident set size (VmHWM), KiB
+  board.json                    `traffic board-watch` report: probe 200 -> SSE
+                                delta latencies over every (probe, stream)
+                                pair, delivery, streams, the board's /proc
+  board-probes.jsonl            one line per probe (event id, 200 time, ms to
+                                the first and the last stream)
+  board-probes-db.txt           `id|received_ms|processed_ms` of the probes
+  board_peak.txt                the board's peak resident set (VmHWM), KiB
+  board-metrics.txt             the board's board_* metrics at the end
+
+A section whose files are missing (BENCH_ONLY ran others) is left out of the
+table and its targets are null and not met.
 """
 import json
 import os
@@ -58,54 +69,155 @@ TARGETS = [
     ("one_worker_vs_graphile_batched", "1 worker >= graphile-worker batched no-op jobs", 1.0, lambda v, t: v >= t),
     ("two_workers_vs_one", "2 workers >= 1.6x 1 worker", 1.6, lambda v, t: v >= t),
     ("e2e_p99_ms", "end-to-end p99 < 50 ms at 1,000/s", 50, lambda v, t: v < t),
-    ("peak_rss_mib", "every binary < 64 MiB resident (largest shown)", 64, lambda v, t: v < t),
+    ("peak_rss_mib", "ingest and worker < 64 MiB resident (largest shown)", 64, lambda v, t: v < t),
+    ("board_sse_p99_ms", "board: webhook 200 -> SSE delta p99 < 100 ms (500 streams, 1,000/s; a lost delivery counts as late)", 100, lambda v, t: v < t),
+    ("board_peak_mib", "board peak resident < 64 MiB with 500 streams", 64, lambda v, t: v < t),
 ]
+
+
+def pct(values, p):
+    """The p-th quantile (0-1) of values, nearest rank as the traffic tool does."""
+    v = sorted(values)
+    if not v:
+        return None
+    return v[min(len(v) - 1, round((len(v) - 1) * p))]
+
+
+def board_section(tmp):
+    """The live board's figures, or None when the section did not run."""
+    p = lambda name: os.path.join(tmp, name)
+    if not os.path.exists(p("board.json")):
+        return None
+    w = json.loads(read(p("board.json")))
+    lat, probes, streams, proc = w["latency_ms"], w["probes"], w["streams"], w.get("board") or {}
+    peak_kib = int(read(p("board_peak.txt")).strip() or 0) if os.path.exists(p("board_peak.txt")) else 0
+    peak_kib = peak_kib or proc.get("hwm_kib", 0)
+    # Where the time goes, per probe: 200 -> applied (the worker's
+    # processed_at, before its commit), applied -> the first stream, the
+    # first stream -> the last. Wall clocks of one machine.
+    stages = {}
+    recs = [json.loads(line) for line in read(p("board-probes.jsonl")).splitlines() if line.strip()] \
+        if os.path.exists(p("board-probes.jsonl")) else []
+    db = {}
+    if os.path.exists(p("board-probes-db.txt")):
+        for line in read(p("board-probes-db.txt")).splitlines():
+            parts = line.split("|")
+            if len(parts) == 3 and parts[2]:
+                db[int(parts[0])] = (float(parts[1]), float(parts[2]))
+    applied, fanout_first, spread, received_to_ack = [], [], [], []
+    for r in recs:
+        if r.get("first_ms") is not None and r.get("all_ms") is not None:
+            spread.append(r["all_ms"] - r["first_ms"])
+        got = db.get(r.get("event_id"))
+        if not got:
+            continue
+        received, processed = got
+        received_to_ack.append(r["ack_unix_ms"] - received)
+        applied.append(processed - r["ack_unix_ms"])
+        if r.get("first_ms") is not None:
+            fanout_first.append(r["ack_unix_ms"] + r["first_ms"] - processed)
+    for name, vals in (("inserted_to_200", received_to_ack), ("200_to_applied", applied),
+                       ("applied_to_first_stream", fanout_first), ("first_to_last_stream", spread)):
+        stages[name] = {"p50_ms": pct(vals, 0.5), "p99_ms": pct(vals, 0.99), "max_ms": max(vals) if vals else None,
+                        "probes": len(vals)}
+    metrics = kv_metrics(p("board-metrics.txt"))
+    return {
+        "clients": streams["clients"], "events_per_second": w["load"]["events_per_second"],
+        "load_failed": w["load"]["failed"], "seconds": w["load_seconds"],
+        "p50_ms": lat["p50"], "p90_ms": lat["p90"], "p99_ms": lat["p99"], "p999_ms": lat["p999"], "max_ms": lat["max"],
+        "p99_counting_lost_ms": w.get("p99_counting_lost_ms"),
+        "all_streams_p50_ms": w["all_streams_ms"]["p50"], "all_streams_p99_ms": w["all_streams_ms"]["p99"],
+        "from_send_p99_ms": w["from_send_ms"]["p99"],
+        "probes_acknowledged": probes["acknowledged"], "probes_failed": probes["failed"],
+        "probes_received_by_all": probes["received_by_all"],
+        "pairs_expected": probes["pairs_expected"], "pairs_received": probes["pairs_received"],
+        "probe_ack_p99_ms": probes["ack_ms"]["p99"],
+        "stages": stages,
+        "peak_mib": peak_kib / 1024,
+        "rss_connected_mib": proc.get("rss_kib_connected", 0) / 1024,
+        "rss_max_sampled_mib": proc.get("rss_kib_max_sampled", 0) / 1024,
+        "cpu_seconds_load": proc.get("cpu_seconds_load"), "cpu_core_share_load": proc.get("cpu_core_share_load"),
+        "threads": proc.get("threads"),
+        "connect_seconds": streams["connect_seconds"], "snapshot_bytes": streams["snapshot_bytes"],
+        "deltas_per_stream_per_s": streams["deltas_per_stream_per_s"], "mean_delta_bytes": streams["mean_delta_bytes"],
+        "stream_mib_per_s": streams["bytes"] / 1048576 / max(w["load_seconds"], 1e-9),
+        "reconnects": streams["reconnects"], "connect_errors": streams["connect_errors"],
+        "resync_snapshots": streams["resync_snapshots"],
+        "metrics": metrics,
+        "watch": w,
+    }
+
+
+def kv_metrics(path):
+    """Prometheus text lines `name{labels} value` as a dict."""
+    out = {}
+    if os.path.exists(path):
+        for line in read(path).splitlines():
+            if line.startswith("#") or " " not in line:
+                continue
+            k, v = line.rsplit(" ", 1)
+            try:
+                out[k] = float(v)
+            except ValueError:
+                pass
+    return out
 
 
 def build(tmp, batch):
     p = lambda name: os.path.join(tmp, name)
+    has = lambda name: os.path.exists(p(name))
     ceil, peer = kv(p("pg-ceiling.txt")), kv(p("graphile.txt"))
-    ing = json.loads(read(p("ingest.json")))
-    gc = kv(p("group_commit.txt"))
-    drain = {}
-    for w in (1, 2):
-        n, secs = read(p(f"drain-{w}.txt")).strip().split("|")
-        drain[w] = {"events": int(n), "seconds": float(secs), "events_per_s": int(n) / float(secs)}
-    p50, p99, mx, n = read(p("e2e.txt")).strip().split("|")
-    dead_path = p("e2e-dead.txt")
-    dead = [int(x) for x in (read(dead_path).split() if os.path.exists(dead_path) else []) if x.isdigit()]
-    e2e = {"p50_ms": float(p50), "p99_ms": float(p99), "max_ms": float(mx), "events": int(n),
-           "inbox_dead_tuples_max": max(dead or [0]), "inbox_dead_tuples_samples": len(dead),
-           "traffic": json.loads(read(p("e2e-traffic.json")))}
-    rss = {"ingest_mib": int(read(p("ingest_peak.txt"))) / 1024,
-           "worker_mib": int(read(p("worker_peak.txt"))) / 1024}
-
     single, batched = ceil.get("insert_1_per_tx_rows_per_s"), ceil.get("insert_batched_rows_per_s")
     claim, gbat = ceil.get("claim_complete_rows_per_s"), peer.get("graphile_batched_jobs_per_s")
     res = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(), "cpus": os.cpu_count(),
         "anchors": {"pg_ceiling": ceil, "graphile": peer},
-        "ingest": {"accepted_per_s": ing["events_per_second"], "p50_ms": ing["latency_ms_p50"],
-                   "p99_ms": ing["latency_ms_p99"], "max_ms": ing["latency_ms_max"], "events": ing["acknowledged"],
-                   "failed": ing["failed"], "concurrency": 64,
-                   "rows_per_commit": ratio(gc.get("switchboard_ingest_group_commit_size_sum", 0),
-                                            gc.get("switchboard_ingest_group_commit_size_count", 0)),
-                   "vs_single_row_ceiling": ratio(ing["events_per_second"], single),
-                   "vs_batched_ceiling": ratio(ing["events_per_second"], batched)},
-        "worker": {"batch_size": batch, "drain": drain,
-                   "one_vs_claim_complete_ceiling": ratio(drain[1]["events_per_s"], claim),
-                   "one_vs_graphile_batched": ratio(drain[1]["events_per_s"], gbat),
-                   "two_vs_graphile_batched": ratio(drain[2]["events_per_s"], gbat),
-                   "two_vs_one": ratio(drain[2]["events_per_s"], drain[1]["events_per_s"])},
-        "end_to_end": e2e, "peak_rss": rss,
+        "ingest": None, "worker": None, "end_to_end": None, "peak_rss": None, "board": None,
     }
+    if has("ingest.json"):
+        ing = json.loads(read(p("ingest.json")))
+        gc = kv(p("group_commit.txt"))
+        res["ingest"] = {"accepted_per_s": ing["events_per_second"], "p50_ms": ing["latency_ms_p50"],
+                         "p99_ms": ing["latency_ms_p99"], "max_ms": ing["latency_ms_max"], "events": ing["acknowledged"],
+                         "failed": ing["failed"], "concurrency": 64,
+                         "rows_per_commit": ratio(gc.get("switchboard_ingest_group_commit_size_sum", 0),
+                                                  gc.get("switchboard_ingest_group_commit_size_count", 0)),
+                         "vs_single_row_ceiling": ratio(ing["events_per_second"], single),
+                         "vs_batched_ceiling": ratio(ing["events_per_second"], batched)}
+    if has("drain-1.txt") and has("drain-2.txt"):
+        drain = {}
+        for w in (1, 2):
+            n, secs = read(p(f"drain-{w}.txt")).strip().split("|")
+            drain[w] = {"events": int(n), "seconds": float(secs), "events_per_s": int(n) / float(secs)}
+        res["worker"] = {"batch_size": batch, "drain": drain,
+                         "one_vs_claim_complete_ceiling": ratio(drain[1]["events_per_s"], claim),
+                         "one_vs_graphile_batched": ratio(drain[1]["events_per_s"], gbat),
+                         "two_vs_graphile_batched": ratio(drain[2]["events_per_s"], gbat),
+                         "two_vs_one": ratio(drain[2]["events_per_s"], drain[1]["events_per_s"])}
+    if has("e2e.txt"):
+        p50, p99, mx, n = read(p("e2e.txt")).strip().split("|")
+        dead_path = p("e2e-dead.txt")
+        dead = [int(x) for x in (read(dead_path).split() if os.path.exists(dead_path) else []) if x.isdigit()]
+        res["end_to_end"] = {"p50_ms": float(p50), "p99_ms": float(p99), "max_ms": float(mx), "events": int(n),
+                             "inbox_dead_tuples_max": max(dead or [0]), "inbox_dead_tuples_samples": len(dead),
+                             "traffic": json.loads(read(p("e2e-traffic.json")))}
+    peaks = {k: int(read(p(f"{k}_peak.txt")).strip() or 0) if has(f"{k}_peak.txt") else 0 for k in ("ingest", "worker")}
+    if any(peaks.values()):
+        res["peak_rss"] = {"ingest_mib": peaks["ingest"] / 1024, "worker_mib": peaks["worker"] / 1024}
+    res["board"] = board_section(tmp)
+
+    ing, wk, e2e, rss, board = res["ingest"], res["worker"], res["end_to_end"], res["peak_rss"], res["board"]
     measured = {
-        "ingest_vs_single_row_ceiling": res["ingest"]["vs_single_row_ceiling"],
-        "ingest_p99_ms": ing["latency_ms_p99"],
-        "one_worker_vs_graphile_batched": res["worker"]["one_vs_graphile_batched"],
-        "two_workers_vs_one": res["worker"]["two_vs_one"],
-        "e2e_p99_ms": e2e["p99_ms"],
-        "peak_rss_mib": max(rss.values()),
+        "ingest_vs_single_row_ceiling": ing and ing["vs_single_row_ceiling"],
+        "ingest_p99_ms": ing and ing["p99_ms"],
+        "one_worker_vs_graphile_batched": wk and wk["one_vs_graphile_batched"],
+        "two_workers_vs_one": wk and wk["two_vs_one"],
+        "e2e_p99_ms": e2e and e2e["p99_ms"],
+        "peak_rss_mib": rss and max(rss.values()),
+        # p99 over every (probe, stream) pair, a pair never delivered counted
+        # as infinitely late: null (not met) when more than 1% were lost.
+        "board_sse_p99_ms": board and board["p99_counting_lost_ms"],
+        "board_peak_mib": board and board["peak_mib"],
     }
     res["targets"] = {}
     for name, _label, target, ok in TARGETS:
@@ -115,9 +227,8 @@ def build(tmp, batch):
 
 
 def markdown(res):
-    ing, wk, e2e, rss = res["ingest"], res["worker"], res["end_to_end"], res["peak_rss"]
+    ing, wk, e2e, rss, board = res["ingest"], res["worker"], res["end_to_end"], res["peak_rss"], res["board"]
     ceil, peer = res["anchors"]["pg_ceiling"], res["anchors"]["graphile"]
-    drain = wk["drain"]
     single, batched = ceil.get("insert_1_per_tx_rows_per_s"), ceil.get("insert_batched_rows_per_s")
     claim = ceil.get("claim_complete_rows_per_s")
     gbat, gunb = peer.get("graphile_batched_jobs_per_s"), peer.get("graphile_unbatched_jobs_per_s")
@@ -126,18 +237,43 @@ def markdown(res):
         f"Benchmark {res['date']} on {res['cpus']} CPUs (anchors measured in the same run)\n",
         "| measure | Switchboard | anchor | ratio |",
         "|---|---:|---:|---:|",
-        f"| ingest, signed Yeastar webhooks/s (64 concurrent) | {f(ing['accepted_per_s'])} | single-row insert ceiling {f(single)} | {f(ing['vs_single_row_ceiling'], 2)} |",
-        f"| | | batched insert ceiling {f(batched)} | {f(ing['vs_batched_ceiling'], 2)} |",
-        f"| ingest latency p50 / p99 / max (ms) | {f(ing['p50_ms'], 1)} / {f(ing['p99_ms'], 1)} / {f(ing['max_ms'], 1)} | | |",
-        f"| ingest rows per commit (group commit) | {f(ing['rows_per_commit'], 1)} | | |",
-        f"| worker drain, 1 process, events/s ({drain[1]['events']:,} events, batch {wk['batch_size']}) | {f(drain[1]['events_per_s'])} | claim+complete ceiling {f(claim)} | {f(wk['one_vs_claim_complete_ceiling'], 2)} |",
-        f"| | | graphile-worker batched no-op jobs/s {f(gbat)} | {f(wk['one_vs_graphile_batched'], 2)} |",
-        f"| | | graphile-worker unbatched {f(gunb)} | {f(ratio(drain[1]['events_per_s'], gunb), 2)} |",
-        f"| worker drain, 2 processes, events/s | {f(drain[2]['events_per_s'])} | graphile-worker batched {f(gbat)} | {f(wk['two_vs_graphile_batched'], 2)} |",
-        f"| 2 workers / 1 worker | {f(wk['two_vs_one'], 2)} | | |",
-        f"| end to end at {e2e['traffic']['events_per_second']:,.0f}/s: accepted -> applied p50 / p99 / max (ms) | {f(e2e['p50_ms'], 1)} / {f(e2e['p99_ms'], 1)} / {f(e2e['max_ms'], 1)} | | |",
-        f"| inbox dead tuples during the steady run, max of {e2e['inbox_dead_tuples_samples']} samples | {e2e['inbox_dead_tuples_max']:,} (of {e2e['events']:,} events) | | |",
-        f"| peak resident memory, ingest / worker (MiB) | {f(rss['ingest_mib'], 1)} / {f(rss['worker_mib'], 1)} | | |",
+    ]
+    if ing:
+        md += [
+            f"| ingest, signed Yeastar webhooks/s (64 concurrent) | {f(ing['accepted_per_s'])} | single-row insert ceiling {f(single)} | {f(ing['vs_single_row_ceiling'], 2)} |",
+            f"| | | batched insert ceiling {f(batched)} | {f(ing['vs_batched_ceiling'], 2)} |",
+            f"| ingest latency p50 / p99 / max (ms) | {f(ing['p50_ms'], 1)} / {f(ing['p99_ms'], 1)} / {f(ing['max_ms'], 1)} | | |",
+            f"| ingest rows per commit (group commit) | {f(ing['rows_per_commit'], 1)} | | |",
+        ]
+    if wk:
+        drain = wk["drain"]
+        md += [
+            f"| worker drain, 1 process, events/s ({drain[1]['events']:,} events, batch {wk['batch_size']}) | {f(drain[1]['events_per_s'])} | claim+complete ceiling {f(claim)} | {f(wk['one_vs_claim_complete_ceiling'], 2)} |",
+            f"| | | graphile-worker batched no-op jobs/s {f(gbat)} | {f(wk['one_vs_graphile_batched'], 2)} |",
+            f"| | | graphile-worker unbatched {f(gunb)} | {f(ratio(drain[1]['events_per_s'], gunb), 2)} |",
+            f"| worker drain, 2 processes, events/s | {f(drain[2]['events_per_s'])} | graphile-worker batched {f(gbat)} | {f(wk['two_vs_graphile_batched'], 2)} |",
+            f"| 2 workers / 1 worker | {f(wk['two_vs_one'], 2)} | | |",
+        ]
+    if e2e:
+        md += [
+            f"| end to end at {e2e['traffic']['events_per_second']:,.0f}/s: accepted -> applied p50 / p99 / max (ms) | {f(e2e['p50_ms'], 1)} / {f(e2e['p99_ms'], 1)} / {f(e2e['max_ms'], 1)} | | |",
+            f"| inbox dead tuples during the steady run, max of {e2e['inbox_dead_tuples_samples']} samples | {e2e['inbox_dead_tuples_max']:,} (of {e2e['events']:,} events) | | |",
+        ]
+    if rss:
+        md.append(f"| peak resident memory, ingest / worker (MiB) | {f(rss['ingest_mib'], 1)} / {f(rss['worker_mib'], 1)} | | |")
+    if board:
+        st = board["stages"]
+        stage = lambda k: f"{f(st[k]['p50_ms'], 1)} / {f(st[k]['p99_ms'], 1)}"
+        md += [
+            f"| board, {board['clients']:,} SSE streams at {board['events_per_second']:,.0f} events/s: webhook 200 -> SSE delta p50 / p99 / max (ms) | {f(board['p50_ms'], 1)} / {f(board['p99_ms'], 1)} / {f(board['max_ms'], 1)} | | |",
+            f"| board: probes delivered to every stream; (probe, stream) pairs received | {board['probes_received_by_all']:,} of {board['probes_acknowledged']:,}; {board['pairs_received']:,} of {board['pairs_expected']:,} | | |",
+            f"| board: 200 -> the last stream has it, p50 / p99 (ms) | {f(board['all_streams_p50_ms'], 1)} / {f(board['all_streams_p99_ms'], 1)} | | |",
+            f"| board stages p50 / p99 (ms): 200 -> applied / applied -> first stream / first -> last stream | {stage('200_to_applied')} / {stage('applied_to_first_stream')} / {stage('first_to_last_stream')} | | |",
+            f"| board: deltas per stream per s, mean delta size (bytes), sent to all streams (MiB/s) | {f(board['deltas_per_stream_per_s'], 1)}, {f(board['mean_delta_bytes'])}, {f(board['stream_mib_per_s'], 1)} | | |",
+            f"| board resident memory with every stream open / peak (MiB) | {f(board['rss_connected_mib'], 1)} / {f(board['peak_mib'], 1)} | | |",
+            f"| board CPU under load (s of {f(board['seconds'], 1)} s; share of one core) | {f(board['cpu_seconds_load'], 1)} ({f((board['cpu_core_share_load'] or 0) * 100)}%) | | |",
+        ]
+    md += [
         "",
         "| target | measured | met |",
         "|---|---:|---|",

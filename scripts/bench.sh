@@ -8,6 +8,11 @@
 #   BENCH_QUICK=1        shorter anchor runs (noisier)
 #   BENCH_BATCH=500      worker --batch-size for the drain runs
 #   BENCH_SKIP_ANCHORS=1 skip the anchor scripts (ratios left empty)
+#   BENCH_ONLY=board     run only these sections (comma-separated: anchors,
+#                        ingest, worker, e2e, board); a partial run writes its
+#                        report to .data/bench/results, not bench/results
+#   BENCH_BOARD_CLIENTS=500, BENCH_BOARD_RATE=1000, BENCH_BOARD_SECONDS=30
+#                        the board section: event streams, events/s, seconds
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -16,10 +21,16 @@ INGEST_EVENTS="${BENCH_INGEST_EVENTS:-50000}"
 DRAIN_EVENTS="${BENCH_DRAIN_EVENTS:-100000}"
 E2E_RATE="${BENCH_E2E_RATE:-1000}"
 E2E_SECONDS="${BENCH_E2E_SECONDS:-30}"
+BOARD_CLIENTS="${BENCH_BOARD_CLIENTS:-500}"
+BOARD_RATE="${BENCH_BOARD_RATE:-1000}"
+if [ "${BENCH_QUICK:-0}" = 1 ]; then BOARD_SECONDS="${BENCH_BOARD_SECONDS:-12}"; else BOARD_SECONDS="${BENCH_BOARD_SECONDS:-30}"; fi
 OUT="$ROOT/bench/results"
 TMP="$ROOT/.data/bench"
+# Whether a section runs (BENCH_ONLY unset: all of them).
+want() { [ -z "${BENCH_ONLY:-}" ] || [[ ",$BENCH_ONLY," == *",$1,"* ]]; }
+if [ -n "${BENCH_ONLY:-}" ]; then OUT="$TMP/results"; fi
 mkdir -p "$OUT" "$TMP"
-rm -f "$TMP"/*.txt "$TMP"/*.json
+rm -f "$TMP"/*.txt "$TMP"/*.json "$TMP"/*.jsonl
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -65,7 +76,7 @@ stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 TRAFFIC_SOURCES=(--yeastar pbx=bench-yeastar-secret-0123456789ab --dialpad dp=bench-dialpad-secret)
 
 # --- anchors ------------------------------------------------------------------
-if [ "${BENCH_SKIP_ANCHORS:-0}" != 1 ]; then
+if [ "${BENCH_SKIP_ANCHORS:-0}" != 1 ] && want anchors; then
   if [ "${BENCH_QUICK:-0}" = 1 ]; then export DURATION=5 PRELOAD=300000; fi
   log "anchor: pg-ceiling.sh (PostgreSQL's own ceilings, ~1 min)"
   DATABASE_URL="$ADMIN" bash bench/pg-ceiling.sh >"$TMP/pg-ceiling.txt"
@@ -76,6 +87,7 @@ else
 fi
 
 # --- 1. ingest ------------------------------------------------------------------
+if want ingest; then
 log "1. ingest: $INGEST_EVENTS signed Yeastar events at concurrency 64"
 fresh_db sb_bench_ingest; setup_db sb_bench_ingest
 PORT="$(free_port)"; start_ingest sb_bench_ingest "$PORT"
@@ -85,8 +97,10 @@ PORT="$(free_port)"; start_ingest sb_bench_ingest "$PORT"
   --events "$INGEST_EVENTS" --concurrency 64 --json >"$TMP/ingest.json"
 curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics" | awk '/^switchboard_ingest_group_commit_size_(sum|count)/ {print $1": "$2}' >"$TMP/group_commit.txt"
 note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; stop "$INGEST_PID"
+fi
 
 # --- 2. worker drain ------------------------------------------------------------
+if want worker; then
 log "2. worker: preloading $DRAIN_EVENTS realistic events (both providers) through ingest"
 fresh_db sb_bench_src; setup_db sb_bench_src
 PORT="$(free_port)"; start_ingest sb_bench_src "$PORT"
@@ -107,8 +121,10 @@ for w in 1 2; do
   q "sb_bench_w$w" "SELECT count(*), extract(epoch FROM max(processed_at) - min(processed_at))
                     FROM webhook_events" >"$TMP/drain-$w.txt"
 done
+fi
 
 # --- 3. end to end ---------------------------------------------------------------
+if want e2e; then
 E2E_EVENTS=$((E2E_RATE * E2E_SECONDS))
 log "3. end to end: $E2E_RATE events/s for $E2E_SECONDS s through ingest and one worker"
 fresh_db sb_bench_e2e; setup_db sb_bench_e2e
@@ -131,6 +147,43 @@ note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; note_peak "$TMP/worker_peak.txt"
 q sb_bench_e2e "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d), max(d), count(*)
   FROM (SELECT extract(epoch FROM processed_at - received_at) * 1000 AS d FROM webhook_events) x" >"$TMP/e2e.txt"
 stop "$INGEST_PID"; stop "$E2E_WORKER"
+fi
+
+# --- 4. live board ---------------------------------------------------------------
+# The board with BOARD_CLIENTS logged-in event streams while ingest and one
+# worker take a steady BOARD_RATE events/s: `traffic board-watch` holds the
+# streams, sends the load, and every 100 ms a probe call (a Yeastar ring of
+# extension 9000 with a call id of its own); a probe's latency per stream is
+# from ingest's 200 to the first SSE delta naming its call id, both read in
+# that one process from one monotonic clock. The board's memory and CPU time
+# are read from /proc; the probes' stored events give the time the worker
+# applied them (processed_at), to split the latency into its stages.
+if want board; then
+log "4. board: $BOARD_CLIENTS event streams, $BOARD_RATE events/s for $BOARD_SECONDS s, a probe call every 100 ms"
+fresh_db sb_bench_board; setup_db sb_bench_board
+printf 'bench password 123\n' | DATABASE_URL="$(db_url sb_bench_board)" "$B/worker" user add bench --role viewer >/dev/null
+PORT="$(free_port)"; start_ingest sb_bench_board "$PORT"
+DATABASE_URL="$(db_url sb_bench_board)" "$B/worker" run >"$TMP/worker-board.log" 2>&1 &
+BOARD_WORKER=$!; PIDS+=("$BOARD_WORKER")
+BOARD_PORT="$(free_port)"; BOARD_METRICS="$(free_port)"
+DATABASE_URL="$(db_url sb_bench_board)" BOARD_BIND="127.0.0.1:$BOARD_PORT" BOARD_METRICS_BIND="127.0.0.1:$BOARD_METRICS" \
+  BOARD_COOKIE_SECURE=false "$B/board" >"$TMP/board.log" 2>&1 &
+BOARD_PID=$!; PIDS+=("$BOARD_PID")
+for i in $(seq 1 100); do curl -fsS "http://127.0.0.1:$BOARD_METRICS/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+curl -fsS "http://127.0.0.1:$BOARD_METRICS/readyz" >/dev/null || { log "error: the board is not ready"; exit 1; }
+printf 'bench password 123\n' | "$B/traffic" board-watch --board "http://127.0.0.1:$BOARD_PORT" --url "http://127.0.0.1:$PORT" \
+  "${TRAFFIC_SOURCES[@]}" --user bench --clients "$BOARD_CLIENTS" --rate "$BOARD_RATE" --seconds "$BOARD_SECONDS" \
+  --board-pid "$BOARD_PID" --probes-out "$TMP/board-probes.jsonl" --json >"$TMP/board.json"
+wait_drained sb_bench_board 120
+curl -fsS "http://127.0.0.1:$BOARD_METRICS/metrics" | grep '^board_' >"$TMP/board-metrics.txt" || true
+peak_kib "$BOARD_PID" >"$TMP/board_peak.txt"
+note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; note_peak "$TMP/worker_peak.txt" "$BOARD_WORKER"
+# When the worker applied each probe: `id|received_at|processed_at`, ms since the epoch.
+IDS="$(python3 -c 'import json,sys; print(",".join(str(r["event_id"]) for r in map(json.loads, open(sys.argv[1])) if r.get("event_id")))' "$TMP/board-probes.jsonl")"
+q sb_bench_board "SELECT id, extract(epoch FROM received_at) * 1000, extract(epoch FROM processed_at) * 1000
+  FROM webhook_events WHERE id IN (${IDS:-0})" >"$TMP/board-probes-db.txt"
+stop "$BOARD_PID"; stop "$INGEST_PID"; stop "$BOARD_WORKER"
+fi
 
 # --- report ---------------------------------------------------------------------
 python3 bench/report.py "$TMP" "$OUT" "$BATCH"

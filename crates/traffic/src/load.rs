@@ -168,7 +168,7 @@ pub fn plan(cfg: &LoadConfig) -> Vec<Request> {
     out
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -1,4 +1,5 @@
-//! `traffic`: sends signed call scenarios to an ingest URL.
+//! `traffic`: sends signed call scenarios to an ingest URL, and measures
+//! the live board under that load (`board-watch`).
 
 use std::time::Duration;
 
@@ -67,6 +68,59 @@ enum Cmd {
         /// Write the event id of every acknowledged request to this file, one per line.
         #[arg(long)]
         acked_out: Option<std::path::PathBuf>,
+    },
+    /// Measure the live board: hold CLIENTS event streams (one login, the
+    /// password on stdin), send the background load at RATE for SECONDS, and
+    /// a probe call every PROBE_INTERVAL_MS timed from ingest's 200 to its
+    /// delta on every stream. Prints the report (JSON with --json).
+    BoardWatch {
+        /// The board's base URL.
+        #[arg(long, env = "BOARD_URL", default_value = "http://127.0.0.1:8090")]
+        board: String,
+        /// Ingest base URL.
+        #[arg(long, env = "INGEST_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// A Yeastar source as NAME=SECRET (the first also gets the probes); repeat for several.
+        #[arg(long = "yeastar")]
+        yeastar: Vec<String>,
+        /// A Dialpad source as NAME=SECRET, or NAME for an unsigned one.
+        #[arg(long = "dialpad")]
+        dialpad: Vec<String>,
+        /// Board user to log in as (the password is read from stdin).
+        #[arg(long)]
+        user: String,
+        /// Event streams held open.
+        #[arg(long, default_value_t = 500)]
+        clients: usize,
+        /// Background events per second.
+        #[arg(long, default_value_t = 1000.0)]
+        rate: f64,
+        /// Length of the background load, seconds.
+        #[arg(long, default_value_t = 30.0)]
+        seconds: f64,
+        /// Background requests in flight.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 100)]
+        probe_interval_ms: u64,
+        /// The extension the probes ring (the load uses 1001-1040).
+        #[arg(long, default_value = "9000")]
+        probe_extension: String,
+        /// Seconds of load before the first probe.
+        #[arg(long, default_value_t = 3.0)]
+        warmup: f64,
+        /// Seconds to wait after the load for the last probes to arrive.
+        #[arg(long, default_value_t = 10.0)]
+        grace: f64,
+        /// The board's process id: sample its memory and CPU time from /proc.
+        #[arg(long)]
+        board_pid: Option<u32>,
+        /// Write one JSON line per probe (ids, times) to this file.
+        #[arg(long)]
+        probes_out: Option<std::path::PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Send the steps of one demo call (all of them, or those named).
     Demo {
@@ -184,6 +238,99 @@ async fn main() -> Result<()> {
             }
             if report.failed > 0 {
                 std::process::exit(1);
+            }
+        }
+        Cmd::BoardWatch {
+            board,
+            url,
+            yeastar,
+            dialpad,
+            user,
+            clients,
+            rate,
+            seconds,
+            concurrency,
+            probe_interval_ms,
+            probe_extension,
+            warmup,
+            grace,
+            board_pid,
+            probes_out,
+            json,
+        } => {
+            let mut t = targets(domain::Provider::Yeastar, &yeastar)?;
+            let Some(probe) = t.first().cloned() else {
+                bail!("name a Yeastar source for the probes: --yeastar NAME=SECRET");
+            };
+            t.extend(targets(domain::Provider::Dialpad, &dialpad)?);
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            if password.is_empty() {
+                bail!("no password given: pipe it on stdin");
+            }
+            if !(rate > 0.0 && seconds > 0.0) {
+                bail!("--rate and --seconds must be positive");
+            }
+            let cfg = traffic::board::WatchConfig {
+                board,
+                user,
+                password,
+                clients: clients.max(1),
+                load: traffic::load::LoadConfig {
+                    url,
+                    targets: t,
+                    events: (rate * seconds).round() as usize,
+                    rate,
+                    concurrency,
+                    duplicates: 0.0,
+                    reorder: false,
+                    retries: 3,
+                    first_call: chrono_now_ms() as u64,
+                    seed: 1,
+                    timeout: Duration::from_secs(15),
+                },
+                probe_source: probe.source,
+                probe_secret: probe.secret.unwrap_or_default(),
+                probe_extension,
+                probe_interval: Duration::from_millis(probe_interval_ms.max(1)),
+                warmup: Duration::from_secs_f64(warmup.max(0.0)),
+                grace: Duration::from_secs_f64(grace.max(0.0)),
+                board_pid,
+            };
+            let report = traffic::board::run(&cfg).await?;
+            if let Some(path) = probes_out {
+                let mut lines = String::new();
+                for r in &report.records {
+                    lines.push_str(&serde_json::to_string(r)?);
+                    lines.push('\n');
+                }
+                std::fs::write(&path, lines)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let (l, p, s) = (&report.latency_ms, &report.probes, &report.streams);
+                println!(
+                    "{} streams; load {:.0}/s ({} failed); probes {} acknowledged, {} received by every stream",
+                    s.clients, report.load.events_per_second, report.load.failed, p.acknowledged, p.received_by_all
+                );
+                println!(
+                    "200 -> delta ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}  ({} of {} pairs)",
+                    l.p50, l.p90, l.p99, l.max, p.pairs_received, p.pairs_expected
+                );
+                if let Some(b) = &report.board {
+                    println!(
+                        "board: peak {:.1} MiB, {:.1} MiB with every stream open, CPU {:.1} s under load ({:.0}% of a core)",
+                        b.hwm_kib as f64 / 1024.0,
+                        b.rss_kib_connected as f64 / 1024.0,
+                        b.cpu_seconds_load,
+                        b.cpu_core_share_load * 100.0
+                    );
+                }
             }
         }
         Cmd::Demo {

@@ -262,6 +262,12 @@
         a.href = c.recording_url; a.rel = 'noopener noreferrer'; a.target = '_blank';
         a.setAttribute('aria-label', 'Play recording of the call from ' + (c.from_number || 'unknown') + ' to ' + (c.to_number || 'unknown'));
         rec.append(a);
+      } else if (typeof c.recording_url === 'string' && c.recording_url) {
+        // Yeastar names the file only (fetched through its API): show the
+        // name, as text, so that it can be found on the PBX.
+        const name = el('span', 'recording-file', 'File');
+        name.title = c.recording_url;
+        rec.append(name);
       }
       tr.append(el('td', 'num', fmtTime(c.started_at)), el('td', null, c.source),
         el('td', null, d ? d.arrow + ' ' + d.word : (c.direction ? cap(c.direction) : '')),

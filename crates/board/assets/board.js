@@ -385,8 +385,11 @@
     retryTimer = 0;
     es = new EventSource('/events');
     es.addEventListener('open', () => { errors = 0; backoff = BACKOFF_MIN; setConn('live', 'Live'); });
-    es.addEventListener('snapshot', handle(onSnapshot));
+    es.addEventListener('snapshot', (ev) => { setConn('live', 'Live'); handle(onSnapshot)(ev); });
     es.addEventListener('delta', handle(onDelta));
+    // The board lost its database feed: what is shown may be out of date
+    // until the next snapshot.
+    es.addEventListener('stale', () => setConn('reconnecting', 'Paused: the board is reconnecting to the database…'));
     es.addEventListener('error', onError);
   }
   function onError() {

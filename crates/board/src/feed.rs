@@ -48,6 +48,7 @@ pub async fn run(url: String, pool: PgPool, hub: Arc<Hub>) {
             Ok(never) => match never {},
         };
         metrics::counter!("switchboard_board_feed_failures_total").increment(1);
+        hub.stale();
         tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "change feed interrupted; the board shows what it had");
         if started.elapsed() > Duration::from_secs(30) {
             delay = Duration::from_millis(200);

@@ -59,6 +59,8 @@ struct Body<'a> {
 struct Inner {
     seq: u64,
     ready: bool,
+    /// The feed is down: what is shown may be out of date.
+    stale: bool,
     cards: BTreeMap<ExtKey, Card>,
     /// Recent calls by id (the newest `recent` kept).
     calls: BTreeMap<i64, CallView>,
@@ -90,6 +92,7 @@ impl Hub {
             inner: Mutex::new(Inner {
                 seq: 0,
                 ready: false,
+                stale: false,
                 cards: BTreeMap::new(),
                 calls: BTreeMap::new(),
                 call_ids: HashMap::new(),
@@ -139,11 +142,24 @@ impl Hub {
         }
         inner.seq += 1;
         inner.ready = true;
+        inner.stale = false;
+        inner.snapshot = None;
         inner.replay.clear();
         inner.replay_base = inner.seq;
         let frame = self.snapshot_frame(&mut inner);
         let _ = self.tx.send(frame);
         metrics::counter!("switchboard_board_snapshots_total").increment(1);
+    }
+
+    /// Tells every stream (and each new one, after its snapshot) that the
+    /// change feed is down, until the next [`Hub::replace`]: an `event:
+    /// stale` without an id (it is not replayed).
+    pub fn stale(&self) {
+        let mut inner = self.lock();
+        if inner.ready && !inner.stale {
+            inner.stale = true;
+            let _ = self.tx.send(Bytes::from_static(STALE));
+        }
     }
 
     /// Applies changed cards and calls, and sends the change to every
@@ -217,6 +233,10 @@ impl Hub {
             ),
             None => (vec![self.snapshot_frame(&mut inner)], false),
         };
+        let mut first = first;
+        if inner.stale {
+            first.push(Bytes::from_static(STALE));
+        }
         Ok(Subscription {
             first,
             resumed,
@@ -264,6 +284,9 @@ fn upsert_call(inner: &mut Inner, call: CallView, recent: usize) {
         }
     }
 }
+
+/// The frame saying the feed is down.
+const STALE: &[u8] = b"event: stale\ndata: {}\n\n";
 
 /// One SSE frame: `id`, `event`, and the JSON body on one `data` line
 /// (serde_json escapes line breaks, so it cannot span lines).
@@ -391,6 +414,33 @@ mod tests {
             sub.updates.try_recv(),
             Err(broadcast::error::TryRecvError::Lagged(_))
         ));
+    }
+
+    #[test]
+    fn a_reload_makes_a_new_snapshot() {
+        let hub = Hub::new(10, 10, 10);
+        hub.replace(vec![card("1", "online")], vec![]);
+        let _ = hub.subscribe(None).unwrap();
+        hub.replace(vec![card("1", "ringing")], vec![]);
+        let s = hub.subscribe(None).unwrap();
+        assert!(text(&s.first[0]).contains("ringing"));
+    }
+
+    #[test]
+    fn streams_hear_of_a_stale_feed_until_the_next_snapshot() {
+        let hub = Hub::new(10, 10, 10);
+        hub.replace(vec![card("1", "online")], vec![]);
+        let mut sub = hub.subscribe(None).unwrap();
+        hub.stale();
+        hub.stale();
+        assert!(text(&sub.updates.try_recv().unwrap()).starts_with("event: stale"));
+        assert!(sub.updates.try_recv().is_err(), "said once");
+        let late = hub.subscribe(None).unwrap();
+        assert_eq!(late.first.len(), 2);
+        assert!(text(&late.first[1]).starts_with("event: stale"));
+        hub.replace(vec![card("1", "online")], vec![]);
+        assert!(text(&sub.updates.try_recv().unwrap()).contains("event: snapshot"));
+        assert_eq!(hub.subscribe(None).unwrap().first.len(), 1);
     }
 
     #[test]

@@ -323,7 +323,10 @@ async fn metric(board: &Board, name: &str, label: &str) -> f64 {
     assert_eq!(r.status, 200);
     r.text()
         .lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+        .filter(|l| {
+            (l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+                && l.contains(label)
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
@@ -1293,4 +1296,56 @@ async fn every_answer_has_the_security_headers_and_login_errors_are_escaped() {
         assert!(!body.contains("<b>password"), "{body}");
         assert!(body.contains(WRONG));
     }
+}
+
+/// When the board loses its change feed (its LISTEN connection is killed),
+/// every stream hears `stale`, and once the feed is back a fresh snapshot
+/// brings what changed meanwhile (its notification was never heard).
+#[tokio::test]
+async fn a_lost_feed_is_announced_and_healed_by_a_snapshot() {
+    let s = stack(&["--heartbeat", "300ms"]).await;
+    let url = s.board.url();
+    let cookie = login(&url, VIEWER.0, VIEWER.1).await;
+    let mut a = Sse::open(&url, &cookie, None).await;
+    assert!(a.start().await.is("snapshot"));
+    let listening = "SELECT count(*) AS n FROM pg_stat_activity
+                      WHERE query = 'LISTEN switchboard_changes' AND datname = current_database()";
+    let kill = "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+                 WHERE query = 'LISTEN switchboard_changes' AND datname = current_database()";
+    // Each loss doubles the feed's reconnect delay (200 ms, 400 ms, ...):
+    // after five losses it stays away 3.2 s, long enough to apply a call
+    // unheard.
+    for round in 0..5 {
+        wait_until(WAIT, "the board listening", || async {
+            Ok(s.db.count(listening).await? >= 1)
+        })
+        .await
+        .expect("listening");
+        assert!(
+            s.db.count(kill).await.expect("terminate") >= 1,
+            "round {round}"
+        );
+        let stale = a.event(WAIT).await;
+        assert!(stale.is("stale"), "round {round}: {stale:?}");
+        assert!(stale.id.is_none(), "not replayable: {stale:?}");
+        if round < 4 {
+            let snap = a.event(WAIT).await;
+            assert!(snap.is("snapshot"), "round {round}: {snap:?}");
+        }
+    }
+    let steps = call("c-feed", "+15550002222", "2002");
+    s.send(&steps[0]).await;
+    s.wait_status("2002", "ringing").await;
+    assert_eq!(s.db.count(listening).await.expect("count"), 0, "still away");
+    let snap = a.event(WAIT).await;
+    assert!(
+        snap.is("snapshot"),
+        "the feed came back with a snapshot: {snap:?}"
+    );
+    let card = snap.card("2002").expect("2002 in the snapshot");
+    assert_eq!(card["status"], "ringing", "{card}");
+    assert!(
+        metric(&s.board, "switchboard_board_feed_failures_total", "").await >= 5.0,
+        "the losses are counted"
+    );
 }

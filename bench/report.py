@@ -22,7 +22,7 @@ Files read from TMP_DIR:
                                 the first and the last stream)
   board-probes-db.txt           `id|received_ms|processed_ms` of the probes
   board_peak.txt                the board's peak resident set (VmHWM), KiB
-  board-metrics.txt             the board's board_* metrics at the end
+  board-metrics.txt             the board's switchboard_board_* metrics at the end
 
 A section whose files are missing (BENCH_ONLY ran others) is left out of the
 table and its targets are null and not met.
@@ -137,7 +137,8 @@ def board_section(tmp):
         "rss_connected_mib": proc.get("rss_kib_connected", 0) / 1024,
         "rss_max_sampled_mib": proc.get("rss_kib_max_sampled", 0) / 1024,
         "cpu_seconds_load": proc.get("cpu_seconds_load"), "cpu_core_share_load": proc.get("cpu_core_share_load"),
-        "threads": proc.get("threads"),
+        "threads": proc.get("threads"), "watcher_cpu_seconds_load": w.get("watcher_cpu_seconds_load"),
+        "machine_busy_cores_load": w.get("machine_busy_cores_load"),
         "connect_seconds": streams["connect_seconds"], "snapshot_bytes": streams["snapshot_bytes"],
         "deltas_per_stream_per_s": streams["deltas_per_stream_per_s"], "mean_delta_bytes": streams["mean_delta_bytes"],
         "stream_mib_per_s": streams["bytes"] / 1048576 / max(w["load_seconds"], 1e-9),
@@ -271,8 +272,14 @@ def markdown(res):
             f"| board stages p50 / p99 (ms): 200 -> applied / applied -> first stream / first -> last stream | {stage('200_to_applied')} / {stage('applied_to_first_stream')} / {stage('first_to_last_stream')} | | |",
             f"| board: deltas per stream per s, mean delta size (bytes), sent to all streams (MiB/s) | {f(board['deltas_per_stream_per_s'], 1)}, {f(board['mean_delta_bytes'])}, {f(board['stream_mib_per_s'], 1)} | | |",
             f"| board resident memory with every stream open / peak (MiB) | {f(board['rss_connected_mib'], 1)} / {f(board['peak_mib'], 1)} | | |",
-            f"| board CPU under load (s of {f(board['seconds'], 1)} s; share of one core) | {f(board['cpu_seconds_load'], 1)} ({f((board['cpu_core_share_load'] or 0) * 100)}%) | | |",
+            f"| board CPU under load, s of {f(board['seconds'], 1)} s (share of one core); the measuring process's (streams, load, probes); the machine's busy cores | {f(board['cpu_seconds_load'], 1)} ({f((board['cpu_core_share_load'] or 0) * 100)}%); {f(board['watcher_cpu_seconds_load'], 1)}; {f(board['machine_busy_cores_load'], 2)} of {res['cpus']} | | |",
         ]
+        m = board["metrics"]
+        if m:
+            dropped = sum(v for k, v in m.items() if k.startswith("switchboard_board_streams_dropped_total"))
+            md.append(f"| board: change notifications read / deltas sent / streams dropped / feed failures | "
+                      f"{f(m.get('switchboard_board_notifications_total'))} / {f(m.get('switchboard_board_deltas_total'))} / "
+                      f"{f(dropped)} / {f(m.get('switchboard_board_feed_failures_total', 0))} | | |")
     md += [
         "",
         "| target | measured | met |",

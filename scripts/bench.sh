@@ -5,7 +5,7 @@
 # on this machine. Prints a markdown table and writes the figures as JSON
 # under bench/results/ (bench/report.py).
 #
-#   BENCH_QUICK=1        shorter anchor runs (noisier)
+#   BENCH_QUICK=1        shorter anchor and board runs (noisier)
 #   BENCH_BATCH=500      worker --batch-size for the drain runs
 #   BENCH_SKIP_ANCHORS=1 skip the anchor scripts (ratios left empty)
 #   BENCH_ONLY=board     run only these sections (comma-separated: anchors,
@@ -153,7 +153,8 @@ fi
 # The board with BOARD_CLIENTS logged-in event streams while ingest and one
 # worker take a steady BOARD_RATE events/s: `traffic board-watch` holds the
 # streams, sends the load, and every 100 ms a probe call (a Yeastar ring of
-# extension 9000 with a call id of its own); a probe's latency per stream is
+# one of extensions 9000-9099 in turn, with a call id of its own; a card
+# shows one call, so no probe hides another); a probe's latency per stream is
 # from ingest's 200 to the first SSE delta naming its call id, both read in
 # that one process from one monotonic clock. The board's memory and CPU time
 # are read from /proc; the probes' stored events give the time the worker
@@ -175,7 +176,7 @@ printf 'bench password 123\n' | "$B/traffic" board-watch --board "http://127.0.0
   "${TRAFFIC_SOURCES[@]}" --user bench --clients "$BOARD_CLIENTS" --rate "$BOARD_RATE" --seconds "$BOARD_SECONDS" \
   --board-pid "$BOARD_PID" --probes-out "$TMP/board-probes.jsonl" --json >"$TMP/board.json"
 wait_drained sb_bench_board 120
-curl -fsS "http://127.0.0.1:$BOARD_METRICS/metrics" | grep '^board_' >"$TMP/board-metrics.txt" || true
+curl -fsS "http://127.0.0.1:$BOARD_METRICS/metrics" | grep '^switchboard_board_' >"$TMP/board-metrics.txt" || true
 peak_kib "$BOARD_PID" >"$TMP/board_peak.txt"
 note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; note_peak "$TMP/worker_peak.txt" "$BOARD_WORKER"
 # When the worker applied each probe: `id|received_at|processed_at`, ms since the epoch.

@@ -269,7 +269,7 @@ pub async fn events(req: HttpRequest, state: Data) -> Result<HttpResponse, Board
         first,
         updates: sub.updates,
         heartbeat: interval(state.cfg.heartbeat),
-        check: interval(state.cfg.session_check),
+        check: jittered(state.cfg.session_check),
         expires: Instant::now() + until,
         token,
         state: state.clone(),
@@ -286,6 +286,17 @@ pub async fn events(req: HttpRequest, state: Data) -> Result<HttpResponse, Board
 fn interval(period: Duration) -> Interval {
     let period = period.max(Duration::from_millis(100));
     let mut i = tokio::time::interval_at(Instant::now() + period, period);
+    i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    i
+}
+
+/// [`interval`] whose first tick comes at a random point of the first
+/// period: after a restart every browser reconnects within a second, and
+/// their session checks must not all hit the database at once.
+fn jittered(period: Duration) -> Interval {
+    let period = period.max(Duration::from_millis(100));
+    let first = period.mul_f64(0.5 + fastrand::f64() * 0.5);
+    let mut i = tokio::time::interval_at(Instant::now() + first, period);
     i.set_missed_tick_behavior(MissedTickBehavior::Delay);
     i
 }

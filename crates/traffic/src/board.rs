@@ -6,7 +6,8 @@
 //! every one has its snapshot. Then it sends the background load (the
 //! realistic scenarios of [`crate::load`], at a steady rate) and, after a
 //! warm-up, a probe every `probe_interval`: a signed Yeastar 30011 snapshot
-//! that rings the probe extension with a call id of its own. A probe's
+//! that rings one of the probe extensions (in turn) with a call id of its
+//! own. A probe's
 //! latency, per stream, is the time from ingest's 200 answer to the first
 //! `delta` frame on that stream that names the probe's call id (as a
 //! card's call or as a call). Both ends are read from one monotonic clock
@@ -44,8 +45,12 @@ pub struct WatchConfig {
     /// The Yeastar source the probes go to, and its secret.
     pub probe_source: String,
     pub probe_secret: String,
-    /// The extension the probes ring (keep it out of the load's 1001-1040).
-    pub probe_extension: String,
+    /// The probes ring `probe_extensions` extensions from `probe_extension`
+    /// on, in turn (keep them out of the load's 1001-1040): a card shows one
+    /// call, so a probe must not be followed on its card by the next one
+    /// before the board had time to show it.
+    pub probe_extension: u32,
+    pub probe_extensions: u32,
     pub probe_interval: Duration,
     /// Load before the first probe.
     pub warmup: Duration,
@@ -103,6 +108,8 @@ pub struct Probes {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Streams {
     pub clients: usize,
+    /// When the first stream was requested (wall clock, ms since the epoch).
+    pub opened_unix_ms: f64,
     /// From the first request until every stream had its snapshot, s.
     pub connect_seconds: f64,
     pub snapshot_bytes: usize,
@@ -177,6 +184,10 @@ pub struct WatchReport {
     /// This process's own CPU time during the load (the streams, the load
     /// and the probes share the machine with the board), s.
     pub watcher_cpu_seconds_load: Option<f64>,
+    /// CPU time the whole machine spent busy during the load, in cores
+    /// (of `cpus`): everything else on it counts too.
+    pub machine_busy_cores_load: Option<f64>,
+    pub cpus: usize,
     pub board: Option<BoardProc>,
     #[serde(skip)]
     pub records: Vec<ProbeRecord>,
@@ -279,6 +290,21 @@ fn proc_cpu_seconds(pid: u32) -> Option<f64> {
     // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
     let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
     Some(ticks as f64 / 100.0)
+}
+
+/// Busy CPU time of the whole machine, seconds (the `cpu` line of
+/// /proc/stat less idle and iowait; 100 Hz ticks).
+fn machine_busy_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = s.lines().find(|l| l.starts_with("cpu "))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest is in user).
+    let busy: u64 = f.iter().take(8).sum::<u64>() - f.get(3)? - f.get(4)?;
+    Some(busy as f64 / 100.0)
 }
 
 /// The probe numbers named in `data` after `"call_id":"<prefix>`.
@@ -446,14 +472,17 @@ async fn send_probes(cfg: WatchConfig, prefix: String, count: usize) -> Vec<Sent
         Err(_) => return Vec::new(),
     };
     let path = format!("/webhooks/{}", cfg.probe_source);
-    let ext = cfg.probe_extension.as_str();
-    let caller = format!("+1555000{ext}");
     let mut tick = tokio::time::interval(cfg.probe_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut out = Vec::with_capacity(count);
     for n in 0..count {
         tick.tick().await;
         let call_id = format!("{prefix}{n}");
+        let ext = (u64::from(cfg.probe_extension)
+            + n as u64 % u64::from(cfg.probe_extensions.max(1)))
+        .to_string();
+        let ext = ext.as_str();
+        let caller = format!("+1555000{ext}");
         let body = scenario::yeastar_snapshot(
             30011,
             &call_id,
@@ -513,6 +542,10 @@ pub async fn run(cfg: &WatchConfig) -> Result<WatchReport> {
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let t_connect = Instant::now();
+    let opened_unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(ms)
+        .unwrap_or_default();
     let streams: Vec<_> = (0..cfg.clients)
         .map(|_| {
             tokio::spawn(stream(
@@ -563,6 +596,7 @@ pub async fn run(cfg: &WatchConfig) -> Result<WatchReport> {
     let cpu0 = pid.and_then(proc_cpu_seconds);
     let me = std::process::id();
     let self0 = proc_cpu_seconds(me);
+    let busy0 = machine_busy_seconds();
     let t_load = Instant::now();
     let load_cfg = cfg.load.clone();
     let load_task = tokio::spawn(async move {
@@ -574,6 +608,7 @@ pub async fn run(cfg: &WatchConfig) -> Result<WatchReport> {
     let load_elapsed = t_load.elapsed().as_secs_f64();
     let cpu1 = pid.and_then(proc_cpu_seconds);
     let self1 = proc_cpu_seconds(me);
+    let busy1 = machine_busy_seconds();
     let sent = probe_task.await.context("the probe task")?;
     let acked = sent.iter().filter(|p| p.ack.is_some()).count();
     // Wait for the last probes to reach every stream.
@@ -640,6 +675,7 @@ pub async fn run(cfg: &WatchConfig) -> Result<WatchReport> {
     let delta_bytes: u64 = seen.iter().map(|s| s.delta_bytes).sum();
     let streams = Streams {
         clients: all,
+        opened_unix_ms,
         connect_seconds,
         snapshot_bytes: seen.first().map_or(0, |s| s.snapshot_bytes),
         delta_frames: deltas,
@@ -695,6 +731,10 @@ pub async fn run(cfg: &WatchConfig) -> Result<WatchReport> {
         load: report,
         load_seconds: load_elapsed,
         watcher_cpu_seconds_load: self0.zip(self1).map(|(a, b)| b - a),
+        machine_busy_cores_load: busy0
+            .zip(busy1)
+            .map(|(a, b)| (b - a) / load_elapsed.max(1e-9)),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         board: board_proc,
         records,
     })
@@ -726,5 +766,6 @@ mod tests {
         let (rss, hwm, threads) = proc_status(pid).expect("status");
         assert!(rss > 0 && hwm >= rss && threads >= 1);
         assert!(proc_cpu_seconds(pid).is_some());
+        assert!(machine_busy_seconds().is_some_and(|s| s > 0.0));
     }
 }

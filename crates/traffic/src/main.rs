@@ -103,9 +103,14 @@ enum Cmd {
         concurrency: usize,
         #[arg(long, default_value_t = 100)]
         probe_interval_ms: u64,
-        /// The extension the probes ring (the load uses 1001-1040).
-        #[arg(long, default_value = "9000")]
-        probe_extension: String,
+        /// The first extension the probes ring (the load uses 1001-1040).
+        #[arg(long, default_value_t = 9000)]
+        probe_extension: u32,
+        /// Extensions the probes ring in turn, from --probe-extension on (a
+        /// card shows one call: a probe must not be superseded on its card
+        /// by the next one).
+        #[arg(long, default_value_t = 100)]
+        probe_extensions: u32,
         /// Seconds of load before the first probe.
         #[arg(long, default_value_t = 3.0)]
         warmup: f64,
@@ -252,6 +257,7 @@ async fn main() -> Result<()> {
             concurrency,
             probe_interval_ms,
             probe_extension,
+            probe_extensions,
             warmup,
             grace,
             board_pid,
@@ -295,6 +301,7 @@ async fn main() -> Result<()> {
                 probe_source: probe.source,
                 probe_secret: probe.secret.unwrap_or_default(),
                 probe_extension,
+                probe_extensions,
                 probe_interval: Duration::from_millis(probe_interval_ms.max(1)),
                 warmup: Duration::from_secs_f64(warmup.max(0.0)),
                 grace: Duration::from_secs_f64(grace.max(0.0)),

@@ -6,10 +6,13 @@
 --   switchboard_worker  `worker run` and the operator commands: claims,
 --                       completes, prunes and replays inbox rows; writes
 --                       calls, call_legs and extensions; manages sources,
---                       board users and API tokens.
+--                       their phone system API settings, board users and
+--                       API tokens; reads the audit of actions on calls.
 --   switchboard_board   board: reads extensions, calls and call legs; logs
 --                       board users in (sessions, the login rate limit) and
---                       checks API tokens. Writes nothing else.
+--                       checks API tokens; reads the sources' (sealed) API
+--                       settings to hang calls up and appends each action
+--                       to the audit. Writes nothing else.
 --
 -- No role owns anything or may create anything. The schema belongs to
 -- the migration owner: the role `worker migrate` connects as, which is the
@@ -113,11 +116,12 @@ GRANT USAGE ON SCHEMA public TO :"ingest_role", :"worker_role", :"board_role";
 -- privileges go with the table's), so that a re-run converges.
 REVOKE ALL ON TABLE webhook_events, sources, source_secrets, calls, call_legs, extensions,
                     csta_calls, board_users, board_sessions, login_failures, api_tokens,
-                    __diesel_schema_migrations
+                    source_apis, call_actions, __diesel_schema_migrations
   FROM :"ingest_role", :"worker_role", :"board_role";
 REVOKE ALL ON SEQUENCE webhook_events_id_seq, source_secrets_id_seq, calls_id_seq,
                        call_legs_id_seq, extensions_id_seq, csta_calls_id_seq,
-                       board_users_id_seq, login_failures_id_seq, api_tokens_id_seq
+                       board_users_id_seq, login_failures_id_seq, api_tokens_id_seq,
+                       call_actions_id_seq
   FROM :"ingest_role", :"worker_role", :"board_role";
 
 -- ----------------------------------------------------------------- ingest --
@@ -161,6 +165,12 @@ GRANT USAGE ON SEQUENCE board_users_id_seq, api_tokens_id_seq TO :"worker_role";
 -- `worker user disable` logs the user out everywhere: deletes their
 -- sessions (found by user_id, hence SELECT). It opens none.
 GRANT SELECT, DELETE ON board_sessions TO :"worker_role";
+-- `worker source set-api|clear-api|list|rekey`: the sources' phone system
+-- API settings (sealed credentials) are set, replaced, resealed, removed.
+GRANT SELECT, INSERT, UPDATE, DELETE ON source_apis TO :"worker_role";
+-- `worker audit`: reads the actions on calls; only the board writes them,
+-- and nobody changes or deletes them.
+GRANT SELECT ON call_actions TO :"worker_role";
 
 -- ------------------------------------------------------------------ board --
 -- Exactly what the board and store::users::verify / store::access run.
@@ -181,6 +191,12 @@ GRANT USAGE ON SEQUENCE login_failures_id_seq TO :"board_role";
 -- adds or revokes them.
 GRANT SELECT ON api_tokens TO :"board_role";
 GRANT UPDATE (last_used_at) ON api_tokens TO :"board_role";
+-- Hanging up: the source's API settings (sealed; the board opens them with
+-- SWITCHBOARD_SECRETS_KEY) are read, and every action is appended to the
+-- audit, which the board can neither read back, change nor delete.
+GRANT SELECT ON source_apis TO :"board_role";
+GRANT INSERT ON call_actions TO :"board_role";
+GRANT USAGE ON SEQUENCE call_actions_id_seq TO :"board_role";
 
 -- Tables and sequences the owner creates from now on (later migrations).
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public

@@ -65,6 +65,11 @@ pub struct BoardConfig {
     /// HTTP worker threads (default: one per core).
     #[arg(long = "workers", env = "BOARD_WORKERS")]
     pub http_workers: Option<usize>,
+    /// Longest an action on a call (a hang-up through the phone system's
+    /// API: login, refresh and the request itself) may take before the
+    /// board answers 504.
+    #[arg(long, env = "BOARD_ACTION_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub action_timeout: Duration,
     /// On SIGTERM/SIGINT, how long requests in flight may take to finish
     /// (event streams are closed at once: browsers reconnect elsewhere).
     #[arg(long, env = "BOARD_SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
@@ -101,5 +106,6 @@ mod tests {
         assert_eq!(c.login_failures_per_user, 5);
         assert_eq!(c.login_window, Duration::from_secs(900));
         assert!(c.trusted_proxies.is_empty());
+        assert_eq!(c.action_timeout, Duration::from_secs(5));
     }
 }

@@ -23,8 +23,18 @@ pub enum BoardError {
     /// many logins are being checked.
     #[error("{0}")]
     Unavailable(String),
+    /// No such thing (a call no longer on the board).
     #[error("{0}")]
-    NotImplemented(&'static str),
+    NotFound(String),
+    /// Not now: the call ended, another action runs, the source cannot.
+    #[error("{0}")]
+    Conflict(String),
+    /// The phone system refused, or could not be reached.
+    #[error("{0}")]
+    BadGateway(String),
+    /// The phone system did not answer in time.
+    #[error("{0}")]
+    GatewayTimeout(String),
 }
 
 impl From<store::access::AccessError> for BoardError {
@@ -62,7 +72,10 @@ impl ResponseError for BoardError {
             BoardError::BadRequest(_) => StatusCode::BAD_REQUEST,
             BoardError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             BoardError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            BoardError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            BoardError::NotFound(_) => StatusCode::NOT_FOUND,
+            BoardError::Conflict(_) => StatusCode::CONFLICT,
+            BoardError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            BoardError::GatewayTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
         }
     }
 

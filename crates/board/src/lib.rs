@@ -2,8 +2,10 @@
 //! worker's change feed (LISTEN), keeps the cards in memory, and pushes
 //! them to logged-in browsers over Server-Sent Events; wallboards and CRMs
 //! read the same over a JSON API with a token. It never writes call or
-//! extension state.
+//! extension state; operators hang calls up through the phone systems' own
+//! APIs (`actions`), and the phone system's webhooks then change the cards.
 
+mod actions;
 mod auth;
 mod config;
 mod error;
@@ -22,6 +24,7 @@ use actix_web::middleware::DefaultHeaders;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use diesel_async::AsyncPgConnection;
 use metrics_exporter_prometheus::PrometheusHandle;
+use store::secrets::Keyring;
 use store::PgPool;
 use tokio::sync::Semaphore;
 
@@ -37,6 +40,7 @@ pub(crate) struct State {
     hub: Arc<hub::Hub>,
     password_checks: Semaphore,
     metrics: Option<PrometheusHandle>,
+    actions: actions::Actions,
 }
 
 impl State {
@@ -60,8 +64,10 @@ impl State {
 /// Starts the board: the change feed on its own connection to
 /// `database_url`, the public HTTP server on `listener`, and, on `admin`
 /// when given, the operators' server (`/metrics`, `/readyz`, `/healthz`).
-/// Returns the public server's future; on SIGTERM/SIGINT it stops (event
-/// streams are closed; browsers reconnect to another instance).
+/// `keys` open the phone systems' API credentials: without them, hang-ups
+/// are refused (explaining why). Returns the public server's future; on
+/// SIGTERM/SIGINT it stops (event streams are closed; browsers reconnect
+/// to another instance).
 pub fn serve(
     listener: TcpListener,
     admin: Option<TcpListener>,
@@ -69,7 +75,9 @@ pub fn serve(
     pool: PgPool,
     cfg: BoardConfig,
     metrics: Option<PrometheusHandle>,
+    keys: Option<Keyring>,
 ) -> std::io::Result<Server> {
+    let actions = actions::Actions::new(keys, cfg.action_timeout).map_err(std::io::Error::other)?;
     let hub = Arc::new(hub::Hub::new(
         cfg.recent_calls,
         cfg.replay_events,
@@ -83,6 +91,7 @@ pub fn serve(
         cfg,
         hub,
         metrics,
+        actions,
     });
     if let Some(admin) = admin {
         let state = state.clone();

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use board::BoardConfig;
 use clap::builder::TypedValueParser as _;
 use clap::Parser;
+use store::secrets::{KeyError, Keyring, KEY_VAR};
 
 #[derive(Parser)]
 #[command(name = "board", version, about = "Switchboard's live extension board")]
@@ -48,9 +49,20 @@ async fn main() -> Result<()> {
     if !cfg.cookie_secure {
         tracing::warn!("BOARD_COOKIE_SECURE=false: session cookies also travel over plain HTTP; use it only on loopback or for development");
     }
+    // The key opens the phone systems' API credentials (hang-up). Without
+    // it the board runs, and refuses hang-ups saying why (fail closed); a
+    // malformed key is an error.
+    let keys = match Keyring::from_env() {
+        Ok(keys) => Some(keys),
+        Err(KeyError::Missing(_)) => {
+            tracing::warn!("{KEY_VAR} is not set: hanging up calls through the phone systems' APIs is disabled on this board");
+            None
+        }
+        Err(e) => return Err(anyhow::anyhow!("{e}")),
+    };
     let metrics = telemetry::install_metrics();
     tracing::info!(%addr, metrics = ?cli.metrics_bind, database = %telemetry::redact_url(&cli.database_url), "board listening");
-    board::serve(listener, admin, cli.database_url, pool, cfg, metrics)
+    board::serve(listener, admin, cli.database_url, pool, cfg, metrics, keys)
         .context("starting the HTTP server")?
         .await
         .context("HTTP server failed")?;

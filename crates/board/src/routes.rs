@@ -14,6 +14,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
+use crate::actions;
 use crate::auth;
 use crate::error::BoardError;
 use crate::hub::Frame;
@@ -30,8 +31,11 @@ pub async fn healthz() -> HttpResponse {
 /// state and follows the change feed, 503 before.
 pub async fn readyz(state: Data) -> HttpResponse {
     if state.hub.is_ready() {
-        HttpResponse::Ok()
-            .json(serde_json::json!({"status": "ready", "streams": state.hub.streams()}))
+        HttpResponse::Ok().json(serde_json::json!({
+            "status": "ready",
+            "streams": state.hub.streams(),
+            "actions": state.actions.enabled(),
+        }))
     } else {
         HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "loading"}))
     }
@@ -229,18 +233,51 @@ pub async fn api_calls(
     Ok(HttpResponse::Ok().json(calls))
 }
 
-/// `POST /api/calls/{source}/{call_id}/hangup`: operators only, same
-/// origin only. Acting on calls through the providers' APIs is not built
-/// yet: answers 501.
-pub async fn hangup(req: HttpRequest, state: Data) -> Result<HttpResponse, BoardError> {
+#[derive(Deserialize)]
+struct HangupBody {
+    leg_id: String,
+}
+
+/// `POST /api/calls/{source}/{call_id}/hangup` with `{"leg_id": ...}`:
+/// operators only, same origin only. Hangs the leg up through the source's
+/// phone system API (see `actions`): 200 `{"result"}` once the provider
+/// accepted it (the card changes when its webhook arrives); otherwise
+/// `{"error"}` with 404 (the call is not on the board), 409 (ended, another
+/// action in flight, no API settings), 502 (the provider refused, or cannot
+/// be reached: its message), 504 (no answer in time). Audited.
+pub async fn hangup(
+    req: HttpRequest,
+    state: Data,
+    path: web::Path<(String, String)>,
+    body: Bytes,
+) -> Result<HttpResponse, BoardError> {
     auth::check_origin(&req, state.cfg.public_origin.as_deref())?;
     let s = auth::require_session(&req, &state).await?;
+    let (source, call_id) = path.into_inner();
+    let leg_id = serde_json::from_slice::<HangupBody>(&body)
+        .map_err(|_| BoardError::BadRequest(r#"send {"leg_id": "..."}"#.into()))?
+        .leg_id;
+    actions::check_ids(&source, &call_id, &leg_id)?;
+    let request = actions::Request {
+        user: s.name,
+        source,
+        call_id,
+        leg_id,
+    };
     if s.role != users::Role::Operator {
-        return Err(BoardError::Forbidden("only operators may hang up calls"));
+        const WHY: &str = "only operators may hang up calls";
+        actions::refuse(&state, request, WHY).await;
+        return Err(BoardError::Forbidden(WHY));
     }
-    Err(BoardError::NotImplemented(
-        "hang-up through the phone system's API is not available yet",
-    ))
+    // Its own task: once asked, the action runs to its audit row even if
+    // the browser goes away.
+    let st = state.clone();
+    let result = actix_web::rt::spawn(async move { actions::hangup(&st, request).await })
+        .await
+        .map_err(|_| BoardError::Unavailable("the hang-up failed; try again".into()))??;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "result": result })))
 }
 
 /// `GET /events`: the Server-Sent Events stream of a logged-in browser.

@@ -2,8 +2,10 @@
 //! migrations, and the one home of every statement on the inbox
 //! (`webhook_events`) and on sources. Ingest and the worker call it; neither
 //! writes inbox SQL of its own. Board users and their password hashes are
-//! in `users`; sessions, the login rate limit and API tokens in `access`. The call and extension projections are the
-//! domain's (`domain::projection`).
+//! in `users`; sessions, the login rate limit and API tokens in `access`;
+//! the phone systems' API settings and the audit of actions on calls in
+//! `apis`. The call and extension projections are the domain's
+//! (`domain::projection`).
 
 mod error;
 mod migrate;
@@ -11,6 +13,7 @@ mod pool;
 mod tls;
 
 pub mod access;
+pub mod apis;
 pub mod changes;
 pub mod inbox;
 pub mod schema;

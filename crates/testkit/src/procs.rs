@@ -175,18 +175,36 @@ impl Board {
         Board::start_on(db_url, free_port()?, extra).await
     }
 
+    /// [`Board::start`] with extra environment variables (e.g. an empty
+    /// `SWITCHBOARD_SECRETS_KEY`: a board that cannot open API credentials).
+    pub async fn start_with_env(
+        db_url: &str,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Result<Board> {
+        Board::start_on_with_env(db_url, free_port()?, extra, envs).await
+    }
+
     /// [`Board::start`] on `port` (to restart one where browsers expect it).
     pub async fn start_on(db_url: &str, port: u16, extra: &[&str]) -> Result<Board> {
+        Board::start_on_with_env(db_url, port, extra, &[]).await
+    }
+
+    /// [`Board::start_on`] with extra environment variables.
+    pub async fn start_on_with_env(
+        db_url: &str,
+        port: u16,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Result<Board> {
         let admin_port = free_port()?;
         let bind = format!("127.0.0.1:{port}");
         let admin = format!("127.0.0.1:{admin_port}");
         let mut args = vec!["--bind", &bind, "--metrics-bind", &admin, "--workers", "2"];
         args.extend_from_slice(extra);
-        let proc = spawn(
-            "board",
-            &args,
-            &[("DATABASE_URL", db_url), ("BOARD_COOKIE_SECURE", "false")],
-        )?;
+        let mut all = vec![("DATABASE_URL", db_url), ("BOARD_COOKIE_SECURE", "false")];
+        all.extend_from_slice(envs);
+        let proc = spawn("board", &args, &all)?;
         let board = Board {
             proc,
             port,

@@ -121,6 +121,20 @@ enum Cmd {
     /// `GET /api/extensions` and `GET /api/calls`; stored as SHA-256).
     #[command(subcommand)]
     Token(TokenCmd),
+    /// List the actions operators took on calls from the board (hang-ups),
+    /// newest first: who, when, which call and leg, the outcome and the
+    /// phone system's answer.
+    Audit {
+        /// How many (newest first).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        limit: i64,
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Machine-readable output (a JSON array).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the extension board and the most recent calls.
     Board {
         /// Only this source.
@@ -185,6 +199,21 @@ enum SourceCmd {
     /// Seal the secrets still stored in plaintext (from before sealing);
     /// `worker migrate` does it too when the key is set.
     EncryptExisting,
+    /// Set how the board reaches the source's phone system to hang up calls
+    /// (replacing earlier settings). The credentials are read from stdin,
+    /// never from the command line, and stored sealed: Yeastar: two lines,
+    /// the OpenAPI client id then the client secret (PBX web portal:
+    /// Integrations > API); Dialpad: one line, the API key.
+    SetApi {
+        name: String,
+        /// The API's address: Yeastar: the PBX's web address, e.g.
+        /// https://pbx.example.com:8088 (required); Dialpad: default
+        /// https://dialpad.com.
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+    },
+    /// Remove a source's API settings: the board can no longer hang up its calls.
+    ClearApi { name: String },
     /// Accept webhooks for a source again.
     Enable { name: String },
     /// Refuse webhooks for a source (404) without deleting anything.
@@ -275,6 +304,20 @@ async fn main() -> Result<()> {
         Cmd::Source(cmd) => source(&url, cmd).await,
         Cmd::User(cmd) => user(&url, cmd).await,
         Cmd::Token(cmd) => token(&url, cmd).await,
+        Cmd::Audit {
+            limit,
+            source,
+            json,
+        } => {
+            let mut conn = connect(&url).await?;
+            let rows = store::apis::audit(&mut conn, source.as_deref(), limit).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                print!("{}", render::audit(&rows));
+            }
+            Ok(())
+        }
         Cmd::Replay {
             ids,
             source,
@@ -476,6 +519,14 @@ const SECRET_INPUT_LIMIT: u64 = 64 * 1024;
 /// skipped and a line's `\r\n` ending is accepted; anything else on a line
 /// is the secret, checked later (whitespace and control characters refused).
 fn read_secrets(file: Option<&Path>) -> Result<Vec<String>> {
+    read_lines(
+        file,
+        "Type or paste the secret(s), one per line, then press Ctrl-D:",
+    )
+}
+
+/// [`read_secrets`], saying `prompt` first when stdin is a terminal.
+fn read_lines(file: Option<&Path>, prompt: &str) -> Result<Vec<String>> {
     let mut raw = Vec::new();
     let origin = match file {
         Some(path) => {
@@ -487,7 +538,7 @@ fn read_secrets(file: Option<&Path>) -> Result<Vec<String>> {
         None => {
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
-                eprintln!("Type or paste the secret(s), one per line, then press Ctrl-D:");
+                eprintln!("{prompt}");
             }
             stdin
                 .lock()
@@ -587,8 +638,21 @@ async fn source(url: &str, cmd: SourceCmd) -> Result<()> {
         }
         SourceCmd::List => print!(
             "{}",
-            render::sources(&sources::list(&mut conn, &keys).await?)
+            render::sources(
+                &sources::list(&mut conn, &keys).await?,
+                &store::apis::list(&mut conn, &keys).await?
+            )
         ),
+        SourceCmd::SetApi { name, base_url } => set_api(&mut conn, &keys, &name, base_url).await?,
+        SourceCmd::ClearApi { name } => {
+            if store::apis::clear(&mut conn, &name).await? {
+                println!(
+                    "cleared the API settings of {name}: the board can no longer hang up its calls"
+                );
+            } else {
+                println!("{name} had no API settings");
+            }
+        }
         SourceCmd::SetNetworks {
             name,
             networks,
@@ -612,6 +676,13 @@ async fn source(url: &str, cmd: SourceCmd) -> Result<()> {
                 r.sealed_plaintext,
                 r.current
             );
+            let a = store::apis::rekey(&mut conn, &keys).await?;
+            println!(
+                "API settings sealed under key {}: {} resealed, {} already current",
+                keys.current_id(),
+                a.resealed,
+                a.current
+            );
         }
         SourceCmd::EncryptExisting => {
             let r = sources::rekey(&mut conn, &keys, true).await?;
@@ -630,6 +701,76 @@ async fn source(url: &str, cmd: SourceCmd) -> Result<()> {
             println!("disabled {name}");
         }
     }
+    Ok(())
+}
+
+/// `source set-api`: reads the credentials of the source's provider from
+/// stdin (never printed), seals and stores them with the base URL.
+async fn set_api(
+    conn: &mut AsyncPgConnection,
+    keys: &Keyring,
+    name: &str,
+    base_url: Option<String>,
+) -> Result<()> {
+    use store::apis::{self, Credentials};
+    // Refuse an unknown source, or one without an API, before reading.
+    let provider = apis::api_provider(conn, name).await?;
+    let base_url = match (provider, base_url) {
+        (_, Some(u)) => u,
+        (Provider::Dialpad, None) => apis::DIALPAD_BASE_URL.to_string(),
+        (_, None) => bail!(
+            "a {provider} source needs --base-url: the PBX's web address, e.g. https://pbx.example.com:8088"
+        ),
+    };
+    // Check the URL before asking for the credentials.
+    let base_url = apis::normalize_base_url(&base_url)?;
+    let (prompt, want) = match provider {
+        Provider::Yeastar => (
+            "Paste the OpenAPI client id, then the client secret, one per line, then press Ctrl-D:",
+            2,
+        ),
+        _ => ("Paste the Dialpad API key, then press Ctrl-D:", 1),
+    };
+    let mut lines = read_lines(None, prompt)?;
+    if lines.len() != want {
+        bail!(
+            "{}: {} line(s) given on stdin",
+            match provider {
+                Provider::Yeastar => r#"give the client id and the client secret, one per line, on stdin (e.g. `printf '%s\n%s\n' "$ID" "$SECRET" | worker source set-api NAME --base-url URL`)"#,
+                _ => "give the API key, one line, on stdin (e.g. `worker source set-api NAME < dialpad-api-key.txt`)",
+            },
+            lines.len()
+        );
+    }
+    let credentials = match provider {
+        Provider::Yeastar => {
+            let client_secret = lines.pop().unwrap_or_default();
+            let client_id = lines.pop().unwrap_or_default();
+            Credentials::Yeastar {
+                client_id,
+                client_secret,
+            }
+        }
+        _ => Credentials::Dialpad {
+            api_key: lines.pop().unwrap_or_default(),
+        },
+    };
+    let r = apis::set(conn, keys, name, &base_url, &credentials).await?;
+    if apis::is_plain_http_remote(&r.base_url) {
+        tracing::warn!(source = %name, base_url = %r.base_url,
+            "the API is reached over plain HTTP: the credentials and tokens cross the network unencrypted; use https://");
+    }
+    println!(
+        "{} the API settings of {name} ({provider}): {}{}, credentials fp {} (sealed under key {})",
+        if r.created { "set" } else { "replaced" },
+        r.base_url,
+        credentials
+            .client_hint()
+            .map(|h| format!(", client {h}"))
+            .unwrap_or_default(),
+        r.fingerprint,
+        keys.current_id()
+    );
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use domain::projection::read::{CallView, ExtensionView};
+use store::apis::{ActionRow, ApiLine};
 use store::inbox::Stats;
 use store::sources::{SecretLine, SourceLine};
 use store::users::User;
@@ -40,9 +41,31 @@ pub fn secret_line(k: &SecretLine) -> String {
     out
 }
 
+/// How a source's API settings are shown: provider, base URL, the start of
+/// the client id (Yeastar), a keyed fingerprint of the credentials, the key
+/// they are sealed under, and when they were set; never a credential.
+pub fn api_line(a: &ApiLine) -> String {
+    let mut out = format!("api {} {}", a.provider, a.base_url);
+    if let Some(h) = &a.client_hint {
+        let _ = write!(out, "  client {h}");
+    }
+    let _ = write!(
+        out,
+        "  fp {}  set {}",
+        a.fingerprint,
+        a.updated_at.format("%Y-%m-%d %H:%M:%S")
+    );
+    if a.key_loaded {
+        let _ = write!(out, "  key {}", a.key_id);
+    } else {
+        let _ = write!(out, "  key {} NOT LOADED (does not open: set it as SWITCHBOARD_SECRETS_KEY_PREVIOUS, then `worker source rekey`)", a.key_id);
+    }
+    out
+}
+
 /// Renders `source list`: one line per source, then one per secret that is
-/// not revoked.
-pub fn sources(lines: &[SourceLine]) -> String {
+/// not revoked, then its API settings (Yeastar and Dialpad sources).
+pub fn sources(lines: &[SourceLine], apis: &[ApiLine]) -> String {
     let mut out = format!(
         "{:<20} {:<9} {:<8} {:<15} {:<20} {:<19}\n",
         "NAME", "PROVIDER", "ENABLED", "ALLOW_UNSIGNED", "NETWORKS", "CREATED"
@@ -75,6 +98,19 @@ pub fn sources(lines: &[SourceLine]) -> String {
             } else {
                 "    (no usable secret: every webhook is refused; add one with `worker source add-secret`)\n"
             });
+        }
+        match apis.iter().find(|a| a.source == s.name) {
+            Some(a) => {
+                let _ = writeln!(out, "    {}", api_line(a));
+            }
+            None if s.provider == "yeastar" || s.provider == "dialpad" => {
+                let _ = writeln!(
+                    out,
+                    "    (no API: the board cannot hang up its calls; see `worker source set-api {}`)",
+                    s.name
+                );
+            }
+            None => {}
         }
     }
     out
@@ -122,6 +158,43 @@ pub fn tokens(tokens: &[store::access::Token]) -> String {
             t.created_at.format("%Y-%m-%d %H:%M:%S"),
             when(t.last_used_at),
             when(t.revoked_at),
+        );
+    }
+    out
+}
+
+/// Renders the audit of actions as the table of `worker audit`, newest
+/// first; the provider's answer last, on one line.
+pub fn audit(rows: &[ActionRow]) -> String {
+    let mut out = format!(
+        "{:<7} {:<19} {:<16} {:<12} {:<22} {:<24} {:<14} {:>6}  {}\n",
+        "ID", "AT (UTC)", "USER", "SOURCE", "CALL", "LEG", "OUTCOME", "MS", "ANSWER"
+    );
+    if rows.is_empty() {
+        out.push_str("(no actions)\n");
+    }
+    // What the phone system answered, and ids from the request's path,
+    // may hold anything: control characters never reach the terminal.
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
+    for r in rows {
+        let answer = clean(r.provider_answer.as_deref().unwrap_or("-"));
+        let _ = writeln!(
+            out,
+            "{:<7} {:<19} {:<16} {:<12} {:<22} {:<24} {:<14} {:>6}  {}",
+            r.id,
+            r.at.format("%Y-%m-%d %H:%M:%S"),
+            r.user_name,
+            r.source,
+            clean(&r.call_id),
+            clean(&r.leg_id),
+            r.outcome,
+            r.duration_ms
+                .map_or_else(|| "-".to_string(), |d| d.to_string()),
+            answer,
         );
     }
     out
@@ -234,6 +307,7 @@ pub fn board(exts: &[ExtensionView], recent: &[CallView]) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+    use store::apis::ApiLine;
     use store::sources::{SecretLine, SourceLine};
 
     use super::sources;
@@ -270,7 +344,7 @@ mod tests {
             created_at: chrono::Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap(),
             secrets: vec![old, secret(5, "9f8e7d6c")],
         };
-        let out = sources(&[line]);
+        let out = sources(&[line], &[]);
         assert!(out.contains("secret #3"), "{out}");
         assert!(out.contains("38 bytes  fp 1a2b3c4d"), "{out}");
         assert!(out.contains("expires 2026-11-23 10:00:00"), "{out}");
@@ -291,7 +365,7 @@ mod tests {
             created_at: chrono::Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap(),
             secrets: vec![],
         };
-        let out = sources(std::slice::from_ref(&line));
+        let out = sources(std::slice::from_ref(&line), &[]);
         assert!(
             out.contains("YES (unsigned)") && out.contains("WITHOUT a signature"),
             "{out}"
@@ -305,10 +379,41 @@ mod tests {
                 .unwrap(),
         );
         line.secrets = vec![expired];
-        let out = sources(&[line]);
+        let out = sources(&[line], &[]);
         assert!(
             out.contains("EXPIRED") && out.contains("every webhook is refused"),
             "{out}"
         );
+        assert!(out.contains("no API"), "{out}");
+    }
+
+    #[test]
+    fn api_settings_show_a_hint_and_a_fingerprint_only() {
+        let line = SourceLine {
+            name: "pbx".to_string(),
+            provider: "yeastar".to_string(),
+            enabled: true,
+            allow_unsigned: false,
+            allowed_networks: None,
+            created_at: chrono::Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap(),
+            secrets: vec![secret(1, "00000000")],
+        };
+        let api = ApiLine {
+            source: "pbx".to_string(),
+            provider: "yeastar".to_string(),
+            base_url: "https://pbx.example.com:8088".to_string(),
+            client_hint: Some("UEnH…".to_string()),
+            fingerprint: "5e5e5e5e".to_string(),
+            key_id: "0badf00d".to_string(),
+            key_loaded: false,
+            updated_at: chrono::Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap(),
+        };
+        let out = sources(&[line], &[api]);
+        assert!(
+            out.contains("api yeastar https://pbx.example.com:8088  client UEnH…  fp 5e5e5e5e"),
+            "{out}"
+        );
+        assert!(out.contains("NOT LOADED"), "{out}");
+        assert!(!out.contains("no API"), "{out}");
     }
 }

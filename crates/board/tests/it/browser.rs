@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use testkit::{Board, Ingest};
 use traffic::scenario::{self, Member, Step};
 
+use crate::fake_pbx::{Pbx, CLIENT_ID, CLIENT_SECRET};
 use crate::helpers::{call, stack, Stack, OPERATOR, PBX_SECRET, VIEWER};
 use crate::webdriver::{wait_for, Browser, CardView};
 
@@ -180,6 +181,123 @@ async fn viewer_sees_no_hangup_button() {
     b.wait_card("pbx", "2002", "in call", |c| c.status == "incall")
         .await;
     assert_eq!(b.count("[data-action=hangup]").await, 0);
+    // The page has no button; the POST it could still make is refused.
+    let status: u16 = b
+        .js(
+            "return fetch('/api/calls/pbx/1790000002.1/hangup', {method: 'POST', \
+               headers: {'Content-Type': 'application/json'}, credentials: 'same-origin', \
+               body: JSON.stringify({leg_id: 'PJSIP/2002-1790000002.1'})}).then((r) => r.status);",
+            vec![],
+        )
+        .await
+        .expect("a fetch from the page");
+    assert_eq!(status, 403, "a viewer's hang-up is refused");
+    b.close().await;
+}
+
+/// The card selector of extension `ext` of `pbx`.
+fn hangup_button(ext: &str) -> String {
+    format!("#cards .card[data-source='pbx'][data-extension='{ext}'] button[data-action=hangup]")
+}
+
+#[tokio::test]
+async fn operator_hangs_up_a_ringing_call_and_sees_the_pbx_errors() {
+    let s = stack(&[]).await;
+    // A FAKE Yeastar OpenAPI: it reports each hang-up back through the
+    // signed BYE and CDR webhooks, as a real PBX does.
+    let pbx = Pbx::start(
+        std::time::Duration::from_secs(1800),
+        std::time::Duration::from_secs(86_400),
+        s.ingest.authority(),
+        "pbx",
+        PBX_SECRET,
+    )
+    .await;
+    testkit::worker_ok_stdin(
+        &s.db.url,
+        &["source", "set-api", "pbx", "--base-url", pbx.url()],
+        &format!("{CLIENT_ID}\n{CLIENT_SECRET}\n"),
+    )
+    .await
+    .expect("set-api");
+    let b = Browser::start().await;
+    b.login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
+    b.wait_attr("#connection", "data-state", "live").await;
+
+    let steps = call("1790000901.1", CALLER, "2002");
+    let channel = pbx.add_call("1790000901.1", "2002", &steps);
+    s.send(step(&steps, "ringing")).await;
+    b.wait_card("pbx", "2002", "ringing with a button", |c| {
+        c.status == "ringing" && c.hangup && orange(c)
+    })
+    .await;
+    b.click(&hangup_button("2002")).await;
+    let asked = b.accept_confirm().await;
+    assert!(
+        asked.starts_with("Hang up the call of extension 2002") && asked.contains("15555550123"),
+        "{asked}"
+    );
+    wait_for(
+        "the notice of the request",
+        || b.text("#notice"),
+        |t| {
+            t.as_deref()
+                == Some("hang-up requested; the card changes when the phone system reports it")
+        },
+    )
+    .await;
+    let c = b
+        .wait_card("pbx", "2002", "green once the PBX says BYE", |c| {
+            c.status == "online" && green(c)
+        })
+        .await;
+    assert!(!c.hangup);
+    assert_eq!(pbx.hung_up(), vec![channel]);
+
+    // The PBX refuses: its message shows, as text, and the card stays.
+    let msg = "INVALID PARAMETER <i>channel_id</i>";
+    pbx.fail_hangups(Some((10003, msg)));
+    let steps = call("1790000902.1", CALLER, "2003");
+    pbx.add_call("1790000902.1", "2003", &steps);
+    s.send(step(&steps, "ringing")).await;
+    b.wait_card("pbx", "2003", "ringing with a button", |c| {
+        c.status == "ringing" && c.hangup
+    })
+    .await;
+    b.click(&hangup_button("2003")).await;
+    b.accept_confirm().await;
+    let want = format!("The PBX refused the hang-up: {msg} (errcode 10003)");
+    wait_for(
+        "the PBX's error in the notice",
+        || b.text("#notice"),
+        |t| t.as_deref() == Some(want.as_str()),
+    )
+    .await;
+    assert_eq!(
+        b.count("#notice i").await,
+        0,
+        "shown as text, never as markup"
+    );
+    // The button is back (not pending), on a card still ringing.
+    wait_for(
+        "the button usable again",
+        || {
+            b.js::<bool>(
+                "const e = document.querySelector(arguments[0]); return !!e && !e.disabled;",
+                vec![serde_json::json!(hangup_button("2003"))],
+            )
+        },
+        |ok| *ok,
+    )
+    .await;
+    let c = b.card("pbx", "2003").await.expect("card").expect("a card");
+    assert_eq!(c.status, "ringing");
+    assert_eq!(
+        s.db.count("SELECT count(*) AS n FROM call_actions WHERE outcome = 'provider_error'")
+            .await
+            .unwrap(),
+        1
+    );
     b.close().await;
 }
 

@@ -687,7 +687,11 @@ async fn state_changing_requests_need_the_boards_own_origin() {
     }
     // Same origin: past the check, then the role decides.
     let r = post(&url, hangup, Some(own), Some(&operator)).await;
-    assert_eq!(r.status(), 501, "an operator's hang-up is not built yet");
+    assert_eq!(
+        r.status(),
+        404,
+        "an operator's hang-up of a call not on the board"
+    );
     let body: Value = r.json().await.expect("json");
     assert!(body["error"].is_string());
     let r = post(&url, hangup, Some(own), Some(&viewer)).await;

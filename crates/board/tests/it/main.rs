@@ -1,9 +1,12 @@
 //! The board's integration tests, in one binary: the real `ingest`,
 //! `worker` and `board` binaries against a fresh database per test; HTTP
 //! from Rust, and pages in a real browser (Debian's chromium, driven over
-//! WebDriver by chromedriver).
+//! WebDriver by chromedriver). The phone systems' APIs the board acts
+//! through are FAKES on loopback (`fake_pbx`).
 
+mod actions;
 mod browser;
+mod fake_pbx;
 mod helpers;
 mod http;
 mod webdriver;

@@ -316,6 +316,37 @@ impl Browser {
             .unwrap_or_else(|e| panic!("clicking {selector}: {e}"));
     }
 
+    /// The text (`textContent`) of the first element matching `selector`
+    /// (`None` when there is none).
+    pub async fn text(&self, selector: &str) -> Result<Option<String>> {
+        self.js(
+            "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+            vec![json!(selector)],
+        )
+        .await
+    }
+
+    /// Waits for a `window.confirm()` dialog, accepts it (as a person
+    /// pressing OK) and returns its message.
+    pub async fn accept_confirm(&self) -> String {
+        let text = wait_for(
+            "a confirmation dialog",
+            || async {
+                self.client
+                    .get_alert_text()
+                    .await
+                    .map_err(|e| anyhow!("no dialog: {e}"))
+            },
+            |_| true,
+        )
+        .await;
+        self.client
+            .accept_alert()
+            .await
+            .unwrap_or_else(|e| panic!("accepting the dialog: {e}"));
+        text
+    }
+
     /// Logs in on the board at `board_url` through its login form, as a
     /// person would (types the name and password, presses the button), and
     /// waits until the board page is shown for `user`.

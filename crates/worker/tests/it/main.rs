@@ -1,6 +1,7 @@
 //! The worker's integration tests, in one binary: the real `ingest` and
 //! `worker` binaries against a fresh database per test.
 
+mod apis;
 mod changes;
 mod convergence;
 mod crash;

@@ -369,6 +369,78 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
     }
     allowed(&board_url, "SELECT count(*) FROM board_sessions").await;
 
+    // Hanging up: the worker role sets a source's API settings and reads
+    // the audit; the board role reads the (sealed) settings and appends to
+    // the audit, which it can neither read back nor change.
+    testkit::worker_ok_stdin(
+        &worker_url,
+        &[
+            "source",
+            "set-api",
+            "pbx",
+            "--base-url",
+            "https://pbx.example.com",
+        ],
+        "roles-client-id-0123456789\nroles-client-secret-0123456789\n",
+    )
+    .await
+    .expect("source set-api as the worker role");
+    let list = testkit::worker_ok(&worker_url, &["source", "list"])
+        .await
+        .expect("source list");
+    assert!(
+        list.contains("api yeastar https://pbx.example.com"),
+        "{list}"
+    );
+    // Exactly what the board's hang-up runs (store::apis::get and record,
+    // the call's lock).
+    allowed(
+        &board_url,
+        "SELECT source, provider, base_url, client_hint, ciphertext, nonce, key_id, fingerprint, updated_at
+           FROM source_apis WHERE source = 'pbx'",
+    )
+    .await;
+    allowed(
+        &board_url,
+        "SELECT pg_try_advisory_xact_lock(hashtextextended('switchboard.action:' || 'pbx' || ':' || 'x', 0))",
+    )
+    .await;
+    allowed(
+        &board_url,
+        "INSERT INTO call_actions (user_name, source, call_id, leg_id, channel_id, action,
+                                   outcome, provider_answer, duration_ms)
+         VALUES ('olivia', 'pbx', 'x', 'y', NULL, 'hangup', 'unreachable', 'roles test', 3)",
+    )
+    .await;
+    for sql in [
+        "SELECT * FROM call_actions",
+        "UPDATE call_actions SET outcome = 'ok'",
+        "DELETE FROM call_actions",
+        "UPDATE source_apis SET base_url = 'https://evil.example'",
+        "DELETE FROM source_apis",
+        "INSERT INTO source_apis (source, provider, base_url, ciphertext, nonce, key_id, fingerprint)
+           VALUES ('pbx', 'yeastar', 'https://x', '\\x00', '\\x00', '00000000', '\\x00')",
+    ] {
+        denied(&board_url, sql).await;
+    }
+    let audit = testkit::worker_ok(&worker_url, &["audit"])
+        .await
+        .expect("audit as the worker role");
+    assert!(
+        audit.contains("unreachable") && audit.contains("roles test"),
+        "{audit}"
+    );
+    for sql in [
+        "INSERT INTO call_actions (user_name, source, call_id, leg_id, outcome) VALUES ('x', 'pbx', 'x', 'y', 'ok')",
+        "UPDATE call_actions SET outcome = 'ok'",
+        "DELETE FROM call_actions",
+    ] {
+        denied(&worker_url, sql).await;
+    }
+    testkit::worker_ok(&worker_url, &["source", "clear-api", "pbx"])
+        .await
+        .expect("source clear-api as the worker role");
+
     // The worker may not store webhooks, delete sources or projections, or
     // change the schema (nor record migrations).
     for sql in [

@@ -1,0 +1,2 @@
+DROP TABLE call_actions;
+DROP TABLE source_apis;

@@ -28,7 +28,15 @@ struct Cli {
 }
 
 #[actix_web::main]
-async fn main() -> Result<()> {
+async fn main() {
+    // A failure is logged in the configured format (JSON lines in
+    // containers), not as Rust's plain `Error: ...` report.
+    if let Err(e) = run_main().await {
+        telemetry::exit_with_error(&e);
+    }
+}
+
+async fn run_main() -> Result<()> {
     let _ = dotenvy::dotenv();
     telemetry::init_logging();
     let cli = Cli::parse();

@@ -11,7 +11,7 @@ mod signal;
 
 pub use client_ip::{client_ip, parse_net};
 pub use defaults::clap_defaults;
-pub use logging::init_logging;
+pub use logging::{exit_with_error, init_logging, json_logs};
 pub use metrics_page::{install_metrics, render_metrics, serve_metrics};
 pub use signal::shutdown_signal;
 

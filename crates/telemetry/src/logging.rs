@@ -8,13 +8,34 @@ use tracing_subscriber::EnvFilter;
 /// call (tests) keeps the first subscriber.
 pub fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let json = json_logs();
+    // Colours only for a person at a terminal, not in log files.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = if json {
         builder.json().flatten_event(true).try_init()
     } else {
         builder.try_init()
     };
+}
+
+/// Whether logs are JSON lines (`LOG_FORMAT=json`).
+pub fn json_logs() -> bool {
+    std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"))
+}
+
+/// Ends a binary whose `main` failed with `error` (its `{:#}` chain): one
+/// `error` log line, so that under `LOG_FORMAT=json` every line the
+/// process prints is JSON (the default `Error: ...` report is plain text),
+/// then exit status 1.
+pub fn exit_with_error(error: &dyn std::fmt::Display) -> ! {
+    let message = format!("{error:#}");
+    if json_logs() {
+        tracing::error!(error = %message, "failed");
+    } else {
+        eprintln!("Error: {message}");
+    }
+    std::process::exit(1)
 }

@@ -264,7 +264,15 @@ fn parse_provider(s: &str) -> Result<Provider, String> {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() {
+    // A failure is logged in the configured format (JSON lines in
+    // containers), not as Rust's plain `Error: ...` report.
+    if let Err(e) = run_main().await {
+        telemetry::exit_with_error(&e);
+    }
+}
+
+async fn run_main() -> Result<()> {
     let _ = dotenvy::dotenv();
     telemetry::init_logging();
     let cli = Cli::parse();
@@ -402,11 +410,13 @@ async fn migrate(url: &str, wait: Duration) -> Result<()> {
             Err(e) => return Err(e).with_context(|| format!("migrating {}", redact_url(url))),
         }
     };
+    // Logged (stderr, in LOG_FORMAT) rather than printed: in a container
+    // every line follows the configured format.
     if applied.is_empty() {
-        println!("schema is up to date");
+        tracing::info!("schema is up to date");
     }
     for v in &applied {
-        println!("applied migration {v}");
+        tracing::info!(version = %v, "applied migration");
     }
     after_migrate(url, keys.as_ref()).await
 }
@@ -870,10 +880,10 @@ async fn after_migrate(url: &str, keys: Option<&Keyring>) -> Result<()> {
         Some(keys) => {
             let r = store::sources::rekey(&mut conn, keys, true).await?;
             if r.sealed_plaintext > 0 {
-                println!(
-                    "sealed {} plaintext secret(s) under key {}",
-                    r.sealed_plaintext,
-                    keys.current_id()
+                tracing::info!(
+                    sealed = r.sealed_plaintext,
+                    key = keys.current_id(),
+                    "sealed plaintext secret(s)"
                 );
             }
         }

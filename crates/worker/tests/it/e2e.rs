@@ -210,7 +210,35 @@ async fn dialpad_call_end_to_end() {
 #[tokio::test]
 async fn worker_cli_sources_and_migrate() {
     let db = TestDb::new().await.expect("db");
-    assert!(worker_ok(&db, &["migrate"]).await.contains("up to date"));
+    let (code, _, err) =
+        testkit::worker_cli_env(&db.url, &["migrate"], "", &[("RUST_LOG", Some("info"))])
+            .await
+            .expect("worker");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("up to date"), "{err}");
+    // Under LOG_FORMAT=json every line `worker migrate` prints is JSON,
+    // its failures included.
+    for (url, ok) in [
+        (db.url.as_str(), true),
+        ("postgres://nobody@127.0.0.1:1/x", false),
+    ] {
+        let (code, out, err) = testkit::worker_cli_env(
+            url,
+            &["migrate", "--wait", "0s"],
+            "",
+            &[("LOG_FORMAT", Some("json")), ("RUST_LOG", Some("info"))],
+        )
+        .await
+        .expect("worker");
+        assert_eq!(code == 0, ok, "{err}");
+        let lines: Vec<&str> = out.lines().chain(err.lines()).collect();
+        assert!(!lines.is_empty());
+        for line in lines {
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
+        }
+    }
     // Secrets on stdin (sources.rs tests the source commands in depth).
     for (args, secret) in [
         (

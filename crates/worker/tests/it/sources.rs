@@ -796,8 +796,11 @@ async fn plaintext_rows_stay_readable_until_migrate_seals_them() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("still stored in plaintext"), "{err}");
     // migrate with the key seals it; ingest still accepts it.
-    let out = ok(&db, &["migrate"], "").await;
-    assert!(out.contains("sealed 1 plaintext secret(s)"), "{out}");
+    let (code, _, err) = worker_cli_env(&db.url, &["migrate"], "", &[("RUST_LOG", Some("info"))])
+        .await
+        .expect("worker");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("sealed plaintext secret(s)"), "{err}");
     assert_eq!(
         db.count("SELECT count(*) AS n FROM source_secrets WHERE secret IS NULL AND ciphertext IS NOT NULL")
             .await

@@ -31,7 +31,7 @@ cluster:
 bench:
     scripts/bench.sh
 
-# Screenshot of the board mid-call in headless chromium: docs/board.png (or SCREENSHOT=path).
+# Screenshot of the board mid-call in headless chromium: docs/board.png (or SCREENSHOT=path; SCREENSHOT_WIDTH=390 for a phone).
 screenshot:
     #!/usr/bin/env bash
     set -euo pipefail

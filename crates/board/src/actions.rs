@@ -492,31 +492,14 @@ impl Actions {
         client_secret: &str,
         issued_for: (String, String, i64),
     ) -> Result<Token, Fail> {
-        let url = format!("{}/openapi/v1.0/get_token", api.base_url);
         let body = json!({ "username": client_id, "password": client_secret });
-        let (status, bytes) = self
-            .send(|| {
-                self.http
-                    .post(&url)
-                    .header(reqwest::header::USER_AGENT, YEASTAR_USER_AGENT)
-                    .json(&body)
-            })
-            .await?;
-        let v = yeastar_answer("the API login", status, &bytes)?;
-        let (code, msg) = errcode(&v);
-        if code != 0 {
-            return Err(Fail::Provider {
-                message: format!(
-                    "The PBX refused the API login: {msg} (errcode {code}). Check the client id and secret (`worker source set-api {}`) and the API client's allowed IP addresses.",
-                    api.source
-                ),
-                answer: format!("get_token: errcode {code}: {msg}"),
-            });
-        }
-        token_of(&v, issued_for).ok_or_else(|| Fail::Provider {
-            message: "The PBX's API login answer has no access token".into(),
-            answer: "get_token: errcode 0 without an access_token".into(),
+        self.yeastar_token_request(api, "get_token", "API login", &body, issued_for, |code, msg| {
+            format!(
+                "The PBX refused the API login: {msg} (errcode {code}). Check the client id and secret (`worker source set-api {}`) and the API client's allowed IP addresses.",
+                api.source
+            )
         })
+        .await
     }
 
     async fn yeastar_refresh(
@@ -525,27 +508,51 @@ impl Actions {
         refresh: &str,
         issued_for: (String, String, i64),
     ) -> Result<Token, Fail> {
-        let url = format!("{}/openapi/v1.0/refresh_token", api.base_url);
         let body = json!({ "refresh_token": refresh });
+        self.yeastar_token_request(
+            api,
+            "refresh_token",
+            "token refresh",
+            &body,
+            issued_for,
+            |code, msg| format!("The PBX refused to refresh the token: {msg} (errcode {code})"),
+        )
+        .await
+    }
+
+    /// Posts `body` to the token endpoint `path` (`get_token` or
+    /// `refresh_token`, described to people as `what`) and returns the
+    /// token it grants; an `errcode`
+    /// other than 0 becomes the provider error `refused(code, errmsg)`.
+    async fn yeastar_token_request(
+        &self,
+        api: &ApiSettings,
+        path: &str,
+        what: &str,
+        body: &Value,
+        issued_for: (String, String, i64),
+        refused: impl Fn(i64, &str) -> String,
+    ) -> Result<Token, Fail> {
+        let url = format!("{}/openapi/v1.0/{path}", api.base_url);
         let (status, bytes) = self
             .send(|| {
                 self.http
                     .post(&url)
                     .header(reqwest::header::USER_AGENT, YEASTAR_USER_AGENT)
-                    .json(&body)
+                    .json(body)
             })
             .await?;
-        let v = yeastar_answer("the token refresh", status, &bytes)?;
+        let v = yeastar_answer(&format!("the {what}"), status, &bytes)?;
         let (code, msg) = errcode(&v);
         if code != 0 {
             return Err(Fail::Provider {
-                message: format!("The PBX refused to refresh the token: {msg} (errcode {code})"),
-                answer: format!("refresh_token: errcode {code}: {msg}"),
+                message: refused(code, &msg),
+                answer: format!("{path}: errcode {code}: {msg}"),
             });
         }
         token_of(&v, issued_for).ok_or_else(|| Fail::Provider {
-            message: "The PBX's token refresh answer has no access token".into(),
-            answer: "refresh_token: errcode 0 without an access_token".into(),
+            message: format!("The PBX's {what} answer has no access token"),
+            answer: format!("{path}: errcode 0 without an access_token"),
         })
     }
 

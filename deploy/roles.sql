@@ -114,11 +114,11 @@ GRANT USAGE ON SCHEMA public TO :"ingest_role", :"worker_role", :"board_role";
 
 -- Start from nothing on every table and sequence named here (column
 -- privileges go with the table's), so that a re-run converges.
-REVOKE ALL ON TABLE webhook_events, sources, source_secrets, calls, call_legs, extensions,
+REVOKE ALL ON TABLE webhook_events, events, event_queue, event_results, sources, source_secrets, calls, call_legs, extensions,
                     csta_calls, board_users, board_sessions, login_failures, api_tokens,
                     source_apis, call_actions, __diesel_schema_migrations
   FROM :"ingest_role", :"worker_role", :"board_role";
-REVOKE ALL ON SEQUENCE webhook_events_id_seq, source_secrets_id_seq, calls_id_seq,
+REVOKE ALL ON SEQUENCE events_id_seq, source_secrets_id_seq, calls_id_seq,
                        call_legs_id_seq, extensions_id_seq, csta_calls_id_seq,
                        board_users_id_seq, login_failures_id_seq, api_tokens_id_seq,
                        call_actions_id_seq
@@ -128,17 +128,19 @@ REVOKE ALL ON SEQUENCE webhook_events_id_seq, source_secrets_id_seq, calls_id_se
 -- Exactly what store::inbox::insert (group commit), store::sources::lookup
 -- and store::sources::stamp_received run.
 
--- INSERT ... ON CONFLICT (source, dedup_key) DO NOTHING RETURNING id, source,
--- dedup_key; the id comes from the sequence.
-GRANT INSERT (source, provider, body, headers, dedup_key) ON webhook_events TO :"ingest_role";
-GRANT USAGE ON SEQUENCE webhook_events_id_seq TO :"ingest_role";
--- RETURNING and the look-up of duplicates read these columns (and the
--- Yeastar retirement filters on received_at); nothing else of the inbox,
--- bodies included, is readable.
-GRANT SELECT (id, source, dedup_key, received_at) ON webhook_events TO :"ingest_role";
+-- INSERT INTO events ... ON CONFLICT (source, dedup_key, day) DO NOTHING
+-- RETURNING id, day, source, dedup_key, received_at, and the event's queue
+-- row in the same statement; the id comes from the sequence.
+GRANT INSERT (source, provider, body, headers, dedup_key) ON events TO :"ingest_role";
+GRANT INSERT (id, day, source, received_at) ON event_queue TO :"ingest_role";
+GRANT USAGE ON SEQUENCE events_id_seq TO :"ingest_role";
+-- RETURNING and the look-up of duplicates (today and yesterday) read these
+-- columns (and the Yeastar retirement filters on received_at); nothing else
+-- of the inbox, bodies included, is readable.
+GRANT SELECT (id, day, source, dedup_key, received_at) ON events TO :"ingest_role";
 -- Yeastar retirement: an identical body older than the window gets its
 -- dedup_key suffixed with its id, so that the new one is stored.
-GRANT UPDATE (dedup_key) ON webhook_events TO :"ingest_role";
+GRANT UPDATE (dedup_key) ON events TO :"ingest_role";
 -- Verification: the source, its settings and its (sealed) secrets.
 GRANT SELECT ON sources, source_secrets TO :"ingest_role";
 -- The activity stamp `worker stats` shows.
@@ -146,10 +148,20 @@ GRANT UPDATE (last_received_at) ON sources TO :"ingest_role";
 
 -- ----------------------------------------------------------------- worker --
 
--- Claim (SELECT ... FOR UPDATE SKIP LOCKED), complete, replay (UPDATE),
--- prune (DELETE), stats and wait-idle (SELECT). No INSERT: only ingest
--- stores webhooks.
-GRANT SELECT, UPDATE, DELETE ON webhook_events TO :"worker_role";
+-- Claim (SELECT ... FOR UPDATE SKIP LOCKED on the queue, the events read),
+-- complete (DELETE the queue row, INSERT the result; UPDATE a failed one),
+-- replay (UPDATE), stats and wait-idle (SELECT). No INSERT of events: only
+-- ingest stores webhooks. Retention and the daily partitions go through
+-- the owner's SECURITY DEFINER functions, which only this role may run.
+GRANT SELECT ON events, webhook_events TO :"worker_role";
+GRANT SELECT, UPDATE, DELETE ON event_queue TO :"worker_role";
+GRANT SELECT, INSERT ON event_results TO :"worker_role";
+GRANT EXECUTE ON FUNCTION switchboard_prune(interval, boolean),
+                          switchboard_ensure_partitions(date, date) TO :"worker_role";
+-- (The worker also vacuums the queue when its role may: PostgreSQL 15 and
+-- 16 let only the table's owner do that. As a superuser,
+-- `ALTER TABLE event_queue OWNER TO switchboard_worker` allows it; without
+-- it, autovacuum alone cleans the queue: see the README's Performance.)
 -- The projections: upserted and locked row by row; nothing deletes them.
 GRANT SELECT, INSERT, UPDATE ON calls, call_legs, extensions, csta_calls TO :"worker_role";
 GRANT USAGE ON SEQUENCE calls_id_seq, call_legs_id_seq, extensions_id_seq, csta_calls_id_seq

@@ -1,9 +1,14 @@
-//! The inbox (`webhook_events`): raw webhooks exactly as received, and every
-//! statement on them. Ingest inserts (group commit); the worker claims,
-//! completes, retries and buries; operators read stats, prune and replay.
+//! The inbox: raw webhooks exactly as received (`events`, partitioned by
+//! the UTC day of receipt), the queue of work on them (`event_queue`: one
+//! narrow row per pending or dead event) and their outcomes
+//! (`event_results`: one narrow row per processed event), and every
+//! statement on them. Ingest inserts an event and its queue row in one
+//! transaction (group commit); the worker claims queue rows, and completes
+//! an event by deleting its queue row and inserting its result, never
+//! rewriting the event; operators read stats, prune whole days and replay.
 //!
-//! An event is *pending* while it is neither processed nor dead; that rule
-//! is [`pending!`] and is written nowhere else.
+//! An event is *pending* while its queue row is not dead; that rule is
+//! [`pending!`] and is written nowhere else.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,10 +25,18 @@ use domain::Provider;
 use crate::sources::{self, SourceActivity};
 use crate::Error;
 
-/// The pending predicate: not processed and not dead (due now or later).
+/// The pending predicate on `event_queue`: not dead (due now or later).
+/// A processed event has no queue row.
 macro_rules! pending {
     () => {
-        "processed_at IS NULL AND dead_at IS NULL"
+        "dead_at IS NULL"
+    };
+}
+
+/// Today's UTC day, as stored in `events.day`.
+macro_rules! today {
+    () => {
+        "(now() AT TIME ZONE 'UTC')::date"
     };
 }
 
@@ -55,22 +68,64 @@ pub struct NewEvent {
 /// Where each inserted event landed, by `(source, dedup_key)`.
 pub type EventIds = HashMap<(String, String), i64>;
 
+/// Deduplication is enforced per day by a unique key (PostgreSQL requires
+/// the partition key in it); a retry that crosses midnight UTC is caught by
+/// looking at the previous day too. Two deliveries racing across midnight
+/// could each miss the other's uncommitted row, so within a minute of
+/// midnight the insert transactions take turns (one advisory lock): the
+/// later one then sees the earlier one's row.
+const MIDNIGHT_TURN: &str = concat!(
+    "SELECT pg_advisory_xact_lock(6009550036131267922)
+     WHERE (now() AT TIME ZONE 'UTC') - ",
+    today!(),
+    " < interval '1 minute'
+        OR ",
+    today!(),
+    " + 1 - (now() AT TIME ZONE 'UTC') < interval '1 minute'"
+);
+
 /// Yeastar sends no event id: an identical body older than the window is a
 /// new event, so its old row is retired from deduplication first.
-const RETIRE_OLD_DUPLICATES: &str =
-    "UPDATE webhook_events w SET dedup_key = w.dedup_key || '@' || w.id
+const RETIRE_OLD_DUPLICATES: &str = concat!(
+    "UPDATE events w SET dedup_key = w.dedup_key || '@' || w.id
      FROM unnest($1::text[], $2::text[]) AS k(source, dedup_key)
      WHERE w.source = k.source AND w.dedup_key = k.dedup_key
-       AND w.received_at < now() - make_interval(secs => $3)";
+       AND w.day >= ",
+    today!(),
+    " - 1
+       AND w.received_at < now() - make_interval(secs => $3)"
+);
 
-const INSERT: &str = "INSERT INTO webhook_events (source, provider, body, headers, dedup_key)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[], $5::text[])
-     ON CONFLICT (source, dedup_key) DO NOTHING
-     RETURNING id, source, dedup_key";
+/// Stores the new events and their queue rows; a key already stored today
+/// or yesterday is a duplicate.
+const INSERT: &str = concat!(
+    "WITH new AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[], $5::text[])
+         AS u(source, provider, body, headers, dedup_key)
+       WHERE NOT EXISTS (SELECT 1 FROM events e
+                          WHERE e.source = u.source AND e.dedup_key = u.dedup_key
+                            AND e.day >= ",
+    today!(),
+    " - 1)),
+     stored AS (
+       INSERT INTO events (source, provider, body, headers, dedup_key)
+       SELECT source, provider, body, headers, dedup_key FROM new
+       ON CONFLICT (source, dedup_key, day) DO NOTHING
+       RETURNING id, day, source, dedup_key, received_at),
+     queued AS (
+       INSERT INTO event_queue (id, day, source, received_at)
+       SELECT id, day, source, received_at FROM stored)
+     SELECT id, source, dedup_key FROM stored"
+);
 
-const FIND_EXISTING: &str = "SELECT w.id, w.source, w.dedup_key FROM webhook_events w
+const FIND_EXISTING: &str = concat!(
+    "SELECT w.id, w.source, w.dedup_key FROM events w
      JOIN unnest($1::text[], $2::text[]) AS k(source, dedup_key)
-       ON w.source = k.source AND w.dedup_key = k.dedup_key";
+       ON w.source = k.source AND w.dedup_key = k.dedup_key
+     WHERE w.day >= ",
+    today!(),
+    " - 1"
+);
 
 #[derive(QueryableByName)]
 struct IdKey {
@@ -98,6 +153,7 @@ pub async fn insert(
 ) -> Result<(EventIds, EventIds), Error> {
     let (inserted, existing) = conn
         .transaction::<_, diesel::result::Error, _>(async |c| {
+            Cached(diesel::sql_query(MIDNIGHT_TURN)).execute(c).await?;
             retire_old_duplicates(c, events, yeastar_dedup_window).await?;
             let inserted = insert_new(c, events).await?;
             let existing = find_existing(c, events, &inserted).await?;
@@ -203,21 +259,37 @@ pub struct Claimed {
     pub attempts: i32,
 }
 
+/// The claimed queue rows joined to their events, one index probe each in
+/// the event's own day (LATERAL: never a scan of every partition).
+macro_rules! claimed_events {
+    () => {
+        "SELECT e.id, e.source, e.provider, e.body, e.received_at, c.attempts
+         FROM c CROSS JOIN LATERAL (
+           SELECT id, source, provider, body, received_at FROM events
+           WHERE events.id = c.id AND events.day = c.day) e
+         ORDER BY e.id"
+    };
+}
+
 const CLAIM: &str = concat!(
-    "SELECT id, source, provider, body, received_at, attempts FROM webhook_events
-     WHERE ",
+    "WITH c AS (
+       SELECT id, day, attempts FROM event_queue
+       WHERE ",
     pending!(),
     " AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-     ORDER BY id LIMIT $1
-     FOR UPDATE SKIP LOCKED"
+       ORDER BY id LIMIT $1
+       FOR UPDATE SKIP LOCKED) ",
+    claimed_events!()
 );
 
 const CLAIM_IDS: &str = concat!(
-    "SELECT id, source, provider, body, received_at, attempts FROM webhook_events
-     WHERE id = ANY($1) AND ",
+    "WITH c AS (
+       SELECT id, day, attempts FROM event_queue
+       WHERE id = ANY($1) AND ",
     pending!(),
     " ORDER BY id
-     FOR UPDATE SKIP LOCKED"
+       FOR UPDATE SKIP LOCKED) ",
+    claimed_events!()
 );
 
 /// Claims up to `limit` pending events that are due, oldest first, locking
@@ -264,72 +336,91 @@ impl Outcome {
     }
 }
 
-const COMPLETE: &str = "UPDATE webhook_events w SET
-         attempts = w.attempts + 1,
-         event_type = COALESCE(u.event_type, w.event_type),
-         outcome = u.outcome,
-         processed_at = CASE WHEN u.outcome IS NOT NULL THEN clock_timestamp() END,
-         last_error = COALESCE(u.error, w.last_error),
+/// Processed: the queue row goes, the result is stored. The event itself
+/// is not touched.
+const COMPLETE_PROCESSED: &str = "WITH u AS (
+       SELECT * FROM unnest($1::int8[], $2::text[], $3::text[]) AS u(id, outcome, event_type)),
+     done AS (
+       DELETE FROM event_queue q USING u WHERE q.id = u.id
+       RETURNING q.id, q.day, q.attempts, q.last_error, u.outcome, u.event_type)
+     INSERT INTO event_results (id, day, processed_at, outcome, event_type, attempts, last_error)
+     SELECT id, day, clock_timestamp(), outcome, event_type, attempts + 1, last_error FROM done";
+
+/// Failed: the queue row records the attempt, and its next one or its death.
+const COMPLETE_FAILED: &str = "UPDATE event_queue q SET
+         attempts = q.attempts + 1,
+         event_type = COALESCE(u.event_type, q.event_type),
+         last_error = u.error,
          next_attempt_at = u.retry_at,
          dead_at = CASE WHEN u.dead THEN now() END
-     FROM unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::bool[])
-          AS u(id, outcome, event_type, error, retry_at, dead)
-     WHERE w.id = u.id";
+     FROM unnest($1::int8[], $2::text[], $3::text[], $4::timestamptz[], $5::bool[])
+          AS u(id, event_type, error, retry_at, dead)
+     WHERE q.id = u.id";
 
-/// Records the outcomes of claimed events in one statement: processed events
-/// get `processed_at`, failed ones `last_error` and their next attempt (or
-/// `dead_at`); every one gets `attempts + 1`. Returns the rows updated.
+/// Records the outcomes of claimed events, in at most two statements:
+/// processed events leave the queue and get a result row (with `attempts +
+/// 1`); failed ones keep their queue row with `last_error`, `attempts + 1`
+/// and their next attempt (or `dead_at`). Returns the events recorded.
 pub async fn complete(
     conn: &mut AsyncPgConnection,
     outcomes: &[(i64, Outcome)],
 ) -> Result<usize, Error> {
-    if outcomes.is_empty() {
-        return Ok(0);
-    }
-    let n = outcomes.len();
-    let mut ids = Vec::with_capacity(n);
-    let mut kinds: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut types: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut errors: Vec<Option<&str>> = Vec::with_capacity(n);
-    let mut retry: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
-    let mut dead = Vec::with_capacity(n);
+    let mut done_ids = Vec::with_capacity(outcomes.len());
+    let mut done_kinds: Vec<&str> = Vec::with_capacity(outcomes.len());
+    let mut done_types: Vec<&str> = Vec::with_capacity(outcomes.len());
+    let mut failed_ids = Vec::new();
+    let mut failed_types: Vec<Option<&str>> = Vec::new();
+    let mut errors: Vec<&str> = Vec::new();
+    let mut retry: Vec<Option<DateTime<Utc>>> = Vec::new();
+    let mut dead = Vec::new();
     for (id, o) in outcomes {
-        ids.push(*id);
-        dead.push(o.is_dead());
         match o {
             Outcome::Applied { event_type } | Outcome::Ignored { event_type } => {
-                kinds.push(Some(if matches!(o, Outcome::Applied { .. }) {
+                done_ids.push(*id);
+                done_kinds.push(if matches!(o, Outcome::Applied { .. }) {
                     "applied"
                 } else {
                     "ignored"
-                }));
-                types.push(Some(event_type));
-                errors.push(None);
-                retry.push(None);
+                });
+                done_types.push(event_type);
             }
             Outcome::Failed {
                 event_type,
                 error,
                 retry_at,
             } => {
-                kinds.push(None);
-                types.push(event_type.as_deref());
-                errors.push(Some(error));
+                failed_ids.push(*id);
+                failed_types.push(event_type.as_deref());
+                errors.push(error);
                 retry.push(*retry_at);
+                dead.push(o.is_dead());
             }
         }
     }
-    Ok(Cached(
-        diesel::sql_query(COMPLETE)
-            .bind::<Array<BigInt>, _>(ids)
-            .bind::<Array<Nullable<Text>>, _>(kinds)
-            .bind::<Array<Nullable<Text>>, _>(types)
-            .bind::<Array<Nullable<Text>>, _>(errors)
-            .bind::<Array<Nullable<Timestamptz>>, _>(retry)
-            .bind::<Array<Bool>, _>(dead),
-    )
-    .execute(conn)
-    .await?)
+    let mut n = 0;
+    if !done_ids.is_empty() {
+        n += Cached(
+            diesel::sql_query(COMPLETE_PROCESSED)
+                .bind::<Array<BigInt>, _>(done_ids)
+                .bind::<Array<Text>, _>(done_kinds)
+                .bind::<Array<Text>, _>(done_types),
+        )
+        .execute(conn)
+        .await?;
+    }
+    if !failed_ids.is_empty() {
+        n += Cached(
+            diesel::sql_query(COMPLETE_FAILED)
+                .bind::<Array<BigInt>, _>(failed_ids)
+                .bind::<Array<Nullable<Text>>, _>(failed_types)
+                .bind::<Array<Text>, _>(errors)
+                .bind::<Array<Nullable<Timestamptz>>, _>(retry)
+                .bind::<Array<Bool>, _>(dead),
+        )
+        .execute(conn)
+        .await?;
+    }
+    Ok(n)
 }
 
 // ----------------------------------------------------------------- depth --
@@ -349,12 +440,12 @@ const DEPTH: &str = concat!(
     "SELECT count(*) AS pending,
             coalesce(greatest(extract(epoch FROM now() - min(received_at))::float8, 0), 0)
               AS oldest_age_seconds
-     FROM webhook_events WHERE ",
+     FROM event_queue WHERE ",
     pending!()
 );
 
 const DRAINED: &str = concat!(
-    "SELECT NOT EXISTS (SELECT 1 FROM webhook_events WHERE ",
+    "SELECT NOT EXISTS (SELECT 1 FROM event_queue WHERE ",
     pending!(),
     ") AS drained"
 );
@@ -370,7 +461,7 @@ pub async fn depth(conn: &mut AsyncPgConnection) -> Result<Depth, Error> {
     Ok(diesel::sql_query(DEPTH).get_result(conn).await?)
 }
 
-/// Probes the pending index (cheap enough to poll during a drain). Returns
+/// Probes the queue (cheap enough to poll during a drain). Returns
 /// whether nothing is pending.
 pub async fn is_drained(conn: &mut AsyncPgConnection) -> Result<bool, Error> {
     let d: Drained = diesel::sql_query(DRAINED).get_result(conn).await?;
@@ -441,33 +532,37 @@ pub struct Stats {
     pub sources: Vec<SourceActivity>,
 }
 
-// Failing rows are served by the partial index on `processed_at IS NULL AND
-// last_error IS NOT NULL`; processed counts by the BRIN index on processed_at.
+// The queue is small (pending and dead events only); processed counts are
+// served by the BRIN index on event_results.processed_at in the last two
+// days' partitions.
 const TOTALS: &str = concat!(
     "SELECT
-       (SELECT count(*) FROM webhook_events
+       (SELECT count(*) FROM event_queue
          WHERE last_error IS NOT NULL AND ",
     pending!(),
     ") AS retrying,
-       (SELECT count(*) FROM webhook_events
-         WHERE processed_at IS NULL AND last_error IS NOT NULL AND dead_at IS NOT NULL) AS dead,
-       (SELECT count(*) FROM webhook_events WHERE processed_at > now() - interval '1 minute')
-         AS processed_last_minute,
-       (SELECT count(*) FROM webhook_events WHERE processed_at > now() - interval '1 hour')
-         AS processed_last_hour"
+       (SELECT count(*) FROM event_queue WHERE dead_at IS NOT NULL) AS dead,
+       (SELECT count(*) FROM event_results
+         WHERE day >= ",
+    today!(),
+    " - 1 AND processed_at > now() - interval '1 minute') AS processed_last_minute,
+       (SELECT count(*) FROM event_results
+         WHERE day >= ",
+    today!(),
+    " - 1 AND processed_at > now() - interval '1 hour') AS processed_last_hour"
 );
 
 const PENDING_BY_TYPE: &str = concat!(
     "SELECT source, coalesce(event_type, '(not parsed yet)') AS event_type, count(*) AS count,
             extract(epoch FROM now() - min(received_at))::float8 AS oldest_age_seconds
-     FROM webhook_events WHERE ",
+     FROM event_queue WHERE ",
     pending!(),
     " GROUP BY 1, 2 ORDER BY count DESC, 1, 2"
 );
 
 const RECENT_ERRORS: &str = "SELECT id, source, event_type, attempts, dead_at IS NOT NULL AS dead,
             next_attempt_at, last_error
-     FROM webhook_events WHERE processed_at IS NULL AND last_error IS NOT NULL
+     FROM event_queue WHERE last_error IS NOT NULL
      ORDER BY id DESC LIMIT 5";
 
 /// Gathers the inbox statistics. Returns them for display or JSON.
@@ -492,43 +587,113 @@ pub async fn stats(conn: &mut AsyncPgConnection) -> Result<Stats, Error> {
 
 // ----------------------------------------------------------------- prune --
 
-const PRUNE_PROCESSED: &str = "DELETE FROM webhook_events WHERE id IN (
-         SELECT id FROM webhook_events WHERE processed_at < now() - make_interval(secs => $1)
-         LIMIT $2 FOR UPDATE SKIP LOCKED)";
+/// What [`prune`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct Pruned {
+    /// Events deleted (processed ones, and dead ones when asked).
+    #[diesel(sql_type = BigInt)]
+    pub deleted: i64,
+    /// Whole days dropped (partitions of events and of their results).
+    #[diesel(sql_type = Integer)]
+    pub partitions: i32,
+    /// Days old enough that were kept: they still hold pending or dead
+    /// events.
+    #[diesel(sql_type = Integer)]
+    pub kept_days: i32,
+}
 
-const PRUNE_DEAD: &str = "DELETE FROM webhook_events WHERE id IN (
-         SELECT id FROM webhook_events WHERE dead_at < now() - make_interval(secs => $1)
-         LIMIT $2 FOR UPDATE SKIP LOCKED)";
+/// Retention: the database's `switchboard_prune` (migrations), in one
+/// transaction that waits at most `lock_timeout` for the locks a partition
+/// drop needs.
+const PRUNE: &str =
+    "SELECT deleted, partitions, kept_days FROM switchboard_prune(make_interval(secs => $1), $2)";
 
-/// Deletes events processed more than `older_than` ago (and, with
-/// `include_dead`, dead events that died before then) in batches of `batch`
-/// rows, each its own short transaction. Returns how many were deleted.
+/// Deletes the events received before the UTC day of `now - older_than`,
+/// a whole day at a time (dropping its partitions, so the cost does not
+/// grow with the number of events), with their results; with
+/// `include_dead`, also dead events that died before then. Days that still
+/// hold pending events, or dead ones not included, are kept. Returns what
+/// it did.
 pub async fn prune(
     conn: &mut AsyncPgConnection,
     older_than: Duration,
     include_dead: bool,
-    batch: i64,
-) -> Result<u64, Error> {
-    let batch = batch.max(1);
-    let mut statements = vec![PRUNE_PROCESSED];
-    if include_dead {
-        statements.push(PRUNE_DEAD);
-    }
-    let mut total = 0u64;
-    for statement in statements {
-        loop {
-            let n = diesel::sql_query(statement)
-                .bind::<Double, _>(older_than.as_secs_f64())
-                .bind::<BigInt, _>(batch)
-                .execute(conn)
+) -> Result<Pruned, Error> {
+    let pruned = conn
+        .transaction::<_, diesel::result::Error, _>(async |c| {
+            // Dropping a partition locks the parent table briefly: wait for
+            // it no longer than this rather than queue ingest behind it.
+            diesel::sql_query("SET LOCAL lock_timeout = '10s'")
+                .execute(c)
                 .await?;
-            total += n as u64;
-            if (n as i64) < batch {
-                break;
-            }
-        }
-    }
-    Ok(total)
+            diesel::sql_query(PRUNE)
+                .bind::<Double, _>(older_than.as_secs_f64())
+                .bind::<Bool, _>(include_dead)
+                .get_result::<Pruned>(c)
+                .await
+        })
+        .await?;
+    Ok(pruned)
+}
+
+// ------------------------------------------------------------ partitions --
+
+#[derive(QueryableByName)]
+struct Created {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+const ENSURE_PARTITIONS: &str = concat!(
+    "SELECT count(*) AS n FROM switchboard_ensure_partitions(",
+    today!(),
+    " - 1, ",
+    today!(),
+    " + $1)"
+);
+
+/// Creates the daily partitions from yesterday to `days_ahead` days from
+/// today that do not exist yet. Returns how many days it created.
+pub async fn ensure_partitions(
+    conn: &mut AsyncPgConnection,
+    days_ahead: i32,
+) -> Result<i64, Error> {
+    let c: Created = diesel::sql_query(ENSURE_PARTITIONS)
+        .bind::<Integer, _>(days_ahead)
+        .get_result(conn)
+        .await?;
+    Ok(c.n)
+}
+
+// ----------------------------------------------------------------- vacuum --
+
+#[derive(QueryableByName)]
+struct QueueHealth {
+    #[diesel(sql_type = BigInt)]
+    dead_tuples: i64,
+    #[diesel(sql_type = Bool)]
+    may_vacuum: bool,
+}
+
+const QUEUE_HEALTH: &str = "SELECT coalesce(s.n_dead_tup, 0) AS dead_tuples,
+            pg_has_role(current_user, c.relowner, 'USAGE') AS may_vacuum
+     FROM pg_class c LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+     WHERE c.oid = 'event_queue'::regclass";
+
+/// The queue's dead tuples as the statistics last counted them, and
+/// whether this connection's role may vacuum it (it owns the table).
+pub async fn queue_dead_tuples(conn: &mut AsyncPgConnection) -> Result<(i64, bool), Error> {
+    let h: QueueHealth = diesel::sql_query(QUEUE_HEALTH).get_result(conn).await?;
+    Ok((h.dead_tuples, h.may_vacuum))
+}
+
+/// Vacuums the queue (a table of a few live rows: milliseconds), skipping
+/// it when another session is vacuuming it already.
+pub async fn vacuum_queue(conn: &mut AsyncPgConnection) -> Result<(), Error> {
+    diesel::sql_query("VACUUM (SKIP_LOCKED) event_queue")
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------- replay --
@@ -550,8 +715,7 @@ impl ReplayFilter {
     }
 }
 
-const REPLAY: &str =
-    "UPDATE webhook_events SET dead_at = NULL, next_attempt_at = NULL, attempts = 0
+const REPLAY: &str = "UPDATE event_queue SET dead_at = NULL, next_attempt_at = NULL, attempts = 0
      WHERE dead_at IS NOT NULL
        AND (cardinality($1::int8[]) = 0 OR id = ANY($1))
        AND ($2::text IS NULL OR source = $2)

@@ -225,9 +225,14 @@ impl TestDb {
             let keys: Vec<&str> = chunk.iter().map(|e| e.1.as_str()).collect();
             let bodies: Vec<&[u8]> = chunk.iter().map(|e| e.2.as_slice()).collect();
             diesel::sql_query(
-                "INSERT INTO webhook_events (source, provider, body, dedup_key)
-                 SELECT s, (SELECT provider FROM sources WHERE name = s), b, k
-                 FROM unnest($1::text[], $2::bytea[], $3::text[]) AS u(s, b, k)",
+                "WITH stored AS (
+                   INSERT INTO events (source, provider, body, dedup_key)
+                   SELECT s, (SELECT provider FROM sources WHERE name = s), b, k
+                   FROM unnest($1::text[], $2::bytea[], $3::text[]) WITH ORDINALITY AS u(s, b, k, n)
+                   ORDER BY n
+                   RETURNING id, day, source, received_at)
+                 INSERT INTO event_queue (id, day, source, received_at)
+                 SELECT id, day, source, received_at FROM stored",
             )
             .bind::<diesel::sql_types::Array<Text>, _>(&sources)
             .bind::<diesel::sql_types::Array<diesel::sql_types::Bytea>, _>(&bodies)
@@ -237,6 +242,11 @@ impl TestDb {
             .context("inserting inbox events")?;
         }
         Ok(())
+    }
+
+    /// [`age_events`] on this database.
+    pub async fn age_events(&self, filter: &str, days: i32, own_partition: bool) -> Result<()> {
+        age_events(&self.url, filter, days, own_partition).await
     }
 
     /// Installs the completion audit (see [`audit_completions`]).
@@ -293,9 +303,10 @@ impl Drop for TestDb {
     }
 }
 
-/// Installs a trigger that records every pending -> processed transition
-/// of an inbox row in `completion_audit`, and refuses (raises) a second
-/// one: proof that each event is completed exactly once.
+/// Installs a trigger that records every result stored for an event in
+/// `completion_audit` (a second result for the same event is refused by
+/// `event_results`' primary key, and would fail its batch): proof that
+/// each event is completed exactly once.
 pub async fn audit_completions(url: &str) -> Result<()> {
     let mut c = AsyncPgConnection::establish(url).await?;
     c.batch_execute(
@@ -303,19 +314,50 @@ pub async fn audit_completions(url: &str) -> Result<()> {
                                         at timestamptz NOT NULL DEFAULT clock_timestamp());
          CREATE FUNCTION audit_completion() RETURNS trigger LANGUAGE plpgsql AS $$
          BEGIN
-           IF OLD.processed_at IS NOT NULL
-              AND NEW.processed_at IS DISTINCT FROM OLD.processed_at THEN
+           IF EXISTS (SELECT 1 FROM completion_audit WHERE event_id = NEW.id) THEN
              RAISE EXCEPTION 'event % processed twice', NEW.id;
            END IF;
-           IF OLD.processed_at IS NULL AND NEW.processed_at IS NOT NULL THEN
-             INSERT INTO completion_audit (event_id) VALUES (NEW.id);
-           END IF;
+           INSERT INTO completion_audit (event_id) VALUES (NEW.id);
            RETURN NEW;
          END $$;
-         CREATE TRIGGER audit_completion BEFORE UPDATE ON webhook_events
+         CREATE TRIGGER audit_completion AFTER INSERT ON event_results
            FOR EACH ROW EXECUTE FUNCTION audit_completion();",
     )
     .await
     .context("installing the completion audit")?;
+    Ok(())
+}
+
+/// Moves the events matching `filter` (SQL on `events`, e.g.
+/// `dedup_key IN ('a', 'b')`) and their queue and result rows `days`
+/// days into the past, as if received then; with `own_partition`, into
+/// a partition of their own for that day (created first), else into the
+/// default partition (no partition exists for that day).
+pub async fn age_events(url: &str, filter: &str, days: i32, own_partition: bool) -> Result<()> {
+    let today = "(now() AT TIME ZONE 'UTC')::date";
+    let mut sql = String::new();
+    if own_partition {
+        sql.push_str(&format!(
+            "SELECT switchboard_ensure_partitions({today} - {days}, {today} - {days});"
+        ));
+    }
+    sql.push_str(&format!(
+        "CREATE TEMP TABLE aged AS SELECT id FROM events WHERE {filter};
+         UPDATE event_results SET day = {today} - {days},
+                processed_at = processed_at - make_interval(days => {days})
+          WHERE id IN (SELECT id FROM aged);
+         UPDATE event_queue SET day = {today} - {days},
+                received_at = received_at - make_interval(days => {days}),
+                dead_at = dead_at - make_interval(days => {days})
+          WHERE id IN (SELECT id FROM aged);
+         UPDATE events SET day = {today} - {days},
+                received_at = received_at - make_interval(days => {days})
+          WHERE id IN (SELECT id FROM aged);
+         DROP TABLE aged;"
+    ));
+    let mut c = store::connect(url).await.context("connecting")?;
+    c.batch_execute(&sql)
+        .await
+        .with_context(|| format!("ageing events {filter}"))?;
     Ok(())
 }

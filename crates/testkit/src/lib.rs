@@ -14,8 +14,8 @@ mod procs;
 mod wait;
 
 pub use db::{
-    admin_url, audit_completions, test_keyring, with_database, TestDb, OTHER_SECRETS_KEY,
-    TEST_SECRETS_KEY,
+    admin_url, age_events, audit_completions, test_keyring, with_database, TestDb,
+    OTHER_SECRETS_KEY, TEST_SECRETS_KEY,
 };
 pub use fixtures::{fixture, fixtures_dir};
 pub use procs::{

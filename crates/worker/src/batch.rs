@@ -104,13 +104,16 @@ pub(crate) async fn run(
         let claim_secs = started.elapsed().as_secs_f64();
         let parsed: Vec<_> = claimed.iter().map(parse).collect();
         let sorted = sort(cfg, &claimed, &parsed);
+        // Completed first (it commits or rolls back with the rest): the
+        // extension rows the projections lock last are then held only until
+        // the commit, so concurrent batches wait on each other less.
+        inbox::complete(conn, &sorted.outcomes).await?;
         let changed = apply(conn, &sorted.items)
             .await
             .map_err(|cause| BatchError::Apply {
                 ids: claimed.iter().map(|c| c.id).collect(),
                 cause,
             })?;
-        inbox::complete(conn, &sorted.outcomes).await?;
         // One notification per batch, delivered on commit only.
         changes::notify(conn, &changed).await?;
         Ok(Committed {

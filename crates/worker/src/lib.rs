@@ -7,6 +7,7 @@ mod batch_loop;
 mod config;
 mod depth;
 mod listener;
+mod maintain;
 mod retry;
 
 pub mod render;
@@ -16,4 +17,5 @@ pub use batch_loop::{Worker, WorkerError};
 pub use config::WorkerConfig;
 pub use depth::sample as sample_depth;
 pub use listener::{listen, ListenError};
+pub use maintain::run as maintain;
 pub use retry::backoff;

@@ -34,8 +34,13 @@ struct Cli {
 struct RunArgs {
     #[command(flatten)]
     config: WorkerConfig,
-    /// Database connections held by this worker (plus one for LISTEN).
-    #[arg(long, env = "WORKER_POOL_SIZE", default_value_t = 2)]
+    /// Claim loops in this process, each running its own batches on its own
+    /// connection (concurrent batches claim disjoint events).
+    #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+    /// Database connections held by this worker (plus one for LISTEN); at
+    /// least --concurrency + 1 (one for maintenance and metrics).
+    #[arg(long, env = "WORKER_POOL_SIZE", default_value_t = 3)]
     pool_size: usize,
     /// Poll only: no LISTEN connection (for poolers in transaction mode).
     #[arg(long, env = "WORKER_POLL_ONLY")]
@@ -86,7 +91,8 @@ enum Cmd {
         #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
         timeout: Duration,
     },
-    /// Delete processed events older than a cutoff, in small batches.
+    /// Delete processed events received before the (UTC) day of a cutoff,
+    /// a whole day at a time.
     Prune {
         /// e.g. 30d, 12h.
         #[arg(long, value_parser = humantime::parse_duration)]
@@ -94,9 +100,6 @@ enum Cmd {
         /// Also delete dead events that died before the cutoff.
         #[arg(long)]
         include_dead: bool,
-        /// Rows per delete transaction.
-        #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(i64).range(1..))]
-        batch_size: i64,
     },
     /// Manage webhook sources.
     #[command(subcommand)]
@@ -302,11 +305,15 @@ async fn run_main() -> Result<()> {
         Cmd::Prune {
             older_than,
             include_dead,
-            batch_size,
         } => {
             let mut conn = connect(&url).await?;
-            let n = store::inbox::prune(&mut conn, older_than, include_dead, batch_size).await?;
-            println!("deleted {n} event(s)");
+            let p = store::inbox::prune(&mut conn, older_than, include_dead)
+                .await
+                .context("pruning")?;
+            println!(
+                "deleted {} event(s); {} day(s) dropped whole; {} old day(s) kept (pending or dead events)",
+                p.deleted, p.partitions, p.kept_days
+            );
             Ok(())
         }
         Cmd::Source(cmd) => source(&url, cmd).await,
@@ -466,7 +473,8 @@ async fn stats(
 }
 
 async fn run(url: &str, args: RunArgs) -> Result<()> {
-    let pool = store::pool(url, args.pool_size.max(1), Duration::from_secs(5))
+    let loops = usize::from(args.concurrency);
+    let pool = store::pool(url, args.pool_size.max(loops + 1), Duration::from_secs(5))
         .context("building the connection pool")?;
     let cfg = args.config.clone();
     if let Some(bind) = &args.metrics_bind {
@@ -476,6 +484,7 @@ async fn run(url: &str, args: RunArgs) -> Result<()> {
         batch_size = cfg.batch_size,
         poll_interval_ms = cfg.poll_interval.as_millis() as u64,
         max_attempts = cfg.max_attempts,
+        concurrency = loops,
         listen = !args.poll_only,
         "worker started"
     );
@@ -498,7 +507,17 @@ async fn run(url: &str, args: RunArgs) -> Result<()> {
     if !args.poll_only {
         tokio::spawn(worker::listen(url.to_string(), wake.clone(), rx.clone()));
     }
-    Worker::new(pool, cfg).run(rx, wake).await;
+    tokio::spawn(worker::maintain(pool.clone(), rx.clone()));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..loops {
+        let (pool, cfg, rx, wake) = (pool.clone(), cfg.clone(), rx.clone(), wake.clone());
+        set.spawn(async move { Worker::new(pool, cfg).run(rx, wake).await });
+    }
+    while let Some(done) = set.join_next().await {
+        if let Err(e) = done {
+            tracing::error!(error = %e, "a claim loop ended abnormally");
+        }
+    }
     tracing::info!("worker stopped");
     Ok(())
 }

@@ -243,7 +243,7 @@ async fn duplicate_delivery_answers_200_and_is_stored_once() {
     // (resume after hold repeats the answer snapshot).
     let mut c = app.db.conn().await.expect("conn");
     diesel_async::RunQueryDsl::execute(
-        diesel::sql_query("UPDATE webhook_events SET received_at = now() - interval '2 minutes'"),
+        diesel::sql_query("UPDATE events SET received_at = now() - interval '2 minutes'"),
         &mut c,
     )
     .await

@@ -283,7 +283,7 @@ async fn worker_cli_sources_and_migrate() {
 async fn preload(db: &TestDb, n: i64, bad_every: Option<i64>) {
     let mut c = db.conn().await.expect("conn");
     diesel::sql_query(format!(
-        "INSERT INTO webhook_events (source, provider, body, dedup_key)
+        "WITH stored AS (INSERT INTO events (source, provider, body, dedup_key)
          SELECT 'pbx', 'yeastar',
                 CASE WHEN {bad} > 0 AND i % {bad} = 0 THEN convert_to('{{not json', 'UTF8')
                 ELSE convert_to(json_build_object('type', 30011, 'msg', json_build_object(
@@ -293,7 +293,11 @@ async fn preload(db: &TestDb, n: i64, bad_every: Option<i64>) {
                        'member_status', CASE WHEN i % 2 = 0 THEN 'RING' ELSE 'ANSWER' END))))::text
                 )::text, 'UTF8') END,
                 'k' || i
-         FROM generate_series(1, {n}) AS i",
+         FROM generate_series(1, {n}) AS i
+         ORDER BY i
+         RETURNING id, day, source, received_at)
+         INSERT INTO event_queue (id, day, source, received_at)
+         SELECT id, day, source, received_at FROM stored",
         bad = bad_every.unwrap_or(0),
     ))
     .execute(&mut c)

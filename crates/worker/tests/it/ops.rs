@@ -66,11 +66,11 @@ async fn stats_process_once_and_prune() {
     insert(&db, "pbx", "dead", "{\"type\": 30011, \"msg\": \"{oops\"}").await;
     exec(
         &db,
-        "UPDATE webhook_events SET attempts = 10, last_error = 'body is not valid JSON', dead_at = now()
-         WHERE dedup_key = 'dead'",
+        "UPDATE event_queue SET attempts = 10, last_error = 'body is not valid JSON', dead_at = now()
+         WHERE id = (SELECT id FROM events WHERE dedup_key = 'dead')",
     )
     .await;
-    exec(&db, "UPDATE webhook_events SET received_at = now() - interval '90 seconds' WHERE dedup_key = 'r0'").await;
+    exec(&db, "UPDATE event_queue SET received_at = now() - interval '90 seconds' WHERE id = (SELECT id FROM events WHERE dedup_key = 'r0')").await;
 
     let (code, out, _) = worker_cli(&db.url, &["stats", "--json"]).await;
     assert_eq!(code, 0);
@@ -127,34 +127,64 @@ async fn stats_process_once_and_prune() {
     );
     assert_eq!(s["processed_last_minute"], 6);
 
-    // prune: old processed rows go, recent ones and dead ones stay.
-    exec(&db, "UPDATE webhook_events SET processed_at = now() - interval '40 days' WHERE dedup_key IN ('r1', 'r2')").await;
-    exec(
-        &db,
-        "UPDATE webhook_events SET dead_at = now() - interval '40 days' WHERE dedup_key = 'dead'",
-    )
-    .await;
-    let (code, out, _) = worker_cli(
-        &db.url,
-        &["prune", "--older-than", "30d", "--batch-size", "1"],
-    )
-    .await;
-    assert_eq!((code, out.trim()), (0, "deleted 2 event(s)"));
+    // prune: whole old days go; recent days, and days holding pending or
+    // dead events, stay.
+    let age = async |filter: &str, days: i32, own: bool| {
+        db.age_events(filter, days, own).await.expect("age");
+    };
+    // r1, r2: processed, on a day of their own 40 days ago: dropped whole.
+    age("dedup_key IN ('r1', 'r2')", 40, true).await;
+    // r3: processed, on a day without a partition (the default one): deleted
+    // row by row.
+    age("dedup_key = 'r3'", 45, false).await;
+    // bad (still retrying) shares its day with r4: the day is kept.
+    age("dedup_key IN ('bad', 'r4')", 50, true).await;
+    // dead: on a day of its own, died 60 days ago.
+    age("dedup_key = 'dead'", 60, true).await;
+    let (code, out, err) = worker_cli(&db.url, &["prune", "--older-than", "30d"]).await;
+    assert_eq!(
+        (code, out.trim()),
+        (
+            0,
+            "deleted 3 event(s); 1 day(s) dropped whole; 2 old day(s) kept (pending or dead events)"
+        ),
+        "{err}"
+    );
     assert_eq!(
         db.count("SELECT count(*) AS n FROM webhook_events")
             .await
             .expect("n"),
-        6
+        5
+    );
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM events WHERE dedup_key IN ('r1', 'r2', 'r3')")
+            .await
+            .expect("n"),
+        0
     );
     let (_, out, _) =
         worker_cli(&db.url, &["prune", "--older-than", "30d", "--include-dead"]).await;
-    assert_eq!(out.trim(), "deleted 1 event(s)");
+    assert_eq!(
+        out.trim(),
+        "deleted 1 event(s); 1 day(s) dropped whole; 1 old day(s) kept (pending or dead events)"
+    );
     assert_eq!(
         db.count("SELECT count(*) AS n FROM webhook_events WHERE dedup_key = 'dead'")
             .await
             .expect("n"),
         0
     );
+    // The retrying event and its day's neighbour are still there, and it
+    // is still retried.
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM webhook_events WHERE dedup_key IN ('bad', 'r4')")
+            .await
+            .expect("n"),
+        2
+    );
+    let (_, out, _) = worker_cli(&db.url, &["stats", "--json"]).await;
+    let s: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(s["pending"], 1, "{s}");
 }
 
 async fn http_get(port: u16, path: &str) -> String {

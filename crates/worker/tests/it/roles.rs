@@ -241,13 +241,17 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
         1
     );
 
-    // The operator commands work with the worker role.
+    // The operator commands work with the worker role. The events are
+    // aged into a day of their own, so that prune drops it whole.
+    testkit::age_events(&owner, "true", 40, true)
+        .await
+        .expect("age the events");
     for args in [
         &["stats"][..],
         &["wait-idle", "--timeout", "10s"],
         &["board"],
         &["replay", "--all"],
-        &["prune", "--older-than", "0s", "--include-dead"],
+        &["prune", "--older-than", "30d", "--include-dead"],
     ] {
         testkit::worker_ok(&worker_url, args)
             .await
@@ -273,10 +277,13 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
     // Ingest may not read bodies, change or delete the inbox, touch the
     // projections, change sources or create anything.
     for sql in [
-        "DELETE FROM webhook_events",
-        "UPDATE webhook_events SET processed_at = now()",
-        "SELECT body FROM webhook_events",
-        "TRUNCATE webhook_events",
+        "DELETE FROM events",
+        "DELETE FROM event_queue",
+        "INSERT INTO event_results (id, day, processed_at, outcome, attempts) VALUES (1, current_date, now(), 'applied', 1)",
+        "SELECT body FROM events",
+        "SELECT * FROM webhook_events",
+        "TRUNCATE events",
+        "SELECT switchboard_prune('0s', true)",
         "UPDATE calls SET status = 'ended'",
         "SELECT * FROM calls",
         "INSERT INTO extensions (source, number) VALUES ('pbx', '1')",
@@ -286,11 +293,7 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
     ] {
         denied(&ingest_url, sql).await;
     }
-    allowed(
-        &ingest_url,
-        "SELECT id, source, dedup_key FROM webhook_events",
-    )
-    .await;
+    allowed(&ingest_url, "SELECT id, source, dedup_key FROM events").await;
     allowed(&ingest_url, "NOTIFY switchboard_inbox").await;
 
     // The board role: the worker role manages its users and tokens; the
@@ -361,7 +364,8 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
         "INSERT INTO calls (source, call_id, status) VALUES ('pbx', 'x', 'ringing')",
         "UPDATE board_users SET role = 'operator'",
         "INSERT INTO api_tokens (name, token_hash) VALUES ('x', decode(repeat('00', 32), 'hex'))",
-        "SELECT body FROM webhook_events",
+        "SELECT body FROM events",
+        "SELECT * FROM event_queue",
         "SELECT * FROM source_secrets",
         "CREATE TABLE mine (x int)",
     ] {
@@ -444,7 +448,9 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
     // The worker may not store webhooks, delete sources or projections, or
     // change the schema (nor record migrations).
     for sql in [
-        "INSERT INTO webhook_events (source, body, dedup_key) VALUES ('pbx', '', 'k')",
+        "INSERT INTO events (source, body, dedup_key) VALUES ('pbx', '', 'k')",
+        "DELETE FROM events",
+        "DROP TABLE events_default",
         "DELETE FROM sources",
         "DELETE FROM source_secrets",
         "DELETE FROM calls",

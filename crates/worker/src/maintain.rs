@@ -1,0 +1,77 @@
+//! Upkeep of the inbox while the worker runs: the daily partitions stay
+//! created ahead, and the queue is vacuumed as soon as completions have
+//! left enough dead rows in it (autovacuum visits a database once a
+//! minute, by which time a busy queue holds a minute of dead rows).
+
+use std::time::{Duration, Instant};
+
+use store::PgPool;
+use tokio::sync::watch;
+
+/// Days of partitions kept created ahead of today.
+const DAYS_AHEAD: i32 = 7;
+/// How often the partitions are checked.
+const PARTITION_EVERY: Duration = Duration::from_secs(3600);
+/// How often the queue's dead rows are looked at.
+const VACUUM_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// Dead rows in the queue that make it worth a vacuum.
+const VACUUM_AFTER_DEAD_ROWS: i64 = 1000;
+
+/// Runs until `shutdown` turns true: creates missing partitions at start
+/// and hourly, and vacuums the queue when it holds more than
+/// [`VACUUM_AFTER_DEAD_ROWS`] dead rows (if this role owns it; otherwise it
+/// says so once and leaves it to autovacuum). Failures are logged and tried
+/// again at the next turn.
+pub async fn run(pool: PgPool, mut shutdown: watch::Receiver<bool>) {
+    let mut partitions_due = Instant::now();
+    let mut may_vacuum = true;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        if let Ok(mut conn) = pool.get().await {
+            if Instant::now() >= partitions_due {
+                match store::inbox::ensure_partitions(&mut conn, DAYS_AHEAD).await {
+                    Ok(n) => {
+                        partitions_due = Instant::now() + PARTITION_EVERY;
+                        if n > 0 {
+                            tracing::info!(days = n, "created inbox partitions ahead");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "could not create inbox partitions"),
+                }
+            }
+            if may_vacuum {
+                match store::inbox::queue_dead_tuples(&mut conn).await {
+                    Ok((_, false)) => {
+                        may_vacuum = false;
+                        tracing::info!(
+                            "this role does not own event_queue: autovacuum alone vacuums it"
+                        );
+                    }
+                    Ok((dead, true)) if dead > VACUUM_AFTER_DEAD_ROWS => {
+                        let started = Instant::now();
+                        match store::inbox::vacuum_queue(&mut conn).await {
+                            Ok(()) => {
+                                metrics::counter!("switchboard_worker_queue_vacuums_total")
+                                    .increment(1);
+                                tracing::debug!(
+                                    dead,
+                                    ms = started.elapsed().as_millis() as u64,
+                                    "vacuumed the queue"
+                                );
+                            }
+                            Err(e) => tracing::warn!(error = %e, "could not vacuum the queue"),
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not read the queue's statistics"),
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(VACUUM_CHECK_EVERY) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}

@@ -10,9 +10,17 @@ Files read from TMP_DIR:
                                 the anchors were skipped)
   ingest.json                   traffic generator summary of the ingest run
   group_commit.txt              switchboard_ingest_group_commit_size_{sum,count}
-  drain-1.txt, drain-2.txt      `events|seconds` of the drains by 1 and 2 workers
+  drain-1.txt                   `events|seconds` of the drain by 1 worker (as shipped)
+  drain-p1.txt, drain-p2.txt    the same by 1 and 2 workers of one claim loop each
+  events-per-call.txt           `provider|events|calls` of the drained events
   e2e.txt                       `p50|p99|max|count` of accepted -> applied, ms
-  e2e-dead.txt                  inbox dead tuples, one sample per line
+  ingest-wrk.json               wrk's summary (bench/wrk/ingest.lua) of the
+                                external-generator ingest run
+  ingest-wrk-stored.txt         events stored by that run
+  e2e-dead.txt                  queue (event_queue) dead tuples, one sample
+                                per line, during the steady run
+  prune.txt                     `name: value`: seconds to prune the events by
+                                dropping their day, and row by row the old way
   e2e-traffic.json              traffic generator summary of the steady run
   ingest_peak.txt, worker_peak.txt  peak resident set size (VmHWM), KiB
   board.json                    `traffic board-watch` report: probe 200 -> SSE
@@ -64,11 +72,13 @@ def ratio(a, b):
 # Each is reported as {"met": bool, "value": measured, "target": threshold};
 # a value that could not be measured (anchors skipped) is null and not met.
 TARGETS = [
-    ("ingest_vs_single_row_ceiling", "ingest >= 1.5x the single-row insert ceiling", 1.5, lambda v, t: v >= t),
-    ("ingest_p99_ms", "ingest p99 < 20 ms", 20, lambda v, t: v < t),
+    ("ingest_vs_single_row_ceiling", "ingest (external generator, wrk) >= 1.5x the single-row insert ceiling", 1.5, lambda v, t: v >= t),
+    ("ingest_p99_ms", "ingest (external generator, wrk) p99 < 20 ms", 20, lambda v, t: v < t),
     ("one_worker_vs_graphile_batched", "1 worker >= graphile-worker batched no-op jobs", 1.0, lambda v, t: v >= t),
     ("two_workers_vs_one", "2 workers >= 1.6x 1 worker", 1.6, lambda v, t: v >= t),
     ("e2e_p99_ms", "end-to-end p99 < 50 ms at 1,000/s", 50, lambda v, t: v < t),
+    ("queue_dead_tuples_share", "queue dead tuples < 10% of the steady run's events (max sampled / events)", 0.10, lambda v, t: v < t),
+    ("prune_1m_seconds", "pruning 1,000,000 processed events < 1 s", 1.0, lambda v, t: v < t),
     ("peak_rss_mib", "ingest and worker < 64 MiB resident (largest shown)", 64, lambda v, t: v < t),
     ("board_sse_p99_ms", "board: webhook 200 -> SSE delta p99 < 100 ms (500 streams, 1,000/s; a lost delivery counts as late)", 100, lambda v, t: v < t),
     ("board_peak_mib", "board peak resident < 64 MiB with 500 streams", 64, lambda v, t: v < t),
@@ -173,7 +183,8 @@ def build(tmp, batch):
     res = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(), "cpus": os.cpu_count(),
         "anchors": {"pg_ceiling": ceil, "graphile": peer},
-        "ingest": None, "worker": None, "end_to_end": None, "peak_rss": None, "board": None,
+        "ingest": None, "ingest_external": None, "worker": None, "end_to_end": None, "peak_rss": None,
+        "prune": None, "pgbouncer": None, "board": None,
     }
     if has("ingest.json"):
         ing = json.loads(read(p("ingest.json")))
@@ -185,22 +196,53 @@ def build(tmp, batch):
                                                   gc.get("switchboard_ingest_group_commit_size_count", 0)),
                          "vs_single_row_ceiling": ratio(ing["events_per_second"], single),
                          "vs_batched_ceiling": ratio(ing["events_per_second"], batched)}
-    if has("drain-1.txt") and has("drain-2.txt"):
+    if has("ingest-wrk.json") and read(p("ingest-wrk.json")).strip():
+        wrk = json.loads(read(p("ingest-wrk.json")).strip().splitlines()[-1])
+        stored = int(read(p("ingest-wrk-stored.txt")).strip() or 0) if has("ingest-wrk-stored.txt") else None
+        errors = sum(wrk[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_status", "errors_timeout"))
+        ok_per_s = (wrk["requests"] - errors) / wrk["seconds"]
+        res["ingest_external"] = {"generator": "wrk -t1 -c64", "requests": wrk["requests"], "seconds": wrk["seconds"],
+                                  "accepted_per_s": ok_per_s, "errors": errors, "stored": stored,
+                                  "wrapped": wrk.get("wrapped", 0), "p50_ms": wrk["p50_ms"], "p90_ms": wrk["p90_ms"],
+                                  "p99_ms": wrk["p99_ms"], "max_ms": wrk["max_ms"],
+                                  "vs_single_row_ceiling": ratio(ok_per_s, single),
+                                  "vs_batched_ceiling": ratio(ok_per_s, batched)}
+    if has("prune.txt"):
+        pr = kv(p("prune.txt"))
+        res["prune"] = {"events": int(pr.get("events", 0)), "partition_seconds": pr.get("partition_seconds"),
+                        "partition_left": pr.get("partition_left"), "rows_seconds": pr.get("rows_seconds"),
+                        "rows_left": pr.get("rows_left")}
+    if has("pgb-ingest-wrk.json") and read(p("pgb-ingest-wrk.json")).strip():
+        w = json.loads(read(p("pgb-ingest-wrk.json")).strip().splitlines()[-1])
+        errors = sum(w[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_status", "errors_timeout"))
+        res["pgbouncer"] = {"ingest_accepted_per_s": (w["requests"] - errors) / w["seconds"], "ingest_errors": errors,
+                            "ingest_p99_ms": w["p99_ms"], "drain_events_per_s": None}
+        if has("pgb-drain.txt"):
+            n, secs = read(p("pgb-drain.txt")).strip().split("|")
+            res["pgbouncer"]["drain_events_per_s"] = int(n) / float(secs)
+            res["pgbouncer"]["drain_events"] = int(n)
+    if has("drain-1.txt") and has("drain-p1.txt") and has("drain-p2.txt"):
         drain = {}
-        for w in (1, 2):
+        for w in ("1", "p1", "p2"):
             n, secs = read(p(f"drain-{w}.txt")).strip().split("|")
             drain[w] = {"events": int(n), "seconds": float(secs), "events_per_s": int(n) / float(secs)}
-        res["worker"] = {"batch_size": batch, "drain": drain,
-                         "one_vs_claim_complete_ceiling": ratio(drain[1]["events_per_s"], claim),
-                         "one_vs_graphile_batched": ratio(drain[1]["events_per_s"], gbat),
-                         "two_vs_graphile_batched": ratio(drain[2]["events_per_s"], gbat),
-                         "two_vs_one": ratio(drain[2]["events_per_s"], drain[1]["events_per_s"])}
+        per_call = {}
+        if has("events-per-call.txt"):
+            for line in read(p("events-per-call.txt")).splitlines():
+                prov, events, calls = line.split("|")
+                per_call[prov] = {"events": int(events), "calls": int(calls),
+                                  "events_per_call": round(int(events) / int(calls), 2) if int(calls) else None}
+        res["worker"] = {"batch_size": batch, "drain": drain, "events_per_call": per_call,
+                         "one_vs_claim_complete_ceiling": ratio(drain["1"]["events_per_s"], claim),
+                         "one_vs_graphile_batched": ratio(drain["1"]["events_per_s"], gbat),
+                         "two_vs_graphile_batched": ratio(drain["p2"]["events_per_s"], gbat),
+                         "two_vs_one": ratio(drain["p2"]["events_per_s"], drain["p1"]["events_per_s"])}
     if has("e2e.txt"):
         p50, p99, mx, n = read(p("e2e.txt")).strip().split("|")
         dead_path = p("e2e-dead.txt")
         dead = [int(x) for x in (read(dead_path).split() if os.path.exists(dead_path) else []) if x.isdigit()]
         res["end_to_end"] = {"p50_ms": float(p50), "p99_ms": float(p99), "max_ms": float(mx), "events": int(n),
-                             "inbox_dead_tuples_max": max(dead or [0]), "inbox_dead_tuples_samples": len(dead),
+                             "queue_dead_tuples_max": max(dead or [0]), "queue_dead_tuples_samples": len(dead),
                              "traffic": json.loads(read(p("e2e-traffic.json")))}
     peaks = {k: int(read(p(f"{k}_peak.txt")).strip() or 0) if has(f"{k}_peak.txt") else 0 for k in ("ingest", "worker")}
     if any(peaks.values()):
@@ -208,12 +250,17 @@ def build(tmp, batch):
     res["board"] = board_section(tmp)
 
     ing, wk, e2e, rss, board = res["ingest"], res["worker"], res["end_to_end"], res["peak_rss"], res["board"]
+    ext, prune = res["ingest_external"], res["prune"]
     measured = {
-        "ingest_vs_single_row_ceiling": ing and ing["vs_single_row_ceiling"],
-        "ingest_p99_ms": ing and ing["p99_ms"],
+        "ingest_vs_single_row_ceiling": ext and ext["vs_single_row_ceiling"],
+        "ingest_p99_ms": ext and ext["p99_ms"],
         "one_worker_vs_graphile_batched": wk and wk["one_vs_graphile_batched"],
         "two_workers_vs_one": wk and wk["two_vs_one"],
         "e2e_p99_ms": e2e and e2e["p99_ms"],
+        "queue_dead_tuples_share": e2e and e2e["events"] and round(e2e["queue_dead_tuples_max"] / e2e["events"], 4),
+        # Scaled to 1,000,000 when the run pruned another number.
+        "prune_1m_seconds": prune and prune["partition_seconds"] is not None and prune["events"]
+                            and prune["partition_seconds"] * (1_000_000 / prune["events"] if prune["events"] > 1_000_000 else 1),
         "peak_rss_mib": rss and max(rss.values()),
         # p99 over every (probe, stream) pair, a pair never delivered counted
         # as infinitely late: null (not met) when more than 1% were lost.
@@ -229,6 +276,7 @@ def build(tmp, batch):
 
 def markdown(res):
     ing, wk, e2e, rss, board = res["ingest"], res["worker"], res["end_to_end"], res["peak_rss"], res["board"]
+    ext, prune = res["ingest_external"], res["prune"]
     ceil, peer = res["anchors"]["pg_ceiling"], res["anchors"]["graphile"]
     single, batched = ceil.get("insert_1_per_tx_rows_per_s"), ceil.get("insert_batched_rows_per_s")
     claim = ceil.get("claim_complete_rows_per_s")
@@ -246,20 +294,40 @@ def markdown(res):
             f"| ingest latency p50 / p99 / max (ms) | {f(ing['p50_ms'], 1)} / {f(ing['p99_ms'], 1)} / {f(ing['max_ms'], 1)} | | |",
             f"| ingest rows per commit (group commit) | {f(ing['rows_per_commit'], 1)} | | |",
         ]
+    if ext:
+        md += [
+            f"| ingest from wrk (1 thread, 64 connections, pre-signed), accepted/s | {f(ext['accepted_per_s'])} | single-row insert ceiling {f(single)} | {f(ext['vs_single_row_ceiling'], 2)} |",
+            f"| | | batched insert ceiling {f(batched)} | {f(ext['vs_batched_ceiling'], 2)} |",
+            f"| ingest from wrk: latency p50 / p90 / p99 / max (ms); errors; stored | {f(ext['p50_ms'], 1)} / {f(ext['p90_ms'], 1)} / {f(ext['p99_ms'], 1)} / {f(ext['max_ms'], 1)}; {ext['errors']:,}; {f(ext['stored'])} of {ext['requests']:,} | | |",
+        ]
     if wk:
         drain = wk["drain"]
         md += [
-            f"| worker drain, 1 process, events/s ({drain[1]['events']:,} events, batch {wk['batch_size']}) | {f(drain[1]['events_per_s'])} | claim+complete ceiling {f(claim)} | {f(wk['one_vs_claim_complete_ceiling'], 2)} |",
+            f"| worker drain, 1 process (2 claim loops, the default), events/s ({drain['1']['events']:,} events, batch {wk['batch_size']}) | {f(drain['1']['events_per_s'])} | claim+complete ceiling {f(claim)} | {f(wk['one_vs_claim_complete_ceiling'], 2)} |",
             f"| | | graphile-worker batched no-op jobs/s {f(gbat)} | {f(wk['one_vs_graphile_batched'], 2)} |",
-            f"| | | graphile-worker unbatched {f(gunb)} | {f(ratio(drain[1]['events_per_s'], gunb), 2)} |",
-            f"| worker drain, 2 processes, events/s | {f(drain[2]['events_per_s'])} | graphile-worker batched {f(gbat)} | {f(wk['two_vs_graphile_batched'], 2)} |",
-            f"| 2 workers / 1 worker | {f(wk['two_vs_one'], 2)} | | |",
+            f"| | | graphile-worker unbatched {f(gunb)} | {f(ratio(drain['1']['events_per_s'], gunb), 2)} |",
+            f"| worker drain, 1 process of 1 claim loop / 2 such processes, events/s | {f(drain['p1']['events_per_s'])} / {f(drain['p2']['events_per_s'])} | graphile-worker batched {f(gbat)} | {f(wk['two_vs_graphile_batched'], 2)} |",
+            f"| 2 workers / 1 worker (1 claim loop each) | {f(wk['two_vs_one'], 2)} | | |",
         ]
+        if wk.get("events_per_call"):
+            md.append("| events per call (realistic scenarios, status events included) | "
+                      + ", ".join(f"{k} {v['events_per_call']}" for k, v in wk["events_per_call"].items()) + " | | |")
     if e2e:
         md += [
             f"| end to end at {e2e['traffic']['events_per_second']:,.0f}/s: accepted -> applied p50 / p99 / max (ms) | {f(e2e['p50_ms'], 1)} / {f(e2e['p99_ms'], 1)} / {f(e2e['max_ms'], 1)} | | |",
-            f"| inbox dead tuples during the steady run, max of {e2e['inbox_dead_tuples_samples']} samples | {e2e['inbox_dead_tuples_max']:,} (of {e2e['events']:,} events) | | |",
+            f"| queue dead tuples during the steady run, max of {e2e['queue_dead_tuples_samples']} samples | {e2e['queue_dead_tuples_max']:,} (of {e2e['events']:,} events) | | |",
         ]
+    pgb = res.get("pgbouncer")
+    if pgb:
+        direct_ingest = ext and ext["accepted_per_s"]
+        direct_drain = wk and wk["drain"]["1"]["events_per_s"]
+        md += [
+            f"| through PgBouncer (transaction mode): ingest from wrk, accepted/s; p99 (ms); errors | {f(pgb['ingest_accepted_per_s'])}; {f(pgb['ingest_p99_ms'], 1)}; {pgb['ingest_errors']:,} | direct {f(direct_ingest)} | {f(ratio(pgb['ingest_accepted_per_s'], direct_ingest), 2)} |",
+            f"| through PgBouncer: worker drain, 1 process, events/s | {f(pgb['drain_events_per_s'])} | direct {f(direct_drain)} | {f(ratio(pgb['drain_events_per_s'], direct_drain), 2)} |",
+        ]
+    if prune:
+        md.append(f"| prune {prune['events']:,} processed events: whole day (worker prune) / row by row, the old inbox (s) | "
+                  f"{f(prune['partition_seconds'], 3)} | {f(prune['rows_seconds'], 1)} | {f(ratio(prune['rows_seconds'], prune['partition_seconds']))}x faster |")
     if rss:
         md.append(f"| peak resident memory, ingest / worker (MiB) | {f(rss['ingest_mib'], 1)} / {f(rss['worker_mib'], 1)} | | |")
     if board:

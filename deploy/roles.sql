@@ -4,7 +4,8 @@
 --                       reads sources and their secrets, stamps
 --                       sources.last_received_at, NOTIFYs the workers.
 --   switchboard_worker  `worker run` and the operator commands: claims,
---                       completes, prunes and replays inbox rows; writes
+--                       completes and replays queued events, prunes and
+--                       creates partitions through the owner's functions; writes
 --                       calls, call_legs and extensions; manages sources,
 --                       their phone system API settings, board users and
 --                       API tokens; reads the audit of actions on calls.
@@ -114,7 +115,8 @@ GRANT USAGE ON SCHEMA public TO :"ingest_role", :"worker_role", :"board_role";
 
 -- Start from nothing on every table and sequence named here (column
 -- privileges go with the table's), so that a re-run converges.
-REVOKE ALL ON TABLE webhook_events, events, event_queue, event_results, sources, source_secrets, calls, call_legs, extensions,
+REVOKE ALL ON TABLE webhook_events, events, event_queue, event_results,
+                    sources, source_secrets, calls, call_legs, extensions,
                     csta_calls, board_users, board_sessions, login_failures, api_tokens,
                     source_apis, call_actions, __diesel_schema_migrations
   FROM :"ingest_role", :"worker_role", :"board_role";
@@ -131,7 +133,7 @@ REVOKE ALL ON SEQUENCE events_id_seq, source_secrets_id_seq, calls_id_seq,
 -- INSERT INTO events ... ON CONFLICT (source, dedup_key, day) DO NOTHING
 -- RETURNING id, day, source, dedup_key, received_at, and the event's queue
 -- row in the same statement; the id comes from the sequence.
-GRANT INSERT (source, provider, body, headers, dedup_key) ON events TO :"ingest_role";
+GRANT INSERT (day, source, provider, body, headers, dedup_key) ON events TO :"ingest_role";
 GRANT INSERT (id, day, source, received_at) ON event_queue TO :"ingest_role";
 GRANT USAGE ON SEQUENCE events_id_seq TO :"ingest_role";
 -- RETURNING and the look-up of duplicates (today and yesterday) read these

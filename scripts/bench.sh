@@ -9,7 +9,7 @@
 #   BENCH_BATCH=500      worker --batch-size for the drain runs
 #   BENCH_SKIP_ANCHORS=1 skip the anchor scripts (ratios left empty)
 #   BENCH_ONLY=board     run only these sections (comma-separated: anchors,
-#                        ingest, worker, e2e, board); a partial run writes its
+#                        ingest, worker, e2e, prune, pgbouncer, board); a partial run writes its
 #                        report to .data/bench/results, not bench/results
 #   BENCH_BOARD_CLIENTS=500, BENCH_BOARD_RATE=1000, BENCH_BOARD_SECONDS=30
 #                        the board section: event streams, events/s, seconds
@@ -21,6 +21,8 @@ INGEST_EVENTS="${BENCH_INGEST_EVENTS:-50000}"
 DRAIN_EVENTS="${BENCH_DRAIN_EVENTS:-100000}"
 E2E_RATE="${BENCH_E2E_RATE:-1000}"
 E2E_SECONDS="${BENCH_E2E_SECONDS:-30}"
+PRUNE_EVENTS="${BENCH_PRUNE_EVENTS:-1000000}"
+WRK_SECONDS="${BENCH_WRK_SECONDS:-10}"
 BOARD_CLIENTS="${BENCH_BOARD_CLIENTS:-500}"
 BOARD_RATE="${BENCH_BOARD_RATE:-1000}"
 if [ "${BENCH_QUICK:-0}" = 1 ]; then BOARD_SECONDS="${BENCH_BOARD_SECONDS:-12}"; else BOARD_SECONDS="${BENCH_BOARD_SECONDS:-30}"; fi
@@ -97,6 +99,23 @@ PORT="$(free_port)"; start_ingest sb_bench_ingest "$PORT"
   --events "$INGEST_EVENTS" --concurrency 64 --json >"$TMP/ingest.json"
 curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics" | awk '/^switchboard_ingest_group_commit_size_(sum|count)/ {print $1": "$2}' >"$TMP/group_commit.txt"
 note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; stop "$INGEST_PID"
+# The same, from an external load generator that costs the machine far less
+# than the project's own (Debian's wrk, one thread, 64 connections): bodies
+# signed ahead (bench/wrk/presign.py), each sent once, into a fresh database.
+if command -v wrk >/dev/null 2>&1; then
+  log "1. ingest: wrk, $WRK_SECONDS s at 64 connections (pre-signed distinct Yeastar webhooks)"
+  python3 bench/wrk/presign.py bench-yeastar-secret-0123456789ab "$((WRK_SECONDS * 30000))" "$TMP/wrk-bodies.tsv"
+  fresh_db sb_bench_wrk; setup_db sb_bench_wrk
+  PORT="$(free_port)"; start_ingest sb_bench_wrk "$PORT"
+  wrk -t1 -c16 -d2s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-bodies.tsv" pbx 1 >/dev/null  # warm-up
+  wrk -t1 -c64 -d"${WRK_SECONDS}s" --timeout 10s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-bodies.tsv" pbx 1 \
+    | grep '^{' >"$TMP/ingest-wrk.json"
+  q sb_bench_wrk "SELECT count(*) FROM events" >"$TMP/ingest-wrk-stored.txt"
+  note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; stop "$INGEST_PID"
+  rm -f "$TMP/wrk-bodies.tsv"
+else
+  log "1. ingest: wrk not installed (apt-get install wrk): external-generator figures left empty"
+fi
 fi
 
 # --- 2. worker drain ------------------------------------------------------------
@@ -108,18 +127,25 @@ PORT="$(free_port)"; start_ingest sb_bench_src "$PORT"
   --events "$DRAIN_EVENTS" --concurrency 128 >/dev/null
 note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; stop "$INGEST_PID"
 q sb_bench_src "VACUUM ANALYZE" >/dev/null
-for w in 1 2; do
-  fresh_db "sb_bench_w$w" sb_bench_src
-  log "2. worker: draining with $w worker process(es), batch $BATCH"
+# Runs: NAME PROCESSES CLAIM-LOOPS-EACH. "1" is one process as shipped
+# (--concurrency 2); "p1" and "p2" one and two processes of one claim loop
+# each, to see whether processes scale or serialise on each other.
+for run in "1 1 2" "p1 1 1" "p2 2 1"; do
+  read -r name w c <<<"$run"
+  fresh_db "sb_bench_w$name" sb_bench_src
+  log "2. worker: draining with $w worker process(es) x $c claim loop(s), batch $BATCH"
   WP=()
   for _ in $(seq 1 "$w"); do
-    DATABASE_URL="$(db_url "sb_bench_w$w")" "$B/worker" run --batch-size "$BATCH" >>"$TMP/worker-$w.log" 2>&1 &
+    DATABASE_URL="$(db_url "sb_bench_w$name")" "$B/worker" run --batch-size "$BATCH" --concurrency "$c" >>"$TMP/worker-$name.log" 2>&1 &
     WP+=("$!"); PIDS+=("$!")
   done
-  wait_drained "sb_bench_w$w" 600
+  wait_drained "sb_bench_w$name" 600
   for p in "${WP[@]}"; do note_peak "$TMP/worker_peak.txt" "$p"; stop "$p"; done
-  q "sb_bench_w$w" "SELECT count(*), extract(epoch FROM max(processed_at) - min(processed_at))
-                    FROM webhook_events" >"$TMP/drain-$w.txt"
+  q "sb_bench_w$name" "SELECT count(*), extract(epoch FROM max(processed_at) - min(processed_at))
+                    FROM webhook_events" >"$TMP/drain-$name.txt"
+  [ "$name" = 1 ] && q "sb_bench_w$name" "SELECT e.provider, count(*), (SELECT count(*) FROM calls c WHERE c.source = min(e.source))
+                    FROM events e GROUP BY 1 ORDER BY 1" >"$TMP/events-per-call.txt"
+  "$PSQL" -q "$ADMIN" -c "DROP DATABASE IF EXISTS sb_bench_w$name WITH (FORCE)" >/dev/null
 done
 fi
 
@@ -133,7 +159,7 @@ DATABASE_URL="$(db_url sb_bench_e2e)" "$B/worker" run >"$TMP/worker-e2e.log" 2>&
 E2E_WORKER=$!; PIDS+=("$E2E_WORKER")
 # Dead tuples in the inbox, sampled every second under the steady load.
 ( while true; do
-    q sb_bench_e2e "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'webhook_events'" >>"$TMP/e2e-dead.txt" 2>/dev/null
+    q sb_bench_e2e "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'event_queue'" >>"$TMP/e2e-dead.txt" 2>/dev/null
     sleep 1
   done ) &
 SAMPLER=$!; PIDS+=("$SAMPLER")
@@ -147,6 +173,109 @@ note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; note_peak "$TMP/worker_peak.txt"
 q sb_bench_e2e "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d), max(d), count(*)
   FROM (SELECT extract(epoch FROM processed_at - received_at) * 1000 AS d FROM webhook_events) x" >"$TMP/e2e.txt"
 stop "$INGEST_PID"; stop "$E2E_WORKER"
+fi
+
+# --- 5. retention --------------------------------------------------------------
+# Pruning PRUNE_EVENTS processed events: `worker prune` dropping their day
+# (their partitions of events and event_results), beside the row-by-row
+# delete the inbox used before (its table shape, indexes and statement:
+# DELETE of 5,000 rows per transaction), both on rows of the same size.
+if want prune; then
+log "5. prune: $PRUNE_EVENTS processed events, whole day vs row by row"
+fresh_db sb_bench_prune; setup_db sb_bench_prune
+BODY="convert_to(repeat('x', 700) || i, 'UTF8')"
+q sb_bench_prune "SELECT count(*) FROM switchboard_ensure_partitions((now() AT TIME ZONE 'UTC')::date - 40, (now() AT TIME ZONE 'UTC')::date - 40)" >/dev/null
+q sb_bench_prune "WITH e AS (
+    INSERT INTO events (day, source, provider, body, dedup_key, received_at)
+    SELECT (now() AT TIME ZONE 'UTC')::date - 40, 'pbx', 'yeastar', $BODY, 'p' || i, now() - interval '40 days'
+    FROM generate_series(1, $PRUNE_EVENTS) i RETURNING id, day, received_at)
+  INSERT INTO event_results (id, day, processed_at, outcome, event_type, attempts)
+  SELECT id, day, received_at, 'applied', 'yeastar.30011', 1 FROM e" >/dev/null
+# A day more than 30 days old has long been vacuumed by autovacuum (its
+# insert threshold): as here, before the timing.
+q sb_bench_prune "VACUUM ANALYZE" >/dev/null
+q sb_bench_prune "CHECKPOINT" >/dev/null
+t0="$(date +%s%N)"
+DATABASE_URL="$(db_url sb_bench_prune)" "$B/worker" prune --older-than 30d >"$TMP/prune-out.txt"
+t1="$(date +%s%N)"
+echo "partition_seconds: $(python3 -c "print(($t1 - $t0) / 1e9)")" >"$TMP/prune.txt"
+echo "partition_left: $(q sb_bench_prune "SELECT count(*) FROM events")" >>"$TMP/prune.txt"
+q sb_bench_prune "CREATE TABLE old_inbox (
+    id bigserial PRIMARY KEY, source text NOT NULL, event_type text, body bytea NOT NULL,
+    headers jsonb NOT NULL DEFAULT '{}', dedup_key text NOT NULL, received_at timestamptz NOT NULL DEFAULT now(),
+    processed_at timestamptz, outcome text, attempts integer NOT NULL DEFAULT 0, last_error text,
+    next_attempt_at timestamptz, dead_at timestamptz, provider text, UNIQUE (source, dedup_key));
+  CREATE INDEX ON old_inbox (id) WHERE processed_at IS NULL AND dead_at IS NULL;
+  CREATE INDEX ON old_inbox USING brin (processed_at);
+  CREATE INDEX ON old_inbox (id) WHERE processed_at IS NULL AND last_error IS NOT NULL;
+  INSERT INTO old_inbox (source, provider, event_type, body, dedup_key, received_at, processed_at, outcome, attempts)
+  SELECT 'pbx', 'yeastar', 'yeastar.30011', $BODY, 'p' || i, now() - interval '40 days', now() - interval '40 days', 'applied', 1
+  FROM generate_series(1, $PRUNE_EVENTS) i;
+" >/dev/null
+q sb_bench_prune "VACUUM ANALYZE old_inbox" >/dev/null
+q sb_bench_prune "CHECKPOINT" >/dev/null
+t0="$(date +%s%N)"
+while [ "$(q sb_bench_prune "WITH d AS (DELETE FROM old_inbox WHERE id IN (
+           SELECT id FROM old_inbox WHERE processed_at < now() - interval '30 days'
+           LIMIT 5000 FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*) FROM d")" -ge 5000 ]; do :; done
+t1="$(date +%s%N)"
+echo "rows_seconds: $(python3 -c "print(($t1 - $t0) / 1e9)")" >>"$TMP/prune.txt"
+echo "rows_left: $(q sb_bench_prune "SELECT count(*) FROM old_inbox")" >>"$TMP/prune.txt"
+echo "events: $PRUNE_EVENTS" >>"$TMP/prune.txt"
+"$PSQL" -q "$ADMIN" -c "DROP DATABASE IF EXISTS sb_bench_prune WITH (FORCE)" >/dev/null
+fi
+
+# --- 6. through PgBouncer ----------------------------------------------------------
+# The same ingest (wrk) and one-worker drain, through Debian's pgbouncer in
+# transaction mode (a server pool of 8 for the test database), with
+# DATABASE_TRANSACTION_POOLER=true: the figures beside the direct ones.
+PGBOUNCER="$(command -v pgbouncer || ls /usr/sbin/pgbouncer 2>/dev/null || true)"
+if want pgbouncer && [ -n "$PGBOUNCER" ] && command -v wrk >/dev/null 2>&1; then
+  log "6. pgbouncer: ingest (wrk, $WRK_SECONDS s) and a one-worker drain through pgbouncer in transaction mode"
+  PGB_DIR="$TMP/pgbouncer"; rm -rf "$PGB_DIR"; mkdir -p "$PGB_DIR"; chmod 777 "$PGB_DIR"
+  PGB_PORT="$(free_port)"
+  SERVER="$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(f"host={p.hostname or "127.0.0.1"} port={p.port or 5432} user={p.username or "postgres"}" + (f" password={p.password}" if p.password else ""))' "$DATABASE_URL")"
+  cat >"$PGB_DIR/pgbouncer.ini" <<INI
+[databases]
+* = $SERVER pool_size=8
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = any
+pool_mode = transaction
+max_client_conn = 500
+default_pool_size = 8
+ignore_startup_parameters = extra_float_digits,options
+logfile = $PGB_DIR/pgbouncer.log
+pidfile = $PGB_DIR/pgbouncer.pid
+INI
+  chmod 644 "$PGB_DIR/pgbouncer.ini"
+  if [ "$(id -u)" = 0 ]; then "$PGBOUNCER" -u nobody "$PGB_DIR/pgbouncer.ini" & else "$PGBOUNCER" "$PGB_DIR/pgbouncer.ini" & fi
+  PGB_PID=$!; PIDS+=("$PGB_PID")
+  via() { echo "postgres://switchboard@127.0.0.1:$PGB_PORT/$1"; }
+  for i in $(seq 1 50); do "$PSQL" -qAt "$(via postgres)" -c 'select 1' >/dev/null 2>&1 && break; sleep 0.1; done
+  python3 bench/wrk/presign.py bench-yeastar-secret-0123456789ab "$((WRK_SECONDS * 30000))" "$TMP/wrk-bodies.tsv"
+  fresh_db sb_bench_pgb; setup_db sb_bench_pgb
+  PORT="$(free_port)"
+  METRICS_PORT="$(free_port)"
+  DATABASE_URL="$(via sb_bench_pgb)" DATABASE_TRANSACTION_POOLER=true INGEST_BIND="127.0.0.1:$PORT" \
+    INGEST_METRICS_BIND="127.0.0.1:$METRICS_PORT" "$B/ingest" >"$TMP/ingest-pgb.log" 2>&1 &
+  INGEST_PID=$!; PIDS+=("$INGEST_PID")
+  for i in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  wrk -t1 -c16 -d2s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-bodies.tsv" pbx 1 >/dev/null
+  wrk -t1 -c64 -d"${WRK_SECONDS}s" --timeout 10s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-bodies.tsv" pbx 1 \
+    | grep '^{' >"$TMP/pgb-ingest-wrk.json"
+  stop "$INGEST_PID"; rm -f "$TMP/wrk-bodies.tsv"
+  if [ -n "$(q postgres "SELECT 1 FROM pg_database WHERE datname = 'sb_bench_src'")" ]; then
+    fresh_db sb_bench_pgb_w sb_bench_src
+    DATABASE_URL="$(via sb_bench_pgb_w)" DATABASE_TRANSACTION_POOLER=true "$B/worker" run --batch-size "$BATCH" >"$TMP/worker-pgb.log" 2>&1 &
+    WPID=$!; PIDS+=("$WPID")
+    wait_drained sb_bench_pgb_w 600
+    note_peak "$TMP/worker_peak.txt" "$WPID"; stop "$WPID"
+    q sb_bench_pgb_w "SELECT count(*), extract(epoch FROM max(processed_at) - min(processed_at)) FROM webhook_events" >"$TMP/pgb-drain.txt"
+  fi
+  stop "$PGB_PID"
 fi
 
 # --- 4. live board ---------------------------------------------------------------

@@ -23,6 +23,11 @@ struct Cli {
     /// Database connections held by this process.
     #[arg(long, env = "INGEST_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pool_size: usize,
+    /// DATABASE_URL is a pooler in transaction mode (PgBouncer
+    /// `pool_mode = transaction`): no statement stays prepared across
+    /// transactions.
+    #[arg(long, env = "DATABASE_TRANSACTION_POOLER")]
+    transaction_pooler: bool,
     #[command(flatten)]
     config: IngestConfig,
 }
@@ -52,7 +57,12 @@ async fn run_main() -> Result<()> {
     drop(keys);
     let mut cfg = cli.config;
     cfg.group_commit_in_flight = cfg.group_commit_in_flight.min(cli.pool_size);
-    let pool = store::pool(&cli.database_url, cli.pool_size, cfg.db_timeout)
+    let upstream = if cli.transaction_pooler {
+        store::Upstream::TransactionPooler
+    } else {
+        store::Upstream::Direct
+    };
+    let pool = store::pool_to(&cli.database_url, cli.pool_size, cfg.db_timeout, upstream)
         .context("building the connection pool")?;
     let listener =
         TcpListener::bind(&cli.bind).with_context(|| format!("cannot listen on {}", cli.bind))?;

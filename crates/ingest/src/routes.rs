@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use actix_web::http::header::{HeaderMap, CONTENT_LENGTH};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use diesel_async::RunQueryDsl;
 use domain::signature::{self, SignedHeaders, VerifyOptions};
 use futures_util::StreamExt;
 use serde_json::json;
@@ -189,8 +188,8 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<State>) -> HttpResponse {
     let check = async {
         let mut conn = state.pool.get().await.map_err(store::Error::from)?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
+        // The simple protocol: one message, fine behind a transaction pooler.
+        diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, "SELECT 1")
             .await
             .map_err(store::Error::from)
     };

@@ -18,7 +18,7 @@ use diesel::sql_types::{
     Array, BigInt, Bool, Bytea, Double, Integer, Jsonb, Nullable, Text, Timestamptz,
 };
 use diesel::QueryableByName;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use domain::sql::Cached;
 use domain::Provider;
 
@@ -74,58 +74,86 @@ pub type EventIds = HashMap<(String, String), i64>;
 /// could each miss the other's uncommitted row, so within a minute of
 /// midnight the insert transactions take turns (one advisory lock): the
 /// later one then sees the earlier one's row.
+///
+/// It also returns the database's UTC day, which the insert then names as
+/// a parameter: planned for its value, the insert reaches only today's and
+/// yesterday's partitions (an expression of `now()` would be planned over
+/// every partition, and generic plans picked a scan of the primary key).
 const MIDNIGHT_TURN: &str = concat!(
-    "SELECT pg_advisory_xact_lock(6009550036131267922)
-     WHERE (now() AT TIME ZONE 'UTC') - ",
+    "SELECT ",
+    today!(),
+    " AS today,
+            CASE WHEN (now() AT TIME ZONE 'UTC') - ",
     today!(),
     " < interval '1 minute'
-        OR ",
+                   OR ",
     today!(),
-    " + 1 - (now() AT TIME ZONE 'UTC') < interval '1 minute'"
+    " + 1 - (now() AT TIME ZONE 'UTC') < interval '1 minute'
+                 THEN pg_advisory_xact_lock(6009550036131267922)::text END AS turn"
 );
 
+#[derive(QueryableByName)]
+struct Today {
+    #[diesel(sql_type = diesel::sql_types::Date)]
+    today: chrono::NaiveDate,
+}
+
 /// Yeastar sends no event id: an identical body older than the window is a
-/// new event, so its old row is retired from deduplication first.
-const RETIRE_OLD_DUPLICATES: &str = concat!(
-    "UPDATE events w SET dedup_key = w.dedup_key || '@' || w.id
-     FROM unnest($1::text[], $2::text[]) AS k(source, dedup_key)
-     WHERE w.source = k.source AND w.dedup_key = k.dedup_key
-       AND w.day >= ",
+/// new event, so its old row (found by [`FIND_EXISTING`]) is retired from
+/// deduplication and the new one stored. Rare, so not on the hot path.
+const RETIRE: &str = concat!(
+    "UPDATE events SET dedup_key = dedup_key || '@' || id
+     WHERE id = ANY($1) AND day BETWEEN ",
     today!(),
-    " - 1
-       AND w.received_at < now() - make_interval(secs => $3)"
+    " - 1 AND ",
+    today!(),
+    ""
 );
 
 /// Stores the new events and their queue rows; a key already stored today
 /// or yesterday is a duplicate.
-const INSERT: &str = concat!(
-    "WITH new AS (
+const INSERT: &str = "WITH new AS (
        SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[], $5::text[])
          AS u(source, provider, body, headers, dedup_key)
        WHERE NOT EXISTS (SELECT 1 FROM events e
                           WHERE e.source = u.source AND e.dedup_key = u.dedup_key
-                            AND e.day >= ",
-    today!(),
-    " - 1)),
+                            AND e.day BETWEEN $6::date - 1 AND $6::date)),
      stored AS (
-       INSERT INTO events (source, provider, body, headers, dedup_key)
-       SELECT source, provider, body, headers, dedup_key FROM new
+       INSERT INTO events (day, source, provider, body, headers, dedup_key)
+       SELECT $6::date, source, provider, body, headers, dedup_key FROM new
        ON CONFLICT (source, dedup_key, day) DO NOTHING
        RETURNING id, day, source, dedup_key, received_at),
      queued AS (
        INSERT INTO event_queue (id, day, source, received_at)
        SELECT id, day, source, received_at FROM stored)
-     SELECT id, source, dedup_key FROM stored"
-);
+     SELECT id, source, dedup_key FROM stored";
 
+/// The stored rows of keys that were not inserted, and whether each was
+/// received longer than `$3` seconds ago.
 const FIND_EXISTING: &str = concat!(
-    "SELECT w.id, w.source, w.dedup_key FROM events w
+    "SELECT w.id, w.source, w.dedup_key,
+            w.received_at < now() - make_interval(secs => $3) AS old
+     FROM events w
      JOIN unnest($1::text[], $2::text[]) AS k(source, dedup_key)
        ON w.source = k.source AND w.dedup_key = k.dedup_key
-     WHERE w.day >= ",
+     WHERE w.day BETWEEN ",
     today!(),
-    " - 1"
+    " - 1 AND ",
+    today!(),
+    ""
 );
+
+#[derive(QueryableByName)]
+struct Existing {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Text)]
+    source: String,
+    #[diesel(sql_type = Text)]
+    dedup_key: String,
+    #[diesel(sql_type = Bool)]
+    old: bool,
+}
 
 #[derive(QueryableByName)]
 struct IdKey {
@@ -153,10 +181,40 @@ pub async fn insert(
 ) -> Result<(EventIds, EventIds), Error> {
     let (inserted, existing) = conn
         .transaction::<_, diesel::result::Error, _>(async |c| {
-            Cached(diesel::sql_query(MIDNIGHT_TURN)).execute(c).await?;
-            retire_old_duplicates(c, events, yeastar_dedup_window).await?;
-            let inserted = insert_new(c, events).await?;
-            let existing = find_existing(c, events, &inserted).await?;
+            let day = Cached(diesel::sql_query(MIDNIGHT_TURN))
+                .get_result::<Today>(c)
+                .await?
+                .today;
+            let mut inserted = insert_new(c, events, day).await?;
+            let mut existing = EventIds::new();
+            let mut retire = Vec::new();
+            for row in find_existing(c, events, &inserted, yeastar_dedup_window).await? {
+                let key = (row.source, row.dedup_key);
+                let yeastar = events.iter().any(|e| {
+                    e.provider == Provider::Yeastar && e.source == key.0 && e.dedup_key == key.1
+                });
+                if row.old && yeastar {
+                    retire.push((row.id, key));
+                } else {
+                    existing.insert(key, row.id);
+                }
+            }
+            if !retire.is_empty() {
+                let ids: Vec<i64> = retire.iter().map(|(id, _)| *id).collect();
+                Cached(diesel::sql_query(RETIRE).bind::<Array<BigInt>, _>(&ids))
+                    .execute(c)
+                    .await?;
+                let again: Vec<&NewEvent> = events
+                    .iter()
+                    .filter(|e| {
+                        retire
+                            .iter()
+                            .any(|(_, k)| k.0 == e.source && k.1 == e.dedup_key)
+                    })
+                    .copied()
+                    .collect();
+                inserted.extend(insert_new(c, &again, day).await?);
+            }
             if !inserted.is_empty() {
                 // One wake-up per transaction, however many rows it holds;
                 // workers treat it as a hint and claim from the table.
@@ -168,33 +226,10 @@ pub async fn insert(
     Ok((inserted, existing))
 }
 
-async fn retire_old_duplicates(
-    c: &mut AsyncPgConnection,
-    events: &[&NewEvent],
-    window: Duration,
-) -> Result<(), diesel::result::Error> {
-    let (sources, keys): (Vec<&str>, Vec<&str>) = events
-        .iter()
-        .filter(|e| e.provider == Provider::Yeastar)
-        .map(|e| (e.source.as_str(), e.dedup_key.as_str()))
-        .unzip();
-    if sources.is_empty() {
-        return Ok(());
-    }
-    Cached(
-        diesel::sql_query(RETIRE_OLD_DUPLICATES)
-            .bind::<Array<Text>, _>(&sources)
-            .bind::<Array<Text>, _>(&keys)
-            .bind::<Double, _>(window.as_secs_f64()),
-    )
-    .execute(c)
-    .await?;
-    Ok(())
-}
-
 async fn insert_new(
     c: &mut AsyncPgConnection,
     events: &[&NewEvent],
+    day: chrono::NaiveDate,
 ) -> Result<EventIds, diesel::result::Error> {
     let sources: Vec<&str> = events.iter().map(|e| e.source.as_str()).collect();
     let providers: Vec<&str> = events.iter().map(|e| e.provider.as_str()).collect();
@@ -207,34 +242,38 @@ async fn insert_new(
             .bind::<Array<Text>, _>(&providers)
             .bind::<Array<Bytea>, _>(&bodies)
             .bind::<Array<Jsonb>, _>(&headers)
-            .bind::<Array<Text>, _>(&keys),
+            .bind::<Array<Text>, _>(&keys)
+            .bind::<diesel::sql_types::Date, _>(day),
     )
     .load(c)
     .await?;
     Ok(by_key(rows))
 }
 
+/// The stored rows of the events that were not inserted. Returns them with
+/// whether each is older than `window`.
 async fn find_existing(
     c: &mut AsyncPgConnection,
     events: &[&NewEvent],
     inserted: &EventIds,
-) -> Result<EventIds, diesel::result::Error> {
+    window: Duration,
+) -> Result<Vec<Existing>, diesel::result::Error> {
     if inserted.len() >= events.len() {
-        return Ok(EventIds::new());
+        return Ok(Vec::new());
     }
     let (sources, keys): (Vec<&str>, Vec<&str>) = events
         .iter()
         .filter(|e| !inserted.contains_key(&(e.source.clone(), e.dedup_key.clone())))
         .map(|e| (e.source.as_str(), e.dedup_key.as_str()))
         .unzip();
-    let rows: Vec<IdKey> = Cached(
+    Cached(
         diesel::sql_query(FIND_EXISTING)
             .bind::<Array<Text>, _>(&sources)
-            .bind::<Array<Text>, _>(&keys),
+            .bind::<Array<Text>, _>(&keys)
+            .bind::<Double, _>(window.as_secs_f64()),
     )
     .load(c)
-    .await?;
-    Ok(by_key(rows))
+    .await
 }
 
 // ----------------------------------------------------------------- claim --
@@ -458,13 +497,21 @@ struct Drained {
 
 /// Counts the pending events. Returns the count and the oldest one's age.
 pub async fn depth(conn: &mut AsyncPgConnection) -> Result<Depth, Error> {
-    Ok(diesel::sql_query(DEPTH).get_result(conn).await?)
+    Ok(conn
+        .transaction::<_, diesel::result::Error, _>(async |c| {
+            diesel::sql_query(DEPTH).get_result(c).await
+        })
+        .await?)
 }
 
 /// Probes the queue (cheap enough to poll during a drain). Returns
 /// whether nothing is pending.
 pub async fn is_drained(conn: &mut AsyncPgConnection) -> Result<bool, Error> {
-    let d: Drained = diesel::sql_query(DRAINED).get_result(conn).await?;
+    let d: Drained = conn
+        .transaction::<_, diesel::result::Error, _>(async |c| {
+            diesel::sql_query(DRAINED).get_result(c).await
+        })
+        .await?;
     Ok(d.drained)
 }
 
@@ -658,9 +705,13 @@ pub async fn ensure_partitions(
     conn: &mut AsyncPgConnection,
     days_ahead: i32,
 ) -> Result<i64, Error> {
-    let c: Created = diesel::sql_query(ENSURE_PARTITIONS)
-        .bind::<Integer, _>(days_ahead)
-        .get_result(conn)
+    let c: Created = conn
+        .transaction::<_, diesel::result::Error, _>(async |c| {
+            diesel::sql_query(ENSURE_PARTITIONS)
+                .bind::<Integer, _>(days_ahead)
+                .get_result(c)
+                .await
+        })
         .await?;
     Ok(c.n)
 }
@@ -683,15 +734,20 @@ const QUEUE_HEALTH: &str = "SELECT coalesce(s.n_dead_tup, 0) AS dead_tuples,
 /// The queue's dead tuples as the statistics last counted them, and
 /// whether this connection's role may vacuum it (it owns the table).
 pub async fn queue_dead_tuples(conn: &mut AsyncPgConnection) -> Result<(i64, bool), Error> {
-    let h: QueueHealth = diesel::sql_query(QUEUE_HEALTH).get_result(conn).await?;
+    let h: QueueHealth = conn
+        .transaction::<_, diesel::result::Error, _>(async |c| {
+            diesel::sql_query(QUEUE_HEALTH).get_result(c).await
+        })
+        .await?;
     Ok((h.dead_tuples, h.may_vacuum))
 }
 
 /// Vacuums the queue (a table of a few live rows: milliseconds), skipping
 /// it when another session is vacuuming it already.
 pub async fn vacuum_queue(conn: &mut AsyncPgConnection) -> Result<(), Error> {
-    diesel::sql_query("VACUUM (SKIP_LOCKED) event_queue")
-        .execute(conn)
+    // The simple protocol, outside any transaction (VACUUM cannot run in
+    // one), which a pooler in transaction mode passes through as one unit.
+    conn.batch_execute("VACUUM (SKIP_LOCKED) event_queue")
         .await?;
     Ok(())
 }

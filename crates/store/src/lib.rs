@@ -23,5 +23,5 @@ pub mod users;
 
 pub use error::Error;
 pub use migrate::{migrate, MIGRATIONS};
-pub use pool::{connect, pool, PgPool};
+pub use pool::{connect, pool, pool_to, PgPool, Upstream};
 pub use tls::{SslMode, TlsError};

@@ -10,7 +10,7 @@ use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
 use crate::tls::Target;
 use crate::Error;
@@ -18,11 +18,36 @@ use crate::Error;
 /// A pool of PostgreSQL connections.
 pub type PgPool = Pool<AsyncPgConnection>;
 
+/// What sits between the pool and PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Upstream {
+    /// PostgreSQL itself, or a pooler in session mode: hot statements are
+    /// prepared once per connection.
+    #[default]
+    Direct,
+    /// A pooler in transaction mode (PgBouncer `pool_mode = transaction`,
+    /// before 1.21 or without `max_prepared_statements`): consecutive
+    /// transactions may reach different server connections, so no prepared
+    /// statement outlives its transaction and no session setting is made.
+    /// Every statement of ingest and the worker runs inside a transaction.
+    TransactionPooler,
+}
+
 /// Builds a pool of at most `size` connections to `url`. Connections are
 /// made on demand, so this succeeds while the database is down (but not
 /// with unusable TLS settings: a bad `sslmode`, an unreadable
 /// `sslrootcert`); `get()` then fails after `wait` instead of hanging.
 pub fn pool(url: &str, size: usize, wait: Duration) -> Result<PgPool, Error> {
+    pool_to(url, size, wait, Upstream::Direct)
+}
+
+/// [`pool`], for connections through `upstream`.
+pub fn pool_to(
+    url: &str,
+    size: usize,
+    wait: Duration,
+    upstream: Upstream,
+) -> Result<PgPool, Error> {
     let target = Arc::new(Target::parse(url)?);
     // Fast recycling: no test query per checkout (a round trip on every
     // request); a connection the server closed reports itself broken and is
@@ -32,7 +57,7 @@ pub fn pool(url: &str, size: usize, wait: Duration) -> Result<PgPool, Error> {
     config.custom_setup = Box::new(move |_url| {
         let target = target.clone();
         Box::pin(async move {
-            setup(&target).await.map_err(|e| match e {
+            setup(&target, upstream).await.map_err(|e| match e {
                 Error::Connect(c) => c,
                 other => diesel::ConnectionError::BadConnection(other.to_string()),
             })
@@ -50,15 +75,20 @@ pub fn pool(url: &str, size: usize, wait: Duration) -> Result<PgPool, Error> {
 
 /// Opens one connection to `url`, set up like the pool's. Returns it.
 pub async fn connect(url: &str) -> Result<AsyncPgConnection, Error> {
-    setup(&Target::parse(url)?).await
+    setup(&Target::parse(url)?, Upstream::Direct).await
 }
 
 /// Opens a connection. Hot statements are prepared once per connection
 /// (`domain::sql::Cached`) but always planned for their actual arguments:
 /// a generic plan cannot see how many keys an `unnest($1)` brings and may
 /// choose a sequential scan of a large table.
-async fn setup(target: &Target) -> Result<AsyncPgConnection, Error> {
-    let mut conn = target.connect().await?;
+async fn setup(target: &Target, upstream: Upstream) -> Result<AsyncPgConnection, Error> {
+    let pooler = upstream == Upstream::TransactionPooler;
+    let mut conn = target.connect(pooler).await?;
+    if pooler {
+        conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
+        return Ok(conn);
+    }
     conn.batch_execute("SET plan_cache_mode = force_custom_plan")
         .await
         .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;

@@ -107,6 +107,35 @@ pub enum TlsError {
     NotOffered { host: String, mode: SslMode },
 }
 
+/// Sends `BEGIN` (when `yes`) on a new connection, driving it until the
+/// answer came. Returns the connection, to be driven from then on.
+async fn begin_if<S, T>(
+    client: &tokio_postgres::Client,
+    mut connection: tokio_postgres::Connection<S, T>,
+    yes: bool,
+) -> Result<tokio_postgres::Connection<S, T>, Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if !yes {
+        return Ok(connection);
+    }
+    tokio::select! {
+        r = client.batch_execute("BEGIN") => r.map_err(|e| {
+            Error::Connect(diesel::ConnectionError::BadConnection(e.to_string()))
+        })?,
+        r = &mut connection => {
+            let why = match r {
+                Ok(()) => "the server closed the connection".to_string(),
+                Err(e) => e.to_string(),
+            };
+            return Err(Error::Connect(diesel::ConnectionError::BadConnection(why)));
+        }
+    }
+    Ok(connection)
+}
+
 /// A parsed connection target: the URL for tokio-postgres and the TLS
 /// client set up once (the CA file is read when the target is built, not on
 /// every connection).
@@ -180,15 +209,20 @@ impl Target {
     }
 
     /// Opens one connection (the background task that drives it runs on the
-    /// current tokio runtime). Returns it, or why it failed.
-    pub(crate) async fn connect(&self) -> Result<AsyncPgConnection, Error> {
-        let conn = match &self.tls {
+    /// current tokio runtime). With `in_transaction`, the session set-up
+    /// that diesel-async runs on a new connection (two prepared `SET`s) is
+    /// wrapped in a transaction: behind a pooler in transaction mode its
+    /// statements then reach one server connection. Returns it, or why it
+    /// failed.
+    pub(crate) async fn connect(&self, in_transaction: bool) -> Result<AsyncPgConnection, Error> {
+        let mut conn = match &self.tls {
             None => {
                 let (client, connection) = self
                     .pg
                     .connect(tokio_postgres::NoTls)
                     .await
                     .map_err(|e| self.connect_error(e))?;
+                let connection = begin_if(&client, connection, in_transaction).await?;
                 AsyncPgConnection::try_from_client_and_connection(client, connection).await?
             }
             Some(tls) => {
@@ -197,9 +231,13 @@ impl Target {
                     .connect(tls.clone())
                     .await
                     .map_err(|e| self.connect_error(e))?;
+                let connection = begin_if(&client, connection, in_transaction).await?;
                 AsyncPgConnection::try_from_client_and_connection(client, connection).await?
             }
         };
+        if in_transaction {
+            diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, "COMMIT").await?;
+        }
         Ok(conn)
     }
 

@@ -45,6 +45,11 @@ struct RunArgs {
     /// Poll only: no LISTEN connection (for poolers in transaction mode).
     #[arg(long, env = "WORKER_POLL_ONLY")]
     poll_only: bool,
+    /// DATABASE_URL is a pooler in transaction mode (PgBouncer
+    /// `pool_mode = transaction`): no statement stays prepared across
+    /// transactions, and no LISTEN (implies --poll-only).
+    #[arg(long, env = "DATABASE_TRANSACTION_POOLER")]
+    transaction_pooler: bool,
     /// Serve /metrics and /healthz on this address (e.g. 0.0.0.0:9090); off when unset.
     #[arg(long, env = "WORKER_METRICS_BIND")]
     metrics_bind: Option<String>,
@@ -474,8 +479,19 @@ async fn stats(
 
 async fn run(url: &str, args: RunArgs) -> Result<()> {
     let loops = usize::from(args.concurrency);
-    let pool = store::pool(url, args.pool_size.max(loops + 1), Duration::from_secs(5))
-        .context("building the connection pool")?;
+    let upstream = if args.transaction_pooler {
+        store::Upstream::TransactionPooler
+    } else {
+        store::Upstream::Direct
+    };
+    let poll_only = args.poll_only || args.transaction_pooler;
+    let pool = store::pool_to(
+        url,
+        args.pool_size.max(loops + 1),
+        Duration::from_secs(5),
+        upstream,
+    )
+    .context("building the connection pool")?;
     let cfg = args.config.clone();
     if let Some(bind) = &args.metrics_bind {
         serve_metrics(bind, &pool)?;
@@ -485,7 +501,8 @@ async fn run(url: &str, args: RunArgs) -> Result<()> {
         poll_interval_ms = cfg.poll_interval.as_millis() as u64,
         max_attempts = cfg.max_attempts,
         concurrency = loops,
-        listen = !args.poll_only,
+        listen = !poll_only,
+        transaction_pooler = args.transaction_pooler,
         "worker started"
     );
     let (tx, rx) = watch::channel(false);
@@ -504,7 +521,7 @@ async fn run(url: &str, args: RunArgs) -> Result<()> {
         std::process::exit(1);
     });
     let wake = Arc::new(tokio::sync::Notify::new());
-    if !args.poll_only {
+    if !poll_only {
         tokio::spawn(worker::listen(url.to_string(), wake.clone(), rx.clone()));
     }
     tokio::spawn(worker::maintain(pool.clone(), rx.clone()));

@@ -538,3 +538,46 @@ async fn concurrent_requests_share_insert_transactions() {
         "{n} rows took {txs} transactions: not grouped"
     );
 }
+
+/// Deduplication spans the day boundary: the inbox is partitioned by the
+/// UTC day of receipt and its unique key is per day, so ingest also looks
+/// at the previous day. A retry of an event stored yesterday is a
+/// duplicate; one stored three days ago (beyond the documented 24-48 h
+/// horizon) is stored again.
+#[tokio::test]
+async fn a_retry_across_midnight_is_still_a_duplicate() {
+    let mut app = app().await;
+    let claims = fixture("dialpad/call-ringing.json");
+    let jwt = signature::sign_dialpad("dp-secret", &claims);
+    let (s, v1) = app.post("dp", &[], jwt.as_bytes()).await;
+    assert_eq!((s, v1["status"].as_str()), (200, Some("accepted")), "{v1}");
+    // As if it had been received yesterday (yesterday's partition exists).
+    app.db.age_events("true", 1, true).await.expect("age");
+    assert_eq!(
+        app.db
+            .count(
+                "SELECT count(*) AS n FROM events WHERE day = (now() AT TIME ZONE 'UTC')::date - 1"
+            )
+            .await
+            .expect("n"),
+        1
+    );
+    let (s, v2) = app.post("dp", &[], jwt.as_bytes()).await;
+    assert_eq!((s, v2["status"].as_str()), (200, Some("duplicate")), "{v2}");
+    assert_eq!(v2["id"], v1["id"]);
+    assert_eq!(app.inbox().await, 1);
+    // Three days ago: outside the horizon, a new event.
+    app.db.age_events("true", 2, true).await.expect("age");
+    let (s, v3) = app.post("dp", &[], jwt.as_bytes()).await;
+    assert_eq!((s, v3["status"].as_str()), (200, Some("accepted")), "{v3}");
+    assert_ne!(v3["id"], v1["id"]);
+    assert_eq!(app.inbox().await, 2);
+    // Each stored event has its queue row; nothing else was written.
+    assert_eq!(
+        app.db
+            .count("SELECT count(*) AS n FROM event_queue")
+            .await
+            .expect("n"),
+        2
+    );
+}

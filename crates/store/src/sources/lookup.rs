@@ -73,9 +73,16 @@ pub async fn lookup(
     name: &str,
     keys: &Keyring,
 ) -> Result<Option<Verifier>, LookupError> {
-    let rows: Vec<VerifierRow> = diesel::sql_query(LOOKUP)
-        .bind::<Text, _>(name)
-        .load(conn)
+    // In a transaction of its own, like every statement of ingest's and the
+    // worker's: behind a pooler in transaction mode (PgBouncer) the prepare
+    // and the execution then reach the same server connection.
+    let rows: Vec<VerifierRow> = conn
+        .transaction::<_, diesel::result::Error, _>(async |c| {
+            diesel::sql_query(LOOKUP)
+                .bind::<Text, _>(name)
+                .load(c)
+                .await
+        })
         .await
         .map_err(crate::Error::from)?;
     let Some(first) = <[VerifierRow]>::first(&rows) else {
@@ -146,9 +153,13 @@ pub async fn stamp_received(
     conn: &mut AsyncPgConnection,
     names: &[String],
 ) -> Result<usize, crate::Error> {
-    Ok(diesel::sql_query(STAMP_RECEIVED)
-        .bind::<Array<Text>, _>(names)
-        .execute(conn)
+    Ok(conn
+        .transaction::<_, diesel::result::Error, _>(async |c| {
+            diesel::sql_query(STAMP_RECEIVED)
+                .bind::<Array<Text>, _>(names)
+                .execute(c)
+                .await
+        })
         .await?)
 }
 

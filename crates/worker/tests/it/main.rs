@@ -10,6 +10,7 @@ mod failures;
 mod helpers;
 mod ops;
 mod outage;
+mod pgbouncer;
 mod roles;
 mod sources;
 mod tokens;

@@ -427,3 +427,89 @@ async fn everything_starts_before_the_database_and_catches_up() {
     .expect("processed");
     drop(ingest);
 }
+
+/// Completion does not rewrite the event: processing deletes the event's
+/// queue row and stores a result row, and the `events` row is the very
+/// tuple ingest wrote (same `xmin` and `ctid`). The worker keeps the daily
+/// partitions created ahead, and vacuums the queue once enough completions
+/// left dead rows in it.
+#[tokio::test]
+async fn completion_leaves_the_event_untouched_and_the_worker_keeps_the_queue_clean() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("pbx", "yeastar", &["s"])
+        .await
+        .expect("source");
+    preload_calls(&db, 3000).await;
+    let n = db
+        .count("SELECT count(*) AS n FROM events")
+        .await
+        .expect("n");
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM event_queue")
+            .await
+            .expect("n"),
+        n
+    );
+    exec(
+        &db,
+        "CREATE TABLE seen_before AS SELECT id, xmin::text AS x, ctid::text AS t FROM events",
+    )
+    .await;
+    // Partitions ahead are missing (as after a long stop of every worker).
+    exec(
+        &db,
+        "DO $$ DECLARE r record; BEGIN
+           FOR r IN SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                     WHERE i.inhparent = 'events'::regclass
+                       AND CASE WHEN c.relname ~ '^events_p[0-9]{8}$'
+                                THEN to_date(substr(c.relname, 9), 'YYYYMMDD') > (now() AT TIME ZONE 'UTC')::date
+                                ELSE false END LOOP
+             EXECUTE format('DROP TABLE %I, %I', r.relname, 'event_results_p' || substr(r.relname, 9));
+           END LOOP; END $$",
+    )
+    .await;
+    let _worker = start_worker(&db.url, &["--batch-size", "100"]).expect("worker");
+    wait_until(WAIT, "every event processed", || async {
+        Ok(db.count("SELECT count(*) AS n FROM event_results").await? == n)
+    })
+    .await
+    .expect("processed");
+    assert_eq!(
+        db.count("SELECT count(*) AS n FROM event_queue")
+            .await
+            .expect("n"),
+        0
+    );
+    assert_eq!(
+        db.count(
+            "SELECT count(*) AS n FROM events e JOIN seen_before b
+               ON b.id = e.id AND b.x = e.xmin::text AND b.t = e.ctid::text"
+        )
+        .await
+        .expect("n"),
+        n,
+        "every event row is still the tuple ingest wrote"
+    );
+    wait_until(WAIT, "the partitions of the next 7 days", || async {
+        Ok(db
+            .count(
+                "SELECT count(*) AS n FROM generate_series(1, 7) d
+                  WHERE to_regclass('events_p' || to_char((now() AT TIME ZONE 'UTC')::date + d, 'YYYYMMDD')) IS NOT NULL
+                    AND to_regclass('event_results_p' || to_char((now() AT TIME ZONE 'UTC')::date + d, 'YYYYMMDD')) IS NOT NULL",
+            )
+            .await?
+            == 7)
+    })
+    .await
+    .expect("partitions created by the worker");
+    wait_until(WAIT, "the worker to vacuum the queue", || async {
+        Ok(db
+            .count(
+                "SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE relname = 'event_queue'",
+            )
+            .await?
+            > 0)
+    })
+    .await
+    .expect("vacuumed");
+}

@@ -105,14 +105,16 @@ note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; stop "$INGEST_PID"
 if command -v wrk >/dev/null 2>&1; then
   log "1. ingest: wrk, $WRK_SECONDS s at 64 connections (pre-signed distinct Yeastar webhooks)"
   python3 bench/wrk/presign.py bench-yeastar-secret-0123456789ab "$((WRK_SECONDS * 30000))" "$TMP/wrk-bodies.tsv"
+  python3 bench/wrk/presign.py bench-yeastar-secret-0123456789ab 100000 "$TMP/wrk-warm.tsv" 100000000
   fresh_db sb_bench_wrk; setup_db sb_bench_wrk
   PORT="$(free_port)"; start_ingest sb_bench_wrk "$PORT"
-  wrk -t1 -c16 -d2s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-bodies.tsv" pbx 1 >/dev/null  # warm-up
+  wrk -t1 -c16 -d2s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-warm.tsv" pbx 1 >/dev/null  # warm-up
+  WARM="$(q sb_bench_wrk "SELECT count(*) FROM events")"
   wrk -t1 -c64 -d"${WRK_SECONDS}s" --timeout 10s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-bodies.tsv" pbx 1 \
     | grep '^{' >"$TMP/ingest-wrk.json"
-  q sb_bench_wrk "SELECT count(*) FROM events" >"$TMP/ingest-wrk-stored.txt"
+  echo "$(( $(q sb_bench_wrk "SELECT count(*) FROM events") - WARM ))" >"$TMP/ingest-wrk-stored.txt"
   note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; stop "$INGEST_PID"
-  rm -f "$TMP/wrk-bodies.tsv"
+  rm -f "$TMP/wrk-bodies.tsv" "$TMP/wrk-warm.tsv"
 else
   log "1. ingest: wrk not installed (apt-get install wrk): external-generator figures left empty"
 fi
@@ -175,13 +177,13 @@ q sb_bench_e2e "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentil
 stop "$INGEST_PID"; stop "$E2E_WORKER"
 fi
 
-# --- 5. retention --------------------------------------------------------------
+# --- 4. retention --------------------------------------------------------------
 # Pruning PRUNE_EVENTS processed events: `worker prune` dropping their day
 # (their partitions of events and event_results), beside the row-by-row
 # delete the inbox used before (its table shape, indexes and statement:
 # DELETE of 5,000 rows per transaction), both on rows of the same size.
 if want prune; then
-log "5. prune: $PRUNE_EVENTS processed events, whole day vs row by row"
+log "4. prune: $PRUNE_EVENTS processed events, whole day vs row by row"
 fresh_db sb_bench_prune; setup_db sb_bench_prune
 BODY="convert_to(repeat('x', 700) || i, 'UTF8')"
 q sb_bench_prune "SELECT count(*) FROM switchboard_ensure_partitions((now() AT TIME ZONE 'UTC')::date - 40, (now() AT TIME ZONE 'UTC')::date - 40)" >/dev/null
@@ -225,16 +227,22 @@ echo "events: $PRUNE_EVENTS" >>"$TMP/prune.txt"
 "$PSQL" -q "$ADMIN" -c "DROP DATABASE IF EXISTS sb_bench_prune WITH (FORCE)" >/dev/null
 fi
 
-# --- 6. through PgBouncer ----------------------------------------------------------
+# --- 5. through PgBouncer ----------------------------------------------------------
 # The same ingest (wrk) and one-worker drain, through Debian's pgbouncer in
 # transaction mode (a server pool of 8 for the test database), with
 # DATABASE_TRANSACTION_POOLER=true: the figures beside the direct ones.
 PGBOUNCER="$(command -v pgbouncer || ls /usr/sbin/pgbouncer 2>/dev/null || true)"
 if want pgbouncer && [ -n "$PGBOUNCER" ] && command -v wrk >/dev/null 2>&1; then
-  log "6. pgbouncer: ingest (wrk, $WRK_SECONDS s) and a one-worker drain through pgbouncer in transaction mode"
+  log "5. pgbouncer: ingest (wrk, $WRK_SECONDS s) and a one-worker drain through pgbouncer in transaction mode"
   PGB_DIR="$TMP/pgbouncer"; rm -rf "$PGB_DIR"; mkdir -p "$PGB_DIR"; chmod 777 "$PGB_DIR"
   PGB_PORT="$(free_port)"
-  SERVER="$(python3 -c 'import sys,urllib.parse as u; p=u.urlparse(sys.argv[1]); print(f"host={p.hostname or "127.0.0.1"} port={p.port or 5432} user={p.username or "postgres"}" + (f" password={p.password}" if p.password else ""))' "$DATABASE_URL")"
+  SERVER="$(python3 - "$DATABASE_URL" <<'PY'
+import sys, urllib.parse
+p = urllib.parse.urlparse(sys.argv[1])
+line = "host=%s port=%s user=%s" % (p.hostname or "127.0.0.1", p.port or 5432, p.username or "postgres")
+print(line + (" password=%s" % p.password if p.password else ""))
+PY
+)"
   cat >"$PGB_DIR/pgbouncer.ini" <<INI
 [databases]
 * = $SERVER pool_size=8
@@ -256,6 +264,7 @@ INI
   via() { echo "postgres://switchboard@127.0.0.1:$PGB_PORT/$1"; }
   for i in $(seq 1 50); do "$PSQL" -qAt "$(via postgres)" -c 'select 1' >/dev/null 2>&1 && break; sleep 0.1; done
   python3 bench/wrk/presign.py bench-yeastar-secret-0123456789ab "$((WRK_SECONDS * 30000))" "$TMP/wrk-bodies.tsv"
+  python3 bench/wrk/presign.py bench-yeastar-secret-0123456789ab 100000 "$TMP/wrk-warm.tsv" 100000000
   fresh_db sb_bench_pgb; setup_db sb_bench_pgb
   PORT="$(free_port)"
   METRICS_PORT="$(free_port)"
@@ -263,10 +272,10 @@ INI
     INGEST_METRICS_BIND="127.0.0.1:$METRICS_PORT" "$B/ingest" >"$TMP/ingest-pgb.log" 2>&1 &
   INGEST_PID=$!; PIDS+=("$INGEST_PID")
   for i in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  wrk -t1 -c16 -d2s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-bodies.tsv" pbx 1 >/dev/null
+  wrk -t1 -c16 -d2s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-warm.tsv" pbx 1 >/dev/null
   wrk -t1 -c64 -d"${WRK_SECONDS}s" --timeout 10s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-bodies.tsv" pbx 1 \
     | grep '^{' >"$TMP/pgb-ingest-wrk.json"
-  stop "$INGEST_PID"; rm -f "$TMP/wrk-bodies.tsv"
+  stop "$INGEST_PID"; rm -f "$TMP/wrk-bodies.tsv" "$TMP/wrk-warm.tsv"
   if [ -n "$(q postgres "SELECT 1 FROM pg_database WHERE datname = 'sb_bench_src'")" ]; then
     fresh_db sb_bench_pgb_w sb_bench_src
     DATABASE_URL="$(via sb_bench_pgb_w)" DATABASE_TRANSACTION_POOLER=true "$B/worker" run --batch-size "$BATCH" >"$TMP/worker-pgb.log" 2>&1 &
@@ -278,7 +287,7 @@ INI
   stop "$PGB_PID"
 fi
 
-# --- 4. live board ---------------------------------------------------------------
+# --- 6. live board ---------------------------------------------------------------
 # The board with BOARD_CLIENTS logged-in event streams while ingest and one
 # worker take a steady BOARD_RATE events/s: `traffic board-watch` holds the
 # streams, sends the load, and every 100 ms a probe call (a Yeastar ring of
@@ -289,7 +298,7 @@ fi
 # are read from /proc; the probes' stored events give the time the worker
 # applied them (processed_at), to split the latency into its stages.
 if want board; then
-log "4. board: $BOARD_CLIENTS event streams, $BOARD_RATE events/s for $BOARD_SECONDS s, a probe call every 100 ms"
+log "6. board: $BOARD_CLIENTS event streams, $BOARD_RATE events/s for $BOARD_SECONDS s, a probe call every 100 ms"
 fresh_db sb_bench_board; setup_db sb_bench_board
 printf 'bench password 123\n' | DATABASE_URL="$(db_url sb_bench_board)" "$B/worker" user add bench --role viewer >/dev/null
 PORT="$(free_port)"; start_ingest sb_bench_board "$PORT"

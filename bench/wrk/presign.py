@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Pre-signs Yeastar call-status webhooks for wrk (bench/wrk/ingest.lua).
 
-    python3 bench/wrk/presign.py SECRET COUNT OUT_FILE
+    python3 bench/wrk/presign.py SECRET COUNT OUT_FILE [FIRST]
 
-Writes COUNT lines `signature<TAB>body`: distinct 30011 bodies (a ringing or
+Writes COUNT lines (numbered from FIRST, 0 by default: a warm-up file and
+the measured one get distinct bodies) `signature<TAB>body`: distinct 30011 bodies (a ringing or
 answered inbound call, each with its own call id), each with its X-Signature
 (Base64 HMAC-SHA256 of the body under SECRET, as the PBX sends it). Signing
 ahead keeps HMAC and JSON out of the load generator, so that it costs the
@@ -34,11 +35,12 @@ def body(i):
 
 
 def main(argv):
-    if len(argv) != 4:
-        sys.exit("usage: presign.py SECRET COUNT OUT_FILE")
+    if len(argv) not in (4, 5):
+        sys.exit("usage: presign.py SECRET COUNT OUT_FILE [FIRST]")
     secret, count, out = argv[1].encode(), int(argv[2]), argv[3]
+    first = int(argv[4]) if len(argv) == 5 else 0
     with open(out, "w") as f:
-        for i in range(count):
+        for i in range(first, first + count):
             b = body(i)
             sig = base64.b64encode(hmac.new(secret, b.encode(), hashlib.sha256).digest()).decode()
             f.write(f"{sig}\t{b}\n")

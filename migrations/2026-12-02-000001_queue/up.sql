@@ -61,7 +61,11 @@ CREATE TABLE event_queue (
         autovacuum_vacuum_scale_factor = 0,
         autovacuum_vacuum_insert_threshold = 2000,
         autovacuum_vacuum_insert_scale_factor = 0,
-        autovacuum_vacuum_cost_delay = 0);
+        autovacuum_vacuum_cost_delay = 0,
+        -- A vacuum never tries to cut the table's empty tail: that needs an
+        -- exclusive lock, which inserts and deletes never leave free, and
+        -- the attempt holds the vacuum for up to 5 s.
+        vacuum_truncate = false);
 -- The claim: due, not dead, oldest first.
 CREATE INDEX event_queue_due ON event_queue (id) WHERE dead_at IS NULL;
 

@@ -747,7 +747,7 @@ pub async fn queue_dead_tuples(conn: &mut AsyncPgConnection) -> Result<(i64, boo
 pub async fn vacuum_queue(conn: &mut AsyncPgConnection) -> Result<(), Error> {
     // The simple protocol, outside any transaction (VACUUM cannot run in
     // one), which a pooler in transaction mode passes through as one unit.
-    conn.batch_execute("VACUUM (SKIP_LOCKED) event_queue")
+    conn.batch_execute("VACUUM (SKIP_LOCKED, TRUNCATE false) event_queue")
         .await?;
     Ok(())
 }

@@ -13,9 +13,9 @@ const DAYS_AHEAD: i32 = 7;
 /// How often the partitions are checked.
 const PARTITION_EVERY: Duration = Duration::from_secs(3600);
 /// How often the queue's dead rows are looked at.
-const VACUUM_CHECK_EVERY: Duration = Duration::from_secs(1);
+const VACUUM_CHECK_EVERY: Duration = Duration::from_millis(500);
 /// Dead rows in the queue that make it worth a vacuum.
-const VACUUM_AFTER_DEAD_ROWS: i64 = 1000;
+const VACUUM_AFTER_DEAD_ROWS: i64 = 500;
 
 /// Runs until `shutdown` turns true: creates missing partitions at start
 /// and hourly, and vacuums the queue when it holds more than

@@ -32,6 +32,7 @@ ALTER TABLE webhook_events ALTER COLUMN id SET DEFAULT nextval('webhook_events_i
 ALTER SEQUENCE webhook_events_id_seq OWNED BY webhook_events.id;
 DROP FUNCTION switchboard_prune(interval, boolean);
 DROP FUNCTION switchboard_ensure_partitions(date, date);
+DROP FUNCTION switchboard_revoke_all(text);
 DROP TABLE event_results;
 DROP TABLE event_queue;
 DROP TABLE events;

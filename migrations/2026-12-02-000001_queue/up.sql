@@ -92,6 +92,23 @@ CREATE TABLE event_results_default PARTITION OF event_results DEFAULT;
 
 -- ------------------------------------------------------------ partitions --
 
+-- Revokes every privilege on the table `name` from every role but its
+-- owner.
+CREATE FUNCTION switchboard_revoke_all(name text)
+RETURNS void LANGUAGE plpgsql SET search_path = public, pg_temp AS $$
+DECLARE
+    g record;
+BEGIN
+    FOR g IN SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
+              WHERE c.oid = name::regclass AND a.grantee <> c.relowner LOOP
+        IF g.grantee = 0 THEN
+            EXECUTE format('REVOKE ALL ON TABLE %I FROM PUBLIC', name);
+        ELSE
+            EXECUTE format('REVOKE ALL ON TABLE %I FROM %I', name, g.grantee::regrole::text);
+        END IF;
+    END LOOP;
+END $$;
+
 -- Creates the daily partitions of events and event_results for the days
 -- first..last that have none. A day whose rows already sit in the default
 -- partition is skipped with a warning (its rows stay there, and prune
@@ -118,6 +135,11 @@ BEGIN
                 -- Insert-only: vacuum for the visibility map, not for dead tuples.
                 EXECUTE format('ALTER TABLE %I SET (autovacuum_vacuum_insert_scale_factor = 0.05)',
                                'events_p' || suffix);
+                -- Reached through their parents only: no privilege that the
+                -- owner's default privileges would give (deploy/roles.sql
+                -- grants the worker's role on tables created later).
+                PERFORM switchboard_revoke_all('events_p' || suffix);
+                PERFORM switchboard_revoke_all('event_results_p' || suffix);
                 RETURN NEXT d;
             EXCEPTION WHEN check_violation THEN
                 RAISE WARNING 'no partition for %: its rows are in the default partition', d;
@@ -214,3 +236,4 @@ SELECT e.id, e.day, e.source, e.provider,
 -- or create partitions.
 REVOKE EXECUTE ON FUNCTION switchboard_prune(interval, boolean) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION switchboard_ensure_partitions(date, date) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION switchboard_revoke_all(text) FROM PUBLIC;

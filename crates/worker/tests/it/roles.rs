@@ -246,6 +246,18 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
     testkit::age_events(&owner, "true", 40, true)
         .await
         .expect("age the events");
+    // A partition made after deploy/roles.sql (its default privileges grant
+    // the worker's role on new tables) is reachable through its parent only.
+    let old_day = format!(
+        "events_p{}",
+        (chrono::Utc::now() - chrono::Duration::days(40)).format("%Y%m%d")
+    );
+    denied(
+        &worker_url,
+        &format!("INSERT INTO {old_day} (id, day, source, body, dedup_key) VALUES (1, current_date - 40, 'pbx', '', 'k')"),
+    )
+    .await;
+    denied(&worker_url, &format!("SELECT * FROM {old_day}")).await;
     for args in [
         &["stats"][..],
         &["wait-idle", "--timeout", "10s"],

@@ -186,8 +186,9 @@ async fn stamp_sources(pool: &PgPool, sources: Vec<String>) {
     }
 }
 
-/// One answer per unique row, by `(source, dedup_key)`.
-type RowAnswers = HashMap<(String, String), Stored>;
+/// One answer per unique row, by `(source, dedup_key)` (borrowed from the
+/// batch: no copy of either per request).
+type RowAnswers<'a> = HashMap<(&'a str, &'a str), Stored>;
 
 /// A storage error as the requests see it: the database's fault (503) or
 /// the row's (4xx).
@@ -233,8 +234,8 @@ async fn commit(
     Ok(batch
         .iter()
         .map(|p| {
-            let key = (p.row.source.clone(), p.row.dedup_key.clone());
-            let first = answered.insert(key.clone());
+            let key = (p.row.source.as_str(), p.row.dedup_key.as_str());
+            let first = answered.insert(key);
             match answers.get(&key) {
                 Some(Ok((id, dup))) => Ok((*id, *dup || !first)),
                 Some(Err(e)) => Err(e.clone()),
@@ -246,15 +247,16 @@ async fn commit(
 
 /// The answer of each row of a committed insert: its id, and whether it was
 /// stored before.
-fn answers_of(
-    rows: &[&NewEvent],
+fn answers_of<'a>(
+    rows: &[&'a NewEvent],
     inserted: &store::inbox::EventIds,
     existing: &store::inbox::EventIds,
-) -> RowAnswers {
+) -> RowAnswers<'a> {
     rows.iter()
         .map(|r| {
-            let key = (r.source.clone(), r.dedup_key.clone());
-            let answer = match (inserted.get(&key), existing.get(&key)) {
+            let key = (r.source.as_str(), r.dedup_key.as_str());
+            let lookup = (r.source.clone(), r.dedup_key.clone());
+            let answer = match (inserted.get(&lookup), existing.get(&lookup)) {
                 (Some(id), _) => Ok((*id, false)),
                 (None, Some(id)) => Ok((*id, true)),
                 (None, None) => Err(SubmitError::Vanished(r.source.clone())),
@@ -265,17 +267,17 @@ fn answers_of(
 }
 
 /// Stores each row in a transaction of its own. Returns each row's answer.
-async fn one_by_one(
+async fn one_by_one<'a>(
     conn: &mut diesel_async::AsyncPgConnection,
-    rows: &[&NewEvent],
+    rows: &[&'a NewEvent],
     window: Duration,
-) -> RowAnswers {
+) -> RowAnswers<'a> {
     let mut answers = RowAnswers::new();
     for row in rows {
         match store::inbox::insert(conn, &[*row], window).await {
             Ok((inserted, existing)) => answers.extend(answers_of(&[*row], &inserted, &existing)),
             Err(e) => {
-                let key = (row.source.clone(), row.dedup_key.clone());
+                let key = (row.source.as_str(), row.dedup_key.as_str());
                 answers.insert(key, Err(classify(e)));
             }
         }

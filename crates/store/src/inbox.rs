@@ -326,7 +326,8 @@ const CLAIM_IDS: &str = concat!(
        SELECT id, day, attempts FROM event_queue
        WHERE id = ANY($1) AND ",
     pending!(),
-    " ORDER BY id
+    " AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+       ORDER BY id
        FOR UPDATE SKIP LOCKED) ",
     claimed_events!()
 );
@@ -341,8 +342,10 @@ pub async fn claim(conn: &mut AsyncPgConnection, limit: i64) -> Result<Vec<Claim
         .await?)
 }
 
-/// Claims the events `ids` that are still pending (due or not) and not
-/// locked by another worker. Returns those claimed.
+/// Claims the events `ids` that are still pending, due, and not locked by
+/// another worker (one that failed meanwhile waits for its next attempt:
+/// with several claim loops, the retry of a rolled-back batch must not
+/// attempt it a second time). Returns those claimed.
 pub async fn claim_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<Claimed>, Error> {
     Ok(
         Cached(diesel::sql_query(CLAIM_IDS).bind::<Array<BigInt>, _>(ids))

@@ -57,11 +57,7 @@ async fn run_main() -> Result<()> {
     drop(keys);
     let mut cfg = cli.config;
     cfg.group_commit_in_flight = cfg.group_commit_in_flight.min(cli.pool_size);
-    let upstream = if cli.transaction_pooler {
-        store::Upstream::TransactionPooler
-    } else {
-        store::Upstream::Direct
-    };
+    let upstream = store::Upstream::when(cli.transaction_pooler);
     let pool = store::pool_to(&cli.database_url, cli.pool_size, cfg.db_timeout, upstream)
         .context("building the connection pool")?;
     let listener =

@@ -10,7 +10,7 @@
 //! An event is *pending* while its queue row is not dead; that rule is
 //! [`pending!`] and is written nowhere else.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -101,14 +101,8 @@ struct Today {
 /// Yeastar sends no event id: an identical body older than the window is a
 /// new event, so its old row (found by [`FIND_EXISTING`]) is retired from
 /// deduplication and the new one stored. Rare, so not on the hot path.
-const RETIRE: &str = concat!(
-    "UPDATE events SET dedup_key = dedup_key || '@' || id
-     WHERE id = ANY($1) AND day BETWEEN ",
-    today!(),
-    " - 1 AND ",
-    today!(),
-    ""
-);
+const RETIRE: &str = "UPDATE events SET dedup_key = dedup_key || '@' || id
+     WHERE id = ANY($1) AND day BETWEEN $2::date - 1 AND $2::date";
 
 /// Stores the new events and their queue rows; a key already stored today
 /// or yesterday is a duplicate.
@@ -128,29 +122,20 @@ const INSERT: &str = "WITH new AS (
        SELECT id, day, source, received_at FROM stored)
      SELECT id, source, dedup_key FROM stored";
 
-/// The stored rows of keys that were not inserted, and whether each was
+/// The stored rows of keys that were not inserted (today's and
+/// yesterday's, `$4` being today, like [`INSERT`]), and whether each was
 /// received longer than `$3` seconds ago.
-const FIND_EXISTING: &str = concat!(
-    "SELECT w.id, w.source, w.dedup_key,
+const FIND_EXISTING: &str = "SELECT w.id, w.source, w.dedup_key,
             w.received_at < now() - make_interval(secs => $3) AS old
      FROM events w
      JOIN unnest($1::text[], $2::text[]) AS k(source, dedup_key)
        ON w.source = k.source AND w.dedup_key = k.dedup_key
-     WHERE w.day BETWEEN ",
-    today!(),
-    " - 1 AND ",
-    today!(),
-    ""
-);
+     WHERE w.day BETWEEN $4::date - 1 AND $4::date";
 
 #[derive(QueryableByName)]
 struct Existing {
-    #[diesel(sql_type = BigInt)]
-    id: i64,
-    #[diesel(sql_type = Text)]
-    source: String,
-    #[diesel(sql_type = Text)]
-    dedup_key: String,
+    #[diesel(embed)]
+    key: IdKey,
     #[diesel(sql_type = Bool)]
     old: bool,
 }
@@ -186,35 +171,43 @@ pub async fn insert(
                 .await?
                 .today;
             let mut inserted = insert_new(c, events, day).await?;
-            let mut existing = EventIds::new();
-            let mut retire = Vec::new();
-            for row in find_existing(c, events, &inserted, yeastar_dedup_window).await? {
-                let key = (row.source, row.dedup_key);
-                let yeastar = events.iter().any(|e| {
-                    e.provider == Provider::Yeastar && e.source == key.0 && e.dedup_key == key.1
-                });
-                if row.old && yeastar {
-                    retire.push((row.id, key));
-                } else {
-                    existing.insert(key, row.id);
-                }
-            }
+            // Yeastar rows stored longer ago than the window are retired
+            // and their events stored anew; any other stored row makes its
+            // event a duplicate.
+            let yeastar: HashSet<(&str, &str)> = events
+                .iter()
+                .filter(|e| e.provider == Provider::Yeastar)
+                .map(|e| (e.source.as_str(), e.dedup_key.as_str()))
+                .collect();
+            let (retire, existing): (Vec<Existing>, Vec<Existing>) =
+                find_existing(c, events, &inserted, yeastar_dedup_window, day)
+                    .await?
+                    .into_iter()
+                    .partition(|r| {
+                        r.old
+                            && yeastar.contains(&(r.key.source.as_str(), r.key.dedup_key.as_str()))
+                    });
             if !retire.is_empty() {
-                let ids: Vec<i64> = retire.iter().map(|(id, _)| *id).collect();
-                Cached(diesel::sql_query(RETIRE).bind::<Array<BigInt>, _>(&ids))
-                    .execute(c)
-                    .await?;
+                let ids: Vec<i64> = retire.iter().map(|r| r.key.id).collect();
+                Cached(
+                    diesel::sql_query(RETIRE)
+                        .bind::<Array<BigInt>, _>(&ids)
+                        .bind::<diesel::sql_types::Date, _>(day),
+                )
+                .execute(c)
+                .await?;
                 let again: Vec<&NewEvent> = events
                     .iter()
                     .filter(|e| {
                         retire
                             .iter()
-                            .any(|(_, k)| k.0 == e.source && k.1 == e.dedup_key)
+                            .any(|r| r.key.source == e.source && r.key.dedup_key == e.dedup_key)
                     })
                     .copied()
                     .collect();
                 inserted.extend(insert_new(c, &again, day).await?);
             }
+            let existing = by_key(existing.into_iter().map(|r| r.key).collect());
             if !inserted.is_empty() {
                 // One wake-up per transaction, however many rows it holds;
                 // workers treat it as a hint and claim from the table.
@@ -257,6 +250,7 @@ async fn find_existing(
     events: &[&NewEvent],
     inserted: &EventIds,
     window: Duration,
+    day: chrono::NaiveDate,
 ) -> Result<Vec<Existing>, diesel::result::Error> {
     if inserted.len() >= events.len() {
         return Ok(Vec::new());
@@ -270,7 +264,8 @@ async fn find_existing(
         diesel::sql_query(FIND_EXISTING)
             .bind::<Array<Text>, _>(&sources)
             .bind::<Array<Text>, _>(&keys)
-            .bind::<Double, _>(window.as_secs_f64()),
+            .bind::<Double, _>(window.as_secs_f64())
+            .bind::<diesel::sql_types::Date, _>(day),
     )
     .load(c)
     .await

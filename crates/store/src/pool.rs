@@ -33,6 +33,18 @@ pub enum Upstream {
     TransactionPooler,
 }
 
+impl Upstream {
+    /// [`Upstream::TransactionPooler`] when `transaction_pooler` (the
+    /// binaries' `DATABASE_TRANSACTION_POOLER`), else [`Upstream::Direct`].
+    pub fn when(transaction_pooler: bool) -> Upstream {
+        if transaction_pooler {
+            Upstream::TransactionPooler
+        } else {
+            Upstream::Direct
+        }
+    }
+}
+
 /// Builds a pool of at most `size` connections to `url`. Connections are
 /// made on demand, so this succeeds while the database is down (but not
 /// with unusable TLS settings: a bad `sslmode`, an unreadable

@@ -479,11 +479,7 @@ async fn stats(
 
 async fn run(url: &str, args: RunArgs) -> Result<()> {
     let loops = usize::from(args.concurrency);
-    let upstream = if args.transaction_pooler {
-        store::Upstream::TransactionPooler
-    } else {
-        store::Upstream::Direct
-    };
+    let upstream = store::Upstream::when(args.transaction_pooler);
     let poll_only = args.poll_only || args.transaction_pooler;
     let pool = store::pool_to(
         url,

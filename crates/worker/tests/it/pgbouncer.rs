@@ -140,13 +140,9 @@ fn is_root() -> bool {
 async fn ingest_and_workers_through_pgbouncer_in_transaction_mode() {
     let db = TestDb::new().await.expect("db");
     db.audit_completions().await.expect("audit");
-    testkit::worker_ok_stdin(
-        &db.url,
-        &["source", "add", "pbx", "--provider", "yeastar"],
-        SECRET,
-    )
-    .await
-    .expect("source");
+    db.add_source("pbx", "yeastar", &[SECRET])
+        .await
+        .expect("source");
     let bouncer = Bouncer::start(&db.url).await;
     let via = bouncer.url(&db.name);
     let env = [("DATABASE_TRANSACTION_POOLER", "true")];

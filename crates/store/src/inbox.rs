@@ -664,21 +664,46 @@ pub async fn prune(
     older_than: Duration,
     include_dead: bool,
 ) -> Result<Pruned, Error> {
-    let pruned = conn
-        .transaction::<_, diesel::result::Error, _>(async |c| {
-            // Dropping a partition locks the parent table briefly: wait for
-            // it no longer than this rather than queue ingest behind it.
-            diesel::sql_query("SET LOCAL lock_timeout = '10s'")
-                .execute(c)
-                .await?;
-            diesel::sql_query(PRUNE)
-                .bind::<Double, _>(older_than.as_secs_f64())
-                .bind::<Bool, _>(include_dead)
-                .get_result::<Pruned>(c)
-                .await
-        })
-        .await?;
-    Ok(pruned)
+    let mut attempt = 1;
+    loop {
+        match prune_once(conn, older_than, include_dead).await {
+            Err(e) if attempt < PRUNE_ATTEMPTS && is_lock_timeout(&e) => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            done => return Ok(done?),
+        }
+    }
+}
+
+/// Tries of [`prune`] when the lock a partition drop needs is not had
+/// within [`PRUNE_LOCK_TIMEOUT`].
+const PRUNE_ATTEMPTS: u32 = 25;
+/// How long one try waits for that lock. Requests for the inbox queue
+/// behind a waiting exclusive lock, so this bounds how long ingest and the
+/// workers can wait behind prune.
+const PRUNE_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '200ms'";
+
+async fn prune_once(
+    conn: &mut AsyncPgConnection,
+    older_than: Duration,
+    include_dead: bool,
+) -> Result<Pruned, diesel::result::Error> {
+    conn.transaction::<_, diesel::result::Error, _>(async |c| {
+        diesel::sql_query(PRUNE_LOCK_TIMEOUT).execute(c).await?;
+        diesel::sql_query(PRUNE)
+            .bind::<Double, _>(older_than.as_secs_f64())
+            .bind::<Bool, _>(include_dead)
+            .get_result::<Pruned>(c)
+            .await
+    })
+    .await
+}
+
+/// Whether `e` is PostgreSQL's "canceling statement due to lock timeout"
+/// (diesel does not pass the SQLSTATE on).
+fn is_lock_timeout(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(_, info) if info.message().contains("lock timeout"))
 }
 
 // ------------------------------------------------------------ partitions --

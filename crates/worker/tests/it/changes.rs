@@ -85,7 +85,8 @@ async fn one_batch_sends_one_notification_naming_exactly_its_keys() {
     insert(&db, "pbx", "a", &ringing("1736.1", &["2001", "2002"])).await;
     insert(&db, "pbx", "b", &ringing("1736.2", &["2003"])).await;
     insert(&db, "pbx", "c", &ringing("1736.1", &["2001", "2002"])).await;
-    let _w = start_worker(&db.url, &["--batch-size", "100"]).expect("worker");
+    // One claim loop: two would split the three events between them.
+    let _w = start_worker(&db.url, &["--batch-size", "100", "--concurrency", "1"]).expect("worker");
     assert_eq!(
         next(&mut l).await,
         Payload::Changes {
@@ -162,7 +163,9 @@ async fn too_many_keys_for_one_notification_send_resync() {
         })
         .collect();
     db.insert_events(&events).await.expect("insert");
-    let _w = start_worker(&db.url, &["--batch-size", "1000"]).expect("worker");
+    // One claim loop: two would split the 300 events between them.
+    let _w =
+        start_worker(&db.url, &["--batch-size", "1000", "--concurrency", "1"]).expect("worker");
     assert_eq!(next(&mut l).await, Payload::Resync);
     assert_eq!(
         db.count("SELECT count(*) AS n FROM webhook_events WHERE outcome = 'applied'")

@@ -126,6 +126,11 @@ REVOKE ALL ON SEQUENCE events_id_seq, source_secrets_id_seq, calls_id_seq,
                        call_actions_id_seq
   FROM :"ingest_role", :"worker_role", :"board_role";
 
+-- `worker wait-schema` (each pod's first step in Kubernetes) reads which
+-- migrations are applied, and nothing else of the table.
+GRANT SELECT (version) ON __diesel_schema_migrations
+  TO :"ingest_role", :"worker_role", :"board_role";
+
 -- ----------------------------------------------------------------- ingest --
 -- Exactly what store::inbox::insert (group commit), store::sources::lookup
 -- and store::sources::stamp_received run.

@@ -86,37 +86,16 @@ cat "$DIR/stats-during.txt"
 echo "--- traffic"
 cat "$DIR/traffic.json"
 
-ACKED_IDS="$(sort -un "$DIR/acked.txt" | paste -sd, -)"
-acked="$(wc -l <"$DIR/acked.txt" | tr -d ' ')"
-acked_distinct="$(sort -un "$DIR/acked.txt" | wc -l | tr -d ' ')"
-stored="$(q 'SELECT count(*) FROM webhook_events')"
-processed="$(q 'SELECT count(*) FROM webhook_events WHERE processed_at IS NOT NULL')"
-acked_processed="$(q "SELECT count(*) FROM webhook_events WHERE processed_at IS NOT NULL AND id = ANY('{${ACKED_IDS}}'::bigint[])")"
-twice="$(q 'SELECT count(*) FROM webhook_events WHERE attempts <> 1')"
-applied_events="$(q "SELECT count(*) FROM webhook_events WHERE outcome = 'applied'")"
-call_effects="$(q 'SELECT coalesce(sum(events), 0) FROM calls')"
-lost=$((acked_distinct - acked_processed))
-dups=$((call_effects - applied_events))
+source scripts/exactly-once.sh
 echo
 echo "--- figures"
-printf '%-44s %s\n' "acknowledged answers (200)" "$acked" \
-  "distinct acknowledged events" "$acked_distinct" \
-  "stored in the inbox" "$stored" \
-  "processed" "$processed" \
-  "acknowledged and processed" "$acked_processed" \
-  "events processed more than once (attempts)" "$twice" \
-  "effects applied (sum of calls.events)" "$call_effects" \
-  "events applied" "$applied_events" \
-  "lost" "$lost" \
-  "duplicates applied" "$dups" \
-  "traffic generator exit" "$traffic_rc"
+ok=0; exactly_once "$DIR/acked.txt" "$traffic_rc" || ok=$?
 echo
 echo "--- /metrics excerpt (ingest 2, worker 1)"
 grep -E '^switchboard_ingest_requests_total' "$DIR/ingest-metrics.txt" || true
 grep -E '^switchboard_worker_(events_total|pending_events|oldest_pending)' "$DIR/worker-metrics.txt" || true
 
-if [ "$lost" -ne 0 ] || [ "$dups" -ne 0 ] || [ "$twice" -ne 0 ] || [ "$processed" -ne "$stored" ] \
-   || [ "$traffic_rc" -ne 0 ] || [ "$acked_distinct" -lt 1 ]; then
+if [ "$ok" -ne 0 ]; then
   echo "CLUSTER CHECK FAILED" >&2; exit 1
 fi
 echo "cluster check passed: every acknowledged event processed exactly once"

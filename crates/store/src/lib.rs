@@ -22,6 +22,6 @@ pub mod sources;
 pub mod users;
 
 pub use error::Error;
-pub use migrate::{migrate, MIGRATIONS};
+pub use migrate::{migrate, missing_migrations, MIGRATIONS};
 pub use pool::{connect, pool, pool_to, PgPool, Upstream};
 pub use tls::{SslMode, TlsError};

@@ -39,3 +39,38 @@ fn migrate_blocking(
     unlock?;
     Ok(applied)
 }
+
+/// Returns the versions of the migrations compiled into this binary that
+/// the database at the other end of `conn` has not applied (empty when its
+/// schema is this binary's, or newer). Reads only
+/// `__diesel_schema_migrations.version` (every service role may: see
+/// `deploy/roles.sql`); a database never migrated lacks every version.
+pub async fn missing_migrations(conn: &mut AsyncPgConnection) -> Result<Vec<String>, Error> {
+    use diesel::migration::MigrationSource;
+    use diesel::pg::Pg;
+    use diesel_async::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    // A database never migrated has no such table: nothing applied.
+    let applied: Vec<Applied> = diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+        .load(conn)
+        .await
+        .or_else(|e| match e {
+            diesel::result::Error::DatabaseError(_, ref info)
+                if info.message().contains("does not exist") =>
+            {
+                Ok(Vec::new())
+            }
+            e => Err(e),
+        })?;
+    let known = MigrationSource::<Pg>::migrations(&MIGRATIONS).map_err(Error::Migration)?;
+    Ok(known
+        .iter()
+        .map(|m| m.name().version().to_string())
+        .filter(|v| !applied.iter().any(|a| &a.version == v))
+        .collect())
+}

@@ -37,6 +37,10 @@ pub struct LoadConfig {
     pub reorder: bool,
     /// Retries of a request that failed (transport error or 5xx).
     pub retries: u32,
+    /// Keep retrying a failed request until this long after its first
+    /// attempt, whatever `retries` says (zero: off): a sender that retries
+    /// for 30 s, as the upgrade check assumes.
+    pub retry_for: Duration,
     /// First call number (call ids derive from it: make runs distinct).
     pub first_call: u64,
     pub seed: u64,
@@ -65,6 +69,9 @@ pub struct Report {
     pub failed: usize,
     /// Retries made.
     pub retries: usize,
+    /// Requests that needed at least one retry (failed at first, whatever
+    /// came of them).
+    pub retried: usize,
     /// Event ids of the acknowledged requests, in answer order.
     #[serde(skip)]
     pub acked_ids: Vec<i64>,
@@ -189,7 +196,7 @@ pub async fn run(cfg: &LoadConfig, requests: Vec<Request>) -> Result<Report, Htt
     for _ in 0..cfg.concurrency.max(1) {
         let (queue, next) = (queue.clone(), next.clone());
         let mut client = client.clone();
-        let (rate, retries) = (cfg.rate, cfg.retries);
+        let (rate, retries, retry_for) = (cfg.rate, cfg.retries, cfg.retry_for);
         tasks.push(tokio::spawn(async move {
             let mut r = Report::default();
             let mut latencies = Vec::new();
@@ -221,11 +228,14 @@ pub async fn run(cfg: &LoadConfig, requests: Vec<Request>) -> Result<Report, Htt
                             r.failed += 1;
                             break;
                         }
-                        _ if attempt < retries => {
+                        _ if attempt < retries || t0.elapsed() < retry_for => {
+                            if attempt == 0 {
+                                r.retried += 1;
+                            }
                             attempt += 1;
                             r.retries += 1;
-                            tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt)))
-                                .await;
+                            let backoff = Duration::from_millis(50 * u64::from(attempt));
+                            tokio::time::sleep(backoff.min(Duration::from_secs(1))).await;
                         }
                         _ => {
                             r.failed += 1;
@@ -246,6 +256,7 @@ pub async fn run(cfg: &LoadConfig, requests: Vec<Request>) -> Result<Report, Htt
         report.duplicates += r.duplicates;
         report.failed += r.failed;
         report.retries += r.retries;
+        report.retried += r.retried;
         report.acked_ids.extend(r.acked_ids);
         latencies.extend(l);
     }
@@ -284,6 +295,7 @@ mod tests {
             duplicates: dup,
             reorder,
             retries: 0,
+            retry_for: Duration::ZERO,
             first_call: 1,
             seed: 42,
             timeout: Duration::from_secs(1),

@@ -57,6 +57,10 @@ enum Cmd {
         /// Retries of a request that failed with a transport error or a 5xx.
         #[arg(long, default_value_t = 3)]
         retries: u32,
+        /// Keep retrying a failed request until this long after its first
+        /// attempt (e.g. 30s), beyond --retries.
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        retry_for: Duration,
         /// First call number (default: from the clock, so runs never collide).
         #[arg(long)]
         first_call: Option<u64>,
@@ -186,6 +190,7 @@ async fn main() -> Result<()> {
             duplicates,
             reorder,
             retries,
+            retry_for,
             first_call,
             seed,
             json,
@@ -205,6 +210,7 @@ async fn main() -> Result<()> {
                 duplicates: duplicates.clamp(0.0, 1.0),
                 reorder,
                 retries,
+                retry_for,
                 first_call: first_call.unwrap_or_else(|| chrono_now_ms() as u64),
                 seed,
                 timeout: Duration::from_secs(15),
@@ -224,12 +230,13 @@ async fn main() -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!(
-                    "sent {}  acknowledged {} ({} duplicate)  failed {}  retries {}  in {:.2} s ({:.0}/s)",
+                    "sent {}  acknowledged {} ({} duplicate)  failed {}  retries {} (of {} requests)  in {:.2} s ({:.0}/s)",
                     report.sent,
                     report.acknowledged,
                     report.duplicates,
                     report.failed,
                     report.retries,
+                    report.retried,
                     report.seconds,
                     report.events_per_second
                 );
@@ -294,6 +301,7 @@ async fn main() -> Result<()> {
                     duplicates: 0.0,
                     reorder: false,
                     retries: 3,
+                    retry_for: Duration::ZERO,
                     first_call: chrono_now_ms() as u64,
                     seed: 1,
                     timeout: Duration::from_secs(15),

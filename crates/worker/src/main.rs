@@ -90,6 +90,28 @@ enum Cmd {
         #[arg(long)]
         max_dead: Option<i64>,
     },
+    /// Wait until the database has every migration this binary knows
+    /// (exit 0), or fail after --timeout. Kubernetes runs it as the first
+    /// step of every pod, so a new version's pods start only once the
+    /// migrate Job has brought the schema up to them.
+    WaitSchema {
+        /// Longest wait, e.g. 30s, 10m.
+        #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+    /// Ask an HTTP endpoint, as a container health check does (the image
+    /// has no curl): exit 0 when it answers 2xx within --timeout, 1
+    /// otherwise. Needs no database.
+    Probe {
+        /// e.g. http://127.0.0.1:9091/readyz
+        url: String,
+        /// Longest wait for the answer.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+        /// Print the answer's body (e.g. a /metrics page).
+        #[arg(long)]
+        print: bool,
+    },
     /// Wait until no event is pending (exit 0), or fail after --timeout.
     WaitIdle {
         /// Longest wait, e.g. 30s, 10m.
@@ -284,6 +306,14 @@ async fn run_main() -> Result<()> {
     let _ = dotenvy::dotenv();
     telemetry::init_logging();
     let cli = Cli::parse();
+    if let Cmd::Probe {
+        url,
+        timeout,
+        print,
+    } = &cli.cmd
+    {
+        return probe(url, *timeout, *print).await;
+    }
     let Some(url) = cli.database_url.clone() else {
         bail!("DATABASE_URL is not set (flag --database-url, environment, or .env)");
     };
@@ -296,6 +326,8 @@ async fn run_main() -> Result<()> {
             max_pending,
             max_dead,
         } => stats(&url, json, max_pending, max_dead).await,
+        Cmd::Probe { .. } => Ok(()),
+        Cmd::WaitSchema { timeout } => wait_schema(&url, timeout).await,
         Cmd::WaitIdle { timeout } => {
             let mut conn = connect(&url).await?;
             let pending = wait_idle(&mut conn, timeout).await?;
@@ -398,6 +430,69 @@ async fn wait_idle(conn: &mut AsyncPgConnection, limit: Duration) -> Result<i64>
             return Ok(store::inbox::depth(conn).await?.pending);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// GETs `url`; Ok when it answers 2xx within `timeout`.
+async fn probe(url: &str, timeout: Duration, print: bool) -> Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .context("building the HTTP client")?;
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("GET {url}"))?;
+    let status = resp.status();
+    let body = resp
+        .text()
+        .await
+        .with_context(|| format!("reading the answer of {url}"))?;
+    if !status.is_success() {
+        bail!("GET {url}: {status}: {}", body.trim());
+    }
+    if print {
+        print!("{body}");
+    }
+    Ok(())
+}
+
+/// Waits until every embedded migration is applied. Connection failures
+/// and refusals (the roles step of the same Job may not have granted the
+/// read yet) are retried until `timeout`.
+async fn wait_schema(url: &str, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(200);
+    let mut said = String::new();
+    loop {
+        let outcome = match store::connect(url).await {
+            Ok(mut conn) => store::missing_migrations(&mut conn)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(anyhow::Error::from(e)),
+        };
+        let why = match outcome {
+            Ok(missing) if missing.is_empty() => {
+                tracing::info!("the schema has every migration of this version");
+                return Ok(());
+            }
+            Ok(missing) => format!(
+                "{} migration(s) not applied yet: {}",
+                missing.len(),
+                missing.join(", ")
+            ),
+            Err(e) => format!("cannot read the schema version: {e:#}"),
+        };
+        if Instant::now() >= deadline {
+            bail!("{why} (waited {})", humantime::format_duration(timeout));
+        }
+        if why != said {
+            tracing::info!(waiting_for = %why, "waiting for `worker migrate`");
+            said = why;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 

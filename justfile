@@ -27,6 +27,14 @@ test *ARGS:
 cluster:
     scripts/cluster.sh
 
+# docker-compose.yml for real (needs a Docker engine): build the image, bring the stack up, kill and restart an ingest and a worker, upgrade under traffic, check exactly once; tears down.
+compose-check:
+    scripts/compose-check.sh
+
+# Roll a running compose stack onto the image now tagged switchboard:latest (migrate, roles, one instance at a time).
+compose-upgrade:
+    scripts/compose-upgrade.sh
+
 # Throughput, latency and memory beside the anchors, in one run (~5 min): bench/results/.
 bench:
     scripts/bench.sh

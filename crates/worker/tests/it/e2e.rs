@@ -277,6 +277,105 @@ async fn worker_cli_sources_and_migrate() {
     assert!(err.contains("needs a signing secret"), "{err}");
 }
 
+/// `worker wait-schema` fails after its timeout naming the migrations the
+/// database lacks, waits while one is missing, and returns as soon as it is
+/// applied (what a pod's first step does until the migrate Job has run).
+#[tokio::test]
+async fn wait_schema_waits_for_this_versions_migrations() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let db = TestDb::new().await.expect("db");
+    let latest = db
+        .count("SELECT max(version)::bigint AS n FROM __diesel_schema_migrations")
+        .await
+        .expect("latest version")
+        .to_string();
+    let forget = "DELETE FROM __diesel_schema_migrations WHERE version = (SELECT max(version) FROM __diesel_schema_migrations)";
+    db.exec(forget).await.expect("forget the latest migration");
+    let (code, _, err) = testkit::worker_cli(&db.url, &["wait-schema", "--timeout", "1s"])
+        .await
+        .expect("worker");
+    assert_ne!(code, 0, "one migration is missing");
+    assert!(
+        err.contains("1 migration(s) not applied yet") && err.contains(&latest),
+        "{err}"
+    );
+
+    // Waiting: once it has said what it waits for, the migration arrives.
+    let mut waiter = tokio::process::Command::new(testkit::bin("worker").expect("bin"))
+        .args(["wait-schema", "--timeout", "60s"])
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(waiter.stderr.take().expect("stderr")).lines();
+    let said = tokio::time::timeout(WAIT, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("waiting for `worker migrate`") {
+                return Some(line);
+            }
+        }
+        None
+    })
+    .await
+    .expect("it says what it waits for")
+    .expect("a line");
+    assert!(said.contains(&latest), "{said}");
+    db.exec(&format!(
+        "INSERT INTO __diesel_schema_migrations (version) VALUES ('{latest}')"
+    ))
+    .await
+    .expect("apply it");
+    let status = tokio::time::timeout(WAIT, waiter.wait())
+        .await
+        .expect("returns once the migration is there")
+        .expect("exit status");
+    assert!(status.success(), "{status}");
+}
+
+/// `worker probe` (the containers' health check): 0 for a 2xx answer, the
+/// body with --print, non-zero for another status or nothing listening; no
+/// database needed.
+#[tokio::test]
+async fn probe_checks_an_http_endpoint_without_a_database() {
+    let db = TestDb::new().await.expect("db");
+    let ingest = Ingest::start(&db.url, &[]).await.expect("ingest");
+    let admin = format!("http://127.0.0.1:{}", ingest.admin_port);
+    let no_db = [("DATABASE_URL", None)];
+    let run = |args: Vec<String>| async move {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        testkit::worker_cli_env("", &args, "", &no_db)
+            .await
+            .expect("worker")
+    };
+    let (code, out, err) = run(vec!["probe".into(), format!("{admin}/readyz")]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.is_empty(), "prints nothing without --print: {out}");
+    let (code, out, err) = run(vec![
+        "probe".into(),
+        "--print".into(),
+        format!("{admin}/healthz"),
+    ])
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(r#""status":"ok""#), "{out}");
+    let (code, _, err) = run(vec!["probe".into(), format!("{admin}/nothing-here")]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("404"), "{err}");
+    let closed = testkit::free_port().expect("port");
+    let (code, _, err) = run(vec![
+        "probe".into(),
+        "--timeout".into(),
+        "2s".into(),
+        format!("http://127.0.0.1:{closed}/readyz"),
+    ])
+    .await;
+    assert_ne!(code, 0);
+    assert!(err.contains("GET http://127.0.0.1"), "{err}");
+}
+
 /// Inserts `n` pending Yeastar events straight into the inbox: calls of two
 /// events each (the extension rings, then answers), spread over 50
 /// extensions; with `bad_every`, every such event is unparseable instead.

@@ -162,6 +162,19 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
         "{e}"
     );
 
+    // Each role may read which migrations are applied (`worker wait-schema`,
+    // the first step of every pod on Kubernetes), and nothing else there.
+    for url in [
+        &ingest_url,
+        &worker_url,
+        &s.url("switchboard_board", BOARD_PASSWORD),
+    ] {
+        testkit::worker_ok(url, &["wait-schema", "--timeout", "5s"])
+            .await
+            .expect("wait-schema as a service role");
+        denied(url, "SELECT run_on FROM __diesel_schema_migrations").await;
+    }
+
     // The worker role administers sources.
     testkit::worker_ok_stdin(
         &worker_url,

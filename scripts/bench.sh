@@ -202,6 +202,10 @@ DATABASE_URL="$(db_url sb_bench_prune)" "$B/worker" prune --older-than 30d >"$TM
 t1="$(date +%s%N)"
 echo "partition_seconds: $(python3 -c "print(($t1 - $t0) / 1e9)")" >"$TMP/prune.txt"
 echo "partition_left: $(q sb_bench_prune "SELECT count(*) FROM events")" >>"$TMP/prune.txt"
+# worker prune's own split: how long the inbox was locked (the days taken
+# out), and how long dropping the retired tables took afterwards.
+sed -nE 's/^inbox locked ([0-9.]+) s.* dropped in ([0-9.]+) s.*/locked_seconds: \1\ndropping_seconds: \2/p' \
+  "$TMP/prune-out.txt" >>"$TMP/prune.txt"
 q sb_bench_prune "CREATE TABLE old_inbox (
     id bigserial PRIMARY KEY, source text NOT NULL, event_type text, body bytea NOT NULL,
     headers jsonb NOT NULL DEFAULT '{}', dedup_key text NOT NULL, received_at timestamptz NOT NULL DEFAULT now(),

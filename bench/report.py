@@ -211,8 +211,8 @@ def build(tmp, batch):
         pr = kv(p("prune.txt"))
         res["prune"] = {"events": int(pr.get("events", 0)), "partition_seconds": pr.get("partition_seconds"),
                         "partition_left": pr.get("partition_left"), "rows_seconds": pr.get("rows_seconds"),
-                        "rows_left": pr.get("rows_left"), "locked_seconds": pr.get("locked_seconds"),
-                        "dropping_seconds": pr.get("dropping_seconds")}
+                        "rows_left": pr.get("rows_left"), "probe_inserts": pr.get("probe_inserts"),
+                        "probe_worst_ms": pr.get("probe_worst_ms"), "probe_p99_ms": pr.get("probe_p99_ms")}
     if has("pgb-ingest-wrk.json") and read(p("pgb-ingest-wrk.json")).strip():
         w = json.loads(read(p("pgb-ingest-wrk.json")).strip().splitlines()[-1])
         errors = sum(w[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_status", "errors_timeout"))
@@ -330,9 +330,9 @@ def markdown(res):
     if prune:
         md.append(f"| prune {prune['events']:,} processed events: whole day (worker prune) / row by row, the old inbox (s) | "
                   f"{f(prune['partition_seconds'], 3)} | {f(prune['rows_seconds'], 1)} | {f(ratio(prune['rows_seconds'], prune['partition_seconds']))}x faster |")
-        if prune.get("locked_seconds") is not None:
-            md.append(f"| of which the inbox locked (days detached) / retired tables dropped after, locking nothing in use (s) | "
-                      f"{f(prune['locked_seconds'], 3)} / {f(prune['dropping_seconds'], 3)} | | |")
+        if prune.get("probe_worst_ms") is not None:
+            md.append(f"| inserts into the inbox meanwhile (one at a time, from 1 s before to 1 s after): count; p99 / slowest (ms) | "
+                      f"{f(prune['probe_inserts'])}; {f(prune['probe_p99_ms'], 1)} / {f(prune['probe_worst_ms'], 1)} | | |")
     if rss:
         md.append(f"| peak resident memory, ingest / worker (MiB) | {f(rss['ingest_mib'], 1)} / {f(rss['worker_mib'], 1)} | | |")
     if board:

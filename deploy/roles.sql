@@ -164,7 +164,6 @@ GRANT SELECT ON events, webhook_events TO :"worker_role";
 GRANT SELECT, UPDATE, DELETE ON event_queue TO :"worker_role";
 GRANT SELECT, INSERT ON event_results TO :"worker_role";
 GRANT EXECUTE ON FUNCTION switchboard_prune(interval, boolean),
-                          switchboard_drop_retired(),
                           switchboard_ensure_partitions(date, date) TO :"worker_role";
 -- (The worker also vacuums the queue when its role may: PostgreSQL 15 and
 -- 16 let only the table's owner do that. As a superuser,

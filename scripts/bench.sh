@@ -197,15 +197,19 @@ q sb_bench_prune "WITH e AS (
 # insert threshold): as here, before the timing.
 q sb_bench_prune "VACUUM ANALYZE" >/dev/null
 q sb_bench_prune "CHECKPOINT" >/dev/null
+# Beside it, a writer inserting events one at a time (as ingest does): how
+# long prune holds ingest up (its slowest insert), from 1 s before to 1 s after.
+rm -f "$TMP/probe.stop"
+python3 bench/insert-probe.py "$(db_url sb_bench_prune)" "$TMP/probe.stop" "$PSQL" >"$TMP/probe.txt" &
+PROBE=$!
+sleep 1
 t0="$(date +%s%N)"
 DATABASE_URL="$(db_url sb_bench_prune)" "$B/worker" prune --older-than 30d >"$TMP/prune-out.txt"
 t1="$(date +%s%N)"
+sleep 1; touch "$TMP/probe.stop"; wait "$PROBE" || true
 echo "partition_seconds: $(python3 -c "print(($t1 - $t0) / 1e9)")" >"$TMP/prune.txt"
-echo "partition_left: $(q sb_bench_prune "SELECT count(*) FROM events")" >>"$TMP/prune.txt"
-# worker prune's own split: how long the inbox was locked (the days taken
-# out), and how long dropping the retired tables took afterwards.
-sed -nE 's/^inbox locked ([0-9.]+) s.* dropped in ([0-9.]+) s.*/locked_seconds: \1\ndropping_seconds: \2/p' \
-  "$TMP/prune-out.txt" >>"$TMP/prune.txt"
+cat "$TMP/probe.txt" >>"$TMP/prune.txt"
+echo "partition_left: $(q sb_bench_prune "SELECT count(*) FROM events WHERE dedup_key NOT LIKE 'probe-%'")" >>"$TMP/prune.txt"
 q sb_bench_prune "CREATE TABLE old_inbox (
     id bigserial PRIMARY KEY, source text NOT NULL, event_type text, body bytea NOT NULL,
     headers jsonb NOT NULL DEFAULT '{}', dedup_key text NOT NULL, received_at timestamptz NOT NULL DEFAULT now(),

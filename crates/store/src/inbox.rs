@@ -11,7 +11,7 @@
 //! [`pending!`] and is written nowhere else.
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{
@@ -632,93 +632,51 @@ pub async fn stats(conn: &mut AsyncPgConnection) -> Result<Stats, Error> {
 
 // ----------------------------------------------------------------- prune --
 
-/// What `switchboard_prune` did (one row).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
-struct PruneRow {
-    #[diesel(sql_type = BigInt)]
-    deleted: i64,
-    #[diesel(sql_type = Integer)]
-    partitions: i32,
-    #[diesel(sql_type = Integer)]
-    kept_days: i32,
-}
-
 /// What [`prune`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
 pub struct Pruned {
     /// Events deleted (processed ones, and dead ones when asked).
+    #[diesel(sql_type = BigInt)]
     pub deleted: i64,
-    /// Whole days taken out of the inbox (partitions of events and of their
-    /// results, detached and then dropped).
+    /// Whole days dropped (partitions of events and of their results).
+    #[diesel(sql_type = Integer)]
     pub partitions: i32,
     /// Days old enough that were kept: they still hold pending or dead
     /// events.
+    #[diesel(sql_type = Integer)]
     pub kept_days: i32,
-    /// Retired tables dropped (two a day; also those an interrupted prune
-    /// left).
-    pub dropped_tables: i32,
-    /// How long the transaction that took the days out of the inbox lasted
-    /// (it locks events and event_results: ingest and the workers wait
-    /// for it), lock waits and retries included.
-    pub locked: Duration,
-    /// How long dropping the retired tables took (the files' removal; it
-    /// locks only those tables).
-    pub dropping: Duration,
 }
 
-/// Retention, step 1: the database's `switchboard_prune` (migrations), in
-/// one transaction that waits at most `lock_timeout` for the locks a
-/// partition detach needs.
+/// Retention: the database's `switchboard_prune` (migrations), in one
+/// transaction that waits at most `lock_timeout` for the locks a partition
+/// drop needs.
 const PRUNE: &str =
     "SELECT deleted, partitions, kept_days FROM switchboard_prune(make_interval(secs => $1), $2)";
-/// Step 2, in a transaction of its own: `switchboard_drop_retired`.
-const DROP_RETIRED: &str = "SELECT switchboard_drop_retired() AS n";
-
-#[derive(QueryableByName)]
-struct Dropped {
-    #[diesel(sql_type = Integer)]
-    n: i32,
-}
 
 /// Deletes the events received before the UTC day of `now - older_than`,
-/// a whole day at a time (detaching its partitions, then dropping them in a
-/// second transaction, so the cost does not grow with the number of events
-/// and the inbox is locked only for the detach), with their results; with
+/// a whole day at a time (dropping its partitions, so the cost does not
+/// grow with the number of events), with their results; with
 /// `include_dead`, also dead events that died before then. Days that still
-/// hold pending events, or dead ones not included, are kept. Tables an
-/// interrupted prune retired are dropped too. Returns what it did.
+/// hold pending events, or dead ones not included, are kept. Returns what
+/// it did.
 pub async fn prune(
     conn: &mut AsyncPgConnection,
     older_than: Duration,
     include_dead: bool,
 ) -> Result<Pruned, Error> {
-    let started = Instant::now();
     let mut attempt = 1;
-    let row = loop {
+    loop {
         match prune_once(conn, older_than, include_dead).await {
             Err(e) if attempt < PRUNE_ATTEMPTS && is_lock_timeout(&e) => {
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            done => break done?,
+            done => return Ok(done?),
         }
-    };
-    let locked = started.elapsed();
-    let started = Instant::now();
-    let dropped = diesel::sql_query(DROP_RETIRED)
-        .get_result::<Dropped>(conn)
-        .await?;
-    Ok(Pruned {
-        deleted: row.deleted,
-        partitions: row.partitions,
-        kept_days: row.kept_days,
-        dropped_tables: dropped.n,
-        locked,
-        dropping: started.elapsed(),
-    })
+    }
 }
 
-/// Tries of [`prune`] when the lock a partition detach needs is not had
+/// Tries of [`prune`] when the lock a partition drop needs is not had
 /// within [`PRUNE_LOCK_TIMEOUT`].
 const PRUNE_ATTEMPTS: u32 = 25;
 /// How long one try waits for that lock. Requests for the inbox queue
@@ -730,13 +688,13 @@ async fn prune_once(
     conn: &mut AsyncPgConnection,
     older_than: Duration,
     include_dead: bool,
-) -> Result<PruneRow, diesel::result::Error> {
+) -> Result<Pruned, diesel::result::Error> {
     conn.transaction::<_, diesel::result::Error, _>(async |c| {
         diesel::sql_query(PRUNE_LOCK_TIMEOUT).execute(c).await?;
         diesel::sql_query(PRUNE)
             .bind::<Double, _>(older_than.as_secs_f64())
             .bind::<Bool, _>(include_dead)
-            .get_result::<PruneRow>(c)
+            .get_result::<Pruned>(c)
             .await
     })
     .await

@@ -351,12 +351,6 @@ async fn run_main() -> Result<()> {
                 "deleted {} event(s); {} day(s) dropped whole; {} old day(s) kept (pending or dead events)",
                 p.deleted, p.partitions, p.kept_days
             );
-            println!(
-                "inbox locked {:.3} s (taking the days out); {} retired table(s) dropped in {:.3} s (locking nothing in use)",
-                p.locked.as_secs_f64(),
-                p.dropped_tables,
-                p.dropping.as_secs_f64()
-            );
             Ok(())
         }
         Cmd::Source(cmd) => source(&url, cmd).await,

@@ -309,7 +309,6 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
         "SELECT * FROM webhook_events",
         "TRUNCATE events",
         "SELECT switchboard_prune('0s', true)",
-        "SELECT switchboard_drop_retired()",
         "UPDATE calls SET status = 'ended'",
         "SELECT * FROM calls",
         "INSERT INTO extensions (source, number) VALUES ('pbx', '1')",

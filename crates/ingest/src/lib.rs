@@ -87,9 +87,9 @@ pub fn serve(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .route("/webhooks/{source}", web::post().to(routes::receive))
             .route("/healthz", web::get().to(routes::healthz))
-            .default_service(web::to(routes::not_found))
+            // POST /webhooks/{source}, matched by prefix (routes::public).
+            .default_service(web::to(routes::public))
     })
     .client_request_timeout(head)
     .client_disconnect_timeout(Duration::from_secs(1))

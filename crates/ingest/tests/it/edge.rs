@@ -616,14 +616,21 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
             200,
         ),
     ];
-    for (what, path) in [
-        ("GET on the webhook route", "/webhooks/pbx"),
-        ("/metrics on the public port", "/metrics"),
-        ("/readyz on the public port", "/readyz"),
+    // The webhook route is matched by prefix (routes::public): a path with
+    // more or fewer segments, or another method, is no route.
+    for (what, method, path) in [
+        ("GET on the webhook route", "GET", "/webhooks/pbx"),
+        ("PUT on the webhook route", "PUT", "/webhooks/pbx"),
+        ("a segment after the source", "POST", "/webhooks/pbx/extra"),
+        ("no source", "POST", "/webhooks/"),
+        ("the bare prefix", "POST", "/webhooks"),
+        ("a longer first segment", "POST", "/webhooksx/pbx"),
+        ("/metrics on the public port", "GET", "/metrics"),
+        ("/readyz on the public port", "GET", "/readyz"),
     ] {
         probes.push(Probe {
             what,
-            method: "GET",
+            method,
             path: path.into(),
             headers: vec![],
             body: vec![],

@@ -149,6 +149,9 @@ for svc in ingest-1 ingest-2 board-1 board-2 worker; do
 done
 [ "$stale" -eq 0 ] || die "not every container runs the new image"
 say "every ingest, board and worker container runs the new image ${new_image:7:12}"
+n1="$(ingest_requests ingest-1)"; n2="$(ingest_requests ingest-2)"
+say "webhooks answered by the new ingest containers: ingest-1 $n1, ingest-2 $n2"
+[ "$n1" -gt 0 ] && [ "$n2" -gt 0 ] || die "a recreated ingest received no traffic"
 
 # --- the board, through nginx ------------------------------------------------
 code="$(curl -sS -o /dev/null -w '%{http_code}' -c "$DIR/cookies" -H "Origin: $LB" \

@@ -255,10 +255,9 @@ fn answers_of<'a>(
     rows.iter()
         .map(|r| {
             let key = (r.source.as_str(), r.dedup_key.as_str());
-            let lookup = (r.source.clone(), r.dedup_key.clone());
-            let answer = match (inserted.get(&lookup), existing.get(&lookup)) {
-                (Some(id), _) => Ok((*id, false)),
-                (None, Some(id)) => Ok((*id, true)),
+            let answer = match (inserted.get(key.0, key.1), existing.get(key.0, key.1)) {
+                (Some(id), _) => Ok((id, false)),
+                (None, Some(id)) => Ok((id, true)),
                 (None, None) => Err(SubmitError::Vanished(r.source.clone())),
             };
             (key, answer)

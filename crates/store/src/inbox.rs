@@ -65,8 +65,55 @@ pub struct NewEvent {
     pub headers: serde_json::Value,
 }
 
-/// Where each inserted event landed, by `(source, dedup_key)`.
-pub type EventIds = HashMap<(String, String), i64>;
+/// Where each event landed, by source and dedup key; looked up with
+/// borrowed strings (no key copied per lookup).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventIds {
+    by_source: HashMap<String, HashMap<String, i64>>,
+    len: usize,
+}
+
+impl EventIds {
+    /// Returns the id stored for `(source, dedup_key)`, if any.
+    pub fn get(&self, source: &str, dedup_key: &str) -> Option<i64> {
+        self.by_source.get(source)?.get(dedup_key).copied()
+    }
+
+    /// Returns whether `(source, dedup_key)` has an id here.
+    pub fn contains(&self, source: &str, dedup_key: &str) -> bool {
+        self.get(source, dedup_key).is_some()
+    }
+
+    /// Returns how many events have an id here.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Returns whether no event has an id here.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn insert(&mut self, source: String, dedup_key: String, id: i64) {
+        if self
+            .by_source
+            .entry(source)
+            .or_default()
+            .insert(dedup_key, id)
+            .is_none()
+        {
+            self.len += 1;
+        }
+    }
+
+    fn extend(&mut self, other: EventIds) {
+        for (source, keys) in other.by_source {
+            for (key, id) in keys {
+                self.insert(source.clone(), key, id);
+            }
+        }
+    }
+}
 
 /// Deduplication is enforced per day by a unique key (PostgreSQL requires
 /// the partition key in it); a retry that crosses midnight UTC is caught by
@@ -151,9 +198,11 @@ struct IdKey {
 }
 
 fn by_key(rows: Vec<IdKey>) -> EventIds {
-    rows.into_iter()
-        .map(|r| ((r.source, r.dedup_key), r.id))
-        .collect()
+    let mut ids = EventIds::default();
+    for r in rows {
+        ids.insert(r.source, r.dedup_key, r.id);
+    }
+    ids
 }
 
 /// Stores `events` (distinct by `(source, dedup_key)`) in one transaction
@@ -257,7 +306,7 @@ async fn find_existing(
     }
     let (sources, keys): (Vec<&str>, Vec<&str>) = events
         .iter()
-        .filter(|e| !inserted.contains_key(&(e.source.clone(), e.dedup_key.clone())))
+        .filter(|e| !inserted.contains(&e.source, &e.dedup_key))
         .map(|e| (e.source.as_str(), e.dedup_key.as_str()))
         .unzip();
     Cached(
@@ -813,4 +862,40 @@ pub async fn replay(conn: &mut AsyncPgConnection, filter: &ReplayFilter) -> Resu
         .bind::<Nullable<Text>, _>(filter.event_type.as_deref())
         .execute(conn)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_are_found_by_borrowed_keys_and_counted_once() {
+        let mut ids = by_key(vec![
+            IdKey {
+                id: 1,
+                source: "pbx".into(),
+                dedup_key: "a".into(),
+            },
+            IdKey {
+                id: 2,
+                source: "dp".into(),
+                dedup_key: "a".into(),
+            },
+        ]);
+        assert_eq!(
+            (ids.len(), ids.get("pbx", "a"), ids.get("dp", "a")),
+            (2, Some(1), Some(2))
+        );
+        assert!(!ids.contains("pbx", "b") && !ids.contains("other", "a"));
+        let mut more = EventIds::default();
+        more.insert("pbx".into(), "a".into(), 3);
+        more.insert("pbx".into(), "b".into(), 4);
+        ids.extend(more);
+        // A key seen again takes the new id and is still one event.
+        assert_eq!(
+            (ids.len(), ids.get("pbx", "a"), ids.get("pbx", "b")),
+            (3, Some(3), Some(4))
+        );
+        assert!(EventIds::default().is_empty());
+    }
 }

@@ -180,7 +180,7 @@ impl Client {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
@@ -189,7 +189,7 @@ mod tests {
 
     /// Reads one request (head and `Content-Length` body) off `s`; returns
     /// the head, or `None` when the peer closed first.
-    async fn read_request(s: &mut TcpStream) -> Option<String> {
+    pub(crate) async fn read_request(s: &mut TcpStream) -> Option<String> {
         let mut buf = Vec::new();
         let mut chunk = [0u8; 4096];
         loop {

@@ -320,6 +320,60 @@ mod tests {
         );
     }
 
+    /// A server whose first `failures` answers are 503, then 200 with an
+    /// id, as ingest answers. Returns its URL.
+    async fn failing_then_ok(failures: usize) -> String {
+        use tokio::io::AsyncWriteExt;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", l.local_addr().expect("addr"));
+        let served = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let served = served.clone();
+                tokio::spawn(async move {
+                    while crate::http::tests::read_request(&mut s).await.is_some() {
+                        let n = served.fetch_add(1, Ordering::SeqCst);
+                        let (status, body) = if n < failures {
+                            ("503 Service Unavailable", "{}".to_string())
+                        } else {
+                            ("200 OK", format!(r#"{{"id":{n},"status":"accepted"}}"#))
+                        };
+                        let resp = format!(
+                            "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if s.write_all(resp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn retry_for_keeps_a_failed_request_until_it_is_answered() {
+        let mut c = cfg(1, 0.0, false);
+        c.concurrency = 1;
+        c.retries = 0;
+        c.retry_for = Duration::from_secs(20);
+        c.url = failing_then_ok(4).await;
+        let r = run(&c, plan(&c)).await.expect("run");
+        assert_eq!(
+            (r.sent, r.acknowledged, r.failed, r.retried, r.retries),
+            (1, 1, 0, 1, 4)
+        );
+        assert_eq!(r.acked_ids, vec![4]);
+        // Without it (and no --retries), the first 503 is final.
+        c.retry_for = Duration::ZERO;
+        c.url = failing_then_ok(4).await;
+        let r = run(&c, plan(&c)).await.expect("run");
+        assert_eq!((r.acknowledged, r.failed, r.retries), (0, 1, 0));
+    }
+
     #[test]
     fn percentiles() {
         let v: Vec<f64> = (1..=100).map(f64::from).collect();

@@ -7,10 +7,6 @@ use clap::builder::TypedValueParser as _;
 use clap::Parser;
 use ingest::IngestConfig;
 
-/// mimalloc instead of glibc's malloc, as in the worker.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "ingest", version, about = "Switchboard webhook receiver")]
 struct Cli {

@@ -16,11 +16,6 @@ use telemetry::redact_url;
 use tokio::sync::watch;
 use worker::{render, Worker, WorkerConfig};
 
-/// mimalloc instead of glibc's malloc: a third of the worker's instructions
-/// went to malloc and free (callgrind), most of it parsing bodies.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "worker",

@@ -65,8 +65,8 @@ for _ in $(seq 1 300); do curl -fsS "$LB/healthz" >/dev/null 2>&1 && break; slee
 curl -fsS "$LB/healthz" >/dev/null || die "nginx does not answer on $LB"
 say "up: $(compose ps --services 2>/dev/null | paste -sd' ' -)"
 
-SECRET="$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32)"
-PW="$(head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 20)"
+SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
+PW="$(python3 -c 'import secrets; print(secrets.token_hex(10))')"
 printf '%s\n' "$SECRET" | compose run --rm --no-deps -T migrate worker source add check --provider yeastar >/dev/null
 printf '%s\n' "$PW" | compose run --rm --no-deps -T migrate worker user add checker --role viewer >/dev/null
 say "source 'check' and board user 'checker' added"
@@ -98,7 +98,7 @@ field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.ar
 say "phase 1: $((RATE * PHASE_SECONDS)) webhooks at $RATE/s; killing ingest-1 and a worker"
 send restarts
 wait_stored $((RATE * 5))
-I1="$(compose ps -q ingest-1)"; W1="$(compose ps -q worker | head -n 1)"
+I1="$(compose ps -q ingest-1)"; W1="$(compose ps -q worker | sed -n 1p)"
 ip_before="$(address "$I1")"
 docker kill "$I1" "$W1" >/dev/null
 say "SIGKILLed ingest-1 ($ip_before) and worker ${W1:0:12}"

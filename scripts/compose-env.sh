@@ -16,7 +16,7 @@ compose() { "${COMPOSE_CMD[@]}" "$@"; }
 # healthy, starting, unhealthy, or none when it is not running.
 container_health() {
   local id
-  id="$(compose ps -q "$1" | head -n 1)"
+  id="$(compose ps -q "$1" | sed -n 1p)"
   [ -n "$id" ] || { echo none; return; }
   docker inspect -f '{{if .State.Running}}{{if .State.Health}}{{.State.Health.Status}}{{else}}running{{end}}{{else}}none{{end}}' "$id" 2>/dev/null || echo none
 }

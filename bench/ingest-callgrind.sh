@@ -37,7 +37,7 @@ count() { # N: prints the instructions of an ingest run that accepted N webhooks
   "$T" run --url "http://127.0.0.1:$port" --yeastar "pbx=$SECRET" --events "$1" --concurrency 1 \
     --first-call 1000 --seed 7 >"$DIR/traffic.$1.txt"
   kill -TERM "$pid"; wait "$pid" || true
-  grep -E '^(summary|totals):' "$DIR/cg.$1.out" | head -n 1 | awk '{print $2}'
+  awk '/^(summary|totals):/ { print $2; exit }' "$DIR/cg.$1.out"
 }
 a="$(count "$N1")"; b="$(count "$N2")"
 cp "$DIR/cg.$N2.out" "$DIR/cg.out"

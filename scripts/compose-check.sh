@@ -103,7 +103,8 @@ ip_before="$(address "$I1")"
 docker kill "$I1" "$W1" >/dev/null
 say "SIGKILLed ingest-1 ($ip_before) and worker ${W1:0:12}"
 # An address freed by the kill may go to another container (seen before:
-# nginx then kept sending to whatever got it): take it with a throwaway one.
+# nginx then kept sending to whatever got it): start a throwaway one, which
+# Docker may give that address (it did in some runs, not in others).
 network="$(docker inspect -f '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}' "$W1")"
 squatter="$(docker run -d --rm --network "$network" --entrypoint sleep switchboard:latest 600 2>/dev/null || true)"
 [ -z "$squatter" ] || say "a throwaway container now has $(address "$squatter")"

@@ -18,6 +18,14 @@ source "$ROOT/scripts/compose-env.sh"
 HEALTH_WAIT="${HEALTH_WAIT:-90}"
 t0=$SECONDS
 say() { printf '[upgrade %3ds] %s\n' $((SECONDS - t0)) "$*"; }
+# up ARGS...: `compose up -d --no-deps ARGS`, its output indented; fails
+# (and so stops the upgrade) when compose does.
+up() {
+  local out rc=0
+  out="$(compose up -d --no-deps "$@" 2>&1)" || rc=$?
+  printf '%s\n' "$out" | sed '/^$/d; s/^/    /'
+  return "$rc"
+}
 
 say "migrating (worker migrate, then deploy/roles.sql)"
 compose run --rm --no-deps -T migrate >/dev/null
@@ -30,7 +38,7 @@ for pair in "ingest-1 ingest-2" "board-1 board-2"; do
       [ "$other" = "$svc" ] || wait_healthy "$other" "$HEALTH_WAIT"
     done
     say "replacing $svc"
-    compose up -d --no-deps "$svc" 2>&1 | grep -v '^$' | sed 's/^/    /' || true
+    up "$svc"
     wait_healthy "$svc" "$HEALTH_WAIT"
     say "$svc healthy"
   done
@@ -41,7 +49,7 @@ done
 workers="$(compose ps -q worker | wc -l | tr -d ' ')"
 [ "$workers" -ge 1 ] || workers=3
 say "replacing $workers worker(s)"
-compose up -d --no-deps --scale "worker=$workers" worker 2>&1 | grep -v '^$' | sed 's/^/    /' || true
+up --scale "worker=$workers" worker
 say "nginx (recreated only if its configuration changed)"
-compose up -d --no-deps nginx 2>&1 | grep -v '^$' | sed 's/^/    /' || true
+up nginx
 say "done"

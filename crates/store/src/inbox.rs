@@ -70,7 +70,6 @@ pub struct NewEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventIds {
     by_source: HashMap<String, HashMap<String, i64>>,
-    len: usize,
 }
 
 impl EventIds {
@@ -86,24 +85,19 @@ impl EventIds {
 
     /// Returns how many events have an id here.
     pub fn len(&self) -> usize {
-        self.len
+        self.by_source.values().map(HashMap::len).sum()
     }
 
     /// Returns whether no event has an id here.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.by_source.values().all(HashMap::is_empty)
     }
 
     fn insert(&mut self, source: String, dedup_key: String, id: i64) {
-        if self
-            .by_source
+        self.by_source
             .entry(source)
             .or_default()
-            .insert(dedup_key, id)
-            .is_none()
-        {
-            self.len += 1;
-        }
+            .insert(dedup_key, id);
     }
 
     fn extend(&mut self, other: EventIds) {

@@ -306,16 +306,13 @@ async fn run_main() -> Result<()> {
     let _ = dotenvy::dotenv();
     telemetry::init_logging();
     let cli = Cli::parse();
-    if let Cmd::Probe {
-        url,
-        timeout,
-        print,
-    } = &cli.cmd
-    {
-        return probe(url, *timeout, *print).await;
-    }
-    let Some(url) = cli.database_url.clone() else {
-        bail!("DATABASE_URL is not set (flag --database-url, environment, or .env)");
+    // Every command but `probe` talks to the database.
+    let url = match (&cli.cmd, cli.database_url.clone()) {
+        (Cmd::Probe { .. }, _) => String::new(),
+        (_, Some(url)) => url,
+        (_, None) => {
+            bail!("DATABASE_URL is not set (flag --database-url, environment, or .env)")
+        }
     };
     match cli.cmd {
         Cmd::Migrate { wait } => migrate(&url, wait).await,
@@ -326,7 +323,11 @@ async fn run_main() -> Result<()> {
             max_pending,
             max_dead,
         } => stats(&url, json, max_pending, max_dead).await,
-        Cmd::Probe { .. } => Ok(()),
+        Cmd::Probe {
+            url: target,
+            timeout,
+            print,
+        } => probe(&target, timeout, print).await,
         Cmd::WaitSchema { timeout } => wait_schema(&url, timeout).await,
         Cmd::WaitIdle { timeout } => {
             let mut conn = connect(&url).await?;

@@ -27,11 +27,28 @@ up() {
   return "$rc"
 }
 
+# STOP_INGEST_FIRST=1: for an upgrade whose migrations the running ingest
+# cannot write through (README, "Schema changes and old instances"): both
+# ingests are stopped before migrating and started together after, so that
+# senders get 502 (and retry) instead of the old version's refusals.
+if [ "${STOP_INGEST_FIRST:-0}" = 1 ]; then
+  say "stopping both ingest instances before migrating (senders get 502 and retry)"
+  compose stop ingest-1 ingest-2 2>&1 | sed '/^$/d; s/^/    /'
+fi
+
 say "migrating (worker migrate, then deploy/roles.sql)"
 compose run --rm --no-deps -T migrate >/dev/null
 compose run --rm --no-deps -T roles >/dev/null
 
-for pair in "ingest-1 ingest-2" "board-1 board-2"; do
+pairs=("ingest-1 ingest-2" "board-1 board-2")
+if [ "${STOP_INGEST_FIRST:-0}" = 1 ]; then
+  say "starting both ingest instances on the new image"
+  up ingest-1 ingest-2
+  wait_healthy ingest-1 "$HEALTH_WAIT"; wait_healthy ingest-2 "$HEALTH_WAIT"
+  say "ingest-1 and ingest-2 healthy"
+  pairs=("board-1 board-2")
+fi
+for pair in "${pairs[@]}"; do
   for svc in $pair; do
     # Its twin must be serving before this one goes away.
     for other in $pair; do

@@ -3,6 +3,7 @@
 
 mod apis;
 mod changes;
+mod config_docs;
 mod convergence;
 mod crash;
 mod e2e;

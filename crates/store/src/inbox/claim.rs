@@ -83,4 +83,3 @@ pub async fn claim_ids(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<Vec<
             .await?,
     )
 }
-

@@ -57,4 +57,3 @@ pub async fn is_drained(conn: &mut AsyncPgConnection) -> Result<bool, Error> {
         .await?;
     Ok(d.drained)
 }
-

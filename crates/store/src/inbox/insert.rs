@@ -275,7 +275,6 @@ async fn find_existing(
     .await
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -71,4 +71,3 @@ pub async fn vacuum_queue(conn: &mut AsyncPgConnection) -> Result<(), Error> {
         .await?;
     Ok(())
 }
-

@@ -42,4 +42,3 @@ pub async fn replay(conn: &mut AsyncPgConnection, filter: &ReplayFilter) -> Resu
         .execute(conn)
         .await?)
 }
-

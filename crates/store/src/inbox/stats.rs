@@ -124,4 +124,3 @@ pub async fn stats(conn: &mut AsyncPgConnection) -> Result<Stats, Error> {
         sources,
     })
 }
-

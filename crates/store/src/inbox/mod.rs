@@ -8,12 +8,12 @@
 //! rewriting the event; operators read stats, prune whole days and replay.
 //!
 //! An event is *pending* while its queue row is not dead; that rule is
-//! [`pending!`] and is written nowhere else.
+//! the `pending!` macro below and is written nowhere else.
 //!
-//! One file per operation: [`insert`] (ingest), [`claim`] and [`complete`]
-//! (the worker), [`depth`] and [`stats`] (probes and `worker stats`),
-//! [`prune`] (retention), [`ensure_partitions`] and [`vacuum_queue`]
-//! (upkeep), and [`replay`].
+//! One file per operation: [`insert()`] (ingest), [`claim()`] and
+//! [`complete()`] (the worker), [`depth()`] and [`stats()`] (probes and
+//! `worker stats`), [`prune()`] (retention), [`ensure_partitions`] and
+//! [`vacuum_queue`] (upkeep), and [`replay()`].
 
 /// The pending predicate on `event_queue`: not dead (due now or later).
 /// A processed event has no queue row.

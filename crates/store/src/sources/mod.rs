@@ -5,7 +5,7 @@
 //! writes one seals it with the caller's [`Keyring`], and the lookup opens
 //! them, failing (never dropping a secret, never reporting none) when one
 //! does not open. Rows from before sealing (`secret` in plaintext,
-//! `ciphertext` NULL) stay readable until [`rekey`] seals them.
+//! `ciphertext` NULL) stay readable until [`rekey()`] seals them.
 
 use std::time::Duration;
 

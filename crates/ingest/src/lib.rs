@@ -1,8 +1,8 @@
 //! Switchboard's webhook receiver: verify the signature on the raw bytes,
 //! store the body, answer 2xx only once the row is committed.
 
+mod allowlist;
 mod batcher;
-mod client_ip;
 mod config;
 mod error;
 mod routes;

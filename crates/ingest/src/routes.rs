@@ -10,9 +10,10 @@ use domain::signature::{self, SignedHeaders, VerifyOptions};
 use futures_util::StreamExt;
 use serde_json::json;
 use store::inbox::NewEvent;
+use telemetry::client_ip;
 
+use crate::allowlist::allowed;
 use crate::batcher::SubmitError;
-use crate::client_ip::{allowed, client_ip};
 use crate::{IngestError, State};
 
 /// Everything on the public port but `/healthz`: `POST /webhooks/{source}`

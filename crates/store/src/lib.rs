@@ -4,7 +4,8 @@
 //! writes inbox SQL of its own. Board users and their password hashes are
 //! in `users`; sessions, the login rate limit and API tokens in `access`;
 //! the phone systems' API settings and the audit of actions on calls in
-//! `apis`. The call and extension projections are the domain's
+//! `apis`; the leg and the per-call lock the board's hang-up reads and takes
+//! in `calls`. The call and extension projections are the domain's
 //! (`domain::projection`).
 
 mod error;
@@ -14,6 +15,7 @@ mod tls;
 
 pub mod access;
 pub mod apis;
+pub mod calls;
 pub mod changes;
 pub mod inbox;
 pub mod schema;

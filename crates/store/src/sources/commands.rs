@@ -2,8 +2,6 @@
 
 use super::*;
 
-// -------------------------------------------------------------- commands --
-
 /// What `add` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Added {

@@ -2,8 +2,6 @@
 
 use super::*;
 
-// ------------------------------------------------------------------ list --
-
 /// A secret as `source list` shows it: never any part of the secret.
 #[derive(Debug, Clone)]
 pub struct SecretLine {

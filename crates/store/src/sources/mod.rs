@@ -5,7 +5,7 @@
 //! writes one seals it with the caller's [`Keyring`], and the lookup opens
 //! them, failing (never dropping a secret, never reporting none) when one
 //! does not open. Rows from before sealing (`secret` in plaintext,
-//! `ciphertext` NULL) stay readable until [`rekey`] seals them.
+//! `ciphertext` NULL) stay readable until [`rekey()`] seals them.
 
 use std::time::Duration;
 
@@ -18,16 +18,18 @@ pub use ipnet::IpNet;
 
 use crate::secrets::{self, CryptoError, Keyring, SecretFormatError};
 
+mod activity;
 mod commands;
 mod list;
 mod lookup;
 mod rekey;
 
+pub use activity::{activity, stamp_received, SourceActivity};
 pub use commands::{
     add, add_secret, add_unvalidated, revoke_secret, set_enabled, set_networks, Added, AddedSecret,
 };
 pub use list::{list, SecretLine, SourceLine};
-pub use lookup::{activity, lookup, stamp_received, SourceActivity, Verifier};
+pub use lookup::{lookup, Verifier};
 pub use rekey::{plaintext_count, rekey, without_secret, Rekeyed};
 
 /// Errors of the source commands, worded for the person who typed them.

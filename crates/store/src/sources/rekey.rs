@@ -3,8 +3,6 @@
 use super::commands::Count;
 use super::*;
 
-// ----------------------------------------------------------------- rekey --
-
 /// What `rekey` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rekeyed {

@@ -1,143 +1,21 @@
-//! Signing secrets at rest: the key from the environment, sealing with
-//! AES-256-GCM, the keyed fingerprint, and the format a secret must have.
-//!
-//! The 32-byte key (`SWITCHBOARD_SECRETS_KEY`, Base64) is never used as is:
-//! HKDF-SHA256 derives from it an AES-256-GCM key (sealing) and an
-//! HMAC-SHA256 key (fingerprints). Each sealed secret has a random 96-bit
-//! nonce (`ring::rand::SystemRandom`) and the source name as associated
-//! data, so a row copied to another source does not open. A key is named by
-//! its id, the first 8 hex digits of SHA-256 of the key, stored per row; an
-//! older key (`SWITCHBOARD_SECRETS_KEY_PREVIOUS`) is accepted for opening
-//! only, until `worker source rekey` has resealed every row under the
-//! current one.
+//! The keys and what they do: a 32-byte key read from the environment,
+//! the AES-256-GCM and HMAC-SHA256 keys derived from it, sealing and
+//! opening a secret, and its keyed fingerprint.
 
 use std::fmt;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use domain::Provider;
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 use ring::{digest, hkdf, hmac};
 
-/// The environment variable holding the current key (Base64 of 32 bytes).
-pub const KEY_VAR: &str = "SWITCHBOARD_SECRETS_KEY";
-/// The environment variable holding the previous key, accepted for opening
-/// only while a rotation is under way (optional).
-pub const PREVIOUS_KEY_VAR: &str = "SWITCHBOARD_SECRETS_KEY_PREVIOUS";
-
-/// Length of a key, in bytes.
-pub const KEY_LEN: usize = 32;
-/// Shortest Standard Webhooks key (`whsec_` + Base64 of this many bytes), and
-/// shortest secret of the other providers, in characters.
-pub const MIN_SECRET_LEN: usize = 16;
-/// Longest secret accepted, in bytes.
-pub const MAX_SECRET_LEN: usize = 1024;
+use super::{CryptoError, KeyError, KEY_LEN, KEY_VAR, PREVIOUS_KEY_VAR};
 
 const HKDF_SALT: &[u8] = b"switchboard/source-secrets/v1";
 const INFO_SEAL: &[u8] = b"aes-256-gcm";
 const INFO_FINGERPRINT: &[u8] = b"fingerprint/hmac-sha256";
 const TAG_LEN: usize = 16;
-
-/// Why the key could not be loaded. Every message names the variable.
-#[derive(Debug, thiserror::Error)]
-pub enum KeyError {
-    #[error("{0} is not set: it must hold 32 random bytes in Base64 (generate one with `openssl rand -base64 32`)")]
-    Missing(&'static str),
-    #[error("{0} is not valid Unicode")]
-    NotUnicode(&'static str),
-    #[error("{0} is not valid Base64 (generate one with `openssl rand -base64 32`)")]
-    NotBase64(&'static str),
-    #[error("{var} decodes to {len} bytes; it must be exactly 32 (generate one with `openssl rand -base64 32`)")]
-    WrongLength { var: &'static str, len: usize },
-}
-
-/// Why a secret could not be sealed or opened.
-#[derive(Debug, thiserror::Error)]
-pub enum CryptoError {
-    #[error("sealed under key {found}, which is not loaded ({KEY_VAR} is key {current}{previous}); set the key it was sealed with as {PREVIOUS_KEY_VAR}")]
-    UnknownKey {
-        found: String,
-        current: String,
-        previous: String,
-    },
-    #[error(
-        "authentication failed: wrong key, tampered ciphertext, or a row moved to another source"
-    )]
-    Tampered,
-    #[error("malformed sealed secret: {0}")]
-    Malformed(&'static str),
-    #[error("the opened secret is not UTF-8")]
-    NotUtf8,
-    #[error("the system random number generator failed")]
-    Random,
-}
-
-/// Why a secret is refused. The secret itself is never part of the message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SecretFormatError {
-    #[error("the secret is empty")]
-    Empty,
-    #[error("the secret contains whitespace (character {0}): give it exactly, one per line")]
-    Whitespace(usize),
-    #[error("the secret contains a control character (character {0})")]
-    Control(usize),
-    #[error(
-        "the secret is {len} characters long; a {provider} secret needs at least {MIN_SECRET_LEN}"
-    )]
-    TooShort { provider: Provider, len: usize },
-    #[error("the secret is longer than {MAX_SECRET_LEN} bytes")]
-    TooLong,
-    #[error("a Standard Webhooks secret is `whsec_` followed by the Base64 of at least {MIN_SECRET_LEN} random bytes: the `whsec_` prefix is missing")]
-    StandardPrefix,
-    #[error("a Standard Webhooks secret is `whsec_` followed by the Base64 of at least {MIN_SECRET_LEN} random bytes: what follows `whsec_` is not Base64")]
-    StandardBase64,
-    #[error("a Standard Webhooks secret is `whsec_` followed by the Base64 of at least {MIN_SECRET_LEN} random bytes: it holds {0}")]
-    StandardTooShort(usize),
-}
-
-/// Checks that `secret` may be a signing secret of a `provider` source:
-/// no whitespace or control character, at most [`MAX_SECRET_LEN`] bytes;
-/// Standard Webhooks: `whsec_` + Base64 of at least 16 bytes; the others:
-/// at least 16 characters.
-pub fn validate(provider: Provider, secret: &str) -> Result<(), SecretFormatError> {
-    if secret.is_empty() {
-        return Err(SecretFormatError::Empty);
-    }
-    for (i, c) in secret.chars().enumerate() {
-        if c.is_whitespace() {
-            return Err(SecretFormatError::Whitespace(i + 1));
-        }
-        if c.is_control() {
-            return Err(SecretFormatError::Control(i + 1));
-        }
-    }
-    if secret.len() > MAX_SECRET_LEN {
-        return Err(SecretFormatError::TooLong);
-    }
-    match provider {
-        Provider::Standard => {
-            let b64 = secret
-                .strip_prefix("whsec_")
-                .ok_or(SecretFormatError::StandardPrefix)?;
-            let key = STANDARD
-                .decode(b64)
-                .map_err(|_| SecretFormatError::StandardBase64)?;
-            if key.len() < MIN_SECRET_LEN {
-                return Err(SecretFormatError::StandardTooShort(key.len()));
-            }
-        }
-        Provider::Yeastar | Provider::Dialpad => {
-            let len = secret.chars().count();
-            if len < MIN_SECRET_LEN {
-                return Err(SecretFormatError::TooShort { provider, len });
-            }
-        }
-    }
-    Ok(())
-}
-
-// ------------------------------------------------------------------ keys --
 
 /// One 32-byte key, as the keys derived from it. Its bytes are not kept.
 pub struct SecretsKey {
@@ -507,63 +385,5 @@ mod tests {
         assert!(matches!(err, KeyError::NotBase64(_)));
         let err = SecretsKey::from_base64(KEY_VAR, "  ").unwrap_err();
         assert!(err.to_string().starts_with(KEY_VAR), "{err}");
-    }
-
-    #[test]
-    fn secret_formats() {
-        use Provider::*;
-        let whsec = format!("whsec_{}", STANDARD.encode([1u8; 16]));
-        assert_eq!(validate(Standard, &whsec), Ok(()));
-        assert_eq!(
-            validate(Standard, &format!("whsec_{}", STANDARD.encode([1u8; 15]))),
-            Err(SecretFormatError::StandardTooShort(15))
-        );
-        assert_eq!(
-            validate(Standard, &STANDARD.encode([1u8; 32])),
-            Err(SecretFormatError::StandardPrefix)
-        );
-        assert_eq!(
-            validate(Standard, "whsec_not-base64-at-all!!"),
-            Err(SecretFormatError::StandardBase64)
-        );
-        assert_eq!(validate(Yeastar, "0123456789abcdef"), Ok(()));
-        assert_eq!(
-            validate(Yeastar, "s"),
-            Err(SecretFormatError::TooShort {
-                provider: Yeastar,
-                len: 1
-            })
-        );
-        assert_eq!(
-            validate(Dialpad, "0123456789abcde"),
-            Err(SecretFormatError::TooShort {
-                provider: Dialpad,
-                len: 15
-            })
-        );
-        assert_eq!(validate(Dialpad, ""), Err(SecretFormatError::Empty));
-        assert_eq!(
-            validate(Dialpad, "0123456789 abcdef"),
-            Err(SecretFormatError::Whitespace(11))
-        );
-        assert_eq!(
-            validate(Dialpad, "0123456789abcdef\r"),
-            Err(SecretFormatError::Whitespace(17))
-        );
-        assert_eq!(
-            validate(Dialpad, "0123456789\u{1b}abcdef"),
-            Err(SecretFormatError::Control(11))
-        );
-        assert_eq!(
-            validate(Dialpad, "0123456789abcdef\u{a0}"),
-            Err(SecretFormatError::Whitespace(17))
-        );
-        assert_eq!(
-            validate(Yeastar, &"x".repeat(MAX_SECRET_LEN + 1)),
-            Err(SecretFormatError::TooLong)
-        );
-        // Messages never include the secret.
-        let e = validate(Yeastar, "hunter2").unwrap_err().to_string();
-        assert!(!e.contains("hunter2"), "{e}");
     }
 }

@@ -5,8 +5,6 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-pub use telemetry::client_ip;
-
 /// Whether `ip` may send for a source whose allowlist is `allowed` (`None`
 /// or empty: anyone).
 pub fn allowed(ip: Option<IpAddr>, allowed: Option<&[IpNet]>) -> bool {

@@ -218,7 +218,6 @@ impl StackBuilder {
             None => None,
         };
         Ok(Stack {
-            db,
             ingest,
             workers,
             board,
@@ -227,6 +226,7 @@ impl StackBuilder {
             board_args: self.board.unwrap_or_default(),
             env: self.env,
             wait: self.wait,
+            db,
         })
     }
 }

@@ -39,7 +39,6 @@ pub struct Source {
 
 /// A running stack: see [`Stack::builder`].
 pub struct Stack {
-    pub db: TestDb,
     ingest: Option<Ingest>,
     /// The running `worker run` processes.
     pub workers: Vec<Proc>,
@@ -50,6 +49,8 @@ pub struct Stack {
     board_args: Vec<String>,
     env: Vec<(String, String)>,
     wait: Duration,
+    /// Last, so that it is dropped after the binaries are stopped.
+    pub db: TestDb,
 }
 
 impl Stack {

@@ -170,7 +170,8 @@ impl Counter {
     }
 }
 
-/// Every [`Counter`] at one instant (one statement).
+/// Every [`Counter`] at one instant (one statement): each field is the
+/// counter of the same name ([`Counter::name`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, QueryableByName)]
 pub struct Counts {
     #[diesel(sql_type = BigInt)]

@@ -53,6 +53,7 @@ pub fn sign(provider: Provider, secret: Option<&str>, body: &[u8]) -> Result<Sig
 /// Ingest's answer to a webhook.
 #[derive(Debug, Clone)]
 pub struct Posted {
+    /// The HTTP status.
     pub status: u16,
     /// The JSON answer (`Null` when the body is not JSON).
     pub json: Value,

@@ -31,7 +31,9 @@ use crate::{wait_until, Board, Ingest, Proc, TestDb};
 /// A source of a [`Stack`], as its webhooks are signed.
 #[derive(Debug, Clone)]
 pub struct Source {
+    /// Its name, the last segment of its webhook URL.
     pub name: String,
+    /// Who sends its webhooks, and so how they are signed.
     pub provider: Provider,
     /// Its secrets; the first signs what the stack posts. None: unsigned.
     pub secrets: Vec<String>,

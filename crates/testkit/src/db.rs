@@ -140,11 +140,13 @@ fn export_test_key() {
     });
 }
 
-/// A database of its own for one test, dropped when the value is dropped.
+/// A database of its own for one test, dropped when the value is dropped
+/// (unless [`TestDb::attach`]ed to an existing one).
 pub struct TestDb {
     pub name: String,
     pub url: String,
-    admin: String,
+    /// The server to drop the database on; `None` when attached.
+    admin: Option<String>,
 }
 
 impl TestDb {
@@ -185,8 +187,21 @@ impl TestDb {
         Ok(TestDb {
             url: with_database(&admin_url, &name),
             name,
-            admin: admin_url,
+            admin: Some(admin_url),
         })
+    }
+
+    /// A handle on the existing database at `url` (e.g. one on a test's
+    /// private server, [`crate::cluster::TempCluster`]), for the same
+    /// helpers: it is not dropped with the handle.
+    pub fn attach(url: &str) -> TestDb {
+        let path = url.split('?').next().unwrap_or(url);
+        let name = path.rsplit('/').next().unwrap_or_default().to_string();
+        TestDb {
+            name,
+            url: url.to_string(),
+            admin: None,
+        }
     }
 
     /// A new connection to this database.
@@ -214,6 +229,21 @@ impl TestDb {
             .await
             .with_context(|| format!("running {sql}"))?;
         Ok(())
+    }
+
+    /// The status of extension `number` of `source` (`None`: no row yet).
+    pub async fn extension_status(&self, source: &str, number: &str) -> Result<Option<String>> {
+        use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
+        use store::schema::extensions;
+        let mut c = self.conn().await?;
+        extensions::table
+            .filter(extensions::source.eq(source))
+            .filter(extensions::number.eq(number))
+            .select(extensions::status)
+            .first(&mut c)
+            .await
+            .optional()
+            .with_context(|| format!("reading extension {number} of {source}"))
     }
 
     /// Puts events straight into the inbox, pending, in the order given (as
@@ -282,7 +312,9 @@ impl Drop for TestDb {
             eprintln!("keeping test database {}", self.url);
             return;
         }
-        let admin = self.admin.clone();
+        let Some(admin) = self.admin.clone() else {
+            return;
+        };
         let name = self.name.clone();
         // Drop runs inside the test's runtime: use a thread with its own.
         let _ = std::thread::spawn(move || {

@@ -1,18 +1,23 @@
 //! Test support: one fresh PostgreSQL database per test, created from a
-//! migrated template so that tests run in parallel; the real binaries
-//! started on free ports; the sample payloads; the in-memory reference
-//! model; bounded waits.
+//! migrated template so that tests run in parallel, with named counts on
+//! it; the real binaries started on free ports, alone or as a whole
+//! [`Stack`]; webhooks signed as each provider signs them; the sample
+//! payloads; the in-memory reference model; bounded waits.
 
 pub mod cluster;
 pub mod plan;
 pub mod reference;
 pub mod snapshot;
 
+mod counts;
 mod db;
 mod fixtures;
 mod procs;
+mod signing;
+mod stack;
 mod wait;
 
+pub use counts::{Completions, Counter, Counts};
 pub use db::{
     admin_url, age_events, audit_completions, test_keyring, with_database, TestDb,
     OTHER_SECRETS_KEY, TEST_SECRETS_KEY,
@@ -22,4 +27,8 @@ pub use procs::{
     bin, free_port, spawn, start_worker, worker_cli, worker_cli_env, worker_cli_stdin, worker_ok,
     worker_ok_stdin, Board, Ingest, Proc,
 };
+pub use signing::{
+    post_webhook, sign, sign_dialpad, sign_standard, sign_yeastar, Posted, SignedRequest,
+};
+pub use stack::{Source, Stack, StackBuilder};
 pub use wait::wait_until;

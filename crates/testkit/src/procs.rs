@@ -9,6 +9,7 @@ use tokio::process::{Child, Command};
 
 use store::secrets::{KEY_VAR, PREVIOUS_KEY_VAR};
 
+use crate::signing::{post_webhook, Posted, SignedRequest};
 use crate::wait_until;
 
 /// The path of a workspace binary (`ingest`, `worker`, `traffic`), built
@@ -157,6 +158,12 @@ impl Ingest {
     /// A client for this ingest.
     pub fn client(&self) -> traffic::Client {
         traffic::Client::new(self.authority(), Duration::from_secs(10))
+    }
+
+    /// Posts `req` to `/webhooks/{source}` with a new client; returns
+    /// ingest's answer, whatever it is.
+    pub async fn post(&self, source: &str, req: &SignedRequest) -> Result<Posted> {
+        post_webhook(&mut self.client(), source, req).await
     }
 }
 

@@ -14,11 +14,11 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use testkit::{wait_until, Board};
+use testkit::{Board, Counter, Stack};
 use traffic::scenario;
 
 use crate::fake_pbx::{self, Dialpad, Pbx, BAD_LOGIN, CLIENT_ID, CLIENT_SECRET, DIALPAD_KEY};
-use crate::helpers::{call, http, login, stack, Stack, OPERATOR, PBX_SECRET, VIEWER, WAIT};
+use crate::helpers::{call, http, login, stack, stack_with, OPERATOR, PBX_SECRET, VIEWER, WAIT};
 
 const CALLER: &str = "+15555550199";
 const LONG: Duration = Duration::from_secs(3600);
@@ -42,7 +42,7 @@ fn yeastar_stdin(id: &str, secret: &str) -> String {
 
 /// A fake PBX reporting to the stack's ingest for `pbx`, set up as its API.
 async fn pbx_for(s: &Stack, access: Duration, refresh: Duration) -> Pbx {
-    let pbx = Pbx::start(access, refresh, s.ingest.authority(), "pbx", PBX_SECRET).await;
+    let pbx = Pbx::start(access, refresh, s.ingest().authority(), "pbx", PBX_SECRET).await;
     set_api(
         s,
         "pbx",
@@ -56,21 +56,26 @@ async fn pbx_for(s: &Stack, access: Duration, refresh: Duration) -> Pbx {
 /// Starts call `call_id` from the caller to `ext` (ringing) and registers
 /// it with the fake PBX; waits for the ringing card. Returns the card's
 /// (call id, leg id).
-async fn ringing_call(s: &Stack, pbx: Option<&Pbx>, call_id: &str, ext: &str) -> (String, String) {
+async fn ringing_call(
+    s: &Stack,
+    pbx: Option<&Pbx>,
+    call_id: &str,
+    ext: &str,
+) -> anyhow::Result<(String, String)> {
     let steps = call(call_id, CALLER, ext);
     if let Some(p) = pbx {
         p.add_call(call_id, ext, &steps);
     }
-    s.send(&steps[0]).await;
-    s.wait_status(ext, "ringing").await;
-    live_leg(s, "pbx", ext).await
+    s.send("pbx", &steps[0].body).await?;
+    s.wait_extension("pbx", ext, "ringing").await?;
+    Ok(live_leg(s, "pbx", ext).await)
 }
 
 /// The (call id, leg id) on the card of `ext` of `source`, as the page
 /// gets it.
 async fn live_leg(s: &Stack, source: &str, ext: &str) -> (String, String) {
-    let cookie = login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
-    let url = format!("{}/api/extensions?source={source}", s.board.url());
+    let cookie = login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
+    let url = format!("{}/api/extensions?source={source}", s.board().url());
     let deadline = Instant::now() + WAIT;
     loop {
         let cards: Value = http()
@@ -140,11 +145,9 @@ async fn hangup(
 
 /// Audit rows with `outcome` (and `extra` SQL conditions).
 async fn audited(s: &Stack, outcome: &str, extra: &str) -> i64 {
-    s.db.count(&format!(
-        "SELECT count(*) AS n FROM call_actions WHERE outcome = '{outcome}' {extra}"
-    ))
-    .await
-    .expect("audit count")
+    s.db.count_where(Counter::Actions, &format!("outcome = '{outcome}' {extra}"))
+        .await
+        .expect("audit count")
 }
 
 fn error_of(v: &Value) -> &str {
@@ -154,17 +157,17 @@ fn error_of(v: &Value) -> &str {
 // ------------------------------------------------------------------ Yeastar
 
 #[tokio::test]
-async fn an_operator_hangs_up_and_the_pbx_bye_turns_the_card_online() {
-    let s = stack(&[]).await;
+async fn an_operator_hangs_up_and_the_pbx_bye_turns_the_card_online() -> anyhow::Result<()> {
+    let s = stack(&[]).await?;
     let pbx = pbx_for(&s, Duration::from_secs(1800), Duration::from_secs(86_400)).await;
-    let cookie = login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
-    let (call_id, leg_id) = ringing_call(&s, Some(&pbx), "1790000201.1", "2002").await;
+    let cookie = login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
+    let (call_id, leg_id) = ringing_call(&s, Some(&pbx), "1790000201.1", "2002").await?;
     assert_eq!(
         leg_id, "PJSIP/2002-1790000201.1",
         "Yeastar legs are their channel"
     );
 
-    let (status, body) = hangup(&s.board.url(), &cookie, "pbx", &call_id, &leg_id).await;
+    let (status, body) = hangup(&s.board().url(), &cookie, "pbx", &call_id, &leg_id).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"], OK_TEXT);
     assert_eq!(
@@ -173,15 +176,14 @@ async fn an_operator_hangs_up_and_the_pbx_bye_turns_the_card_online() {
         "the leg's channel_id was sent"
     );
     // The fake PBX's signed BYE and CDR end the call on the board.
-    s.wait_status("2002", "online").await;
-    wait_until(WAIT, "the call ended by the CDR", || async {
-        Ok(s.db
-            .count("SELECT count(*) AS n FROM calls WHERE call_id = '1790000201.1' AND status = 'ended'")
-            .await?
-            == 1)
-    })
-    .await
-    .expect("ended");
+    s.wait_extension("pbx", "2002", "online").await?;
+    s.db.wait_count(
+        WAIT,
+        Counter::Calls,
+        "call_id = '1790000201.1' AND status = 'ended'",
+        1,
+    )
+    .await?;
     assert_eq!(pbx.count(&pbx.logins), 1);
     assert_eq!(
         pbx.count(&pbx.bad_user_agent),
@@ -199,7 +201,7 @@ async fn an_operator_hangs_up_and_the_pbx_bye_turns_the_card_online() {
     );
 
     // Again, now that the call has ended: 409, audited, the PBX not asked.
-    let (status, body) = hangup(&s.board.url(), &cookie, "pbx", &call_id, &leg_id).await;
+    let (status, body) = hangup(&s.board().url(), &cookie, "pbx", &call_id, &leg_id).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(error_of(&body), "the call has already ended");
     assert_eq!(audited(&s, "not_live", "").await, 1);
@@ -207,7 +209,7 @@ async fn an_operator_hangs_up_and_the_pbx_bye_turns_the_card_online() {
 
     // A call that is not on the board at all.
     let (status, body) = hangup(
-        &s.board.url(),
+        &s.board().url(),
         &cookie,
         "pbx",
         "1790000299.1",
@@ -254,27 +256,30 @@ async fn an_operator_hangs_up_and_the_pbx_bye_turns_the_card_online() {
     assert!(none.contains("(no actions)"), "{none}");
     // Nothing the PBX gave or was given leaks into the audit.
     assert_eq!(
-        s.db.count(&format!(
-            "SELECT count(*) AS n FROM call_actions WHERE provider_answer LIKE '%fakeaccess%'
-                OR provider_answer LIKE '%{CLIENT_SECRET}%'"
-        ))
-        .await
-        .unwrap(),
+        s.db.count_where(
+            Counter::Actions,
+            &format!(
+                "provider_answer LIKE '%fakeaccess%' OR provider_answer LIKE '%{CLIENT_SECRET}%'"
+            )
+        )
+        .await?,
         0
     );
+    Ok(())
 }
 
 #[tokio::test]
-async fn tokens_one_login_refresh_before_expiry_and_login_again_when_invalid() {
-    let s = stack(&[]).await;
+async fn tokens_one_login_refresh_before_expiry_and_login_again_when_invalid() -> anyhow::Result<()>
+{
+    let s = stack(&[]).await?;
     // Short lives, to see expiry: access 3 s (renewed with 1.5 s left).
     let pbx = pbx_for(&s, Duration::from_secs(3), LONG).await;
-    let cookie = login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
-    let board = s.board.url();
+    let cookie = login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
+    let board = s.board().url();
     let exts = ["2001", "2002", "2003", "2004", "2005", "2006"];
     let mut legs = Vec::new();
     for (i, ext) in exts.iter().enumerate() {
-        legs.push(ringing_call(&s, Some(&pbx), &format!("17900003{i:02}.1"), ext).await);
+        legs.push(ringing_call(&s, Some(&pbx), &format!("17900003{i:02}.1"), ext).await?);
     }
     let counts = |p: &Pbx| (p.count(&p.logins), p.count(&p.refreshes));
     let hang = |i: usize| {
@@ -328,17 +333,18 @@ async fn tokens_one_login_refresh_before_expiry_and_login_again_when_invalid() {
     assert_eq!(pbx.hung_up().len(), 6);
     assert_eq!(audited(&s, "ok", "").await, 6);
     for ext in exts {
-        s.wait_status(ext, "online").await;
+        s.wait_extension("pbx", ext, "online").await?;
     }
+    Ok(())
 }
 
 #[tokio::test]
-async fn wrong_credentials_and_pbx_errors_are_shown_verbatim() {
-    let s = stack(&[]).await;
+async fn wrong_credentials_and_pbx_errors_are_shown_verbatim() -> anyhow::Result<()> {
+    let s = stack(&[]).await?;
     let pbx = Pbx::start(
         Duration::from_secs(1800),
         LONG,
-        s.ingest.authority(),
+        s.ingest().authority(),
         "pbx",
         PBX_SECRET,
     )
@@ -350,10 +356,10 @@ async fn wrong_credentials_and_pbx_errors_are_shown_verbatim() {
         &yeastar_stdin(CLIENT_ID, "not-the-secret-0123456789"),
     )
     .await;
-    let cookie = login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
-    let (call_id, leg_id) = ringing_call(&s, Some(&pbx), "1790000401.1", "2002").await;
+    let cookie = login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
+    let (call_id, leg_id) = ringing_call(&s, Some(&pbx), "1790000401.1", "2002").await?;
 
-    let (status, body) = hangup(&s.board.url(), &cookie, "pbx", &call_id, &leg_id).await;
+    let (status, body) = hangup(&s.board().url(), &cookie, "pbx", &call_id, &leg_id).await;
     assert_eq!(status, 502, "{body}");
     let e = error_of(&body);
     assert!(
@@ -378,7 +384,7 @@ async fn wrong_credentials_and_pbx_errors_are_shown_verbatim() {
     );
     // Clicking again does not log in again with the same settings (the PBX
     // blocks an address after a few failed logins): the same answer.
-    let (status, body) = hangup(&s.board.url(), &cookie, "pbx", &call_id, &leg_id).await;
+    let (status, body) = hangup(&s.board().url(), &cookie, "pbx", &call_id, &leg_id).await;
     assert_eq!(status, 502, "{body}");
     let e = error_of(&body);
     assert!(
@@ -402,7 +408,7 @@ async fn wrong_credentials_and_pbx_errors_are_shown_verbatim() {
     .await;
     let msg = "INVALID PARAMETER <b>channel_id</b> & \"more\"";
     pbx.fail_hangups(Some((10003, msg)));
-    let (status, body) = hangup(&s.board.url(), &cookie, "pbx", &call_id, &leg_id).await;
+    let (status, body) = hangup(&s.board().url(), &cookie, "pbx", &call_id, &leg_id).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(
         error_of(&body),
@@ -427,15 +433,16 @@ async fn wrong_credentials_and_pbx_errors_are_shown_verbatim() {
         "new settings: a new login at once"
     );
     // The call is still live.
-    s.wait_status("2002", "ringing").await;
+    s.wait_extension("pbx", "2002", "ringing").await?;
+    Ok(())
 }
 
 #[tokio::test]
-async fn no_api_settings_or_no_key_explain_why() {
-    let s = stack(&[]).await;
-    let cookie = login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
-    let (call_id, leg_id) = ringing_call(&s, None, "1790000501.1", "2002").await;
-    let (status, body) = hangup(&s.board.url(), &cookie, "pbx", &call_id, &leg_id).await;
+async fn no_api_settings_or_no_key_explain_why() -> anyhow::Result<()> {
+    let s = stack(&[]).await?;
+    let cookie = login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
+    let (call_id, leg_id) = ringing_call(&s, None, "1790000501.1", "2002").await?;
+    let (status, body) = hangup(&s.board().url(), &cookie, "pbx", &call_id, &leg_id).await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(
         error_of(&body),
@@ -469,18 +476,19 @@ async fn no_api_settings_or_no_key_explain_why() {
     testkit::worker_ok(&s.db.url, &["source", "clear-api", "pbx"])
         .await
         .expect("clear-api");
-    let (status, body) = hangup(&s.board.url(), &cookie, "pbx", &call_id, &leg_id).await;
+    let (status, body) = hangup(&s.board().url(), &cookie, "pbx", &call_id, &leg_id).await;
     assert_eq!(status, 409, "{body}");
     assert!(error_of(&body).contains("not set up"), "{body}");
     assert_eq!(audited(&s, "no_api", "").await, 3);
+    Ok(())
 }
 
 #[tokio::test]
-async fn viewers_and_foreign_origins_cannot_hang_up() {
-    let s = stack(&[]).await;
+async fn viewers_and_foreign_origins_cannot_hang_up() -> anyhow::Result<()> {
+    let s = stack(&[]).await?;
     let pbx = pbx_for(&s, Duration::from_secs(1800), LONG).await;
-    let (call_id, leg_id) = ringing_call(&s, Some(&pbx), "1790000601.1", "2002").await;
-    let board = s.board.url();
+    let (call_id, leg_id) = ringing_call(&s, Some(&pbx), "1790000601.1", "2002").await?;
+    let board = s.board().url();
     let viewer = login(&board, VIEWER.0, VIEWER.1).await;
     let (status, body) = hangup(&board, &viewer, "pbx", &call_id, &leg_id).await;
     assert_eq!(status, 403, "{body}");
@@ -512,17 +520,18 @@ async fn viewers_and_foreign_origins_cannot_hang_up() {
     assert_eq!(status, 400);
     assert_eq!(pbx.count(&pbx.hangup_calls), 0, "the PBX was never asked");
     assert_eq!(pbx.count(&pbx.logins), 0);
-    s.wait_status("2002", "ringing").await;
+    s.wait_extension("pbx", "2002", "ringing").await?;
+    Ok(())
 }
 
 #[tokio::test]
-async fn a_double_click_acts_once() {
-    let s = stack(&[]).await;
+async fn a_double_click_acts_once() -> anyhow::Result<()> {
+    let s = stack(&[]).await?;
     let pbx = pbx_for(&s, Duration::from_secs(1800), LONG).await;
     pbx.delay_hangups(Duration::from_millis(1500));
-    let cookie = login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
-    let (call_id, leg_id) = ringing_call(&s, Some(&pbx), "1790000701.1", "2002").await;
-    let board = s.board.url();
+    let cookie = login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
+    let (call_id, leg_id) = ringing_call(&s, Some(&pbx), "1790000701.1", "2002").await?;
+    let board = s.board().url();
     let first = hangup(&board, &cookie, "pbx", &call_id, &leg_id);
     let second = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -546,18 +555,20 @@ async fn a_double_click_acts_once() {
         .await,
         1
     );
-    s.wait_status("2002", "online").await;
+    s.wait_extension("pbx", "2002", "online").await?;
+    Ok(())
 }
 
 #[tokio::test]
-async fn a_silent_pbx_times_out_and_an_unreachable_one_is_not_retried_blindly() {
-    let s = stack(&["--action-timeout", "1s"]).await;
+async fn a_silent_pbx_times_out_and_an_unreachable_one_is_not_retried_blindly() -> anyhow::Result<()>
+{
+    let s = stack(&["--action-timeout", "1s"]).await?;
     let pbx = pbx_for(&s, Duration::from_secs(1800), LONG).await;
     pbx.delay_hangups(Duration::from_secs(5));
-    let cookie = login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
+    let cookie = login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
     // Not registered with the fake: its late answer ends nothing.
-    let (call_id, leg_id) = ringing_call(&s, None, "1790000801.1", "2002").await;
-    let board = s.board.url();
+    let (call_id, leg_id) = ringing_call(&s, None, "1790000801.1", "2002").await?;
+    let board = s.board().url();
     let t = Instant::now();
     let (status, body) = hangup(&board, &cookie, "pbx", &call_id, &leg_id).await;
     let took = t.elapsed();
@@ -613,19 +624,18 @@ async fn a_silent_pbx_times_out_and_an_unreachable_one_is_not_retried_blindly() 
         "no retry once the request may have reached the phone system"
     );
     assert_eq!(audited(&s, "unreachable", "").await, 2);
-    s.wait_status("2002", "ringing").await;
+    s.wait_extension("pbx", "2002", "ringing").await?;
+    Ok(())
 }
 
 // ------------------------------------------------------------------ Dialpad
 
 #[tokio::test]
-async fn dialpad_hangs_up_with_the_api_key_and_its_hangup_event_ends_the_card() {
+async fn dialpad_hangs_up_with_the_api_key_and_its_hangup_event_ends_the_card() -> anyhow::Result<()>
+{
     const SALES_SECRET: &str = "sales-secret-0123456789abcdef012";
-    let s = stack(&[]).await;
-    s.db.add_source("sales", "dialpad", &[SALES_SECRET])
-        .await
-        .expect("source sales");
-    let dp = Dialpad::start(s.ingest.authority(), "sales", SALES_SECRET).await;
+    let s = stack_with(&[], |b| b.dialpad("sales", SALES_SECRET)).await?;
+    let dp = Dialpad::start(s.ingest().authority(), "sales", SALES_SECRET).await;
     let out = testkit::worker_ok_stdin(
         &s.db.url,
         &["source", "set-api", "sales", "--base-url", dp.url()],
@@ -648,19 +658,12 @@ async fn dialpad_hangs_up_with_the_api_key_and_its_hangup_event_ends_the_card() 
     };
     dp.add_call(&leg.to_string(), &claims("hangup"));
     for label in ["ringing", "connected"] {
-        let req = scenario::sign_dialpad(Some(SALES_SECRET), &claims(label));
-        let r = s
-            .ingest
-            .client()
-            .request("POST", "/webhooks/sales", &req.headers, &req.body)
-            .await
-            .expect("post");
-        assert_eq!(r.status, 200, "{}", r.text());
+        s.send("sales", &claims(label)).await?;
     }
     let (call_id, leg_id) = live_leg(&s, "sales", "302").await;
     assert_eq!(leg_id, leg.to_string());
-    let cookie = login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
-    let (status, body) = hangup(&s.board.url(), &cookie, "sales", &call_id, &leg_id).await;
+    let cookie = login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
+    let (status, body) = hangup(&s.board().url(), &cookie, "sales", &call_id, &leg_id).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["result"], OK_TEXT);
     let seen = dp.seen.lock().unwrap().clone();
@@ -673,14 +676,7 @@ async fn dialpad_hangs_up_with_the_api_key_and_its_hangup_event_ends_the_card() 
         )]
     );
     assert_eq!(dp.hung_up(), vec![leg.to_string()]);
-    wait_until(WAIT, "the Dialpad card online", || async {
-        Ok(s.db
-            .count("SELECT count(*) AS n FROM extensions WHERE source = 'sales' AND number = '302' AND status = 'online'")
-            .await?
-            == 1)
-    })
-    .await
-    .expect("online");
+    s.wait_extension("sales", "302", "online").await?;
     assert_eq!(
         audited(
             &s,
@@ -694,14 +690,7 @@ async fn dialpad_hangs_up_with_the_api_key_and_its_hangup_event_ends_the_card() 
     // A wrong key: Dialpad's own message.
     let leg2: u64 = 9184732650918124;
     let steps2 = scenario::dialpad_inbound(leg2, 303, "Priya Natarajan", "+442079460959", t0);
-    let req = scenario::sign_dialpad(Some(SALES_SECRET), &steps2[0].body);
-    let r = s
-        .ingest
-        .client()
-        .request("POST", "/webhooks/sales", &req.headers, &req.body)
-        .await
-        .expect("post");
-    assert_eq!(r.status, 200);
+    s.send("sales", &steps2[0].body).await?;
     let (call2, leg2s) = live_leg(&s, "sales", "303").await;
     testkit::worker_ok_stdin(
         &s.db.url,
@@ -710,7 +699,7 @@ async fn dialpad_hangs_up_with_the_api_key_and_its_hangup_event_ends_the_card() 
     )
     .await
     .expect("set-api");
-    let (status, body) = hangup(&s.board.url(), &cookie, "sales", &call2, &leg2s).await;
+    let (status, body) = hangup(&s.board().url(), &cookie, "sales", &call2, &leg2s).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(
         error_of(&body),
@@ -725,4 +714,5 @@ async fn dialpad_hangs_up_with_the_api_key_and_its_hangup_event_ends_the_card() 
         .await,
         1
     );
+    Ok(())
 }

@@ -5,11 +5,11 @@
 
 use std::path::PathBuf;
 
-use testkit::{Board, Ingest};
+use testkit::{Counter, Stack};
 use traffic::scenario::{self, Member, Step};
 
 use crate::fake_pbx::{Pbx, CLIENT_ID, CLIENT_SECRET};
-use crate::helpers::{call, stack, Stack, OPERATOR, PBX_SECRET, VIEWER};
+use crate::helpers::{call, stack, stack_with, OPERATOR, PBX_SECRET, VIEWER};
 use crate::webdriver::{wait_for, Browser, CardView};
 
 const CALLER: &str = "+15555550123";
@@ -89,10 +89,10 @@ fn hues_of_the_board_colours() {
 }
 
 #[tokio::test]
-async fn operator_watches_a_call() {
-    let s = stack(&[]).await;
+async fn operator_watches_a_call() -> anyhow::Result<()> {
+    let s = stack(&[]).await?;
     let b = Browser::start().await;
-    b.login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
+    b.login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
     b.wait_attr("body", "data-role", "operator").await;
     b.wait_attr("#connection", "data-state", "live").await;
     b.click("[data-action=enable-sound]").await;
@@ -107,7 +107,7 @@ async fn operator_watches_a_call() {
     );
 
     let steps = call("1790000001.1", CALLER, "2002");
-    s.send(step(&steps, "ringing")).await;
+    s.send("pbx", &step(&steps, "ringing").body).await?;
     let c = b
         .wait_card("pbx", "2002", "ringing", |c| c.status == "ringing")
         .await;
@@ -120,7 +120,7 @@ async fn operator_watches_a_call() {
     b.wait_card("pbx", "2002", "orange background", orange)
         .await;
 
-    s.send(step(&steps, "answered")).await;
+    s.send("pbx", &step(&steps, "answered").body).await?;
     let c = b
         .wait_card("pbx", "2002", "in call", |c| c.status == "incall")
         .await;
@@ -142,7 +142,7 @@ async fn operator_watches_a_call() {
     })
     .await;
 
-    s.send(step(&steps, "bye")).await;
+    s.send("pbx", &step(&steps, "bye").body).await?;
     let c = b
         .wait_card("pbx", "2002", "online", |c| c.status == "online")
         .await;
@@ -160,24 +160,25 @@ async fn operator_watches_a_call() {
         "hanging up is not an alert"
     );
     b.close().await;
+    Ok(())
 }
 
 #[tokio::test]
-async fn viewer_sees_no_hangup_button() {
-    let s = stack(&[]).await;
+async fn viewer_sees_no_hangup_button() -> anyhow::Result<()> {
+    let s = stack(&[]).await?;
     let b = Browser::start().await;
-    b.login(&s.board.url(), VIEWER.0, VIEWER.1).await;
+    b.login(&s.board().url(), VIEWER.0, VIEWER.1).await;
     b.wait_attr("body", "data-role", "viewer").await;
     b.wait_attr("#connection", "data-state", "live").await;
     let steps = call("1790000002.1", CALLER, "2002");
-    s.send(step(&steps, "ringing")).await;
+    s.send("pbx", &step(&steps, "ringing").body).await?;
     let c = b
         .wait_card("pbx", "2002", "ringing", |c| c.status == "ringing")
         .await;
     assert!(c.party.contains("15555550123"), "party {:?}", c.party);
     assert!(!c.hangup);
     assert_eq!(b.count("[data-action=hangup]").await, 0);
-    s.send(step(&steps, "answered")).await;
+    s.send("pbx", &step(&steps, "answered").body).await?;
     b.wait_card("pbx", "2002", "in call", |c| c.status == "incall")
         .await;
     assert_eq!(b.count("[data-action=hangup]").await, 0);
@@ -193,6 +194,7 @@ async fn viewer_sees_no_hangup_button() {
         .expect("a fetch from the page");
     assert_eq!(status, 403, "a viewer's hang-up is refused");
     b.close().await;
+    Ok(())
 }
 
 /// The card selector of extension `ext` of `pbx`.
@@ -201,14 +203,14 @@ fn hangup_button(ext: &str) -> String {
 }
 
 #[tokio::test]
-async fn operator_hangs_up_a_ringing_call_and_sees_the_pbx_errors() {
-    let s = stack(&[]).await;
+async fn operator_hangs_up_a_ringing_call_and_sees_the_pbx_errors() -> anyhow::Result<()> {
+    let s = stack(&[]).await?;
     // A FAKE Yeastar OpenAPI: it reports each hang-up back through the
     // signed BYE and CDR webhooks, as a real PBX does.
     let pbx = Pbx::start(
         std::time::Duration::from_secs(1800),
         std::time::Duration::from_secs(86_400),
-        s.ingest.authority(),
+        s.ingest().authority(),
         "pbx",
         PBX_SECRET,
     )
@@ -221,12 +223,12 @@ async fn operator_hangs_up_a_ringing_call_and_sees_the_pbx_errors() {
     .await
     .expect("set-api");
     let b = Browser::start().await;
-    b.login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
+    b.login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
     b.wait_attr("#connection", "data-state", "live").await;
 
     let steps = call("1790000901.1", CALLER, "2002");
     let channel = pbx.add_call("1790000901.1", "2002", &steps);
-    s.send(step(&steps, "ringing")).await;
+    s.send("pbx", &step(&steps, "ringing").body).await?;
     b.wait_card("pbx", "2002", "ringing with a button", |c| {
         c.status == "ringing" && c.hangup && orange(c)
     })
@@ -259,7 +261,7 @@ async fn operator_hangs_up_a_ringing_call_and_sees_the_pbx_errors() {
     pbx.fail_hangups(Some((10003, msg)));
     let steps = call("1790000902.1", CALLER, "2003");
     pbx.add_call("1790000902.1", "2003", &steps);
-    s.send(step(&steps, "ringing")).await;
+    s.send("pbx", &step(&steps, "ringing").body).await?;
     b.wait_card("pbx", "2003", "ringing with a button", |c| {
         c.status == "ringing" && c.hangup
     })
@@ -293,30 +295,29 @@ async fn operator_hangs_up_a_ringing_call_and_sees_the_pbx_errors() {
     let c = b.card("pbx", "2003").await.expect("card").expect("a card");
     assert_eq!(c.status, "ringing");
     assert_eq!(
-        s.db.count("SELECT count(*) AS n FROM call_actions WHERE outcome = 'provider_error'")
-            .await
-            .unwrap(),
+        s.db.count_where(Counter::Actions, "outcome = 'provider_error'")
+            .await?,
         1
     );
     b.close().await;
+    Ok(())
 }
 
 #[tokio::test]
-async fn board_restart_mid_call_converges() {
-    let mut s = stack(&[]).await;
+async fn board_restart_mid_call_converges() -> anyhow::Result<()> {
+    let mut s = stack(&[]).await?;
     let b = Browser::start().await;
-    b.login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
+    b.login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
     b.wait_attr("#connection", "data-state", "live").await;
     let steps = call("1790000003.1", CALLER, "2002");
-    s.send(step(&steps, "ringing")).await;
+    s.send("pbx", &step(&steps, "ringing").body).await?;
     b.wait_card("pbx", "2002", "ringing", |c| c.status == "ringing")
         .await;
-    s.send(step(&steps, "answered")).await;
+    s.send("pbx", &step(&steps, "answered").body).await?;
     b.wait_card("pbx", "2002", "in call", |c| c.status == "incall")
         .await;
 
-    let port = s.board.port;
-    s.board.proc.kill().await.expect("killing the board");
+    s.board_mut().proc.kill().await.expect("killing the board");
     // The page notices that its stream is gone.
     wait_for(
         "the page to leave the live state",
@@ -324,15 +325,14 @@ async fn board_restart_mid_call_converges() {
         |v| v.as_deref() != Some("live"),
     )
     .await;
-    s.send(step(&steps, "bye")).await;
-    s.wait_status("2002", "online").await;
+    s.send("pbx", &step(&steps, "bye").body).await?;
+    s.wait_extension("pbx", "2002", "online").await?;
     // The card still shows what the page had.
     let c = b.card("pbx", "2002").await.expect("card").expect("a card");
     assert_eq!(c.status, "incall", "nothing can have told the page");
 
-    s.board = Board::start_on(&s.db.url, port, &[])
-        .await
-        .expect("the board restarts on the same port");
+    // The board restarts on the same port.
+    s.restart_board().await?;
     let c = b
         .wait_card("pbx", "2002", "online after the restart", |c| {
             c.status == "online"
@@ -343,46 +343,32 @@ async fn board_restart_mid_call_converges() {
     b.wait_attr("#connection", "data-state", "live").await;
     b.wait_card("pbx", "2002", "green background", green).await;
     b.close().await;
+    Ok(())
 }
 
 /// Posts a signed Yeastar envelope of `event` with `msg` for `pbx`.
-async fn yeastar_event(s: &Stack, event: i64, msg: serde_json::Value) {
-    let body = scenario::yeastar_envelope(event, &msg);
-    s.post(&scenario::sign_yeastar(PBX_SECRET, &body)).await;
+async fn yeastar_event(s: &Stack, event: i64, msg: serde_json::Value) -> anyhow::Result<()> {
+    s.send("pbx", &scenario::yeastar_envelope(event, &msg))
+        .await?;
+    Ok(())
 }
 
 /// Posts every step of `steps` for `pbx`.
-async fn send_all(s: &Stack, steps: &[Step]) {
+async fn send_all(s: &Stack, steps: &[Step]) -> anyhow::Result<()> {
     for st in steps {
-        s.send(st).await;
+        s.send("pbx", &st.body).await?;
     }
+    Ok(())
 }
 
-/// Signs and posts Dialpad claims to source `source` of `ingest`.
-async fn dialpad_event(ingest: &Ingest, source: &str, secret: &str, claims: &[u8]) {
-    let req = scenario::sign_dialpad(Some(secret), claims);
-    let r = ingest
-        .client()
-        .request(
-            "POST",
-            &format!("/webhooks/{source}"),
-            &req.headers,
-            &req.body,
-        )
-        .await
-        .expect("post");
-    assert_eq!(r.status, 200, "{}", r.text());
-}
+/// The Dialpad source of the screenshot, and its secret.
+const SALES: (&str, &str) = ("sales", "sales-secret-0123456789abcdef012");
 
-/// A realistic board mid-call, as a PNG: `SCREENSHOT` or docs/board.png.
-#[tokio::test]
-#[ignore = "writes docs/board.png: run by `just screenshot`"]
-async fn screenshot_mid_call() {
-    const SALES_SECRET: &str = "sales-secret-0123456789abcdef012";
-    let s = stack(&[]).await;
-    s.db.add_source("sales", "dialpad", &[SALES_SECRET])
-        .await
-        .expect("source sales");
+/// Fills the board of `s` as a busy afternoon looks: finished calls for
+/// the recent calls table, registrations and presence on `pbx`, named
+/// Dialpad agents on `sales` (one in a call), and live calls on `pbx` (two
+/// in call, one of them on hold, two ringing, one extension offline).
+async fn busy_afternoon(s: &Stack) -> anyhow::Result<()> {
     let exts: Vec<String> = (2001..=2008).map(|n| n.to_string()).collect();
     let e = |i: usize| exts[i].as_str();
 
@@ -397,23 +383,23 @@ async fn screenshot_mid_call() {
     ] {
         let who: Vec<String> = who.iter().map(|&i| exts[i].clone()).collect();
         let sc = scenario::yeastar(kind, n, &who).expect("a scenario");
-        send_all(&s, &sc.steps).await;
+        send_all(s, &sc.steps).await?;
     }
     // Registration and presence.
     for i in [0, 1, 2, 3, 4, 5, 7] {
         yeastar_event(
-            &s,
+            s,
             30007,
             serde_json::json!({"extension": e(i), "kind": "Sip", "status": "Registered"}),
         )
-        .await;
+        .await?;
     }
     yeastar_event(
-        &s,
+        s,
         30007,
         serde_json::json!({"extension": e(6), "kind": "Sip", "status": "Unregistered"}),
     )
-    .await;
+    .await?;
     for (i, p) in [
         (4, "away"),
         (5, "do_not_disturb"),
@@ -421,11 +407,11 @@ async fn screenshot_mid_call() {
         (0, "available"),
     ] {
         yeastar_event(
-            &s,
+            s,
             30009,
             serde_json::json!({"extension": e(i), "status": p}),
         )
-        .await;
+        .await?;
     }
     // Named Dialpad agents on a second source.
     let t0 = chrono::Utc::now().timestamp_millis();
@@ -439,13 +425,7 @@ async fn screenshot_mid_call() {
             "on_duty_status": status,
             "event_timestamp": t0,
         });
-        dialpad_event(
-            &s.ingest,
-            "sales",
-            SALES_SECRET,
-            claims.to_string().as_bytes(),
-        )
-        .await;
+        s.send(SALES.0, claims.to_string().as_bytes()).await?;
     }
     let dp = scenario::dialpad_inbound(
         9184732650918001,
@@ -458,22 +438,22 @@ async fn screenshot_mid_call() {
         .iter()
         .filter(|s| s.label == "ringing" || s.label == "connected")
     {
-        dialpad_event(&s.ingest, "sales", SALES_SECRET, &st.body).await;
+        s.send(SALES.0, &st.body).await?;
     }
 
     // Live calls on pbx: two in call (one on hold), two ringing.
     let c1 = call("1790000101.1", "+15555550147", e(0));
-    send_all(&s, &c1[..2]).await;
+    send_all(s, &c1[..2]).await?;
     let c2 = call("1790000102.1", "+15555550123", e(2));
-    send_all(&s, &c2[..3]).await;
+    send_all(s, &c2[..3]).await?;
     let c3 = call("1790000103.1", "+15555550188", e(1));
-    s.send(&c3[0]).await;
+    s.send("pbx", &c3[0].body).await?;
     let internal = scenario::yeastar_snapshot(
         30011,
         "1790000104.1",
         &[Member::Ext(e(7), "ALERT"), Member::Ext(e(3), "RING")],
     );
-    s.post(&scenario::sign_yeastar(PBX_SECRET, &internal)).await;
+    s.send("pbx", &internal).await?;
     for (ext, status) in [
         (e(0), "incall"),
         (e(2), "incall"),
@@ -481,31 +461,15 @@ async fn screenshot_mid_call() {
         (e(3), "ringing"),
         (e(6), "offline"),
     ] {
-        s.wait_status(ext, status).await;
+        s.wait_extension("pbx", ext, status).await?;
     }
+    Ok(())
+}
 
-    let b = Browser::start().await;
-    b.login(&s.board.url(), OPERATOR.0, OPERATOR.1).await;
-    b.wait_attr("#connection", "data-state", "live").await;
-    b.click("[data-action=enable-sound]").await;
-    let c = b
-        .wait_card("sales", "302", "in call", |c| c.status == "incall")
-        .await;
-    assert_eq!(c.name, "Tomás Reyes", "Dialpad names its users");
-    for ext in ["2001", "2003"] {
-        b.wait_card("pbx", ext, "in call", |c| c.status == "incall")
-            .await;
-    }
-    b.wait_card("pbx", "2007", "offline", |c| c.status == "offline")
-        .await;
-    // Let the durations show a few seconds and the colours settle.
-    b.wait_card("pbx", "2001", "a running duration", |c| {
-        c.duration.as_str() >= "00:03" && purple(c)
-    })
-    .await;
-    // At the width asked for (`SCREENSHOT_WIDTH`, default 1400 px; 390 is
-    // a phone), the whole page, recent calls included: as tall as its
-    // content.
+/// Sizes the window of `b` to `width` (`SCREENSHOT_WIDTH`, default 1400
+/// px; 390 is a phone) and to the whole page's height, recent calls
+/// included, then takes the picture (PNG).
+async fn whole_page_png(b: &Browser) -> Vec<u8> {
     let width: u32 = std::env::var("SCREENSHOT_WIDTH")
         .ok()
         .and_then(|w| w.parse().ok())
@@ -537,7 +501,36 @@ async fn screenshot_mid_call() {
         |fits| *fits,
     )
     .await;
-    let png = b.screenshot().await;
+    b.screenshot().await
+}
+
+/// A realistic board mid-call, as a PNG: `SCREENSHOT` or docs/board.png.
+#[tokio::test]
+#[ignore = "writes docs/board.png: run by `just screenshot`"]
+async fn screenshot_mid_call() -> anyhow::Result<()> {
+    let s = stack_with(&[], |b| b.dialpad(SALES.0, SALES.1)).await?;
+    busy_afternoon(&s).await?;
+
+    let b = Browser::start().await;
+    b.login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
+    b.wait_attr("#connection", "data-state", "live").await;
+    b.click("[data-action=enable-sound]").await;
+    let c = b
+        .wait_card("sales", "302", "in call", |c| c.status == "incall")
+        .await;
+    assert_eq!(c.name, "Tomás Reyes", "Dialpad names its users");
+    for ext in ["2001", "2003"] {
+        b.wait_card("pbx", ext, "in call", |c| c.status == "incall")
+            .await;
+    }
+    b.wait_card("pbx", "2007", "offline", |c| c.status == "offline")
+        .await;
+    // Let the durations show a few seconds and the colours settle.
+    b.wait_card("pbx", "2001", "a running duration", |c| {
+        c.duration.as_str() >= "00:03" && purple(c)
+    })
+    .await;
+    let png = whole_page_png(&b).await;
     assert!(png.starts_with(b"\x89PNG"), "a PNG");
     let path = std::env::var_os("SCREENSHOT")
         .map(PathBuf::from)
@@ -548,4 +541,5 @@ async fn screenshot_mid_call() {
     std::fs::write(&path, &png).expect("writing the screenshot");
     eprintln!("screenshot written to {}", path.display());
     b.close().await;
+    Ok(())
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use traffic::scenario::{self, Step};
+use traffic::scenario::Step;
 
 /// One request as the fake saw it.
 #[derive(Debug, Clone)]
@@ -195,13 +195,13 @@ async fn handle(mut stream: TcpStream, handler: Handler) -> std::io::Result<()> 
 
 /// Posts `reqs` (signed webhooks) to `path` of ingest at `authority`, in
 /// order, as the phone system would.
-async fn deliver(authority: String, path: String, reqs: Vec<scenario::SignedRequest>) {
+async fn deliver(authority: String, source: String, reqs: Vec<testkit::SignedRequest>) {
     let mut c = traffic::Client::new(authority, Duration::from_secs(10));
     for r in reqs {
-        match c.request("POST", &path, &r.headers, &r.body).await {
+        match testkit::post_webhook(&mut c, &source, &r).await {
             Ok(a) if a.status == 200 => {}
             Ok(a) => eprintln!("fake: ingest answered {} to a webhook", a.status),
-            Err(e) => eprintln!("fake: cannot post a webhook to ingest: {e}"),
+            Err(e) => eprintln!("fake: cannot post a webhook to ingest: {e:#}"),
         }
     }
 }
@@ -275,11 +275,11 @@ impl Pbx {
             hangup_calls.clone(),
             bad_user_agent.clone(),
         );
-        let path = format!("/webhooks/{source}");
+        let source = source.to_string();
         let secret = secret.to_string();
         let handler: Handler = Arc::new(move |req: Req| {
             let (st, li, re, hc, bu) = (st.clone(), li.clone(), re.clone(), hc.clone(), bu.clone());
-            let (ingest, path, secret) = (ingest.clone(), path.clone(), secret.clone());
+            let (ingest, source, secret) = (ingest.clone(), source.clone(), secret.clone());
             Box::pin(async move {
                 if req.header("user-agent") != Some("OpenAPI") {
                     bu.fetch_add(1, Ordering::SeqCst);
@@ -340,9 +340,9 @@ impl Pbx {
                         };
                         let reqs = bodies
                             .iter()
-                            .map(|b| scenario::sign_yeastar(&secret, b))
+                            .map(|b| testkit::sign_yeastar(&secret, b))
                             .collect();
-                        tokio::spawn(deliver(ingest, path, reqs));
+                        tokio::spawn(deliver(ingest, source, reqs));
                         ok(json!({"errcode": 0, "errmsg": "SUCCESS"}))
                     }
                     _ => Resp {
@@ -469,11 +469,11 @@ impl Dialpad {
         let state = Arc::new(Mutex::new(DialpadState::default()));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (st, sn) = (state.clone(), seen.clone());
-        let path = format!("/webhooks/{source}");
+        let source = source.to_string();
         let secret = secret.to_string();
         let handler: Handler = Arc::new(move |req: Req| {
             let (st, sn) = (st.clone(), sn.clone());
-            let (ingest, path, secret) = (ingest.clone(), path.clone(), secret.clone());
+            let (ingest, source, secret) = (ingest.clone(), source.clone(), secret.clone());
             Box::pin(async move {
                 let auth = req.header("authorization").unwrap_or_default().to_string();
                 sn.lock()
@@ -503,8 +503,8 @@ impl Dialpad {
                             s.hung_up.push(id.clone());
                             c
                         };
-                        let reqs = vec![scenario::sign_dialpad(Some(&secret), &claims)];
-                        tokio::spawn(deliver(ingest, path, reqs));
+                        let reqs = vec![testkit::sign_dialpad(Some(&secret), &claims)];
+                        tokio::spawn(deliver(ingest, source, reqs));
                         ok(json!({"call_id": id, "state": "hangup"}))
                     }
                     _ => Resp {

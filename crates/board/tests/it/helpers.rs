@@ -1,11 +1,11 @@
-//! Helpers shared by the board's integration tests: a whole stack (ingest,
-//! a worker, the board) on a fresh database, users, signed deliveries, and
-//! logins.
+//! Helpers shared by the board's integration tests: the stack they run
+//! (ingest, a worker and the board, with a Yeastar source and two users),
+//! the demo call, and logins.
 
 use std::time::Duration;
 
-use testkit::{start_worker, wait_until, Board, Ingest, Proc, TestDb};
-use traffic::scenario::{self, SignedRequest, Step};
+use testkit::Stack;
+use traffic::scenario::{self, Step};
 
 /// How long any condition is waited for.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -15,73 +15,27 @@ pub const PBX_SECRET: &str = "pbx-secret-0123456789abcdef01234";
 pub const OPERATOR: (&str, &str) = ("olivia", "operator password 1");
 pub const VIEWER: (&str, &str) = ("victor", "viewer password 12");
 
-/// A database with the Yeastar source `pbx`, the users [`OPERATOR`] and
-/// [`VIEWER`], ingest, one worker and the board.
-pub struct Stack {
-    pub db: TestDb,
-    pub ingest: Ingest,
-    /// Kept so that the worker runs as long as the stack.
-    pub _worker: Proc,
-    pub board: Board,
+/// A stack with the Yeastar source `pbx`, the users [`OPERATOR`] and
+/// [`VIEWER`], ingest, one worker and the board (with `board_args`).
+pub async fn stack(board_args: &[&str]) -> anyhow::Result<Stack> {
+    stack_with(board_args, |b| b).await
 }
 
-/// Starts a [`Stack`]; `board_args` go to the board.
-pub async fn stack(board_args: &[&str]) -> Stack {
-    let db = TestDb::new().await.expect("db");
-    testkit::worker_ok(&db.url, &["migrate"])
-        .await
-        .expect("migrate");
-    testkit::worker_ok_stdin(
-        &db.url,
-        &["source", "add", "pbx", "--provider", "yeastar"],
-        PBX_SECRET,
-    )
-    .await
-    .expect("source pbx");
-    for ((name, password), role) in [(OPERATOR, "operator"), (VIEWER, "viewer")] {
-        testkit::worker_ok_stdin(&db.url, &["user", "add", name, "--role", role], password)
-            .await
-            .expect("user add");
-    }
-    let ingest = Ingest::start(&db.url, &[]).await.expect("ingest");
-    let worker = start_worker(&db.url, &[]).expect("worker");
-    let board = Board::start(&db.url, board_args).await.expect("board");
-    Stack {
-        db,
-        ingest,
-        _worker: worker,
-        board,
-    }
-}
-
-impl Stack {
-    /// Posts `req` to ingest for source `pbx`; asserts it was accepted.
-    pub async fn post(&self, req: &SignedRequest) {
-        let mut c = self.ingest.client();
-        let r = c
-            .request("POST", "/webhooks/pbx", &req.headers, &req.body)
-            .await
-            .expect("post");
-        assert_eq!(r.status, 200, "{}", r.text());
-    }
-
-    /// Signs and posts a Yeastar step.
-    pub async fn send(&self, step: &Step) {
-        self.post(&scenario::sign_yeastar(PBX_SECRET, &step.body))
-            .await;
-    }
-
-    /// Waits until extension `number` of `pbx` has `status` in the database.
-    pub async fn wait_status(&self, number: &str, status: &str) {
-        let q = format!(
-            "SELECT count(*) AS n FROM extensions WHERE source = 'pbx' AND number = '{number}' AND status = '{status}'"
-        );
-        wait_until(WAIT, &format!("extension {number} {status}"), || async {
-            Ok(self.db.count(&q).await? == 1)
-        })
-        .await
-        .expect("status in time");
-    }
+/// [`stack`], with more asked of it by `more` (another source, say).
+pub async fn stack_with(
+    board_args: &[&str],
+    more: impl FnOnce(testkit::StackBuilder) -> testkit::StackBuilder,
+) -> anyhow::Result<Stack> {
+    let b = Stack::builder()
+        .migrate()
+        .yeastar("pbx", PBX_SECRET)
+        .user(OPERATOR.0, "operator", OPERATOR.1)
+        .user(VIEWER.0, "viewer", VIEWER.1)
+        .ingest(&[])
+        .worker(&[])
+        .board(board_args)
+        .wait(WAIT);
+    more(b).start().await
 }
 
 /// The demo call's steps: `caller` calls extension `ext` (ringing,

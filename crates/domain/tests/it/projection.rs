@@ -138,11 +138,7 @@ async fn fixture_sequence_moves_extension_and_call() {
         .await;
     assert_eq!(h.call("pbx", "1736413250.1187").await.0, "ended");
     assert_eq!(h.ext("pbx", "3105").await, "online");
-    let legs =
-        h.db.count("SELECT count(*) AS n FROM call_legs WHERE state <> 'ended'")
-            .await
-            .expect("count");
-    assert_eq!(legs, 0);
+    assert_eq!(h.db.counts().await.expect("counts").live_legs, 0);
 }
 
 #[tokio::test]
@@ -413,16 +409,9 @@ async fn uacsta_after_bye_reopens_nothing() {
     }
     assert_eq!(h.call("pbx", "1736413250.1187").await.0, "ended");
     assert_eq!(h.ext("pbx", "3105").await, "online");
-    let calls_n =
-        h.db.count("SELECT count(*) AS n FROM calls")
-            .await
-            .expect("count");
-    assert_eq!(calls_n, 1, "a uaCSTA call id makes no call");
-    let live =
-        h.db.count("SELECT count(*) AS n FROM call_legs WHERE state <> 'ended'")
-            .await
-            .expect("count");
-    assert_eq!(live, 0);
+    let c = h.db.counts().await.expect("counts");
+    assert_eq!(c.calls, 1, "a uaCSTA call id makes no call");
+    assert_eq!(c.live_legs, 0);
     let row = csta_row(&mut h.conn).await.expect("csta row");
     assert_eq!(
         row,

@@ -5,10 +5,12 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use base64::Engine;
-use domain::signature;
 use ingest::IngestConfig;
 use serde_json::Value;
-use testkit::{fixture, TestDb};
+use testkit::{
+    fixture, post_webhook, sign_dialpad, sign_standard, sign_yeastar, Counter, SignedRequest,
+    TestDb,
+};
 use traffic::Client;
 
 pub(crate) struct App {
@@ -94,31 +96,33 @@ pub(crate) async fn app() -> App {
 }
 
 impl App {
+    /// Posts `body` with `headers` (signed or not) for `source`; returns
+    /// the status and the JSON answer.
     pub(crate) async fn post(
         &mut self,
         source: &str,
         headers: &[(String, String)],
         body: &[u8],
     ) -> (u16, Value) {
-        let r = self
-            .client
-            .request("POST", &format!("/webhooks/{source}"), headers, body)
+        let req = SignedRequest {
+            headers: headers.to_vec(),
+            body: body.to_vec(),
+        };
+        let p = post_webhook(&mut self.client, source, &req)
             .await
             .expect("request");
-        let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-        (r.status, v)
+        (p.status, p.json)
     }
 
+    /// The events stored.
     pub(crate) async fn inbox(&self) -> i64 {
-        self.db
-            .count("SELECT count(*) AS n FROM webhook_events")
-            .await
-            .expect("count")
+        self.db.counts().await.expect("counts").events
     }
 }
 
+/// The headers of `body` signed by Yeastar with `secret`.
 pub(crate) fn yeastar_headers(secret: &str, body: &[u8]) -> Vec<(String, String)> {
-    h(&[("X-Signature", &signature::sign_yeastar(secret, body))])
+    sign_yeastar(secret, body).headers
 }
 
 #[tokio::test]
@@ -270,14 +274,9 @@ async fn concurrent_duplicates_are_stored_once() {
         let (hd, body, authority) = (hd.clone(), body.clone(), authority.clone());
         tasks.push(tokio::spawn(async move {
             let mut c = Client::new(authority, Duration::from_secs(10));
-            let r = c
-                .request("POST", "/webhooks/pbx", &hd, &body)
-                .await
-                .expect("post");
-            (
-                r.status,
-                serde_json::from_slice::<Value>(&r.body).expect("json")["id"].clone(),
-            )
+            let req = SignedRequest { headers: hd, body };
+            let p = post_webhook(&mut c, "pbx", &req).await.expect("post");
+            (p.status, p.json["id"].clone())
         }));
     }
     let mut ids = std::collections::BTreeSet::new();
@@ -294,12 +293,12 @@ async fn concurrent_duplicates_are_stored_once() {
 async fn dialpad_jwt_plain_and_alg_none() {
     let mut app = app().await;
     let claims = fixture("dialpad/call-ringing.json");
-    let jwt = signature::sign_dialpad("dp-secret", &claims);
-    let (s, v) = app.post("dp", &[], jwt.as_bytes()).await;
+    let jwt = sign_dialpad(Some("dp-secret"), &claims);
+    let (s, v) = app.post("dp", &jwt.headers, &jwt.body).await;
     assert_eq!(s, 200, "{v}");
     // Wrong secret.
-    let bad = signature::sign_dialpad("nope", &claims);
-    assert_eq!(app.post("dp", &[], bad.as_bytes()).await.0, 401);
+    let bad = sign_dialpad(Some("nope"), &claims);
+    assert_eq!(app.post("dp", &bad.headers, &bad.body).await.0, 401);
     // alg none, no signature.
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let none = format!(
@@ -329,25 +328,15 @@ async fn standard_webhooks_signature_and_timestamp() {
     );
     let body = br#"{"type":"call.note","data":{}}"#;
     let now = chrono::Utc::now().timestamp();
-    let sig = signature::sign_standard(&secret, "msg_1", now, body).expect("sign");
-    let hd = h(&[
-        ("webhook-id", "msg_1"),
-        ("webhook-timestamp", &now.to_string()),
-        ("webhook-signature", &sig),
-    ]);
-    assert_eq!(app.post("generic", &hd, body).await.0, 200);
+    let req = sign_standard(&secret, "msg_1", now, body).expect("sign");
+    assert_eq!(app.post("generic", &req.headers, body).await.0, 200);
     // Same webhook-id again: duplicate.
-    let (s, v) = app.post("generic", &hd, body).await;
+    let (s, v) = app.post("generic", &req.headers, body).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("duplicate")));
     // Timestamp outside tolerance (validly signed).
     let old = now - 3600;
-    let sig_old = signature::sign_standard(&secret, "msg_2", old, body).expect("sign");
-    let hd_old = h(&[
-        ("webhook-id", "msg_2"),
-        ("webhook-timestamp", &old.to_string()),
-        ("webhook-signature", &sig_old),
-    ]);
-    let (s, v) = app.post("generic", &hd_old, body).await;
+    let req_old = sign_standard(&secret, "msg_2", old, body).expect("sign");
+    let (s, v) = app.post("generic", &req_old.headers, body).await;
     assert_eq!(s, 401);
     assert!(
         v["message"]
@@ -409,13 +398,11 @@ async fn database_unreachable_answers_503() {
     let mut client = Client::new(public, Duration::from_secs(10));
     let mut admin = Client::new(admin, Duration::from_secs(10));
     let body = fixture("yeastar/30011-inbound-ringing.json");
-    let r = client
-        .request("POST", "/webhooks/pbx", &yeastar_headers("s", &body), &body)
+    let p = post_webhook(&mut client, "pbx", &sign_yeastar("s", &body))
         .await
         .expect("request");
-    assert_eq!(r.status, 503, "{}", r.text());
-    let v: Value = serde_json::from_slice(&r.body).expect("json");
-    assert_eq!(v["error"], "unavailable");
+    assert_eq!(p.status, 503, "{}", p.text);
+    assert_eq!(p.json["error"], "unavailable");
     let r = admin
         .request("GET", "/readyz", &[], b"")
         .await
@@ -509,14 +496,10 @@ async fn concurrent_requests_share_insert_transactions() {
                 &[traffic::scenario::Member::Ext("2001", "RING")],
             );
             let mut c = Client::new(authority, Duration::from_secs(10));
-            let r = c
-                .request("POST", "/webhooks/pbx", &yeastar_headers("s", &body), &body)
+            let p = post_webhook(&mut c, "pbx", &sign_yeastar("s", &body))
                 .await
                 .expect("post");
-            (
-                r.status,
-                serde_json::from_slice::<Value>(&r.body).expect("json")["id"].as_i64(),
-            )
+            (p.status, p.id())
         }));
     }
     let mut ids = std::collections::BTreeSet::new();
@@ -548,36 +531,31 @@ async fn concurrent_requests_share_insert_transactions() {
 async fn a_retry_across_midnight_is_still_a_duplicate() {
     let mut app = app().await;
     let claims = fixture("dialpad/call-ringing.json");
-    let jwt = signature::sign_dialpad("dp-secret", &claims);
-    let (s, v1) = app.post("dp", &[], jwt.as_bytes()).await;
+    let jwt = sign_dialpad(Some("dp-secret"), &claims);
+    let (s, v1) = app.post("dp", &jwt.headers, &jwt.body).await;
     assert_eq!((s, v1["status"].as_str()), (200, Some("accepted")), "{v1}");
     // As if it had been received yesterday (yesterday's partition exists).
     app.db.age_events("true", 1, true).await.expect("age");
     assert_eq!(
         app.db
-            .count(
-                "SELECT count(*) AS n FROM events WHERE day = (now() AT TIME ZONE 'UTC')::date - 1"
+            .count_where(
+                Counter::Events,
+                "day = (now() AT TIME ZONE 'UTC')::date - 1"
             )
             .await
             .expect("n"),
         1
     );
-    let (s, v2) = app.post("dp", &[], jwt.as_bytes()).await;
+    let (s, v2) = app.post("dp", &jwt.headers, &jwt.body).await;
     assert_eq!((s, v2["status"].as_str()), (200, Some("duplicate")), "{v2}");
     assert_eq!(v2["id"], v1["id"]);
     assert_eq!(app.inbox().await, 1);
     // Three days ago: outside the horizon, a new event.
     app.db.age_events("true", 2, true).await.expect("age");
-    let (s, v3) = app.post("dp", &[], jwt.as_bytes()).await;
+    let (s, v3) = app.post("dp", &jwt.headers, &jwt.body).await;
     assert_eq!((s, v3["status"].as_str()), (200, Some("accepted")), "{v3}");
     assert_ne!(v3["id"], v1["id"]);
     assert_eq!(app.inbox().await, 2);
     // Each stored event has its queue row; nothing else was written.
-    assert_eq!(
-        app.db
-            .count("SELECT count(*) AS n FROM event_queue")
-            .await
-            .expect("n"),
-        2
-    );
+    assert_eq!(app.db.counts().await.expect("counts").queued, 2);
 }

@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use domain::signature::{sign_dialpad, sign_standard, sign_yeastar};
 use ingest::IngestConfig;
 use testkit::{fixture, TestDb};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::api::{app, metrics_page, start, yeastar_headers};
+use crate::api::{app, metrics_page, start, yeastar_headers, App};
 
 /// A slug no source can have: long, random, with characters outside the
 /// allowed set.
@@ -248,62 +249,70 @@ fn claims_with(extra: serde_json::Value) -> Vec<u8> {
     serde_json::to_vec(&v).expect("json")
 }
 
-/// Every hostile input of the review, in one run against one server:
-/// each gets its answer, none a 5xx, nothing unsigned is stored, the
-/// server stays up, and the metrics page stays flat when the run repeats.
-#[tokio::test]
-async fn hostile_inputs_get_their_answers_and_change_nothing() {
-    use domain::signature::{sign_dialpad, sign_standard, sign_yeastar};
-    let mut app = app().await;
-    for sql in [
-        "INSERT INTO sources (name, provider, enabled) VALUES ('off', 'yeastar', false)",
-        "INSERT INTO sources (name, provider) VALUES ('dp-nokey', 'dialpad')",
-        "UPDATE sources SET allowed_networks = '{198.51.100.0/24}' WHERE name = 'dp'",
-    ] {
-        app.db.exec(sql).await.expect("sources");
-    }
+/// What the hostile probes are made of: the legitimate bodies, secrets and
+/// signatures they tamper with.
+struct Inputs {
+    now: i64,
+    /// A Yeastar body, and its signature with `pbx`'s secret.
+    yb: Vec<u8>,
+    ysig: String,
+    /// Dialpad claims, and their JWT with `dp`'s (and `dp2`'s) secret.
+    claims: Vec<u8>,
+    jwt: String,
+    /// `generic`'s Standard Webhooks secret, a body, and its signature as `msg_1` now.
+    whsec: String,
+    sb: Vec<u8>,
+    good_std: String,
+}
+
+fn inputs() -> Inputs {
     let now = chrono::Utc::now().timestamp();
     let yb = fixture("yeastar/30011-inbound-ringing.json");
-    let ysig = sign_yeastar("old-secret", &yb);
-    let ys = |s: &str| hd(&[("X-Signature", s)]);
     let claims = fixture("dialpad/call-ringing.json");
-    let jwt = sign_dialpad("dp-secret", &claims);
     let whsec = format!(
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(b"0123456789abcdef0123456789abcdef")
     );
     let sb = br#"{"type":"contact.updated","data":{"id":1}}"#.to_vec();
-    let std_h = |id: &str, ts: &str, sig: &str| {
-        hd(&[
-            ("webhook-id", id),
-            ("webhook-timestamp", ts),
-            ("webhook-signature", sig),
-        ])
-    };
-    let good_std = sign_standard(&whsec, "msg_1", now, &sb).expect("sign");
-    let long_id = "i".repeat(4096);
-    let long_id_sig = sign_standard(&whsec, &long_id, now, &sb).expect("sign");
-    let many = vec!["v1,AAAA"; 4000].join(" ");
-    let nine = format!("{} {good_std}", ["v1,AAAA"; 8].join(" "));
-    let jwt_alg = |alg: &str| {
-        let h = b64url(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes());
-        let p = b64url(&claims);
-        let good = jwt.rsplit('.').next().unwrap_or_default();
-        format!("{h}.{p}.{good}")
-    };
-    let mut probes = vec![
+    Inputs {
+        now,
+        ysig: sign_yeastar("old-secret", &yb),
+        jwt: sign_dialpad("dp-secret", &claims),
+        good_std: sign_standard(&whsec, "msg_1", now, &sb).expect("sign"),
+        yb,
+        claims,
+        whsec,
+        sb,
+    }
+}
+
+fn ys(sig: &str) -> Vec<(String, String)> {
+    hd(&[("X-Signature", sig)])
+}
+
+fn std_h(id: &str, ts: &str, sig: &str) -> Vec<(String, String)> {
+    hd(&[
+        ("webhook-id", id),
+        ("webhook-timestamp", ts),
+        ("webhook-signature", sig),
+    ])
+}
+
+/// Slugs no source can have, an unknown source and a disabled one: 404.
+fn slug_probes(i: &Inputs) -> Vec<Probe> {
+    vec![
         probe(
             "unknown source",
             "/webhooks/nobody",
-            ys(&ysig),
-            yb.clone(),
+            ys(&i.ysig),
+            i.yb.clone(),
             404,
         ),
         probe(
             "NUL in the slug (%00)",
             "/webhooks/pbx%00",
-            ys(&ysig),
-            yb.clone(),
+            ys(&i.ysig),
+            i.yb.clone(),
             404,
         ),
         probe(
@@ -330,8 +339,8 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
         probe(
             "upper-case slug",
             "/webhooks/PBX",
-            ys(&ysig),
-            yb.clone(),
+            ys(&i.ysig),
+            i.yb.clone(),
             404,
         ),
         probe(
@@ -344,14 +353,23 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
         probe(
             "disabled source",
             "/webhooks/off",
-            ys(&ysig),
-            yb.clone(),
+            ys(&i.ysig),
+            i.yb.clone(),
             404,
         ),
+    ]
+}
+
+/// A body over the limit, and Yeastar signatures missing, malformed,
+/// oversized, wrong or for another body; the legitimate event and its
+/// replay.
+fn yeastar_probes(i: &Inputs) -> Vec<Probe> {
+    let yb = &i.yb;
+    vec![
         probe(
             "body over the limit",
             "/webhooks/pbx",
-            ys(&ysig),
+            ys(&i.ysig),
             vec![b'{'; 70 * 1024],
             413,
         ),
@@ -379,15 +397,15 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
         probe(
             "Yeastar: wrong secret",
             "/webhooks/pbx",
-            ys(&sign_yeastar("guessed-secret", &yb)),
+            ys(&sign_yeastar("guessed-secret", yb)),
             yb.clone(),
             401,
         ),
         probe(
             "Yeastar: tampered body",
             "/webhooks/pbx",
-            ys(&ysig),
-            String::from_utf8_lossy(&yb).replace("RING", "BYE"),
+            ys(&i.ysig),
+            String::from_utf8_lossy(yb).replace("RING", "BYE"),
             401,
         ),
         probe(
@@ -400,7 +418,7 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
         probe(
             "Yeastar: body with a trailing newline",
             "/webhooks/pbx",
-            ys(&ysig),
+            ys(&i.ysig),
             [yb.clone(), b"\n".to_vec()].concat(),
             401,
         ),
@@ -414,17 +432,32 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
         probe(
             "Yeastar: valid (legitimate)",
             "/webhooks/pbx",
-            ys(&ysig),
+            ys(&i.ysig),
             yb.clone(),
             200,
         ),
         probe(
             "Yeastar: replay within the window",
             "/webhooks/pbx",
-            ys(&ysig),
+            ys(&i.ysig),
             yb.clone(),
             200,
         ),
+    ]
+}
+
+/// Dialpad bodies unsigned, `alg none`, another algorithm, truncated,
+/// malformed, wrongly signed, expired or not yet valid; the legitimate JWT,
+/// bare and wrapped in whitespace.
+fn dialpad_probes(i: &Inputs) -> Vec<Probe> {
+    let (claims, jwt, now) = (&i.claims, &i.jwt, i.now);
+    let jwt_alg = |alg: &str| {
+        let h = b64url(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes());
+        let p = b64url(claims);
+        let good = jwt.rsplit('.').next().unwrap_or_default();
+        format!("{h}.{p}.{good}")
+    };
+    vec![
         probe(
             "Dialpad: unsigned JSON, source without a secret",
             "/webhooks/dp-nokey",
@@ -436,7 +469,7 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
             "Dialpad: alg none, source without a secret",
             "/webhooks/dp-nokey",
             vec![],
-            format!("{}.{}.", b64url(br#"{"alg":"none"}"#), b64url(&claims)),
+            format!("{}.{}.", b64url(br#"{"alg":"none"}"#), b64url(claims)),
             401,
         ),
         probe(
@@ -464,7 +497,7 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
             "Dialpad: alg none to a source with a secret",
             "/webhooks/dp2",
             vec![],
-            format!("{}.{}.", b64url(br#"{"alg":"none"}"#), b64url(&claims)),
+            format!("{}.{}.", b64url(br#"{"alg":"none"}"#), b64url(claims)),
             401,
         ),
         probe(
@@ -487,14 +520,14 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
             "Dialpad: header not Base64url",
             "/webhooks/dp2",
             vec![],
-            format!("%%%.{}.AAAA", b64url(&claims)),
+            format!("%%%.{}.AAAA", b64url(claims)),
             401,
         ),
         probe(
             "Dialpad: wrong secret",
             "/webhooks/dp2",
             vec![],
-            sign_dialpad("guessed-secret", &claims),
+            sign_dialpad("guessed-secret", claims),
             401,
         ),
         probe(
@@ -524,26 +557,46 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
             b"\xff\xfe\xfd.\xff.\xff".to_vec(),
             401,
         ),
+    ]
+}
+
+/// A signed event from outside `dp`'s allowed networks, directly or with
+/// a forged `X-Forwarded-For` (no proxy is trusted).
+fn network_probes(i: &Inputs) -> Vec<Probe> {
+    vec![
         probe(
             "Dialpad: sender outside the allowed networks",
             "/webhooks/dp",
             vec![],
-            jwt.clone(),
+            i.jwt.clone(),
             403,
         ),
         probe(
             "Dialpad: forged X-Forwarded-For from an untrusted peer",
             "/webhooks/dp",
             hd(&[("X-Forwarded-For", "198.51.100.7")]),
-            jwt.clone(),
+            i.jwt.clone(),
             403,
         ),
+    ]
+}
+
+/// Standard Webhooks headers missing, out of range, too old, too many,
+/// too long, of another version or replayed under another id; the
+/// legitimate message.
+fn standard_probes(i: &Inputs) -> Vec<Probe> {
+    let (now, whsec, sb, good_std) = (i.now, &i.whsec, &i.sb, &i.good_std);
+    let long_id = "i".repeat(4096);
+    let long_id_sig = sign_standard(whsec, &long_id, now, sb).expect("sign");
+    let many = vec!["v1,AAAA"; 4000].join(" ");
+    let nine = format!("{} {good_std}", ["v1,AAAA"; 8].join(" "));
+    vec![
         probe(
             "Standard: no webhook-id",
             "/webhooks/generic",
             hd(&[
                 ("webhook-timestamp", &now.to_string()),
-                ("webhook-signature", &good_std),
+                ("webhook-signature", good_std),
             ]),
             sb.clone(),
             401,
@@ -551,14 +604,14 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
         probe(
             "Standard: timestamp i64::MIN",
             "/webhooks/generic",
-            std_h("msg_2", "-9223372036854775808", &good_std),
+            std_h("msg_2", "-9223372036854775808", good_std),
             sb.clone(),
             401,
         ),
         probe(
             "Standard: timestamp not an integer",
             "/webhooks/generic",
-            std_h("msg_2", "abc", &good_std),
+            std_h("msg_2", "abc", good_std),
             sb.clone(),
             400,
         ),
@@ -568,7 +621,7 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
             std_h(
                 "msg_2",
                 &(now - 3600).to_string(),
-                &sign_standard(&whsec, "msg_2", now - 3600, &sb).unwrap_or_default(),
+                &sign_standard(whsec, "msg_2", now - 3600, sb).unwrap_or_default(),
             ),
             sb.clone(),
             401,
@@ -604,21 +657,25 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
         probe(
             "Standard: signature replayed under another id",
             "/webhooks/generic",
-            std_h("msg_9", &now.to_string(), &good_std),
+            std_h("msg_9", &now.to_string(), good_std),
             sb.clone(),
             401,
         ),
         probe(
             "Standard: valid (legitimate)",
             "/webhooks/generic",
-            std_h("msg_1", &now.to_string(), &good_std),
+            std_h("msg_1", &now.to_string(), good_std),
             sb.clone(),
             200,
         ),
-    ];
-    // The webhook route is matched by prefix (routes::public): a path with
-    // more or fewer segments, or another method, is no route.
-    for (what, method, path) in [
+    ]
+}
+
+/// The webhook route is matched by prefix (routes::public): a path with
+/// more or fewer segments, or another method, is no route; nor are the
+/// operators' pages on the public port.
+fn route_probes() -> Vec<Probe> {
+    [
         ("GET on the webhook route", "GET", "/webhooks/pbx"),
         ("PUT on the webhook route", "PUT", "/webhooks/pbx"),
         ("a segment after the source", "POST", "/webhooks/pbx/extra"),
@@ -627,24 +684,56 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
         ("a longer first segment", "POST", "/webhooksx/pbx"),
         ("/metrics on the public port", "GET", "/metrics"),
         ("/readyz on the public port", "GET", "/readyz"),
+    ]
+    .into_iter()
+    .map(|(what, method, path)| Probe {
+        what,
+        method,
+        path: path.into(),
+        headers: vec![],
+        body: vec![],
+        expect: 404,
+    })
+    .collect()
+}
+
+/// Every hostile input of the review, in the order they are sent.
+fn all_probes(i: &Inputs) -> Vec<Probe> {
+    let mut all = slug_probes(i);
+    all.extend(yeastar_probes(i));
+    all.extend(dialpad_probes(i));
+    all.extend(network_probes(i));
+    all.extend(standard_probes(i));
+    all.extend(route_probes());
+    all
+}
+
+/// [`app`] with the sources the probes aim at: `off` (disabled),
+/// `dp-nokey` (Dialpad without a secret, not unsigned), `dp` open only to
+/// 198.51.100.0/24, and `dp2` (signed Dialpad, any network).
+async fn hostile_app() -> App {
+    let app = app().await;
+    for sql in [
+        "INSERT INTO sources (name, provider, enabled) VALUES ('off', 'yeastar', false)",
+        "INSERT INTO sources (name, provider) VALUES ('dp-nokey', 'dialpad')",
+        "UPDATE sources SET allowed_networks = '{198.51.100.0/24}' WHERE name = 'dp'",
     ] {
-        probes.push(Probe {
-            what,
-            method,
-            path: path.into(),
-            headers: vec![],
-            body: vec![],
-            expect: 404,
-        });
+        app.db.exec(sql).await.expect("sources");
     }
-    // dp2: a signed Dialpad source open to any network.
     app.db
         .add_source("dp2", "dialpad", &["dp-secret"])
         .await
         .expect("dp2");
+    app
+}
+
+/// Sends every probe, `rounds` times over: each gets its answer, none a
+/// 5xx. Returns the size of the metrics page after each round, and the
+/// answers of the first round as a Markdown table.
+async fn run(app: &mut App, probes: &[Probe], rounds: usize) -> (Vec<usize>, String) {
     let mut sizes = Vec::new();
     let mut table = String::from("| # | hostile input | answer |\n|---:|---|---|\n");
-    for round in 0..3 {
+    for round in 0..rounds {
         for (i, p) in probes.iter().enumerate() {
             let r = app
                 .client
@@ -668,6 +757,60 @@ async fn hostile_inputs_get_their_answers_and_change_nothing() {
         }
         sizes.push(metrics_page(&mut app.admin).await.len());
     }
+    (sizes, table)
+}
+
+#[tokio::test]
+async fn hostile_slugs_and_unknown_or_disabled_sources_are_404() {
+    let mut app = hostile_app().await;
+    run(&mut app, &slug_probes(&inputs()), 2).await;
+    assert_eq!(app.inbox().await, 0);
+}
+
+#[tokio::test]
+async fn hostile_yeastar_requests_get_their_answers_and_store_one_event() {
+    let mut app = hostile_app().await;
+    run(&mut app, &yeastar_probes(&inputs()), 2).await;
+    // The legitimate event, once: every replay was a duplicate.
+    assert_eq!(app.inbox().await, 1);
+}
+
+#[tokio::test]
+async fn hostile_dialpad_requests_get_their_answers_and_store_one_event() {
+    let mut app = hostile_app().await;
+    run(&mut app, &dialpad_probes(&inputs()), 2).await;
+    assert_eq!(app.inbox().await, 1);
+}
+
+#[tokio::test]
+async fn senders_outside_the_allowed_networks_are_403() {
+    let mut app = hostile_app().await;
+    run(&mut app, &network_probes(&inputs()), 2).await;
+    assert_eq!(app.inbox().await, 0);
+}
+
+#[tokio::test]
+async fn hostile_standard_webhooks_get_their_answers_and_store_one_event() {
+    let mut app = hostile_app().await;
+    run(&mut app, &standard_probes(&inputs()), 2).await;
+    assert_eq!(app.inbox().await, 1);
+}
+
+#[tokio::test]
+async fn only_the_webhook_route_and_its_method_answer_on_the_public_port() {
+    let mut app = hostile_app().await;
+    run(&mut app, &route_probes(), 2).await;
+    assert_eq!(app.inbox().await, 0);
+}
+
+/// Every hostile input of the review, three times over, against one
+/// server: nothing unsigned is stored, the server stays up, and the
+/// metrics page stays flat when the run repeats.
+#[tokio::test]
+async fn hostile_inputs_get_their_answers_and_change_nothing() {
+    let mut app = hostile_app().await;
+    let probes = all_probes(&inputs());
+    let (sizes, table) = run(&mut app, &probes, 3).await;
     println!("{table}");
     println!("metrics page after each round: {sizes:?} bytes");
     // Only the three legitimate events were stored; every replay was a duplicate.

@@ -6,7 +6,7 @@
 
 use store::apis::{self, Credentials, NewAction, Outcome};
 use store::secrets::{Keyring, SecretsKey, KEY_VAR, PREVIOUS_KEY_VAR};
-use testkit::{test_keyring, worker_cli_env, TestDb, OTHER_SECRETS_KEY, TEST_SECRETS_KEY};
+use testkit::{test_keyring, worker_cli_env, Counter, TestDb, OTHER_SECRETS_KEY, TEST_SECRETS_KEY};
 
 use crate::helpers::{cli, fresh, ok, refused};
 
@@ -31,16 +31,9 @@ async fn with_sources() -> TestDb {
     db
 }
 
-/// How many rows of any table hold `needle` in any column (as text).
+/// How many tables hold `needle` in any row and column (as text).
 async fn anywhere(db: &TestDb, needle: &str) -> i64 {
-    db.count(&format!(
-        "SELECT count(*) AS n FROM information_schema.tables t
-          WHERE t.table_schema = 'public' AND t.table_type = 'BASE TABLE'
-            AND query_to_xml(format('SELECT * FROM %I', t.table_name), true, false, '')::text
-                LIKE '%{needle}%'"
-    ))
-    .await
-    .expect("search")
+    db.tables_containing(needle).await.expect("search")
 }
 
 async fn settings(db: &TestDb, keys: &Keyring, name: &str) -> Option<apis::ApiSettings> {
@@ -95,9 +88,10 @@ async fn yeastar_credentials_come_from_stdin_and_are_stored_sealed() {
         "the search works"
     );
     assert_eq!(
-        db.count(
-            "SELECT count(*) AS n FROM source_apis WHERE source = 'pbx' AND provider = 'yeastar'
-               AND octet_length(nonce) = 12 AND key_id ~ '^[0-9a-f]{8}$' AND client_hint = 'UEnH…'"
+        db.count_where(
+            Counter::Apis,
+            "source = 'pbx' AND provider = 'yeastar' AND octet_length(nonce) = 12
+             AND key_id ~ '^[0-9a-f]{8}$' AND client_hint = 'UEnH…'"
         )
         .await
         .unwrap(),
@@ -278,12 +272,7 @@ async fn bad_input_is_refused_and_nothing_is_stored() {
     .expect("runs");
     assert_ne!(code, 0);
     assert!(err.contains(KEY_VAR), "{err}");
-    assert_eq!(
-        db.count("SELECT count(*) AS n FROM source_apis")
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(db.counts().await.unwrap().apis, 0);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::StreamExt;
 use store::changes::{self, Key, Payload};
-use testkit::{start_worker, wait_until, TestDb};
+use testkit::{start_worker, Counter, TestDb};
 
 use crate::helpers::insert;
 
@@ -95,9 +95,7 @@ async fn one_batch_sends_one_notification_naming_exactly_its_keys() {
         }
     );
     assert_eq!(
-        db.count("SELECT count(*) AS n FROM webhook_events WHERE outcome = 'applied'")
-            .await
-            .expect("n"),
+        db.counts().await.expect("counts").applied,
         3,
         "the notification came after the batch committed"
     );
@@ -135,14 +133,14 @@ async fn a_rolled_back_batch_sends_no_notification() {
         pbx_calls.iter().map(|c| key("pbx", c)).collect::<Vec<_>>(),
         "only the retried pbx events were announced, never the rolled-back batch"
     );
-    wait_until(WAIT, "the boom event to fail alone", || async {
-        Ok(db
-            .count("SELECT count(*) AS n FROM webhook_events WHERE source = 'boom' AND attempts = 1 AND last_error LIKE 'panic%'")
-            .await?
-            == 1)
-    })
+    db.wait_count(
+        WAIT,
+        Counter::Failed,
+        "source = 'boom' AND attempts = 1 AND last_error LIKE 'panic%'",
+        1,
+    )
     .await
-    .expect("boom failed");
+    .expect("the boom event to fail alone");
     // Nothing for the rolled-back batch nor for boom's failure.
     sentinel(&db, &mut l).await;
 }
@@ -168,9 +166,7 @@ async fn too_many_keys_for_one_notification_send_resync() {
         start_worker(&db.url, &["--batch-size", "1000", "--concurrency", "1"]).expect("worker");
     assert_eq!(next(&mut l).await, Payload::Resync);
     assert_eq!(
-        db.count("SELECT count(*) AS n FROM webhook_events WHERE outcome = 'applied'")
-            .await
-            .expect("n"),
+        db.counts().await.expect("counts").applied,
         300,
         "all in the one batch announced"
     );

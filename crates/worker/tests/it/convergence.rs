@@ -10,7 +10,7 @@ use domain::Provider;
 use proptest::test_runner::{Config, TestRunner};
 use testkit::plan::{self, Plan};
 use testkit::snapshot::Snapshot;
-use testkit::TestDb;
+use testkit::{Counter, TestDb};
 use worker::{Worker, WorkerConfig};
 
 async fn run_case(
@@ -51,17 +51,10 @@ async fn run_case(
     for t in tasks {
         t.await??;
     }
-    let pending = db
-        .count(&format!(
-            "SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NULL AND source IN ('{ys}', '{ds}')"
-        ))
-        .await?;
+    let ours = format!("source IN ('{ys}', '{ds}')");
+    let pending = db.count_where(Counter::Pending, &ours).await?;
     anyhow::ensure!(pending == 0, "{pending} events left pending");
-    let counted = db
-        .count(&format!(
-            "SELECT coalesce(sum(events), 0)::int8 AS n FROM calls WHERE source IN ('{ys}', '{ds}')"
-        ))
-        .await?;
+    let counted = db.count_where(Counter::CallEvents, &ours).await?;
     let want_y = Snapshot::of_projection(&plan::reference(&plan.events, Provider::Yeastar), false);
     let want_d = Snapshot::of_projection(&plan::reference(&plan.events, Provider::Dialpad), true);
     let got_y = Snapshot::of_database(&mut conn, &ys, false).await?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use domain::Provider;
 use testkit::plan::{self, PlannedEvent};
 use testkit::snapshot::Snapshot;
-use testkit::{start_worker, Proc, TestDb};
+use testkit::{start_worker, Counter, Proc, TestDb};
 use traffic::scenario::{DIALPAD_SCENARIOS, YEASTAR_SCENARIOS};
 
 const EVENTS: usize = 20_000;
@@ -64,10 +64,7 @@ async fn sigkilled_workers_lose_nothing_and_apply_nothing_twice() {
     // kills spread over the whole drain whatever the machine's speed.
     let mut next_kill_at = 1_500;
     loop {
-        let pending = db
-            .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NULL")
-            .await
-            .expect("pending");
+        let pending = db.count_of(Counter::Pending).await.expect("pending");
         if pending == 0 {
             break;
         }
@@ -89,26 +86,10 @@ async fn sigkilled_workers_lose_nothing_and_apply_nothing_twice() {
     drop(workers);
 
     let total = EVENTS as i64;
-    let processed = db
-        .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NOT NULL")
-        .await
-        .expect("n");
-    let completions = db
-        .count("SELECT count(*) AS n FROM completion_audit")
-        .await
-        .expect("n");
-    let distinct = db
-        .count("SELECT count(DISTINCT event_id) AS n FROM completion_audit")
-        .await
-        .expect("n");
-    let applied = db
-        .count("SELECT coalesce(sum(events), 0)::int8 AS n FROM calls")
-        .await
-        .expect("n");
-    let errors = db
-        .count("SELECT count(*) AS n FROM webhook_events WHERE last_error IS NOT NULL")
-        .await
-        .expect("n");
+    let c = db.counts().await.expect("counts");
+    let (processed, applied, errors) = (c.processed, c.call_events, c.failed);
+    let audit = db.completions().await.expect("audit");
+    let (completions, distinct) = (audit.total, audit.events);
     eprintln!(
         "crash test: {total} events, 3 workers, {kills} SIGKILLs in {:.1} s; processed {processed}, \
          completions {completions} ({distinct} distinct), call events applied {applied}, \

@@ -7,120 +7,51 @@ use crate::helpers::worker_ok;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::Value;
-use store::schema::{calls, extensions, webhook_events};
-use testkit::{start_worker, wait_until, Ingest, TestDb};
+use store::schema::calls;
+use testkit::{start_worker, wait_until, Counter, Ingest, Stack, TestDb};
 use traffic::scenario;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-struct Stack {
-    db: TestDb,
-    ingest: Ingest,
-    _worker: testkit::Proc,
-}
-
-async fn stack() -> Stack {
-    stack_with(&["run", "--poll-interval", "20ms"]).await
-}
-
-/// A database with the `pbx` (Yeastar) and `dp` (Dialpad) sources, ingest,
-/// and one worker started with `worker_args`.
-async fn stack_with(worker_args: &[&str]) -> Stack {
-    let db = TestDb::new().await.expect("db");
-    worker_ok(&db, &["migrate"]).await;
-    // Secrets on stdin: never on the command line.
-    testkit::worker_ok_stdin(
-        &db.url,
-        &["source", "add", "pbx", "--provider", "yeastar"],
-        PBX_SECRET,
-    )
-    .await
-    .expect("source pbx");
-    testkit::worker_ok_stdin(
-        &db.url,
-        &["source", "add", "dp", "--provider", "dialpad"],
-        DP_SECRET,
-    )
-    .await
-    .expect("source dp");
-    let ingest = Ingest::start(&db.url, &[]).await.expect("ingest");
-    let worker =
-        testkit::spawn("worker", worker_args, &[("DATABASE_URL", &db.url)]).expect("worker");
-    Stack {
-        db,
-        ingest,
-        _worker: worker,
-    }
-}
-
 const PBX_SECRET: &str = "pbx-secret-0123456789abcdef01234";
 const DP_SECRET: &str = "dp-secret-0123456789abcdef";
 
-impl Stack {
-    /// Posts a signed request and waits until the worker processed it.
-    async fn deliver(&self, source: &str, req: scenario::SignedRequest) -> i64 {
-        let mut c = self.ingest.client();
-        let r = c
-            .request(
-                "POST",
-                &format!("/webhooks/{source}"),
-                &req.headers,
-                &req.body,
-            )
-            .await
-            .expect("post");
-        assert_eq!(r.status, 200, "{}", r.text());
-        let v: Value = serde_json::from_slice(&r.body).expect("json");
-        let id = v["id"].as_i64().expect("id");
-        let url = self.db.url.clone();
-        wait_until(WAIT, &format!("event {id} processed"), || {
-            let url = url.clone();
-            async move {
-                let mut c =
-                    <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(
-                        &url,
-                    )
-                    .await?;
-                let done: Option<chrono::DateTime<chrono::Utc>> = webhook_events::table
-                    .find(id)
-                    .select(webhook_events::processed_at)
-                    .first::<Option<chrono::DateTime<chrono::Utc>>>(&mut c)
-                    .await?;
-                Ok(done.is_some())
-            }
-        })
+/// A stack with the `pbx` (Yeastar) and `dp` (Dialpad) sources, ingest,
+/// and one worker started as `worker` (its whole command line).
+async fn stack(worker: &[&str]) -> anyhow::Result<Stack> {
+    Stack::builder()
+        .migrate()
+        .yeastar("pbx", PBX_SECRET)
+        .dialpad("dp", DP_SECRET)
+        .ingest(&[])
+        .worker_command(worker)
+        .wait(WAIT)
+        .start()
         .await
-        .expect("processed in time");
-        id
-    }
+}
 
-    async fn call(&self, source: &str, id: &str) -> (String, Option<String>, Option<String>) {
-        let mut c = self.db.conn().await.expect("conn");
-        calls::table
-            .filter(calls::source.eq(source))
-            .filter(calls::call_id.eq(id))
-            .select((calls::status, calls::direction, calls::recording_url))
-            .first(&mut c)
-            .await
-            .expect("call row")
-    }
+/// The status, direction and recording of call `id` of `source`.
+async fn call(s: &Stack, source: &str, id: &str) -> (String, Option<String>, Option<String>) {
+    let mut c = s.db.conn().await.expect("conn");
+    calls::table
+        .filter(calls::source.eq(source))
+        .filter(calls::call_id.eq(id))
+        .select((calls::status, calls::direction, calls::recording_url))
+        .first(&mut c)
+        .await
+        .expect("call row")
+}
 
-    async fn ext(&self, source: &str, number: &str) -> String {
-        let mut c = self.db.conn().await.expect("conn");
-        extensions::table
-            .filter(extensions::source.eq(source))
-            .filter(extensions::number.eq(number))
-            .select(extensions::status)
-            .first(&mut c)
-            .await
-            .expect("extension row")
-    }
+/// The status of extension `number` of `source`.
+async fn ext(s: &Stack, source: &str, number: &str) -> String {
+    s.db.extension_status(source, number)
+        .await
+        .expect("extension")
+        .expect("extension row")
 }
 
 #[tokio::test]
-async fn yeastar_call_end_to_end() {
-    let s = stack().await;
-    let secret = PBX_SECRET;
+async fn yeastar_call_end_to_end() -> anyhow::Result<()> {
+    let s = stack(&["run", "--poll-interval", "20ms"]).await?;
     let steps = scenario::yeastar_inbound("1800000000.7", "+15555550100", "2002");
     let expect = [
         ("ringing", "ringing", "ringing"),
@@ -131,13 +62,12 @@ async fn yeastar_call_end_to_end() {
     ];
     for (step, (label, call_status, ext_status)) in steps.iter().zip(expect) {
         assert_eq!(step.label, label);
-        s.deliver("pbx", scenario::sign_yeastar(secret, &step.body))
-            .await;
-        let (status, direction, recording) = s.call("pbx", "1800000000.7").await;
+        s.deliver("pbx", &step.body).await?;
+        let (status, direction, recording) = call(&s, "pbx", "1800000000.7").await;
         assert_eq!(status, call_status, "call after {label}");
         assert_eq!(direction.as_deref(), Some("inbound"));
         assert_eq!(
-            s.ext("pbx", "2002").await,
+            ext(&s, "pbx", "2002").await,
             ext_status,
             "extension after {label}"
         );
@@ -148,29 +78,22 @@ async fn yeastar_call_end_to_end() {
             );
         }
     }
-    let (applied, failed) = (
-        s.db.count("SELECT count(*) AS n FROM webhook_events WHERE outcome = 'applied'")
-            .await
-            .expect("n"),
-        s.db.count("SELECT count(*) AS n FROM webhook_events WHERE last_error IS NOT NULL")
-            .await
-            .expect("n"),
-    );
-    assert_eq!((applied, failed), (5, 0));
+    let c = s.db.counts().await?;
+    assert_eq!((c.applied, c.failed), (5, 0));
     // Ingest keeps the last arrival per source for `worker stats`.
-    wait_until(WAIT, "last_received_at of pbx", || async {
-        Ok(s.db
-            .count("SELECT count(*) AS n FROM sources WHERE name = 'pbx' AND last_received_at > now() - interval '1 minute'")
-            .await?
-            == 1)
-    })
-    .await
-    .expect("stamped");
+    s.db.wait_count(
+        WAIT,
+        Counter::Sources,
+        "name = 'pbx' AND last_received_at > now() - interval '1 minute'",
+        1,
+    )
+    .await?;
+    Ok(())
 }
 
 #[tokio::test]
-async fn dialpad_call_end_to_end() {
-    let s = stack().await;
+async fn dialpad_call_end_to_end() -> anyhow::Result<()> {
+    let s = stack(&["run", "--poll-interval", "20ms"]).await?;
     let t0 = 1_800_000_000_000;
     let steps = scenario::dialpad_inbound(
         6112934771228672,
@@ -187,12 +110,11 @@ async fn dialpad_call_end_to_end() {
     ];
     for (step, (label, call_status, ext_status)) in steps.iter().zip(expect) {
         assert_eq!(step.label, label);
-        s.deliver("dp", scenario::sign_dialpad(Some(DP_SECRET), &step.body))
-            .await;
-        let (status, _, recording) = s.call("dp", "6112934771228672").await;
+        s.deliver("dp", &step.body).await?;
+        let (status, _, recording) = call(&s, "dp", "6112934771228672").await;
         assert_eq!(status, call_status, "call after {label}");
         assert_eq!(
-            s.ext("dp", "5171365938069504").await,
+            ext(&s, "dp", "5171365938069504").await,
             ext_status,
             "extension after {label}"
         );
@@ -205,6 +127,7 @@ async fn dialpad_call_end_to_end() {
             assert_eq!(recording, None);
         }
     }
+    Ok(())
 }
 
 #[tokio::test]
@@ -263,11 +186,7 @@ async fn worker_cli_sources_and_migrate() {
         .await
         .expect("id");
     worker_ok(&db, &["source", "revoke-secret", "pbx", &first.to_string()]).await;
-    let active = db
-        .count("SELECT count(*) AS n FROM source_secrets WHERE revoked_at IS NULL")
-        .await
-        .expect("n");
-    assert_eq!(active, 1);
+    assert_eq!(db.counts().await.expect("counts").active_secrets, 1);
     // A Yeastar source without a secret is refused with a clear message.
     let (code, _, err) =
         testkit::worker_cli(&db.url, &["source", "add", "x", "--provider", "yeastar"])
@@ -414,35 +333,22 @@ async fn two_workers_drain_2000_events_exactly_once() {
     db.audit_completions().await.expect("audit");
     let _w1 = start_worker(&db.url, &["--batch-size", "50"]).expect("worker 1");
     let _w2 = start_worker(&db.url, &["--batch-size", "50"]).expect("worker 2");
-    wait_until(Duration::from_secs(120), "the inbox to drain", || async {
-        Ok(db
-            .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NULL")
-            .await?
-            == 0)
-    })
-    .await
-    .expect("drained");
-    let audits = db
-        .count("SELECT count(*) AS n FROM completion_audit")
+    let c = db
+        .wait_counts(Duration::from_secs(120), "the inbox to drain", |c| {
+            c.pending == 0
+        })
         .await
-        .expect("n");
-    let distinct = db
-        .count("SELECT count(DISTINCT event_id) AS n FROM completion_audit")
-        .await
-        .expect("n");
+        .expect("drained");
+    let audit = db.completions().await.expect("audit");
     let retried = db
-        .count("SELECT count(*) AS n FROM webhook_events WHERE attempts <> 1 OR last_error IS NOT NULL")
+        .count_where(Counter::Events, "attempts <> 1 OR last_error IS NOT NULL")
         .await
         .expect("n");
-    assert_eq!((audits, distinct, retried), (2000, 2000, 0));
+    assert_eq!((audit.total, audit.events, retried), (2000, 2000, 0));
     // Effects: 1000 calls, each answered (one RING, one ANSWER leg update).
-    let calls = db
-        .count("SELECT count(*) AS n FROM calls WHERE status = 'active'")
-        .await
-        .expect("n");
-    assert_eq!(calls, 1000);
+    assert_eq!(c.active_calls, 1000);
     let incall = db
-        .count("SELECT count(*) AS n FROM extensions WHERE status = 'incall'")
+        .count_where(Counter::Extensions, "status = 'incall'")
         .await
         .expect("n");
     assert_eq!(incall, 50);
@@ -457,45 +363,46 @@ async fn a_bad_event_fails_alone_and_is_retried_later() {
     preload(&db, 100, Some(10)).await; // 10 bad bodies among 100
     let _w =
         start_worker(&db.url, &["--backoff-base", "1h", "--backoff-cap", "2h"]).expect("worker");
-    wait_until(WAIT, "good events processed and bad ones failed", || async {
-        let done = db
-            .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NOT NULL")
-            .await?;
-        let failed = db
-            .count("SELECT count(*) AS n FROM webhook_events WHERE attempts = 1 AND processed_at IS NULL AND last_error IS NOT NULL")
-            .await?;
-        Ok(done == 90 && failed == 10)
-    })
+    wait_until(
+        WAIT,
+        "good events processed and bad ones failed",
+        || async {
+            let done = db.count_of(Counter::Processed).await?;
+            let failed = db
+                .count_where(Counter::Pending, "attempts = 1 AND last_error IS NOT NULL")
+                .await?;
+            Ok(done == 90 && failed == 10)
+        },
+    )
     .await
     .expect("outcomes");
     let scheduled = db
-        .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NULL AND next_attempt_at > now() + interval '20 minutes'")
+        .count_where(
+            Counter::Pending,
+            "next_attempt_at > now() + interval '20 minutes'",
+        )
         .await
         .expect("n");
     assert_eq!(scheduled, 10, "failures wait for their backoff");
     let msg = db
-        .count("SELECT count(*) AS n FROM webhook_events WHERE last_error LIKE '%not valid JSON%'")
+        .count_where(Counter::Failed, "last_error LIKE '%not valid JSON%'")
         .await
         .expect("n");
     assert_eq!(msg, 10);
 }
 
 #[tokio::test]
-async fn notify_wakes_the_worker_without_waiting_for_the_poll() {
+async fn notify_wakes_the_worker_without_waiting_for_the_poll() -> anyhow::Result<()> {
     // Polls once at start, then only every 10 minutes: only a NOTIFY can wake it.
-    let s = stack_with(&["run", "--poll-interval", "10m"]).await;
+    let s = stack(&["run", "--poll-interval", "10m"]).await?;
     wait_until(WAIT, "the worker to LISTEN", || async {
-        Ok(s.db
-            .count("SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN switchboard_inbox%'")
-            .await?
-            > 0)
+        Ok(s.db.listening("switchboard_inbox").await? > 0)
     })
-    .await
-    .expect("listening");
+    .await?;
     let steps = scenario::yeastar_inbound("1800000001.1", "+15555550100", "2002");
     for step in &steps[..2] {
-        s.deliver("pbx", scenario::sign_yeastar(PBX_SECRET, &step.body))
-            .await;
+        s.deliver("pbx", &step.body).await?;
     }
-    assert_eq!(s.ext("pbx", "2002").await, "incall");
+    assert_eq!(ext(&s, "pbx", "2002").await, "incall");
+    Ok(())
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::helpers::{insert, worker_ok};
-use testkit::{start_worker, wait_until, TestDb};
+use testkit::{start_worker, wait_until, Counter, TestDb};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -49,27 +49,23 @@ async fn failing_events_retry_with_backoff_then_die_and_replay_requeues_them() {
         ],
     )
     .expect("worker");
-    wait_until(WAIT, "the bad events to die after 3 attempts", || async {
-        Ok(db
-            .count("SELECT count(*) AS n FROM webhook_events WHERE dead_at IS NOT NULL AND attempts = 3")
-            .await?
-            == 5)
-    })
-    .await
-    .expect("dead");
-    assert_eq!(
-        db.count(
-            "SELECT count(*) AS n FROM webhook_events WHERE outcome = 'applied' AND attempts = 1"
-        )
+    db.wait_count(WAIT, Counter::Dead, "attempts = 3", 5)
         .await
-        .expect("n"),
+        .expect("the bad events to die after 3 attempts");
+    assert_eq!(
+        db.count_where(Counter::Applied, "attempts = 1")
+            .await
+            .expect("n"),
         5,
         "the good events were applied once, beside the failures"
     );
     assert_eq!(
-        db.count("SELECT count(*) AS n FROM webhook_events WHERE dead_at IS NOT NULL AND last_error LIKE '%not valid JSON%' AND processed_at IS NULL")
-            .await
-            .expect("n"),
+        db.count_where(
+            Counter::Dead,
+            "last_error LIKE '%not valid JSON%' AND processed_at IS NULL"
+        )
+        .await
+        .expect("n"),
         5
     );
     // Dead events stay dead: no further attempts while the worker runs.
@@ -92,9 +88,12 @@ async fn failing_events_retry_with_backoff_then_die_and_replay_requeues_them() {
     let out = worker_ok(&db, &["replay", "--all"]).await;
     assert_eq!(out.trim(), "re-queued 0 dead event(s)");
     assert_eq!(
-        db.count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NULL AND dead_at IS NULL AND attempts = 0 AND next_attempt_at IS NULL")
-            .await
-            .expect("n"),
+        db.count_where(
+            Counter::Pending,
+            "dead_at IS NULL AND attempts = 0 AND next_attempt_at IS NULL"
+        )
+        .await
+        .expect("n"),
         5,
         "replayed events are pending again, attempts reset"
     );
@@ -121,11 +120,12 @@ async fn a_panic_costs_one_event_not_the_worker_or_its_batch() {
     }
     let mut w = crate::helpers::worker_panicking_on(&db, "boom");
     wait_until(WAIT, "19 applied and the panicking one failed", || async {
-        let applied = db
-            .count("SELECT count(*) AS n FROM webhook_events WHERE outcome = 'applied'")
-            .await?;
+        let applied = db.count_of(Counter::Applied).await?;
         let failed = db
-            .count("SELECT count(*) AS n FROM webhook_events WHERE source = 'boom' AND attempts = 1 AND last_error LIKE 'panic%'")
+            .count_where(
+                Counter::Failed,
+                "source = 'boom' AND attempts = 1 AND last_error LIKE 'panic%'",
+            )
             .await?;
         Ok(applied == 19 && failed == 1)
     })
@@ -137,14 +137,9 @@ async fn a_panic_costs_one_event_not_the_worker_or_its_batch() {
         "worker survived the panic"
     );
     insert(&db, "pbx", "after", &ringing("after", "2002")).await;
-    wait_until(WAIT, "a later event to be applied", || async {
-        Ok(db
-            .count("SELECT count(*) AS n FROM webhook_events WHERE dedup_key = 'after' AND outcome = 'applied'")
-            .await?
-            == 1)
-    })
-    .await
-    .expect("still working");
+    db.wait_count(WAIT, Counter::Applied, "dedup_key = 'after'", 1)
+        .await
+        .expect("a later event applied: the worker still works");
     assert_eq!(
         w.terminate(Duration::from_secs(10)).await.expect("stop"),
         Some(0)
@@ -178,14 +173,14 @@ async fn unknown_event_types_are_ignored_not_failed() {
     insert(&db, "pbx", "c", "{\"type\": 39999, \"msg\": {}}").await;
     insert(&db, "dp", "d", "{\"some\": \"other event\"}").await;
     let _w = start_worker(&db.url, &[]).expect("worker");
-    wait_until(WAIT, "all four processed as ignored", || async {
-        Ok(db
-            .count("SELECT count(*) AS n FROM webhook_events WHERE outcome = 'ignored' AND processed_at IS NOT NULL AND last_error IS NULL")
-            .await?
-            == 4)
-    })
+    db.wait_count(
+        WAIT,
+        Counter::Ignored,
+        "processed_at IS NOT NULL AND last_error IS NULL",
+        4,
+    )
     .await
-    .expect("ignored");
+    .expect("all four processed as ignored");
     let types = db
         .count("SELECT count(DISTINCT event_type) AS n FROM webhook_events WHERE event_type IN ('yeastar.30025', 'yeastar.30029', 'yeastar.39999', 'dialpad.unknown')")
         .await

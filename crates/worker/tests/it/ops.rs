@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use crate::helpers::insert;
 use serde_json::Value;
 use testkit::cluster::TempCluster;
-use testkit::{spawn, start_worker, wait_until, Ingest, TestDb};
+use testkit::{
+    post_webhook, sign_yeastar, spawn, start_worker, wait_until, Counter, Ingest, TestDb,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use traffic::scenario;
 
@@ -50,8 +52,11 @@ async fn preload_calls(db: &TestDb, n: usize) {
     db.insert_events(&rows).await.expect("preload");
 }
 
-#[tokio::test]
-async fn stats_process_once_and_prune() {
+/// A database with the sources `pbx` and `quiet` (which never sends) and
+/// eight pending events of `pbx`: six ringing calls (`r0`..`r5`; `r0`
+/// waiting 90 s), one unparseable (`bad`) and one unparseable and dead
+/// (`dead`).
+async fn ops_db() -> TestDb {
     let db = TestDb::new().await.expect("db");
     db.add_source("pbx", "yeastar", &["s"])
         .await
@@ -71,10 +76,20 @@ async fn stats_process_once_and_prune() {
     )
     .await;
     exec(&db, "UPDATE event_queue SET received_at = now() - interval '90 seconds' WHERE id = (SELECT id FROM events WHERE dedup_key = 'r0')").await;
+    db
+}
 
-    let (code, out, _) = worker_cli(&db.url, &["stats", "--json"]).await;
-    assert_eq!(code, 0);
-    let s: Value = serde_json::from_str(&out).expect("json");
+/// `worker stats --json` of `db`.
+async fn stats(db: &TestDb) -> Value {
+    let (code, out, err) = worker_cli(&db.url, &["stats", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).expect("json")
+}
+
+#[tokio::test]
+async fn stats_report_pending_dead_lag_and_silent_sources() {
+    let db = ops_db().await;
+    let s = stats(&db).await;
     assert_eq!(s["pending"], 7, "{s}");
     assert_eq!(s["dead"], 1);
     assert_eq!(s["retrying"], 0);
@@ -92,7 +107,16 @@ async fn stats_process_once_and_prune() {
         quiet.map(|q| q["last_received_at"].clone()),
         Some(Value::Null)
     );
-    // Thresholds for cron and alerting.
+    let (_, table, _) = worker_cli(&db.url, &["stats"]).await;
+    assert!(
+        table.contains("PENDING EVENT TYPE") && table.contains("RECENT ERRORS"),
+        "{table}"
+    );
+}
+
+#[tokio::test]
+async fn stats_thresholds_exit_3_for_cron_and_alerting() {
+    let db = ops_db().await;
     let (code, _, err) = worker_cli(&db.url, &["stats", "--max-pending", "5"]).await;
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("7 pending > 5"));
@@ -106,27 +130,31 @@ async fn stats_process_once_and_prune() {
         worker_cli(&db.url, &["stats", "--max-dead", "0"]).await.0,
         3
     );
-    let (_, table, _) = worker_cli(&db.url, &["stats"]).await;
-    assert!(
-        table.contains("PENDING EVENT TYPE") && table.contains("RECENT ERRORS"),
-        "{table}"
-    );
+}
 
-    // process --once drains what is due and exits.
+#[tokio::test]
+async fn process_once_drains_what_is_due_and_exits() {
+    let db = ops_db().await;
     let (code, out, err) = worker_cli(&db.url, &["process", "--once"]).await;
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("processed 7 event(s): 6 applied, 0 ignored, 1 failed, 0 dead"),
         "{out}"
     );
-    let (_, out, _) = worker_cli(&db.url, &["stats", "--json"]).await;
-    let s: Value = serde_json::from_str(&out).expect("json");
+    let s = stats(&db).await;
     assert_eq!(
         (s["pending"].clone(), s["retrying"].clone()),
         (1.into(), 1.into())
     );
     assert_eq!(s["processed_last_minute"], 6);
+}
 
+#[tokio::test]
+async fn prune_drops_old_days_and_keeps_days_with_pending_or_dead_events() {
+    let db = ops_db().await;
+    // r0..r5 processed; bad failed once, retrying; dead stays dead.
+    let (code, _, err) = worker_cli(&db.url, &["process", "--once"]).await;
+    assert_eq!(code, 0, "{err}");
     // prune: whole old days go; recent days, and days holding pending or
     // dead events, stay.
     let age = async |filter: &str, days: i32, own: bool| {
@@ -150,14 +178,9 @@ async fn stats_process_once_and_prune() {
         ),
         "{err}"
     );
+    assert_eq!(db.counts().await.expect("counts").events, 5);
     assert_eq!(
-        db.count("SELECT count(*) AS n FROM webhook_events")
-            .await
-            .expect("n"),
-        5
-    );
-    assert_eq!(
-        db.count("SELECT count(*) AS n FROM events WHERE dedup_key IN ('r1', 'r2', 'r3')")
+        db.count_where(Counter::Events, "dedup_key IN ('r1', 'r2', 'r3')")
             .await
             .expect("n"),
         0
@@ -169,7 +192,7 @@ async fn stats_process_once_and_prune() {
         "deleted 1 event(s); 1 day(s) dropped whole; 1 old day(s) kept (pending or dead events)"
     );
     assert_eq!(
-        db.count("SELECT count(*) AS n FROM webhook_events WHERE dedup_key = 'dead'")
+        db.count_where(Counter::Events, "dedup_key = 'dead'")
             .await
             .expect("n"),
         0
@@ -177,14 +200,12 @@ async fn stats_process_once_and_prune() {
     // The retrying event and its day's neighbour are still there, and it
     // is still retried.
     assert_eq!(
-        db.count("SELECT count(*) AS n FROM webhook_events WHERE dedup_key IN ('bad', 'r4')")
+        db.count_where(Counter::Events, "dedup_key IN ('bad', 'r4')")
             .await
             .expect("n"),
         2
     );
-    let (_, out, _) = worker_cli(&db.url, &["stats", "--json"]).await;
-    let s: Value = serde_json::from_str(&out).expect("json");
-    assert_eq!(s["pending"], 1, "{s}");
+    assert_eq!(stats(&db).await["pending"], 1);
 }
 
 async fn http_get(port: u16, path: &str) -> String {
@@ -250,24 +271,15 @@ async fn sigterm_lets_the_worker_commit_its_batch_and_exit_0() {
     )
     .expect("worker");
     wait_until(WAIT, "the worker to be busy", || async {
-        Ok(db
-            .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NOT NULL")
-            .await?
-            >= 1000)
+        Ok(db.count_of(Counter::Processed).await? >= 1000)
     })
     .await
     .expect("busy");
     let t = Instant::now();
     let code = w.terminate(Duration::from_secs(25)).await.expect("exit");
     assert_eq!(code, Some(0), "exit status after SIGTERM");
-    let processed = db
-        .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NOT NULL")
-        .await
-        .expect("n");
-    let applied = db
-        .count("SELECT coalesce(sum(events), 0)::int8 AS n FROM calls")
-        .await
-        .expect("n");
+    let c = db.counts().await.expect("counts");
+    let (processed, applied) = (c.processed, c.call_events);
     eprintln!(
         "SIGTERM: exited 0 in {:?} with {processed} of 20000 processed",
         t.elapsed()
@@ -290,13 +302,17 @@ async fn sigterm_lets_ingest_finish_requests_in_flight() {
         .await
         .expect("ingest");
     let body = scenario::yeastar_snapshot(30011, "9.9", &[scenario::Member::Ext("2001", "RING")]);
-    let sig = domain::signature::sign_yeastar("secret", &body);
+    let headers: String = sign_yeastar("secret", &body)
+        .headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     // A request in flight: headers and half of the body sent.
     let mut s = tokio::net::TcpStream::connect(ingest.authority())
         .await
         .expect("connect");
     let head = format!(
-        "POST /webhooks/pbx HTTP/1.1\r\nHost: x\r\nX-Signature: {sig}\r\nContent-Length: {}\r\n\r\n",
+        "POST /webhooks/pbx HTTP/1.1\r\nHost: x\r\n{headers}Content-Length: {}\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).await.expect("head");
@@ -332,12 +348,7 @@ async fn sigterm_lets_ingest_finish_requests_in_flight() {
         .expect("exited")
         .expect("status");
     assert_eq!(status.code(), Some(0));
-    assert_eq!(
-        db.count("SELECT count(*) AS n FROM webhook_events")
-            .await
-            .expect("n"),
-        1
-    );
+    assert_eq!(db.counts().await.expect("counts").events, 1);
 }
 
 #[tokio::test]
@@ -412,12 +423,10 @@ async fn everything_starts_before_the_database_and_catches_up() {
     .expect("worker command");
     assert_eq!(code, 0, "{err}");
     let body = ringing("late.1");
-    let req = scenario::sign_yeastar(secret, body.as_bytes());
-    let r = client()
-        .request("POST", "/webhooks/pbx", &req.headers, &req.body)
+    let p = post_webhook(&mut client(), "pbx", &sign_yeastar(secret, body.as_bytes()))
         .await
         .expect("post");
-    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(p.status, 200, "{}", p.text);
     wait_until(WAIT, "the worker to process it", || async {
         let (_, out, _) = worker_cli(&url, &["stats", "--json"]).await;
         let s: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
@@ -440,16 +449,9 @@ async fn completion_leaves_the_event_untouched_and_the_worker_keeps_the_queue_cl
         .await
         .expect("source");
     preload_calls(&db, 3000).await;
-    let n = db
-        .count("SELECT count(*) AS n FROM events")
-        .await
-        .expect("n");
-    assert_eq!(
-        db.count("SELECT count(*) AS n FROM event_queue")
-            .await
-            .expect("n"),
-        n
-    );
+    let c = db.counts().await.expect("counts");
+    let n = c.events;
+    assert_eq!(c.queued, n);
     exec(
         &db,
         "CREATE TABLE seen_before AS SELECT id, xmin::text AS x, ctid::text AS t FROM events",
@@ -469,17 +471,11 @@ async fn completion_leaves_the_event_untouched_and_the_worker_keeps_the_queue_cl
     )
     .await;
     let _worker = start_worker(&db.url, &["--batch-size", "100"]).expect("worker");
-    wait_until(WAIT, "every event processed", || async {
-        Ok(db.count("SELECT count(*) AS n FROM event_results").await? == n)
-    })
-    .await
-    .expect("processed");
-    assert_eq!(
-        db.count("SELECT count(*) AS n FROM event_queue")
-            .await
-            .expect("n"),
-        0
-    );
+    let c = db
+        .wait_counts(WAIT, "every event processed", |c| c.results == n)
+        .await
+        .expect("processed");
+    assert_eq!(c.queued, 0);
     assert_eq!(
         db.count(
             "SELECT count(*) AS n FROM events e JOIN seen_before b

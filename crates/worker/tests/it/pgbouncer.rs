@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use testkit::{wait_until, Ingest, TestDb};
+use testkit::{post_webhook, sign_yeastar, wait_until, Counter, Stack, TestDb};
 use traffic::scenario::{self, Member};
 
 const SECRET: &str = "pgbouncer-secret-0123456789abcdef";
@@ -139,52 +139,38 @@ fn is_root() -> bool {
 #[tokio::test]
 async fn ingest_and_workers_through_pgbouncer_in_transaction_mode() {
     let db = TestDb::new().await.expect("db");
-    db.audit_completions().await.expect("audit");
-    db.add_source("pbx", "yeastar", &[SECRET])
+    let (url, name) = (db.url.clone(), db.name.clone());
+    let bouncer = Bouncer::start(&url).await;
+    let s = Stack::builder()
+        .on(db)
+        .via(&bouncer.url(&name))
+        .env("DATABASE_TRANSACTION_POOLER", "true")
+        .audit()
+        .yeastar("pbx", SECRET)
+        .ingest(&["--pool-size", "8"])
+        .workers(2, &["--concurrency", "2"])
+        .start()
         .await
-        .expect("source");
-    let bouncer = Bouncer::start(&db.url).await;
-    let via = bouncer.url(&db.name);
-    let env = [("DATABASE_TRANSACTION_POOLER", "true")];
-    let ingest = Ingest::start_with_env(&via, &["--pool-size", "8"], &env)
-        .await
-        .expect("ingest through pgbouncer");
-    let mut workers = Vec::new();
-    for _ in 0..2 {
-        workers.push(
-            testkit::spawn(
-                "worker",
-                &["run", "--poll-interval", "20ms", "--concurrency", "2"],
-                &[
-                    ("DATABASE_URL", &via),
-                    ("DATABASE_TRANSACTION_POOLER", "true"),
-                ],
-            )
-            .expect("worker through pgbouncer"),
-        );
-    }
+        .expect("ingest and workers through pgbouncer");
 
     // 4 senders, 150 calls each: a ring and an answer per call.
     let mut tasks = Vec::new();
-    for s in 0..4 {
-        let mut client = ingest.client();
+    for sender in 0..4 {
+        let mut client = s.ingest().client();
         tasks.push(tokio::spawn(async move {
             let mut acked = Vec::new();
             for c in 0..150 {
-                let call = format!("pgb-{s}-{c}");
-                let ext = format!("{}", 2000 + (s * 150 + c) % 40);
+                let call = format!("pgb-{sender}-{c}");
+                let ext = format!("{}", 2000 + (sender * 150 + c) % 40);
                 for status in ["RING", "ANSWER"] {
                     let body =
                         scenario::yeastar_snapshot(30011, &call, &[Member::Ext(&ext, status)]);
-                    let req = scenario::sign_yeastar(SECRET, &body);
-                    let r = client
-                        .request("POST", "/webhooks/pbx", &req.headers, &req.body)
+                    let p = post_webhook(&mut client, "pbx", &sign_yeastar(SECRET, &body))
                         .await
                         .expect("post");
-                    assert_eq!(r.status, 200, "{}", r.text());
-                    let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
-                    assert_eq!(v["status"], "accepted", "{v}");
-                    acked.push(v["id"].as_i64().expect("id"));
+                    assert_eq!(p.status, 200, "{}", p.text);
+                    assert_eq!(p.json["status"], "accepted", "{}", p.text);
+                    acked.push(p.id().expect("id"));
                 }
             }
             acked
@@ -196,51 +182,37 @@ async fn ingest_and_workers_through_pgbouncer_in_transaction_mode() {
     }
     assert_eq!(acked.len(), 1200);
 
-    wait_until(WAIT, "every acknowledged event processed", || async {
-        Ok(db.count("SELECT count(*) AS n FROM event_results").await? == 1200)
-    })
-    .await
-    .expect("processed");
+    let c =
+        s.db.wait_counts(WAIT, "every acknowledged event processed", |c| {
+            c.results == 1200
+        })
+        .await
+        .expect("processed");
     let ids = acked
         .iter()
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(",");
     assert_eq!(
-        db.count(&format!(
-            "SELECT count(*) AS n FROM webhook_events
-              WHERE id IN ({ids}) AND outcome = 'applied' AND attempts = 1 AND last_error IS NULL"
-        ))
+        s.db.count_where(
+            Counter::Applied,
+            &format!("id IN ({ids}) AND attempts = 1 AND last_error IS NULL")
+        )
         .await
         .expect("n"),
         1200,
         "every acknowledged event applied once, at the first attempt"
     );
-    assert_eq!(
-        db.count("SELECT count(*) AS n FROM completion_audit")
-            .await
-            .expect("n"),
-        1200
-    );
-    assert_eq!(
-        db.count("SELECT count(*) AS n FROM event_queue")
-            .await
-            .expect("n"),
-        0
-    );
-    assert_eq!(
-        db.count("SELECT count(*) AS n FROM calls WHERE status = 'active'")
-            .await
-            .expect("n"),
-        600
-    );
+    assert_eq!(s.db.completions().await.expect("audit").total, 1200);
+    assert_eq!(c.queued, 0);
+    assert_eq!(c.active_calls, 600);
     // 8 ingest and 2 x 3 worker connections shared at most SERVER_POOL
     // server connections (the test's own direct one aside).
-    let servers = db
+    let servers = s
+        .db
         .count(&format!(
             "SELECT count(*) AS n FROM pg_stat_activity
-              WHERE datname = '{}' AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
-            db.name
+              WHERE datname = '{name}' AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
         ))
         .await
         .expect("n");
@@ -248,6 +220,4 @@ async fn ingest_and_workers_through_pgbouncer_in_transaction_mode() {
         servers <= SERVER_POOL,
         "{servers} server connections for the pooled clients"
     );
-    drop(workers);
-    drop(ingest);
 }

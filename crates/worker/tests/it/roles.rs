@@ -1,15 +1,16 @@
 //! Least privilege: `deploy/roles.sql` applied to a fresh database on a
 //! private server; the real `ingest`, `worker` and `board` run with their own roles
 //! (password and TLS only, `sslmode=verify-full`) and do their whole job,
-//! and each role is refused what it has no business doing.
+//! and each role is refused what it has no business doing. Each test has a
+//! server of its own (roles are server-wide): tests never share roles,
+//! with each other or with other test runs.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use diesel_async::RunQueryDsl;
-use serde_json::Value;
 use testkit::cluster::{ClusterConfig, TempCluster, TestPki};
-use testkit::{wait_until, Board, Ingest};
+use testkit::{sign_yeastar, wait_until, Board, Counter, Ingest, Posted, TestDb};
 use traffic::scenario;
 
 const INGEST_PASSWORD: &str = "ingest-pw-0123456789";
@@ -47,6 +48,23 @@ impl Server {
         )
     }
 
+    /// The database, as the owner sees it (for counts).
+    fn db(&self) -> TestDb {
+        TestDb::attach(&self.owner())
+    }
+
+    fn ingest_url(&self) -> String {
+        self.url("switchboard_ingest", INGEST_PASSWORD)
+    }
+
+    fn worker_url(&self) -> String {
+        self.url("switchboard_worker", WORKER_PASSWORD)
+    }
+
+    fn board_url(&self) -> String {
+        self.url("switchboard_board", BOARD_PASSWORD)
+    }
+
     fn apply_roles(&self, extra: &[&str]) -> anyhow::Result<String> {
         let ingest = format!("ingest_password={INGEST_PASSWORD}");
         let worker = format!("worker_password={WORKER_PASSWORD}");
@@ -57,8 +75,31 @@ impl Server {
         args.extend_from_slice(&["-f", &file]);
         self.cluster.psql("switchboard", &args)
     }
+
+    /// Adds the Yeastar source `pbx` as the worker role (which
+    /// administers sources) and lists it.
+    async fn add_source(&self) {
+        testkit::worker_ok_stdin(
+            &self.worker_url(),
+            &["source", "add", "pbx", "--provider", "yeastar"],
+            &format!("{SECRET}\n"),
+        )
+        .await
+        .expect("source add as the worker role");
+        testkit::worker_ok(&self.worker_url(), &["source", "list"])
+            .await
+            .expect("source list");
+    }
+
+    /// Ingest, running with its role (Yeastar's dedup window: 1 s).
+    async fn ingest(&self) -> Ingest {
+        Ingest::start(&self.ingest_url(), &["--yeastar-dedup-window", "1s"])
+            .await
+            .expect("ingest with its role")
+    }
 }
 
+/// A private server with the `switchboard` database, no roles yet.
 async fn start() -> Server {
     let pki = TestPki::new("roles test CA").expect("CA");
     let cluster = TempCluster::start_with(ClusterConfig {
@@ -78,6 +119,30 @@ async fn start() -> Server {
         .display()
         .to_string();
     Server { cluster, ca }
+}
+
+/// [`start`], migrated by the owner, with `deploy/roles.sql` applied.
+async fn with_roles() -> Server {
+    let s = start().await;
+    testkit::worker_ok(&s.owner(), &["migrate"])
+        .await
+        .expect("migrate as the owner");
+    s.apply_roles(&[]).expect("roles.sql");
+    s
+}
+
+/// [`with_roles`], with the source `pbx`, ingest running with its role,
+/// and two calls ringing (stored, not processed).
+async fn with_events() -> (Server, Ingest) {
+    let s = with_roles().await;
+    s.add_source().await;
+    let ingest = s.ingest().await;
+    for call in ["1800000000.9", "1800000000.10"] {
+        let steps = scenario::yeastar_inbound(call, "+15555550100", "2002");
+        let p = post(&ingest, &steps[0].body).await;
+        assert!(!p.is_duplicate());
+    }
+    (s, ingest)
 }
 
 /// Runs `sql` as the role of `url`. Returns the error text (empty: allowed).
@@ -102,45 +167,23 @@ async fn allowed(url: &str, sql: &str) {
     assert!(e.is_empty(), "{sql}: {e}");
 }
 
-/// Posts a signed Yeastar body. Returns the event id and whether ingest
-/// answered "duplicate".
-async fn post(ingest: &Ingest, body: &[u8]) -> (i64, bool) {
-    let req = scenario::sign_yeastar(SECRET, body);
-    let mut client = ingest.client();
-    let r = client
-        .request("POST", "/webhooks/pbx", &req.headers, &req.body)
+/// Posts a signed Yeastar body for `pbx`, which must be answered 200.
+async fn post(ingest: &Ingest, body: &[u8]) -> Posted {
+    let p = ingest
+        .post("pbx", &sign_yeastar(SECRET, body))
         .await
         .expect("post");
-    assert_eq!(r.status, 200, "{}", r.text());
-    let v: Value = serde_json::from_slice(&r.body).expect("json");
-    (
-        v["id"].as_i64().expect("id"),
-        v["status"].as_str() == Some("duplicate"),
-    )
-}
-
-async fn count(url: &str, sql: &str) -> i64 {
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let mut c = store::connect(url).await.expect("connect");
-    let r: N = diesel::sql_query(sql)
-        .get_result(&mut c)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    r.n
+    assert_eq!(p.status, 200, "{}", p.text);
+    assert!(p.id().is_some(), "{}", p.text);
+    p
 }
 
 #[tokio::test]
-async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
+async fn roles_sql_needs_the_passwords_and_can_run_again() {
     let s = start().await;
-    let owner = s.owner();
-    testkit::worker_ok(&owner, &["migrate"])
+    testkit::worker_ok(&s.owner(), &["migrate"])
         .await
         .expect("migrate as the owner");
-
     // roles.sql refuses to run without the passwords ...
     let e = s
         .cluster
@@ -150,9 +193,11 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
     // ... and is idempotent.
     s.apply_roles(&[]).expect("roles.sql");
     s.apply_roles(&[]).expect("roles.sql again");
+}
 
-    let ingest_url = s.url("switchboard_ingest", INGEST_PASSWORD);
-    let worker_url = s.url("switchboard_worker", WORKER_PASSWORD);
+#[tokio::test]
+async fn a_role_with_a_wrong_password_is_refused() {
+    let s = with_roles().await;
     let e = store::connect(&s.url("switchboard_ingest", "wrong"))
         .await
         .err()
@@ -161,56 +206,49 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
         e.to_string().contains("password authentication failed"),
         "{e}"
     );
+}
 
-    // Each role may read which migrations are applied (`worker wait-schema`,
-    // the first step of every pod on Kubernetes), and nothing else there.
-    for url in [
-        &ingest_url,
-        &worker_url,
-        &s.url("switchboard_board", BOARD_PASSWORD),
-    ] {
-        testkit::worker_ok(url, &["wait-schema", "--timeout", "5s"])
+#[tokio::test]
+async fn every_role_reads_which_migrations_are_applied_and_nothing_else_there() {
+    let s = with_roles().await;
+    // `worker wait-schema` is the first step of every pod on Kubernetes.
+    for url in [s.ingest_url(), s.worker_url(), s.board_url()] {
+        testkit::worker_ok(&url, &["wait-schema", "--timeout", "5s"])
             .await
             .expect("wait-schema as a service role");
-        denied(url, "SELECT run_on FROM __diesel_schema_migrations").await;
+        denied(&url, "SELECT run_on FROM __diesel_schema_migrations").await;
     }
+}
 
-    // The worker role administers sources.
-    testkit::worker_ok_stdin(
-        &worker_url,
-        &["source", "add", "pbx", "--provider", "yeastar"],
-        &format!("{SECRET}\n"),
-    )
-    .await
-    .expect("source add as the worker role");
-    testkit::worker_ok(&worker_url, &["source", "list"])
-        .await
-        .expect("source list");
-
+#[tokio::test]
+async fn the_ingest_role_stores_deduplicates_and_stamps_the_source() {
+    let s = with_roles().await;
+    s.add_source().await;
     // Ingest stores, deduplicates and (Yeastar, after the window) retires.
-    let ingest = Ingest::start(&ingest_url, &["--yeastar-dedup-window", "1s"])
-        .await
-        .expect("ingest with its role");
+    let ingest = s.ingest().await;
     let steps = scenario::yeastar_inbound("1800000000.9", "+15555550100", "2002");
-    let (first, dup) = post(&ingest, &steps[0].body).await;
-    assert!(!dup);
-    assert_eq!(post(&ingest, &steps[0].body).await, (first, true));
+    let first = post(&ingest, &steps[0].body).await;
+    assert!(!first.is_duplicate());
+    let again = post(&ingest, &steps[0].body).await;
+    assert_eq!((again.id(), again.is_duplicate()), (first.id(), true));
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (again, dup) = post(&ingest, &steps[0].body).await;
-    assert!(!dup && again != first, "after the window: a new event");
-    wait_until(WAIT, "last_received_at stamped by ingest", || async {
-        Ok(count(
-            &owner,
-            "SELECT count(*) AS n FROM sources WHERE last_received_at IS NOT NULL",
-        )
+    let later = post(&ingest, &steps[0].body).await;
+    assert!(
+        !later.is_duplicate() && later.id() != first.id(),
+        "after the window: a new event"
+    );
+    s.db()
+        .wait_count(WAIT, Counter::Sources, "last_received_at IS NOT NULL", 1)
         .await
-            == 1)
-    })
-    .await
-    .expect("stamped");
+        .expect("last_received_at stamped by ingest");
+}
 
+#[tokio::test]
+async fn the_worker_role_processes_events_once_and_with_listen() {
+    let (s, ingest) = with_events().await;
+    let db = s.db();
     // The worker role processes them (process --once) ...
-    let out = testkit::worker_ok(&worker_url, &["process", "--once"])
+    let out = testkit::worker_ok(&s.worker_url(), &["process", "--once"])
         .await
         .expect("process --once as the worker role");
     assert!(out.contains("processed 2 event(s): 2 applied"), "{out}");
@@ -218,44 +256,36 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
     let _worker = testkit::spawn(
         "worker",
         &["run", "--poll-interval", "10m"],
-        &[("DATABASE_URL", &worker_url)],
+        &[("DATABASE_URL", &s.worker_url())],
     )
     .expect("worker run");
     wait_until(WAIT, "the worker to LISTEN", || async {
-        Ok(count(
-            &owner,
-            "SELECT count(*) AS n FROM pg_stat_activity
-              WHERE usename = 'switchboard_worker' AND query LIKE 'LISTEN%'",
-        )
-        .await
+        Ok(db
+            .count(
+                "SELECT count(*) AS n FROM pg_stat_activity
+                  WHERE usename = 'switchboard_worker' AND query LIKE 'LISTEN%'",
+            )
+            .await?
             > 0)
     })
     .await
     .expect("listening");
-    let (answered, _) = post(&ingest, &steps[1].body).await;
-    wait_until(WAIT, "the answered event processed", || async {
-        Ok(count(
-            &owner,
-            &format!(
-                "SELECT count(*) AS n FROM webhook_events WHERE id = {answered} AND processed_at IS NOT NULL"
-            ),
-        )
+    let steps = scenario::yeastar_inbound("1800000000.9", "+15555550100", "2002");
+    let answered = post(&ingest, &steps[1].body).await.id().expect("id");
+    db.wait_count(WAIT, Counter::Processed, &format!("id = {answered}"), 1)
         .await
-            == 1)
-    })
-    .await
-    .expect("processed by worker run");
-    assert_eq!(
-        count(
-            &owner,
-            "SELECT count(*) AS n FROM calls WHERE status = 'active'"
-        )
-        .await,
-        1
-    );
+        .expect("processed by worker run");
+    assert_eq!(db.counts().await.expect("counts").active_calls, 1);
+}
 
-    // The operator commands work with the worker role. The events are
-    // aged into a day of their own, so that prune drops it whole.
+#[tokio::test]
+async fn the_worker_role_runs_the_operator_commands() {
+    let (s, _ingest) = with_events().await;
+    let (owner, worker_url) = (s.owner(), s.worker_url());
+    testkit::worker_ok(&worker_url, &["process", "--once"])
+        .await
+        .expect("process --once as the worker role");
+    // The events are aged into a day of their own, so that prune drops it whole.
     testkit::age_events(&owner, "true", 40, true)
         .await
         .expect("age the events");
@@ -282,23 +312,44 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
             .await
             .unwrap_or_else(|e| panic!("worker {args:?} as the worker role: {e}"));
     }
-    assert_eq!(
-        count(&owner, "SELECT count(*) AS n FROM webhook_events").await,
-        0,
-        "pruned"
-    );
+    assert_eq!(s.db().counts().await.expect("counts").events, 0, "pruned");
+}
 
-    // Every connection of the two roles was encrypted.
+#[tokio::test]
+async fn every_connection_of_the_service_roles_is_encrypted() {
+    let (s, _ingest) = with_events().await;
+    let _worker = testkit::spawn(
+        "worker",
+        &["run", "--poll-interval", "20ms"],
+        &[("DATABASE_URL", &s.worker_url())],
+    )
+    .expect("worker run");
+    let _board = Board::start(&s.board_url(), &[])
+        .await
+        .expect("board with its role");
+    let db = s.db();
+    let of_roles = "FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+              WHERE a.usename IN ('switchboard_ingest', 'switchboard_worker', 'switchboard_board')";
+    wait_until(WAIT, "a connection of each role", || async {
+        Ok(db
+            .count(&format!("SELECT count(DISTINCT a.usename) AS n {of_roles}"))
+            .await?
+            == 3)
+    })
+    .await
+    .expect("each role connected");
     assert_eq!(
-        count(
-            &owner,
-            "SELECT count(*) AS n FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
-              WHERE a.usename IN ('switchboard_ingest', 'switchboard_worker', 'switchboard_board') AND NOT s.ssl",
-        )
-        .await,
+        db.count(&format!("SELECT count(*) AS n {of_roles} AND NOT s.ssl"))
+            .await
+            .expect("n"),
         0
     );
+}
 
+#[tokio::test]
+async fn the_ingest_role_may_store_and_notify_and_nothing_more() {
+    let s = with_roles().await;
+    let ingest_url = s.ingest_url();
     // Ingest may not read bodies, change or delete the inbox, touch the
     // projections, change sources or create anything.
     for sql in [
@@ -320,10 +371,16 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
     }
     allowed(&ingest_url, "SELECT id, source, dedup_key FROM events").await;
     allowed(&ingest_url, "NOTIFY switchboard_inbox").await;
+}
 
-    // The board role: the worker role manages its users and tokens; the
-    // board follows the change feed, logs people in (sessions, the login
-    // limit) and serves tokens, and may change nothing else.
+#[tokio::test]
+async fn the_board_role_logs_people_in_and_serves_tokens() {
+    let (s, _ingest) = with_events().await;
+    let worker_url = s.worker_url();
+    testkit::worker_ok(&worker_url, &["process", "--once"])
+        .await
+        .expect("process --once as the worker role");
+    // The worker role manages the board's users and tokens.
     testkit::worker_ok_stdin(
         &worker_url,
         &["user", "add", "olivia", "--role", "operator"],
@@ -334,18 +391,20 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
     let token = testkit::worker_ok(&worker_url, &["token", "add", "crm"])
         .await
         .expect("token add as the worker role");
-    let board_url = s.url("switchboard_board", BOARD_PASSWORD);
-    let board = Board::start(&board_url, &[])
+    // The board follows the change feed, logs people in (sessions, the
+    // login limit) and serves tokens.
+    let board = Board::start(&s.board_url(), &[])
         .await
         .expect("board with its role");
     let mut web = traffic::Client::new(format!("127.0.0.1:{}", board.port), WAIT);
-    let origin = [("Origin".to_string(), board.url())];
     let form = |pw: &str| format!("username=olivia&password={pw}");
-    let mut login_headers = origin.to_vec();
-    login_headers.push((
-        "Content-Type".into(),
-        "application/x-www-form-urlencoded".into(),
-    ));
+    let login_headers = [
+        ("Origin".to_string(), board.url()),
+        (
+            "Content-Type".into(),
+            "application/x-www-form-urlencoded".into(),
+        ),
+    ];
     let r = web
         .request(
             "POST",
@@ -384,6 +443,12 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
     testkit::worker_ok(&worker_url, &["user", "disable", "olivia"])
         .await
         .expect("user disable as the worker role (ends sessions)");
+}
+
+#[tokio::test]
+async fn the_board_role_may_change_nothing_else() {
+    let s = with_roles().await;
+    let board_url = s.board_url();
     for sql in [
         "UPDATE extensions SET status = 'online'",
         "INSERT INTO calls (source, call_id, status) VALUES ('pbx', 'x', 'ringing')",
@@ -397,10 +462,16 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
         denied(&board_url, sql).await;
     }
     allowed(&board_url, "SELECT count(*) FROM board_sessions").await;
+}
 
-    // Hanging up: the worker role sets a source's API settings and reads
-    // the audit; the board role reads the (sealed) settings and appends to
-    // the audit, which it can neither read back nor change.
+/// Hanging up: the worker role sets a source's API settings and reads the
+/// audit; the board role reads the (sealed) settings and appends to the
+/// audit, which it can neither read back nor change.
+#[tokio::test]
+async fn hang_up_settings_and_audit_are_split_between_the_worker_and_board_roles() {
+    let s = with_roles().await;
+    s.add_source().await;
+    let (worker_url, board_url) = (s.worker_url(), s.board_url());
     testkit::worker_ok_stdin(
         &worker_url,
         &[
@@ -469,9 +540,12 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
     testkit::worker_ok(&worker_url, &["source", "clear-api", "pbx"])
         .await
         .expect("source clear-api as the worker role");
+}
 
-    // The worker may not store webhooks, delete sources or projections, or
-    // change the schema (nor record migrations).
+#[tokio::test]
+async fn the_worker_role_may_not_store_webhooks_or_change_the_schema() {
+    let s = with_roles().await;
+    let worker_url = s.worker_url();
     for sql in [
         "INSERT INTO events (source, body, dedup_key) VALUES ('pbx', '', 'k')",
         "DELETE FROM events",
@@ -491,11 +565,16 @@ async fn ingest_and_worker_roles_run_the_binaries_and_nothing_more() {
         .expect("run");
     assert_ne!(code, 0, "the worker role cannot migrate");
     assert!(err.contains("permission denied"), "{err}");
+}
 
-    // A table a later migration adds: the worker gets it at once (default
-    // privileges), ingest only once roles.sql lists it.
+/// A table a later migration adds: the worker gets it at once (default
+/// privileges), ingest only once roles.sql lists it.
+#[tokio::test]
+async fn a_later_table_reaches_the_worker_at_once_and_ingest_not() {
+    let s = with_roles().await;
+    let (worker_url, ingest_url) = (s.worker_url(), s.ingest_url());
     allowed(
-        &owner,
+        &s.owner(),
         "CREATE TABLE later (id bigserial PRIMARY KEY, x int)",
     )
     .await;

@@ -4,7 +4,7 @@
 //! token opens nothing; duplicate and malformed names are refused.
 
 use crate::helpers::{fresh, ok, refused};
-use testkit::TestDb;
+use testkit::{Counter, TestDb};
 
 /// Runs `worker token add NAME`; returns the printed token.
 async fn add(db: &TestDb, name: &str) -> String {
@@ -60,27 +60,21 @@ async fn a_token_is_printed_once_and_only_its_hash_is_stored() {
 
     // The row holds the SHA-256 of the value (32 bytes), nothing else of it.
     assert_eq!(
-        db.count(&format!(
-            "SELECT count(*) AS n FROM api_tokens WHERE name = 'crm'
-               AND octet_length(token_hash) = 32
-               AND token_hash = sha256(convert_to('{token}', 'UTF8'))"
-        ))
+        db.count_where(
+            Counter::Tokens,
+            &format!(
+                "name = 'crm' AND octet_length(token_hash) = 32
+                 AND token_hash = sha256(convert_to('{token}', 'UTF8'))"
+            )
+        )
         .await
         .unwrap(),
         1
     );
     // No table holds the value (nor its random part) in any column.
-    let anywhere = |needle: &str| {
-        format!(
-            "SELECT count(*) AS n FROM information_schema.tables t
-              WHERE t.table_schema = 'public' AND t.table_type = 'BASE TABLE'
-                AND query_to_xml(format('SELECT * FROM %I', t.table_name), true, false, '')::text
-                    LIKE '%{needle}%'"
-        )
-    };
-    assert_eq!(db.count(&anywhere(body)).await.unwrap(), 0);
+    assert_eq!(db.tables_containing(body).await.unwrap(), 0);
     // (The search does find what is there.)
-    assert_eq!(db.count(&anywhere("wallboard")).await.unwrap(), 1);
+    assert_eq!(db.tables_containing("wallboard").await.unwrap(), 1);
 
     // Listing shows the name and stamps, never the value.
     let out = ok(&db, &["token", "list"], "").await;
@@ -163,10 +157,5 @@ async fn duplicate_and_malformed_names_are_refused() {
             .await
             .is_ok_and(|(code, _, _)| code == 0)
     );
-    assert_eq!(
-        db.count("SELECT count(*) AS n FROM api_tokens")
-            .await
-            .unwrap(),
-        2
-    );
+    assert_eq!(db.counts().await.unwrap().tokens, 2);
 }

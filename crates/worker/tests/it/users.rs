@@ -86,12 +86,7 @@ async fn short_missing_or_multi_line_passwords_are_refused() {
     let err = refused(&db, &add, &format!("{PASSWORD}\nsecond line\n")).await;
     assert!(err.contains("one line"), "{err}");
     assert!(!err.contains(PASSWORD));
-    assert_eq!(
-        db.count("SELECT count(*) AS n FROM board_users")
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(db.counts().await.unwrap().users, 0);
 }
 
 #[tokio::test]
@@ -115,12 +110,7 @@ async fn the_password_is_never_taken_from_argv() {
         // clap refuses it (and, like any shell, has already seen it).
         assert!(err.contains("unexpected argument"), "{err}");
     }
-    assert_eq!(
-        db.count("SELECT count(*) AS n FROM board_users")
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(db.counts().await.unwrap().users, 0);
 }
 
 #[tokio::test]
@@ -162,12 +152,7 @@ async fn invalid_names_and_roles_are_refused() {
         assert!(err.contains("role"), "{role}: {err}");
     }
     refused(&db, &["user", "add", "frank"], PASSWORD).await;
-    assert_eq!(
-        db.count("SELECT count(*) AS n FROM board_users")
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(db.counts().await.unwrap().users, 0);
     // The table refuses them too, whoever writes to it.
     assert!(db
         .exec("INSERT INTO board_users (name, role, password_hash) VALUES ('Bad', 'viewer', '$argon2id$x')")

@@ -9,6 +9,7 @@
 
 mod error;
 mod migrate;
+mod ping;
 mod pool;
 mod tls;
 
@@ -16,6 +17,8 @@ pub mod access;
 pub mod apis;
 pub mod changes;
 pub mod inbox;
+pub mod listen;
+pub mod retry;
 pub mod schema;
 pub mod secrets;
 pub mod sources;
@@ -23,5 +26,6 @@ pub mod users;
 
 pub use error::Error;
 pub use migrate::{migrate, missing_migrations, MIGRATIONS};
+pub use ping::{ping, PingError};
 pub use pool::{connect, pool, pool_to, PgPool, Upstream};
 pub use tls::{SslMode, TlsError};

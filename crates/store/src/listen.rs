@@ -78,7 +78,7 @@ pub async fn listen<S: Subscriber>(url: &str, channel: &str, mut subscriber: S) 
         if started.elapsed() > STEADY {
             backoff.reset();
         }
-        let delay = backoff.next();
+        let delay = backoff.next_delay();
         subscriber.interrupted(&error, delay);
         tokio::time::sleep(delay).await;
     }

@@ -19,7 +19,7 @@ pub fn backoff(base: Duration, cap: Duration, attempts: i32, jitter_seed: u64) -
     exponential(base, cap, attempts).mul_f64(frac)
 }
 
-/// The delays of a run of retries: [`Backoff::next`] gives `base`, then
+/// The delays of a run of retries: [`Backoff::next_delay`] gives `base`, then
 /// twice as long each time up to `cap`, until [`Backoff::reset`].
 #[derive(Debug, Clone)]
 pub struct Backoff {
@@ -39,14 +39,14 @@ impl Backoff {
     }
 
     /// Counts a failure. Returns how long to wait before the next try.
-    pub fn next(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         self.attempts = self.attempts.saturating_add(1);
         exponential(self.base, self.cap, self.attempts)
     }
 
-    /// [`Backoff::next`] with jitter (see [`backoff`]), seeded with the
+    /// [`Backoff::next_delay`] with jitter (see [`backoff`]), seeded with the
     /// number of failures so far.
-    pub fn next_jittered(&mut self) -> Duration {
+    pub fn next_delay_jittered(&mut self) -> Duration {
         self.attempts = self.attempts.saturating_add(1);
         backoff(self.base, self.cap, self.attempts, self.attempts as u64)
     }
@@ -71,7 +71,7 @@ mod tests {
     #[test]
     fn doubles_from_the_base_up_to_the_cap_until_reset() {
         let mut b = Backoff::new(MS(200), Duration::from_secs(5));
-        let delays: Vec<_> = (0..7).map(|_| b.next()).collect();
+        let delays: Vec<_> = (0..7).map(|_| b.next_delay()).collect();
         assert_eq!(
             delays,
             [
@@ -87,14 +87,14 @@ mod tests {
         assert_eq!(b.attempts(), 7);
         b.reset();
         assert_eq!(b.attempts(), 0);
-        assert_eq!(b.next(), MS(200));
+        assert_eq!(b.next_delay(), MS(200));
     }
 
     #[test]
     fn never_overflows() {
         let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         for _ in 0..1000 {
-            assert!(b.next() <= Duration::from_secs(60));
+            assert!(b.next_delay() <= Duration::from_secs(60));
         }
         assert_eq!(
             exponential(Duration::MAX, Duration::from_secs(1), i32::MAX),
@@ -107,7 +107,7 @@ mod tests {
     fn jitter_stays_within_half_and_whole_of_the_delay() {
         let mut b = Backoff::new(MS(200), Duration::from_secs(10));
         for attempt in 1..=10 {
-            let d = b.next_jittered();
+            let d = b.next_delay_jittered();
             let full = exponential(MS(200), Duration::from_secs(10), attempt);
             assert!(d >= full / 2 && d <= full, "attempt {attempt}: {d:?}");
         }

@@ -12,6 +12,7 @@ mod ops;
 mod outage;
 mod pgbouncer;
 mod roles;
+mod service;
 mod sources;
 mod tokens;
 mod users;

@@ -16,6 +16,6 @@ pub async fn not_found() -> HttpResponse {
 }
 
 /// A 404 with the one body's shape and `message`.
-pub fn not_found_because(message: &str) -> HttpResponse {
+pub(crate) fn not_found_because(message: &str) -> HttpResponse {
     HttpResponse::NotFound().json(json!({"error": "not_found", "message": message}))
 }

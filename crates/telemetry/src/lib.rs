@@ -10,18 +10,18 @@ mod bind;
 mod client_ip;
 mod defaults;
 mod logging;
-mod metrics_page;
 mod ops;
+mod recorder;
 mod run_main;
 mod signal;
 
-pub use answers::{healthz, not_found, not_found_because};
+pub use answers::{healthz, not_found};
 pub use bind::{bind, bind_ops, BindError};
 pub use client_ip::{client_ip, parse_net};
 pub use defaults::clap_defaults;
 pub use logging::{exit_with_error, init_logging, json_logs};
-pub use metrics_page::{install_metrics, render_metrics};
 pub use ops::{serve_ops, Readiness, ReadyCheck, READY_WITHIN};
+pub use recorder::{install_metrics, render_metrics};
 pub use run_main::run_main;
 pub use signal::shutdown_signal;
 

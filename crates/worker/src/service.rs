@@ -18,6 +18,7 @@ use crate::{depth, maintain, wake, Worker, WorkerConfig};
 /// defaults written once, here.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
+    /// How each claim loop claims and retries.
     #[command(flatten)]
     pub config: WorkerConfig,
     /// Claim loops in this process, each running its own batches on its own
@@ -55,12 +56,16 @@ impl Default for RunArgs {
 /// Why the service could not start, or did not stop in time.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// The pool could not be built (unusable TLS settings in the URL).
     #[error("building the connection pool")]
     Pool(#[source] store::Error),
+    /// The operators' address could not be bound.
     #[error(transparent)]
     Bind(#[from] telemetry::BindError),
+    /// Another metrics recorder was installed first.
     #[error("installing the metrics recorder")]
     Recorder,
+    /// The operators' server could not start.
     #[error("starting the metrics server")]
     Ops(#[source] std::io::Error),
     /// The claim loops were still busy when the deadline passed: the

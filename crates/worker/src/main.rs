@@ -4,7 +4,7 @@
 
 mod cli;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 use worker::service::RunArgs;
 
@@ -54,12 +54,7 @@ async fn main() {
 /// Runs the command named on the command line.
 async fn run(cli: Cli) -> Result<()> {
     // Every command but `probe` talks to the database.
-    let url = match (&cli.cmd, cli.database_url) {
-        (Cmd::Probe(_), _) => String::new(),
-        (_, Some(url)) => url,
-        (_, None) => bail!("DATABASE_URL is not set (flag --database-url, environment, or .env)"),
-    };
-    let url = url.as_str();
+    let url = &cli::database_url(cli.database_url, !matches!(cli.cmd, Cmd::Probe(_)))?;
     match cli.cmd {
         Cmd::Run(args) => cli::run::run(url, args).await,
         Cmd::Migrate(args) => cli::migrate::run(url, args).await,

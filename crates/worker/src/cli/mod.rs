@@ -17,10 +17,20 @@ pub mod user;
 pub mod wait_idle;
 pub mod wait_schema;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use diesel_async::AsyncPgConnection;
 use store::secrets::Keyring;
 use telemetry::redact_url;
+
+/// The database URL given (flag, environment or `.env`), or a refusal
+/// when the command `needs` one and none was given.
+pub fn database_url(given: Option<String>, needs: bool) -> Result<String> {
+    match given {
+        Some(url) => Ok(url),
+        None if !needs => Ok(String::new()),
+        None => bail!("DATABASE_URL is not set (flag --database-url, environment, or .env)"),
+    }
+}
 
 /// Opens one connection to `url` (the operator commands need no pool).
 pub async fn connect(url: &str) -> Result<AsyncPgConnection> {

@@ -1,7 +1,8 @@
 //! The change feed: a dedicated connection LISTENs on the worker's
-//! channel ([`store::changes::CHANNEL`]); each notification names the
-//! extensions and calls a committed batch changed. The feed re-reads those
-//! rows and hands them to the hub. It loads everything on (re)connect and
+//! channel ([`store::changes::CHANNEL`], through [`store::listen`]); each
+//! notification names the extensions and calls a committed batch changed.
+//! The feed re-reads those rows (several notifications' at once, under
+//! load) and hands them to the hub. It loads everything on (re)connect and
 //! on a resync notification, so nothing that happened while it was not
 //! listening is missed.
 
@@ -9,78 +10,48 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncPgConnection;
 use domain::projection::read;
-use futures_util::{FutureExt, StreamExt};
 use store::changes::{self, Payload, CHANNEL};
+use store::listen::{ListenError, Subscriber};
 use store::PgPool;
 
 use crate::hub::Hub;
 
 type Conn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
 
-/// Notifications read before the changes are re-read at once: under load,
-/// several batches' changes are fetched with one pair of queries.
-const COALESCE: usize = 256;
-
-/// Why a round of the feed stopped.
+/// Why the feed could not apply what it heard.
 #[derive(Debug, thiserror::Error)]
 enum FeedError {
-    #[error("connecting: {0}")]
-    Connect(#[from] store::Error),
     #[error("database: {0}")]
     Query(#[from] diesel::result::Error),
     #[error("pool: {0}")]
     Pool(String),
-    #[error("the notification connection closed")]
-    Closed,
 }
 
 /// Runs the feed for the life of the process: LISTEN, load everything,
 /// then apply each notification's changes; on any failure, reconnect with
 /// backoff (and load everything again).
 pub async fn run(url: String, pool: PgPool, hub: Arc<Hub>) {
-    let mut delay = Duration::from_millis(200);
-    loop {
-        let started = std::time::Instant::now();
-        let e = match round(&url, &pool, &hub).await {
-            Err(e) => e,
-            Ok(never) => match never {},
-        };
-        metrics::counter!("switchboard_board_feed_failures_total").increment(1);
-        hub.stale();
-        tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "change feed interrupted; the board shows what it had");
-        if started.elapsed() > Duration::from_secs(30) {
-            delay = Duration::from_millis(200);
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(10));
-    }
+    store::listen::listen(&url, CHANNEL, Feed { pool, hub }).await
 }
 
-enum Never {}
+/// The feed's side of the LISTEN connection.
+struct Feed {
+    pool: PgPool,
+    hub: Arc<Hub>,
+}
 
-/// One connection's life: returns only on failure.
-async fn round(url: &str, pool: &PgPool, hub: &Hub) -> Result<Never, FeedError> {
-    let mut listener: AsyncPgConnection = store::connect(url).await?;
-    diesel::sql_query(format!("LISTEN {CHANNEL}"))
-        .execute(&mut listener)
-        .await?;
-    // Listening first, then loading: a change committed in between is in
-    // the load or in a notification (or both: applying twice is harmless).
-    reload(pool, hub).await?;
-    tracing::info!(channel = CHANNEL, "change feed listening");
-    let mut stream = std::pin::pin!(listener.notifications_stream());
-    loop {
-        let first = stream.next().await.ok_or(FeedError::Closed)??;
-        let mut payloads = vec![first.payload];
-        while payloads.len() < COALESCE {
-            match stream.next().now_or_never() {
-                Some(Some(n)) => payloads.push(n?.payload),
-                Some(None) => return Err(FeedError::Closed),
-                None => break,
-            }
-        }
+impl Subscriber for Feed {
+    type Error = FeedError;
+
+    async fn listening(&mut self) -> Result<(), FeedError> {
+        reload(&self.pool, &self.hub).await?;
+        tracing::info!(channel = CHANNEL, "change feed listening");
+        Ok(())
+    }
+
+    async fn notified(&mut self, payloads: Vec<String>) -> Result<(), FeedError> {
         metrics::counter!("switchboard_board_notifications_total").increment(payloads.len() as u64);
         let mut exts = BTreeSet::new();
         let mut calls = BTreeSet::new();
@@ -102,10 +73,16 @@ async fn round(url: &str, pool: &PgPool, hub: &Hub) -> Result<Never, FeedError> 
             }
         }
         if resync {
-            reload(pool, hub).await?;
+            reload(&self.pool, &self.hub).await
         } else {
-            apply(pool, hub, exts, calls).await?;
+            apply(&self.pool, &self.hub, exts, calls).await
         }
+    }
+
+    fn interrupted(&mut self, error: &ListenError<FeedError>, retry_in: Duration) {
+        metrics::counter!("switchboard_board_feed_failures_total").increment(1);
+        self.hub.stale();
+        tracing::warn!(error = %error, retry_in_ms = retry_in.as_millis() as u64, "change feed interrupted; the board shows what it had");
     }
 }
 

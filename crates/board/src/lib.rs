@@ -26,6 +26,7 @@ use diesel_async::AsyncPgConnection;
 use metrics_exporter_prometheus::PrometheusHandle;
 use store::secrets::Keyring;
 use store::PgPool;
+use telemetry::ReadyCheck;
 use tokio::sync::Semaphore;
 
 pub use config::BoardConfig;
@@ -39,7 +40,6 @@ pub(crate) struct State {
     cfg: BoardConfig,
     hub: Arc<hub::Hub>,
     password_checks: Semaphore,
-    metrics: Option<PrometheusHandle>,
     actions: actions::Actions,
 }
 
@@ -90,24 +90,12 @@ pub fn serve(
         pool,
         cfg,
         hub,
-        metrics,
         actions,
     });
     if let Some(admin) = admin {
         let state = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .route("/metrics", web::get().to(routes::metrics_page))
-                .route("/readyz", web::get().to(routes::readyz))
-                .route("/healthz", web::get().to(routes::healthz))
-                .default_service(web::to(routes::not_found))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(admin)?
-        .run();
-        tokio::spawn(server);
+        let ready = ReadyCheck::new(move || std::future::ready(routes::readiness(&state)));
+        tokio::spawn(telemetry::serve_ops(admin, metrics, ready)?);
     }
     let (keep_alive, max_conns, shutdown, workers) = (
         Duration::from_secs(30),
@@ -148,8 +136,8 @@ pub fn serve(
                 "/api/calls/{source}/{call_id}/hangup",
                 web::post().to(routes::hangup),
             )
-            .route("/healthz", web::get().to(routes::healthz))
-            .default_service(web::to(routes::not_found))
+            .route("/healthz", web::get().to(telemetry::healthz))
+            .default_service(web::to(telemetry::not_found))
     })
     .client_request_timeout(Duration::from_secs(5))
     .client_disconnect_timeout(Duration::from_secs(1))

@@ -1,7 +1,5 @@
 //! `board`: the live extension board.
 
-use std::net::TcpListener;
-
 use anyhow::{Context, Result};
 use board::BoardConfig;
 use clap::builder::TypedValueParser as _;
@@ -30,30 +28,18 @@ struct Cli {
 
 #[actix_web::main]
 async fn main() {
-    // A failure is logged in the configured format (JSON lines in
-    // containers), not as Rust's plain `Error: ...` report.
-    if let Err(e) = run_main().await {
-        telemetry::exit_with_error(&e);
-    }
+    telemetry::run_main(run).await
 }
 
-async fn run_main() -> Result<()> {
-    let _ = dotenvy::dotenv();
-    telemetry::init_logging();
-    let cli = Cli::parse();
+/// Builds the pool, binds the listeners, loads the key and serves until
+/// SIGTERM/SIGINT.
+async fn run(cli: Cli) -> Result<()> {
     let cfg = cli.config;
     let pool = store::pool(&cli.database_url, cli.pool_size, cfg.db_timeout)
         .context("building the connection pool")?;
-    let listener =
-        TcpListener::bind(&cli.bind).with_context(|| format!("cannot listen on {}", cli.bind))?;
+    let listener = telemetry::bind(&cli.bind)?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    let admin = match &cli.metrics_bind {
-        Some(bind) => Some(
-            TcpListener::bind(bind)
-                .with_context(|| format!("cannot listen on {bind} for metrics"))?,
-        ),
-        None => None,
-    };
+    let admin = telemetry::bind_ops(cli.metrics_bind.as_deref())?;
     if !cfg.cookie_secure {
         tracing::warn!("BOARD_COOKIE_SECURE=false: session cookies also travel over plain HTTP; use it only on loopback or for development");
     }

@@ -10,6 +10,7 @@ use futures_util::stream;
 use serde::Deserialize;
 use store::access;
 use store::users;
+use telemetry::Readiness;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
@@ -22,36 +23,25 @@ use crate::{pages, State};
 
 type Data = web::Data<State>;
 
-/// `GET /healthz`: the process answers.
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
-}
-
-/// `GET /readyz` (operators' port): 200 once the board has loaded its
-/// state and follows the change feed, 503 before.
-pub async fn readyz(state: Data) -> HttpResponse {
+/// What `/readyz` on the operators' port answers: ready once the board has
+/// loaded its state and follows the change feed (with its open streams and
+/// whether hang-ups are on), loading before.
+pub fn readiness(state: &State) -> Readiness {
     if state.hub.is_ready() {
-        HttpResponse::Ok().json(serde_json::json!({
-            "status": "ready",
-            "streams": state.hub.streams(),
-            "actions": state.actions.enabled(),
-        }))
+        Readiness {
+            ready: true,
+            body: serde_json::json!({
+                "status": "ready",
+                "streams": state.hub.streams(),
+                "actions": state.actions.enabled(),
+            }),
+        }
     } else {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "loading"}))
+        Readiness {
+            ready: false,
+            body: serde_json::json!({"status": "loading"}),
+        }
     }
-}
-
-/// `GET /metrics` (operators' port).
-pub async fn metrics_page(state: Data) -> HttpResponse {
-    match &state.metrics {
-        Some(h) => telemetry::render_metrics(h),
-        None => HttpResponse::NotFound().finish(),
-    }
-}
-
-/// Anything else: 404.
-pub async fn not_found() -> HttpResponse {
-    HttpResponse::NotFound().json(serde_json::json!({"error": "not found"}))
 }
 
 fn see_other(to: &str) -> HttpResponse {
@@ -71,7 +61,10 @@ pub async fn board(req: HttpRequest, state: Data) -> Result<HttpResponse, BoardE
 
 /// `GET /assets/{name}`.
 pub async fn asset(path: web::Path<String>) -> HttpResponse {
-    pages::asset(&path).unwrap_or_else(|| HttpResponse::NotFound().finish())
+    match pages::asset(&path) {
+        Some(r) => r,
+        None => telemetry::not_found().await,
+    }
 }
 
 /// `GET /login`: the form (or the board, when logged in already).

@@ -16,6 +16,7 @@ use actix_web::http::KeepAlive;
 use actix_web::{web, App, HttpServer};
 use metrics_exporter_prometheus::PrometheusHandle;
 use store::PgPool;
+use telemetry::{Readiness, ReadyCheck};
 
 use batcher::{BatchConfig, Batcher};
 use source_cache::SourceCache;
@@ -25,9 +26,7 @@ pub use error::IngestError;
 
 /// What every request handler shares.
 struct State {
-    pool: PgPool,
     cfg: IngestConfig,
-    metrics: Option<PrometheusHandle>,
     batcher: Batcher,
     sources: SourceCache,
 }
@@ -58,26 +57,16 @@ pub fn serve(
     );
     let state = web::Data::new(State {
         sources: SourceCache::new(pool.clone(), cfg.source_cache_ttl, cfg.db_timeout),
-        pool,
         cfg,
-        metrics,
         batcher,
     });
     if let Some(admin) = admin {
-        let state = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .route("/metrics", web::get().to(routes::metrics_page))
-                .route("/readyz", web::get().to(routes::readyz))
-                .route("/healthz", web::get().to(routes::healthz))
-                .default_service(web::to(routes::not_found))
-        })
-        .workers(1)
-        .disable_signals()
-        .listen(admin)?
-        .run();
-        tokio::spawn(server);
+        // Ready: the database answers within 2 s.
+        let ready = ReadyCheck::new(move || {
+            let pool = pool.clone();
+            async move { Readiness::of(store::ping(&pool, telemetry::READY_WITHIN).await) }
+        });
+        tokio::spawn(telemetry::serve_ops(admin, metrics, ready)?);
     }
     let (head, keep_alive, max_conns) = (
         state.cfg.head_timeout,
@@ -87,7 +76,7 @@ pub fn serve(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .route("/healthz", web::get().to(routes::healthz))
+            .route("/healthz", web::get().to(telemetry::healthz))
             // POST /webhooks/{source}, matched by prefix (routes::public).
             .default_service(web::to(routes::public))
     })

@@ -1,7 +1,5 @@
 //! `ingest`: the webhook receiver.
 
-use std::net::TcpListener;
-
 use anyhow::{Context, Result};
 use clap::builder::TypedValueParser as _;
 use clap::Parser;
@@ -34,17 +32,12 @@ struct Cli {
 
 #[actix_web::main]
 async fn main() {
-    // A failure is logged in the configured format (JSON lines in
-    // containers), not as Rust's plain `Error: ...` report.
-    if let Err(e) = run_main().await {
-        telemetry::exit_with_error(&e);
-    }
+    telemetry::run_main(run).await
 }
 
-async fn run_main() -> Result<()> {
-    let _ = dotenvy::dotenv();
-    telemetry::init_logging();
-    let cli = Cli::parse();
+/// Loads the key, builds the pool, binds the listeners and serves until
+/// SIGTERM/SIGINT.
+async fn run(cli: Cli) -> Result<()> {
     // Fail closed: without the key no sealed secret opens, so refuse to
     // start rather than answer 503 to every signed source.
     let keys = store::secrets::Keyring::from_env()
@@ -60,16 +53,9 @@ async fn run_main() -> Result<()> {
     let upstream = store::Upstream::when(cli.transaction_pooler);
     let pool = store::pool_to(&cli.database_url, cli.pool_size, cfg.db_timeout, upstream)
         .context("building the connection pool")?;
-    let listener =
-        TcpListener::bind(&cli.bind).with_context(|| format!("cannot listen on {}", cli.bind))?;
+    let listener = telemetry::bind(&cli.bind)?;
     let addr = listener.local_addr().context("reading the bound address")?;
-    let admin = match &cli.metrics_bind {
-        Some(bind) => Some(
-            TcpListener::bind(bind)
-                .with_context(|| format!("cannot listen on {bind} for metrics"))?,
-        ),
-        None => None,
-    };
+    let admin = telemetry::bind_ops(cli.metrics_bind.as_deref())?;
     let metrics = telemetry::install_metrics();
     tracing::info!(%addr, metrics = ?cli.metrics_bind, max_body_bytes = cfg.max_body_bytes, "ingest listening");
     ingest::serve(listener, admin, pool, cfg, metrics)

@@ -1,7 +1,5 @@
-//! The HTTP routes: `POST /webhooks/{source}` (verify, store, answer) and
-//! the probes.
-
-use std::time::Duration;
+//! The public route: `POST /webhooks/{source}` (verify, store, answer).
+//! The probes are telemetry's (`/healthz`, and the operators' server).
 
 use actix_web::http::header::{ContentType, HeaderMap, CONTENT_LENGTH};
 use actix_web::http::Method;
@@ -28,7 +26,7 @@ pub async fn public(
 ) -> HttpResponse {
     match req.path().strip_prefix("/webhooks/") {
         Some(name) if req.method() == Method::POST => receive(name, &req, payload, &state).await,
-        _ => not_found().await,
+        _ => telemetry::not_found().await,
     }
 }
 
@@ -209,40 +207,3 @@ async fn read_body(
 
 /// The most [`read_body`] reserves before the bytes arrive.
 const BODY_PREALLOC: usize = 64 * 1024;
-
-/// `GET /healthz`: the process answers.
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "ok"}))
-}
-
-/// `GET /readyz`: the database answers within 2 s.
-pub async fn readyz(state: web::Data<State>) -> HttpResponse {
-    let check = async {
-        let mut conn = state.pool.get().await.map_err(store::Error::from)?;
-        // The simple protocol: one message, fine behind a transaction pooler.
-        diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, "SELECT 1")
-            .await
-            .map_err(store::Error::from)
-    };
-    match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(_)) => HttpResponse::Ok().json(json!({"status": "ready"})),
-        Ok(Err(e)) => HttpResponse::ServiceUnavailable()
-            .json(json!({"status": "unavailable", "error": e.to_string()})),
-        Err(_) => HttpResponse::ServiceUnavailable()
-            .json(json!({"status": "unavailable", "error": "database check timed out"})),
-    }
-}
-
-/// `GET /metrics`: the Prometheus page, when metrics are on.
-pub async fn metrics_page(state: web::Data<State>) -> HttpResponse {
-    match &state.metrics {
-        Some(h) => telemetry::render_metrics(h),
-        None => HttpResponse::NotFound()
-            .json(json!({"error": "not_found", "message": "metrics are off"})),
-    }
-}
-
-/// Any other route.
-pub async fn not_found() -> HttpResponse {
-    HttpResponse::NotFound().json(json!({"error": "not_found", "message": "no such route"}))
-}

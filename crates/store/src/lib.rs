@@ -10,6 +10,7 @@
 
 mod error;
 mod migrate;
+mod ping;
 mod pool;
 mod tls;
 
@@ -18,6 +19,8 @@ pub mod apis;
 pub mod calls;
 pub mod changes;
 pub mod inbox;
+pub mod listen;
+pub mod retry;
 pub mod schema;
 pub mod secrets;
 pub mod sources;
@@ -25,5 +28,6 @@ pub mod users;
 
 pub use error::Error;
 pub use migrate::{migrate, missing_migrations, MIGRATIONS};
+pub use ping::{ping, PingError};
 pub use pool::{connect, pool, pool_to, PgPool, Upstream};
 pub use tls::{SslMode, TlsError};

@@ -1,18 +1,28 @@
-//! What Switchboard's binaries share to be configured, observed and
-//! stopped: configuration defaults, the logging set-up, the Prometheus
-//! recorder and the HTTP page that serves it, the shutdown signal, and
-//! who a request comes from behind trusted proxies.
+//! What Switchboard's binaries share to start, be configured, observed and
+//! stopped: `main` ([`run_main`]), binding their listeners, configuration
+//! defaults, the logging set-up, the Prometheus recorder, the operators'
+//! server (`/metrics`, `/readyz`, `/healthz`), the answers every server
+//! gives alike (`/healthz`, the one 404), the shutdown signal, and who a
+//! request comes from behind trusted proxies.
 
+mod answers;
+mod bind;
 mod client_ip;
 mod defaults;
 mod logging;
-mod metrics_page;
+mod ops;
+mod recorder;
+mod run_main;
 mod signal;
 
+pub use answers::{healthz, not_found};
+pub use bind::{bind, bind_ops, BindError};
 pub use client_ip::{client_ip, parse_net};
 pub use defaults::clap_defaults;
 pub use logging::{exit_with_error, init_logging, json_logs};
-pub use metrics_page::{install_metrics, render_metrics, serve_metrics};
+pub use ops::{serve_ops, Readiness, ReadyCheck, READY_WITHIN};
+pub use recorder::{install_metrics, render_metrics};
+pub use run_main::run_main;
 pub use signal::shutdown_signal;
 
 /// `url` without its password, for messages and logs.

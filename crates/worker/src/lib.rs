@@ -1,21 +1,20 @@
 //! Switchboard's worker: claims pending webhooks with `FOR UPDATE SKIP
 //! LOCKED`, applies them to calls, legs and extensions, and marks them
-//! processed, all in one transaction per batch.
+//! processed, all in one transaction per batch. [`service::run`] is
+//! `worker run`: the claim loops with their wake-ups, upkeep, operators'
+//! server and shutdown deadline.
 
 mod batch;
-mod batch_loop;
 mod config;
 mod depth;
-mod listener;
 mod maintain;
 mod retry;
+mod wake;
+mod worker;
 
 pub mod render;
+pub mod service;
 
 pub use batch::{ApplyFailure, BatchReport, EventError};
-pub use batch_loop::{Worker, WorkerError};
 pub use config::WorkerConfig;
-pub use depth::sample as sample_depth;
-pub use listener::{listen, ListenError};
-pub use maintain::run as maintain;
-pub use retry::backoff;
+pub use worker::{Worker, WorkerError};

@@ -13,6 +13,7 @@ mod ops;
 mod outage;
 mod pgbouncer;
 mod roles;
+mod service;
 mod sources;
 mod tokens;
 mod users;

@@ -1,16 +1,23 @@
-//! The batch loop: run batches back to back while there is work, sleep
-//! until woken (LISTEN/NOTIFY) or the poll interval passes when there is
-//! none, and back off while the database fails.
+//! The worker and its batch loop: run batches back to back while there is
+//! work, sleep until woken (LISTEN/NOTIFY) or the poll interval passes when
+//! there is none, and back off while the database fails.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use store::inbox::Outcome;
+use store::retry::Backoff;
 use store::PgPool;
 use tokio::sync::{watch, Notify};
 
 use crate::batch::{self, BatchError, BatchReport, Claim, Committed};
-use crate::{retry, WorkerConfig};
+use crate::WorkerConfig;
+
+/// The first wait after a failed batch; it doubles (with jitter) per
+/// failure in a row.
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+/// The longest wait after a failed batch.
+const LONGEST_RETRY: Duration = Duration::from_secs(10);
 
 /// Errors that end a batch (its transaction rolled back; nothing changed).
 #[derive(Debug, thiserror::Error)]
@@ -36,14 +43,14 @@ impl Worker {
     /// sleeps until `wake` is notified or the poll interval passes. Database
     /// errors are logged and retried with backoff.
     pub async fn run(&mut self, mut shutdown: watch::Receiver<bool>, wake: Arc<Notify>) {
-        let mut error_streak: i32 = 0;
+        let mut backoff = Backoff::new(FIRST_RETRY, LONGEST_RETRY);
         loop {
             if *shutdown.borrow() {
                 return;
             }
             let pause = match self.process_next().await {
                 Ok(r) => {
-                    error_streak = 0;
+                    backoff.reset();
                     if r.claimed > 0 {
                         tracing::debug!(?r, "batch done");
                     }
@@ -53,13 +60,7 @@ impl Worker {
                     self.cfg.poll_interval
                 }
                 Err(e) => {
-                    error_streak += 1;
-                    let d = retry::backoff(
-                        Duration::from_millis(200),
-                        Duration::from_secs(10),
-                        error_streak,
-                        error_streak as u64,
-                    );
+                    let d = backoff.next_delay_jittered();
                     tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "batch failed");
                     d
                 }

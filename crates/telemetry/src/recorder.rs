@@ -1,11 +1,9 @@
-//! The Prometheus recorder, and `/metrics` + `/healthz` served by actix-web
-//! on a bind of their own.
+//! The Prometheus recorder and the page that renders it (served on the
+//! operators' port: [`crate::serve_ops`]).
 
-use std::net::TcpListener;
 use std::sync::OnceLock;
 
-use actix_web::dev::Server;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::HttpResponse;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Installs the global metrics recorder (Prometheus text format) with
@@ -37,31 +35,4 @@ pub fn render_metrics(handle: &PrometheusHandle) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(handle.render())
-}
-
-/// Starts serving `/metrics` and `/healthz` on `listener` (one HTTP worker,
-/// no signal handling of its own: it stops with the process). Returns the
-/// server future, to be spawned.
-pub fn serve_metrics(listener: TcpListener, handle: PrometheusHandle) -> std::io::Result<Server> {
-    let handle = web::Data::new(handle);
-    Ok(HttpServer::new(move || {
-        App::new()
-            .app_data(handle.clone())
-            .route(
-                "/metrics",
-                web::get().to(|h: web::Data<PrometheusHandle>| async move { render_metrics(&h) }),
-            )
-            .route(
-                "/healthz",
-                web::get()
-                    .to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }),
-            )
-            .default_service(web::to(|| async {
-                HttpResponse::NotFound().json(serde_json::json!({"error": "not_found"}))
-            }))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)?
-    .run())
 }

@@ -1,0 +1,34 @@
+//! `worker audit`: the actions operators took on calls from the board.
+
+use anyhow::Result;
+use worker::render;
+
+use super::connect;
+
+/// List the actions operators took on calls from the board (hang-ups),
+/// newest first: who, when, which call and leg, the outcome and the
+/// phone system's answer.
+#[derive(clap::Args)]
+pub struct Args {
+    /// How many (newest first).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..=100_000))]
+    limit: i64,
+    /// Only this source.
+    #[arg(long)]
+    source: Option<String>,
+    /// Machine-readable output (a JSON array).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Prints the audit, as a table or JSON.
+pub async fn run(url: &str, args: Args) -> Result<()> {
+    let mut conn = connect(url).await?;
+    let rows = store::apis::audit(&mut conn, args.source.as_deref(), args.limit).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print!("{}", render::audit(&rows));
+    }
+    Ok(())
+}

@@ -52,7 +52,7 @@ prepare_db() {
     return 2
   fi
   shift
-  "${worker[@]}" migrate || return
+  "${worker[@]}" migrate </dev/null || return
   while [ "$#" -gt 0 ]; do
     "${worker[@]}" source add "$1" --provider "$2" <"$3" || return
     shift 3

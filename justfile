@@ -37,7 +37,7 @@ compose-upgrade:
 
 # Throughput, latency and memory beside the anchors, in one run (~5 min): bench/results/.
 bench:
-    scripts/bench.sh
+    bench/run.sh
 
 # Screenshot of the board mid-call in headless chromium: docs/board.png (or SCREENSHOT=path; SCREENSHOT_WIDTH=390 for a phone).
 screenshot:

@@ -13,27 +13,28 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+source scripts/lib.sh
 source scripts/db-env.sh
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
 N1="${N1:-500}"; N2="${N2:-2500}"
 DIR="$ROOT/.data/callgrind"; mkdir -p "$DIR"
 cargo build --quiet --release -p switchboard-ingest -p switchboard-worker
 cargo build --quiet -p switchboard-traffic
-R="${CARGO_TARGET_DIR:-$ROOT/target}/release"; T="${CARGO_TARGET_DIR:-$ROOT/target}/debug/traffic"
+B="${CARGO_TARGET_DIR:-$ROOT/target}/release"; T="${CARGO_TARGET_DIR:-$ROOT/target}/debug/traffic"
 SECRET=callgrind-yeastar-secret-0123456789
+echo "$SECRET" >"$DIR/pbx.secret"
 export SWITCHBOARD_SECRETS_KEY="${SWITCHBOARD_SECRETS_KEY:-$(head -c 32 /dev/zero | base64)}"
 DB=switchboard_callgrind
 admin="${DATABASE_URL%/*}/postgres"
 export DATABASE_URL="${DATABASE_URL%/*}/$DB"
 count() { # N: prints the instructions of an ingest run that accepted N webhooks
   "$PSQL" -q "$admin" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null 2>&1
-  "$R/worker" migrate >/dev/null 2>&1
-  echo "$SECRET" | "$R/worker" source add pbx --provider yeastar >/dev/null
+  prepare_db "$B/worker" -- pbx yeastar "$DIR/pbx.secret" >/dev/null 2>&1
   local port; port="$(free_port)"
   RUST_LOG=info LOG_FORMAT=json valgrind --tool=callgrind --callgrind-out-file="$DIR/cg.$1.out" \
-    "$R/ingest" --bind "127.0.0.1:$port" --workers 1 >"$DIR/ingest.$1.log" 2>&1 &
+    "$B/ingest" --bind "127.0.0.1:$port" --workers 1 >"$DIR/ingest.$1.log" 2>&1 &
   local pid=$!
-  for _ in $(seq 1 300); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+  wait_http "http://127.0.0.1:$port/healthz" 60
   "$T" run --url "http://127.0.0.1:$port" --yeastar "pbx=$SECRET" --events "$1" --concurrency 1 \
     --first-call 1000 --seed 7 >"$DIR/traffic.$1.txt"
   kill -TERM "$pid"; wait "$pid" || true

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The report of `just bench`: reads what scripts/bench.sh left in TMP_DIR,
+"""The report of `just bench`: reads what bench/run.sh left in TMP_DIR,
 writes OUT_DIR/bench-STAMP.json, OUT_DIR/latest.json and OUT_DIR/latest.md,
 and prints the markdown table.
 

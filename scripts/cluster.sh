@@ -12,10 +12,12 @@ EVENTS="${EVENTS:-10000}"
 DIR="$ROOT/.data/cluster"
 rm -rf "$DIR"; mkdir -p "$DIR/logs"
 
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || {
-  echo "nginx is needed: sudo apt-get install nginx-light (Debian) or brew install nginx" >&2; exit 2; }
+# nginx, and PostgreSQL's server without a DATABASE_URL: installed, or the
+# command to run, before compiling.
+scripts/install-deps.sh cluster
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
+source scripts/lib.sh
 source scripts/db-env.sh
 source scripts/secrets-key.sh
 BASE_URL="$DATABASE_URL"
@@ -39,9 +41,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$B/worker" migrate >/dev/null
-echo cluster-yeastar-secret-0123456789 | "$B/worker" source add pbx --provider yeastar >/dev/null
-echo cluster-dialpad-secret | "$B/worker" source add dp --provider dialpad >/dev/null
+echo cluster-yeastar-secret-0123456789 >"$DIR/pbx.secret"
+echo cluster-dialpad-secret >"$DIR/dp.secret"
+prepare_db "$B/worker" -- pbx yeastar "$DIR/pbx.secret" dp dialpad "$DIR/dp.secret" >/dev/null
 
 export RUST_LOG=warn LOG_FORMAT=json
 INGEST_BIND="127.0.0.1:$P_I1" "$B/ingest" >"$DIR/logs/ingest1.log" 2>&1 & I1=$!; PIDS+=("$I1")
@@ -53,9 +55,7 @@ INGEST_BIND="127.0.0.1:$P_I2" INGEST_METRICS_BIND="127.0.0.1:$P_IM" "$B/ingest" 
 sed -e "s/@LB@/$P_LB/; s/@I1@/$P_I1/; s/@I2@/$P_I2/; s#@DIR@#$DIR#g" deploy/nginx/loopback.conf.in >"$DIR/nginx.conf"
 "$NGINX" -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/logs/nginx-error.log"
 
-for _ in $(seq 1 100); do
-  curl -fsS "http://127.0.0.1:$P_LB/healthz" >/dev/null 2>&1 && break; sleep 0.1
-done
+wait_http "http://127.0.0.1:$P_LB/healthz" 30
 echo "==> nginx on :$P_LB -> ingest :$P_I1 :$P_I2; 3 workers; database $DB"
 
 echo "==> sending $EVENTS events through the load balancer"
@@ -77,8 +77,8 @@ traffic_rc=0; wait "$TRAFFIC" || traffic_rc=$?
 # Until no event is pending (at most 120 s); if some still are, the figures
 # below say how many and the check fails.
 "$B/worker" wait-idle --timeout 120s || echo "==> the inbox did not drain within 120 s" >&2
-curl -fsS "http://127.0.0.1:$P_IM/metrics" >"$DIR/ingest-metrics.txt" || true
-curl -fsS "http://127.0.0.1:$P_WM/metrics" >"$DIR/worker-metrics.txt" || true
+"$B/worker" probe --print "http://127.0.0.1:$P_IM/metrics" >"$DIR/ingest-metrics.txt" || true
+"$B/worker" probe --print "http://127.0.0.1:$P_WM/metrics" >"$DIR/worker-metrics.txt" || true
 
 echo
 echo "--- worker stats during the run"

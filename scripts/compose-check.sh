@@ -17,6 +17,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+source scripts/lib.sh
 source scripts/compose-env.sh
 source scripts/exactly-once.sh
 
@@ -41,9 +42,10 @@ done
 # The classic builder where buildx is missing (the Dockerfile needs no BuildKit).
 if docker buildx version >/dev/null 2>&1; then build=(docker build); else build=(env DOCKER_BUILDKIT=0 docker build); fi
 
-say "building the sender (traffic) and the image"
-cargo build --quiet -p switchboard-traffic --bins
-TRAFFIC="${CARGO_TARGET_DIR:-$ROOT/target}/debug/traffic"
+say "building the sender (traffic), the prober (worker) and the image"
+cargo build --quiet -p switchboard-traffic -p switchboard-worker --bins
+B="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+TRAFFIC="$B/traffic"
 "${build[@]}" -q -f deploy/Dockerfile -t switchboard:latest . >/dev/null
 size="$(docker image inspect -f '{{.Size}}' switchboard:latest)"
 say "image switchboard:latest: $size bytes ($((size / 1000000)) MB)"
@@ -61,13 +63,13 @@ trap teardown EXIT
 say "starting the stack"
 compose up -d --no-build >"$DIR/up.log" 2>&1 || { cat "$DIR/up.log"; die "compose up"; }
 for svc in ingest-1 ingest-2 board-1 board-2; do wait_healthy "$svc" 180 || die "$svc"; done
-for _ in $(seq 1 300); do curl -fsS "$LB/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -fsS "$LB/healthz" >/dev/null || die "nginx does not answer on $LB"
+wait_http "$LB/healthz" 60 || die "nginx does not answer on $LB"
 say "up: $(compose ps --services 2>/dev/null | paste -sd' ' -)"
 
 SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
 PW="$(python3 -c 'import secrets; print(secrets.token_hex(10))')"
-printf '%s\n' "$SECRET" | compose run --rm --no-deps -T migrate worker source add check --provider yeastar >/dev/null
+(umask 077 && printf '%s\n' "$SECRET" >"$DIR/check.secret")
+prepare_db compose run --rm --no-deps -T migrate worker -- check yeastar "$DIR/check.secret" >/dev/null
 printf '%s\n' "$PW" | compose run --rm --no-deps -T migrate worker user add checker --role viewer >/dev/null
 say "source 'check' and board user 'checker' added"
 

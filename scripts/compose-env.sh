@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the compose scripts: `compose ARGS...` runs Docker Compose v2
 # (`docker compose`) when the Docker CLI has it, else v1 (`docker-compose`,
 # 1.29 or later: depends_on conditions), or what COMPOSE names.

@@ -1,5 +1,7 @@
-# Sourced by the just recipes: makes sure DATABASE_URL points at a server,
-# and defines the helpers the scripts share.
+# shellcheck shell=bash
+# Sourced by the just recipes and the scripts: makes sure DATABASE_URL
+# points at a server, and sets PSQL (the scripts' other helpers:
+# scripts/lib.sh).
 # With DATABASE_URL set (environment or .env) it is used as is; otherwise the
 # project-local server under ./.data is started and used.
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -11,7 +13,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 export DATABASE_URL
 
-# Helpers of the scripts that drive the binaries (bench, cluster).
+# psql, for the scripts that drive the binaries (bench, cluster).
+# shellcheck disable=SC2034 # used by the scripts that source this file
 PSQL="$(command -v psql || echo "$("$_root/scripts/pg-local.sh" bindir 2>/dev/null)/psql")"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 unset _root

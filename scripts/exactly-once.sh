@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/cluster.sh and scripts/compose-check.sh: the figures
 # that prove every acknowledged event was processed exactly once, from the
 # event ids a sender recorded (one per line) and the database, which the

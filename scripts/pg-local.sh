@@ -79,8 +79,7 @@ start() {
     as_owner "$BIN/pg_ctl" -D "$PGDATA" -l "$LOG" -w -t 60 \
       -o "-p $PORT -k $SOCKDIR -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
   fi
-  local i
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     if "$BIN/psql" -qAt "$(url postgres)" -c 'select 1' >/dev/null 2>&1; then break; fi
     sleep 0.1
   done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts that start Switchboard (up, cluster, bench): exports
 # SWITCHBOARD_SECRETS_KEY, the key that seals the sources' signing secrets
 # in the database (ingest and `worker source ...` refuse to start without

@@ -6,6 +6,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+source scripts/lib.sh
+# PostgreSQL's server for the project-local database, unless DATABASE_URL
+# names one that answers (installed, or the command to run, before compiling).
+scripts/install-deps.sh up
 source scripts/db-env.sh
 source scripts/secrets-key.sh
 
@@ -19,16 +23,13 @@ B="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
 echo "==> building"
 cargo build --workspace --bins --quiet
 
-echo "==> migrating"
-"$B/worker" migrate
-
 SECRET_FILE="$ROOT/.data/demo-secret"
 if [ ! -s "$SECRET_FILE" ]; then
   head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$SECRET_FILE"
 fi
 SECRET="$(cat "$SECRET_FILE")"
-# The secret goes on stdin: never on a command line (visible in ps).
-printf '%s\n' "$SECRET" | "$B/worker" source add demo-pbx --provider yeastar
+echo "==> migrating, adding the demo source"
+prepare_db "$B/worker" -- demo-pbx yeastar "$SECRET_FILE"
 
 # The board's demo operator: its password is generated once and kept
 # (mode 600); re-adding sets the same password and role and enables it.
@@ -66,19 +67,15 @@ BOARD_BIND="$BOARD_ADDR" BOARD_METRICS_BIND="$BOARD_METRICS" BOARD_COOKIE_SECURE
   nohup "$B/board" >>"$LOGS/board.log" 2>&1 </dev/null &
 echo $! >"$RUN/board.pid"
 
-# Waits for NAME to accept connections on HOST:PORT (10 s at most).
-wait_port() {
-  local name="$1" host="$2" port="$3"
-  for _ in $(seq 1 100); do
-    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "error: $name did not start; see $LOGS/$name.log" >&2
-  tail -n 20 "$LOGS/$name.log" >&2 || true
+# Until NAME answers on URL (10 s at most), else its log's end.
+wait_up() {
+  wait_http "$2" 10 && return 0
+  echo "error: $1 did not start; see $LOGS/$1.log" >&2
+  tail -n 20 "$LOGS/$1.log" >&2 || true
   exit 1
 }
-wait_port ingest "$host" "$port"
-wait_port board "$board_host" "$board_port"
+wait_up ingest "http://$BIND/healthz"
+wait_up board "http://$BOARD_ADDR/healthz"
 
 cat <<MSG
 

@@ -36,6 +36,7 @@ rm -f "$TMP"/*.txt "$TMP"/*.json "$TMP"/*.jsonl
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
+source scripts/lib.sh
 source scripts/db-env.sh
 source scripts/secrets-key.sh
 ADMIN="${DATABASE_URL%/*}/postgres"
@@ -62,17 +63,16 @@ wait_drained() { # db limit_s: until no event is pending (the worker's own check
   DATABASE_URL="$(db_url "$1")" "$B/worker" wait-idle --timeout "${2}s" \
     || { log "error: $1 not drained after $2 s"; return 1; }
 }
+echo bench-yeastar-secret-0123456789ab >"$TMP/pbx.secret"
+echo bench-dialpad-secret >"$TMP/dp.secret"
 setup_db() { # db
-  DATABASE_URL="$(db_url "$1")" "$B/worker" migrate >/dev/null
-  echo bench-yeastar-secret-0123456789ab | DATABASE_URL="$(db_url "$1")" "$B/worker" source add pbx --provider yeastar >/dev/null
-  echo bench-dialpad-secret | DATABASE_URL="$(db_url "$1")" "$B/worker" source add dp --provider dialpad >/dev/null
+  DATABASE_URL="$(db_url "$1")" prepare_db "$B/worker" -- pbx yeastar "$TMP/pbx.secret" dp dialpad "$TMP/dp.secret" >/dev/null
 }
 start_ingest() { # db port (operators' port: METRICS_PORT)
   METRICS_PORT="$(free_port)"
   DATABASE_URL="$(db_url "$1")" INGEST_BIND="127.0.0.1:$2" INGEST_METRICS_BIND="127.0.0.1:$METRICS_PORT" "$B/ingest" >"$TMP/ingest-$1.log" 2>&1 &
   INGEST_PID=$!; PIDS+=("$INGEST_PID")
-  local i; for i in $(seq 1 100); do curl -fsS "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && return 0; sleep 0.1; done
-  log "error: ingest did not start"; return 1
+  wait_http "http://127.0.0.1:$2/healthz" 10 || { log "error: ingest did not start"; return 1; }
 }
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 TRAFFIC_SOURCES=(--yeastar pbx=bench-yeastar-secret-0123456789ab --dialpad dp=bench-dialpad-secret)
@@ -97,7 +97,7 @@ PORT="$(free_port)"; start_ingest sb_bench_ingest "$PORT"
   --events 2000 --concurrency 16 >/dev/null  # warm-up
 "$B/traffic" run --url "http://127.0.0.1:$PORT" --yeastar pbx=bench-yeastar-secret-0123456789ab \
   --events "$INGEST_EVENTS" --concurrency 64 --json >"$TMP/ingest.json"
-curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics" | awk '/^switchboard_ingest_group_commit_size_(sum|count)/ {print $1": "$2}' >"$TMP/group_commit.txt"
+"$B/worker" probe --print "http://127.0.0.1:$METRICS_PORT/metrics" | awk '/^switchboard_ingest_group_commit_size_(sum|count)/ {print $1": "$2}' >"$TMP/group_commit.txt"
 note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; stop "$INGEST_PID"
 # The same, from an external load generator that costs the machine far less
 # than the project's own (Debian's wrk, one thread, 64 connections): bodies
@@ -270,7 +270,7 @@ INI
   if [ "$(id -u)" = 0 ]; then "$PGBOUNCER" -u nobody "$PGB_DIR/pgbouncer.ini" & else "$PGBOUNCER" "$PGB_DIR/pgbouncer.ini" & fi
   PGB_PID=$!; PIDS+=("$PGB_PID")
   via() { echo "postgres://switchboard@127.0.0.1:$PGB_PORT/$1"; }
-  for i in $(seq 1 50); do "$PSQL" -qAt "$(via postgres)" -c 'select 1' >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 1 50); do "$PSQL" -qAt "$(via postgres)" -c 'select 1' >/dev/null 2>&1 && break; sleep 0.1; done
   python3 bench/wrk/presign.py bench-yeastar-secret-0123456789ab "$((WRK_SECONDS * 30000))" "$TMP/wrk-bodies.tsv"
   python3 bench/wrk/presign.py bench-yeastar-secret-0123456789ab 100000 "$TMP/wrk-warm.tsv" 100000000
   fresh_db sb_bench_pgb; setup_db sb_bench_pgb
@@ -279,7 +279,7 @@ INI
   DATABASE_URL="$(via sb_bench_pgb)" DATABASE_TRANSACTION_POOLER=true INGEST_BIND="127.0.0.1:$PORT" \
     INGEST_METRICS_BIND="127.0.0.1:$METRICS_PORT" "$B/ingest" >"$TMP/ingest-pgb.log" 2>&1 &
   INGEST_PID=$!; PIDS+=("$INGEST_PID")
-  for i in $(seq 1 100); do curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  wait_http "http://127.0.0.1:$PORT/healthz" 10 || log "error: ingest through pgbouncer did not start"
   wrk -t1 -c16 -d2s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-warm.tsv" pbx 1 >/dev/null
   wrk -t1 -c64 -d"${WRK_SECONDS}s" --timeout 10s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-bodies.tsv" pbx 1 \
     | grep '^{' >"$TMP/pgb-ingest-wrk.json"
@@ -316,13 +316,12 @@ BOARD_PORT="$(free_port)"; BOARD_METRICS="$(free_port)"
 DATABASE_URL="$(db_url sb_bench_board)" BOARD_BIND="127.0.0.1:$BOARD_PORT" BOARD_METRICS_BIND="127.0.0.1:$BOARD_METRICS" \
   BOARD_COOKIE_SECURE=false "$B/board" >"$TMP/board.log" 2>&1 &
 BOARD_PID=$!; PIDS+=("$BOARD_PID")
-for i in $(seq 1 100); do curl -fsS "http://127.0.0.1:$BOARD_METRICS/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-curl -fsS "http://127.0.0.1:$BOARD_METRICS/readyz" >/dev/null || { log "error: the board is not ready"; exit 1; }
+wait_http "http://127.0.0.1:$BOARD_METRICS/readyz" 10 || { log "error: the board is not ready"; exit 1; }
 printf 'bench password 123\n' | "$B/traffic" board-watch --board "http://127.0.0.1:$BOARD_PORT" --url "http://127.0.0.1:$PORT" \
   "${TRAFFIC_SOURCES[@]}" --user bench --clients "$BOARD_CLIENTS" --rate "$BOARD_RATE" --seconds "$BOARD_SECONDS" \
   --board-pid "$BOARD_PID" --probes-out "$TMP/board-probes.jsonl" --json >"$TMP/board.json"
 wait_drained sb_bench_board 120
-curl -fsS "http://127.0.0.1:$BOARD_METRICS/metrics" | grep '^switchboard_board_' >"$TMP/board-metrics.txt" || true
+"$B/worker" probe --print "http://127.0.0.1:$BOARD_METRICS/metrics" | grep '^switchboard_board_' >"$TMP/board-metrics.txt" || true
 peak_kib "$BOARD_PID" >"$TMP/board_peak.txt"
 note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; note_peak "$TMP/worker_peak.txt" "$BOARD_WORKER"
 # When the worker applied each probe: `id|received_at|processed_at`, ms since the epoch.

@@ -1,5 +1,5 @@
 // Switchboard live extension board. Plain JavaScript, no build step.
-// Data comes from the server-sent events of /events (see CONTRACT.md):
+// Data comes from the server-sent events of /events (see docs/board.md):
 // `snapshot` replaces everything, `delta` upserts cards and calls by key.
 // Everything from the server is untrusted text: it only ever goes into
 // textContent or attributes, never into HTML.

@@ -37,7 +37,8 @@ pub struct RunArgs {
     /// transactions, and no LISTEN (implies --poll-only).
     #[arg(long, env = "DATABASE_TRANSACTION_POOLER")]
     pub transaction_pooler: bool,
-    /// Serve /metrics and /healthz on this address (e.g. 0.0.0.0:9090); off when unset.
+    /// Serve /metrics, /readyz and /healthz for operators on this address
+    /// (e.g. 0.0.0.0:9090); never expose it publicly. Off when unset.
     #[arg(long, env = "WORKER_METRICS_BIND")]
     pub metrics_bind: Option<String>,
     /// On SIGTERM/SIGINT, how long the current batch may take to commit

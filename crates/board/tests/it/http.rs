@@ -15,7 +15,7 @@ use traffic::scenario::{yeastar_snapshot, Member, Step};
 
 use crate::helpers::{call, http, login, login_raw, stack, OPERATOR, VIEWER, WAIT};
 
-/// The Content-Security-Policy of every answer (CONTRACT.md).
+/// The Content-Security-Policy of every answer (docs/board.md).
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
                    img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 /// Another site.

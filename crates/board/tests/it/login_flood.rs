@@ -7,23 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::helpers::{login_raw, stack, OPERATOR};
+use crate::helpers::{login_raw, rss_kb, stack, OPERATOR};
 
 /// Argon2id's memory per check (RustCrypto `argon2`'s default, 19 MiB).
 const ARGON2_KIB: u64 = 19 * 1024;
 /// What the board may hold beyond its buffers: allocator slack, the
 /// requests in flight, the database pool.
 const MARGIN_KIB: u64 = 48 * 1024;
-
-/// The resident memory of process `pid`, in KiB.
-pub fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
 
 #[tokio::test]
 async fn a_login_flood_costs_bounded_resident_memory() -> anyhow::Result<()> {
@@ -43,7 +33,7 @@ async fn a_login_flood_costs_bounded_resident_memory() -> anyhow::Result<()> {
     .await?;
     let url = s.board().url();
     let pid = s.board().proc.child.id().expect("board pid");
-    let before = rss_kib(pid);
+    let before = rss_kb(pid);
 
     // Sample the resident memory while the flood runs.
     let done = Arc::new(AtomicBool::new(false));
@@ -53,7 +43,7 @@ async fn a_login_flood_costs_bounded_resident_memory() -> anyhow::Result<()> {
         tokio::spawn(async move {
             let mut samples = 0u32;
             while !done.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                peak.fetch_max(rss_kb(pid), Ordering::Relaxed);
                 samples += 1;
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -85,7 +75,7 @@ async fn a_login_flood_costs_bounded_resident_memory() -> anyhow::Result<()> {
     }
     done.store(true, Ordering::Relaxed);
     let samples = sampler.await?;
-    let after = rss_kib(pid);
+    let after = rss_kb(pid);
     let peak = peak.load(Ordering::Relaxed).max(after);
     let bound = before + CHECKS * ARGON2_KIB + MARGIN_KIB;
     eprintln!(

@@ -11,4 +11,5 @@ mod fake_pbx;
 mod helpers;
 mod http;
 mod login_flood;
+mod silent_streams;
 mod webdriver;

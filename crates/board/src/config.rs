@@ -65,7 +65,8 @@ pub struct BoardConfig {
     #[arg(long, env = "BOARD_LOGIN_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
     pub login_window: Duration,
     /// Password checks (Argon2id, ~19 MiB and tens of ms each) run at once,
-    /// at most; more logins wait up to `db_timeout`, then get 503.
+    /// at most; more logins wait up to `db_timeout`, then get 503. Each runs
+    /// in one of this many 19 MiB buffers, made when first needed and kept.
     #[arg(long, env = "BOARD_PASSWORD_CHECKS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub password_checks: usize,
     /// Longest database wait per request before answering 503.

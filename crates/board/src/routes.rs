@@ -131,6 +131,7 @@ pub async fn login(
     let user = web::block(move || st.checks.check(stored, &password))
         .await
         .map_err(|_| BoardError::Unavailable("the password check failed; try again".into()))?;
+    metrics::gauge!("switchboard_board_password_buffers").set(state.checks.buffers() as f64);
     drop(permit);
     let mut conn = state.conn().await?;
     let Some(user) = user else {

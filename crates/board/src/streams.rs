@@ -35,7 +35,7 @@ use socket2::Socket;
 use crate::error::BoardError;
 
 /// Most bytes an event stream's socket keeps that it could not send yet.
-pub const NOTSENT_LOWAT: u32 = 16 * 1024;
+pub const NOTSENT_LOWAT: u32 = 128 * 1024;
 /// Most bytes a stream hands actix at once.
 pub const PIECE: usize = 16 * 1024;
 

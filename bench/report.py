@@ -31,6 +31,8 @@ Files read from TMP_DIR:
   board-probes-db.txt           `id|received_ms|processed_ms` of the probes
   board_peak.txt                the board's peak resident set (VmHWM), KiB
   board-metrics.txt             the board's switchboard_board_* metrics at the end
+  login-flood.json              bench/login-flood.py: failed logins, the board's
+                                resident memory before / peak / after (KiB)
 
 A section whose files are missing (BENCH_ONLY ran others) is left out of the
 table and its targets are null and not met.
@@ -82,6 +84,7 @@ TARGETS = [
     ("peak_rss_mib", "ingest and worker < 64 MiB resident (largest shown)", 64, lambda v, t: v < t),
     ("board_sse_p99_ms", "board: webhook 200 -> SSE delta p99 < 100 ms (500 streams, 1,000/s; a lost delivery counts as late)", 100, lambda v, t: v < t),
     ("board_peak_mib", "board peak resident < 64 MiB with 500 streams", 64, lambda v, t: v < t),
+    ("login_flood_growth_mib", "board: 200 failed logins, 40 at a time, grow resident memory < 124 MiB (4 checks x 19 MiB + 48)", 124, lambda v, t: v < t),
 ]
 
 
@@ -91,6 +94,19 @@ def pct(values, p):
     if not v:
         return None
     return v[min(len(v) - 1, round((len(v) - 1) * p))]
+
+
+def login_section(tmp):
+    """The login flood's figures, or None when the section did not run."""
+    path = os.path.join(tmp, "login-flood.json")
+    if not os.path.exists(path) or not read(path).strip():
+        return None
+    w = json.loads(read(path))
+    mib = lambda k: w[k] / 1024
+    return {"logins": w["logins"], "concurrency": w["concurrency"], "seconds": w["seconds"],
+            "statuses": w["statuses"], "samples": w["samples"], "before_mib": mib("before_kib"),
+            "peak_mib": mib("peak_kib"), "after_mib": mib("after_kib"),
+            "growth_mib": mib("peak_kib") - mib("before_kib")}
 
 
 def board_section(tmp):
@@ -184,7 +200,7 @@ def build(tmp, batch):
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(), "cpus": os.cpu_count(),
         "anchors": {"pg_ceiling": ceil, "graphile": peer},
         "ingest": None, "ingest_external": None, "worker": None, "end_to_end": None, "peak_rss": None,
-        "prune": None, "pgbouncer": None, "board": None,
+        "prune": None, "pgbouncer": None, "board": None, "login_flood": None,
     }
     if has("ingest.json"):
         ing = json.loads(read(p("ingest.json")))
@@ -249,6 +265,7 @@ def build(tmp, batch):
     if any(peaks.values()):
         res["peak_rss"] = {"ingest_mib": peaks["ingest"] / 1024, "worker_mib": peaks["worker"] / 1024}
     res["board"] = board_section(tmp)
+    res["login_flood"] = login_section(tmp)
 
     ing, wk, e2e, rss, board = res["ingest"], res["worker"], res["end_to_end"], res["peak_rss"], res["board"]
     ext, prune = res["ingest_external"], res["prune"]
@@ -268,6 +285,10 @@ def build(tmp, batch):
         # as infinitely late: null (not met) when more than 1% were lost.
         "board_sse_p99_ms": board and board["p99_counting_lost_ms"],
         "board_peak_mib": board and board["peak_mib"],
+        # Only a flood of at least 200 logins, 40 at a time, says anything.
+        "login_flood_growth_mib": (res["login_flood"]["growth_mib"]
+                                   if res["login_flood"] and res["login_flood"]["logins"] >= 200
+                                   and res["login_flood"]["concurrency"] >= 40 else None),
     }
     res["targets"] = {}
     for name, _label, target, ok in TARGETS:
@@ -353,6 +374,11 @@ def markdown(res):
             md.append(f"| board: change notifications read / deltas sent / streams dropped / feed failures | "
                       f"{f(m.get('switchboard_board_notifications_total'))} / {f(m.get('switchboard_board_deltas_total'))} / "
                       f"{f(dropped)} / {f(m.get('switchboard_board_feed_failures_total', 0))} | | |")
+    lf = res.get("login_flood")
+    if lf:
+        answers = ", ".join(f"{n:,} x {s}" for s, n in sorted(lf["statuses"].items()))
+        md.append(f"| board under a login flood, {lf['logins']:,} failed logins {lf['concurrency']} at a time in {f(lf['seconds'], 1)} s ({answers}): "
+                  f"resident before / peak ({lf['samples']:,} samples) / after (MiB) | {f(lf['before_mib'], 1)} / {f(lf['peak_mib'], 1)} / {f(lf['after_mib'], 1)} | | |")
     md += [
         "",
         "| target | measured | met |",

@@ -9,7 +9,7 @@
 #   BENCH_BATCH=500      worker --batch-size for the drain runs
 #   BENCH_SKIP_ANCHORS=1 skip the anchor scripts (ratios left empty)
 #   BENCH_ONLY=board     run only these sections (comma-separated: anchors,
-#                        ingest, worker, e2e, prune, pgbouncer, board); a partial run writes its
+#                        ingest, worker, e2e, prune, pgbouncer, board, login); a partial run writes its
 #                        report to .data/bench/results, not bench/results
 #   BENCH_BOARD_CLIENTS=500, BENCH_BOARD_RATE=1000, BENCH_BOARD_SECONDS=30
 #                        the board section: event streams, events/s, seconds
@@ -313,8 +313,11 @@ PORT="$(free_port)"; start_ingest sb_bench_board "$PORT"
 DATABASE_URL="$(db_url sb_bench_board)" "$B/worker" run >"$TMP/worker-board.log" 2>&1 &
 BOARD_WORKER=$!; PIDS+=("$BOARD_WORKER")
 BOARD_PORT="$(free_port)"; BOARD_METRICS="$(free_port)"
+# The streams stand for BOARD_CLIENTS browsers but share one login: lift
+# the caps per session and per user (6 and 16 by default) for them.
 DATABASE_URL="$(db_url sb_bench_board)" BOARD_BIND="127.0.0.1:$BOARD_PORT" BOARD_METRICS_BIND="127.0.0.1:$BOARD_METRICS" \
-  BOARD_COOKIE_SECURE=false "$B/board" >"$TMP/board.log" 2>&1 &
+  BOARD_COOKIE_SECURE=false BOARD_STREAMS_PER_SESSION=100000 BOARD_STREAMS_PER_USER=100000 \
+  "$B/board" >"$TMP/board.log" 2>&1 &
 BOARD_PID=$!; PIDS+=("$BOARD_PID")
 wait_http "http://127.0.0.1:$BOARD_METRICS/readyz" 10 || { log "error: the board is not ready"; exit 1; }
 printf 'bench password 123\n' | "$B/traffic" board-watch --board "http://127.0.0.1:$BOARD_PORT" --url "http://127.0.0.1:$PORT" \
@@ -329,6 +332,27 @@ IDS="$(python3 -c 'import json,sys; print(",".join(str(r["event_id"]) for r in m
 q sb_bench_board "SELECT id, extract(epoch FROM received_at) * 1000, extract(epoch FROM processed_at) * 1000
   FROM webhook_events WHERE id IN (${IDS:-0})" >"$TMP/board-probes-db.txt"
 stop "$BOARD_PID"; stop "$INGEST_PID"; stop "$BOARD_WORKER"
+fi
+
+# --- 7. login flood ---------------------------------------------------------------
+# The board under a flood of failed logins (unknown users and wrong
+# passwords, LOGIN_FLOOD at a time of LOGIN_COUNT), its login limits raised
+# so that every one is checked: resident memory before, during (sampled
+# every 20 ms) and after. Each check takes Argon2id's 19 MiB from a pool of
+# BOARD_PASSWORD_CHECKS (4) buffers, kept: the board grows by at most those.
+if want login; then
+LOGIN_COUNT="${BENCH_LOGIN_COUNT:-200}"; LOGIN_FLOOD="${BENCH_LOGIN_FLOOD:-40}"
+log "7. login flood: $LOGIN_COUNT failed logins, $LOGIN_FLOOD at a time"
+fresh_db sb_bench_login; setup_db sb_bench_login
+printf 'bench password 123\n' | DATABASE_URL="$(db_url sb_bench_login)" "$B/worker" user add bench --role viewer >/dev/null
+LOGIN_PORT="$(free_port)"; LOGIN_METRICS="$(free_port)"
+DATABASE_URL="$(db_url sb_bench_login)" BOARD_BIND="127.0.0.1:$LOGIN_PORT" BOARD_METRICS_BIND="127.0.0.1:$LOGIN_METRICS" \
+  BOARD_COOKIE_SECURE=false BOARD_LOGIN_FAILURES_PER_USER=1000000 BOARD_LOGIN_FAILURES_PER_ADDRESS=1000000 \
+  BOARD_DB_TIMEOUT=60s "$B/board" >"$TMP/board-login.log" 2>&1 &
+LOGIN_PID=$!; PIDS+=("$LOGIN_PID")
+wait_http "http://127.0.0.1:$LOGIN_METRICS/readyz" 10 || { log "error: the board is not ready"; exit 1; }
+python3 bench/login-flood.py "http://127.0.0.1:$LOGIN_PORT" "$LOGIN_PID" bench "$LOGIN_COUNT" "$LOGIN_FLOOD" >"$TMP/login-flood.json"
+stop "$LOGIN_PID"
 fi
 
 # --- report ---------------------------------------------------------------------

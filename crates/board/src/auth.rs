@@ -32,9 +32,13 @@ pub fn cleared_cookie(secure: bool) -> Cookie<'static> {
     c
 }
 
-/// The session cookie's value, if the request carries one.
+/// The session cookie's value, if the request carries one of a session's
+/// shape; any other value (a NUL, 1,000 bytes: actix decodes `%00`) is no
+/// session, and is never looked up.
 pub fn cookie_value(req: &HttpRequest) -> Option<String> {
-    req.cookie(COOKIE).map(|c| c.value().to_string())
+    req.cookie(COOKIE)
+        .map(|c| c.value().to_string())
+        .filter(|v| access::session_shaped(v))
 }
 
 /// The request's valid session, if any.
@@ -69,16 +73,19 @@ impl std::fmt::Display for Reader {
 }
 
 /// The request's reader: `Authorization: Bearer <token>` when present
-/// (and then only that), otherwise the session cookie; 401 without either.
+/// (and then only that), otherwise the session cookie; 401 without either,
+/// and for a token not of a token's shape (not looked up).
 pub async fn require_reader(req: &HttpRequest, state: &State) -> Result<Reader, BoardError> {
     if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
         let value = auth
             .to_str()
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|v| access::token_shaped(v))
             .ok_or(BoardError::Unauthorized)?;
         let mut conn = state.conn().await?;
-        return access::token(&mut conn, value.trim())
+        return access::token(&mut conn, value)
             .await?
             .map(Reader::Token)
             .ok_or(BoardError::Unauthorized);

@@ -38,6 +38,19 @@ pub struct BoardConfig {
     /// How often an idle event stream gets a keep-alive comment.
     #[arg(long, env = "BOARD_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
     pub heartbeat: Duration,
+    /// How long an event stream's client may accept nothing while the board
+    /// has something waiting for it (the socket full) before the board
+    /// closes the stream; the kernel closes any stream whose data waits
+    /// unacknowledged twice as long (a client that vanished).
+    #[arg(long, env = "BOARD_STREAM_WRITE_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub stream_write_timeout: Duration,
+    /// Event streams one login session may hold open at once; more get 429.
+    #[arg(long, env = "BOARD_STREAMS_PER_SESSION", default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub streams_per_session: usize,
+    /// Event streams one user may hold open at once, over all their
+    /// sessions; more get 429.
+    #[arg(long, env = "BOARD_STREAMS_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub streams_per_user: usize,
     /// How often an open event stream re-checks its session (logout,
     /// disabled user, expiry end it).
     #[arg(long, env = "BOARD_SESSION_CHECK", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -52,7 +65,8 @@ pub struct BoardConfig {
     #[arg(long, env = "BOARD_LOGIN_WINDOW", default_value = "15m", value_parser = humantime::parse_duration)]
     pub login_window: Duration,
     /// Password checks (Argon2id, ~19 MiB and tens of ms each) run at once,
-    /// at most; more logins wait up to `db_timeout`, then get 503.
+    /// at most; more logins wait up to `db_timeout`, then get 503. Each runs
+    /// in one of this many 19 MiB buffers, made when first needed and kept.
     #[arg(long, env = "BOARD_PASSWORD_CHECKS", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub password_checks: usize,
     /// Longest database wait per request before answering 503.
@@ -107,5 +121,7 @@ mod tests {
         assert_eq!(c.login_window, Duration::from_secs(900));
         assert!(c.trusted_proxies.is_empty());
         assert_eq!(c.action_timeout, Duration::from_secs(5));
+        assert_eq!(c.stream_write_timeout, Duration::from_secs(30));
+        assert_eq!((c.streams_per_session, c.streams_per_user), (6, 16));
     }
 }

@@ -9,10 +9,13 @@ mod actions;
 mod auth;
 mod config;
 mod error;
+mod events;
 mod feed;
 mod hub;
+mod input;
 mod pages;
 mod routes;
+mod streams;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -39,7 +42,11 @@ pub(crate) struct State {
     pool: PgPool,
     cfg: BoardConfig,
     hub: Arc<hub::Hub>,
+    /// At most `BOARD_PASSWORD_CHECKS` logins past this point at once...
     password_checks: Semaphore,
+    /// ...each checked in one of as many Argon2 buffers, kept and reused.
+    checks: store::users::Checks,
+    streams: Arc<streams::Streams>,
     actions: actions::Actions,
 }
 
@@ -83,10 +90,18 @@ pub fn serve(
         cfg.replay_events,
         cfg.client_backlog,
     ));
-    // The feed runs as long as the process.
+    let streams = Arc::new(streams::Streams::new(
+        cfg.streams_per_session,
+        cfg.streams_per_user,
+        cfg.stream_write_timeout,
+    ));
+    // The feed and the streams' watchdog run as long as the process.
     tokio::spawn(feed::run(database_url, pool.clone(), hub.clone()));
+    tokio::spawn(streams::watchdog(streams.clone()));
     let state = web::Data::new(State {
         password_checks: Semaphore::new(cfg.password_checks),
+        checks: store::users::Checks::new(cfg.password_checks),
+        streams,
         pool,
         cfg,
         hub,
@@ -127,7 +142,7 @@ pub fn serve(
             .route("/login", web::get().to(routes::login_page))
             .route("/login", web::post().to(routes::login))
             .route("/logout", web::post().to(routes::logout))
-            .route("/events", web::get().to(routes::events))
+            .route("/events", web::get().to(events::events))
             .route("/assets/{name}", web::get().to(routes::asset))
             .route("/api/me", web::get().to(routes::me))
             .route("/api/extensions", web::get().to(routes::api_extensions))
@@ -139,6 +154,16 @@ pub fn serve(
             .route("/healthz", web::get().to(telemetry::healthz))
             .default_service(web::to(telemetry::not_found))
     })
+    // Each connection keeps a duplicate of its socket, so that an event
+    // stream whose client accepts nothing can be closed (`streams`).
+    .on_connect(|conn, data| {
+        if let Some(socket) = streams::ConnSocket::of(conn) {
+            data.insert(socket);
+        }
+    })
+    // A client that closes its side is gone: end its stream now, not at
+    // the next write that fails (HTTP/1.1 clients do not half-close).
+    .h1_allow_half_closed(false)
     .client_request_timeout(Duration::from_secs(5))
     .client_disconnect_timeout(Duration::from_secs(1))
     .keep_alive(KeepAlive::Timeout(keep_alive))

@@ -1,24 +1,17 @@
 //! The HTTP handlers.
 
-use std::collections::VecDeque;
-use std::time::Duration;
-
 use actix_web::http::{header, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use futures_util::stream;
 use serde::Deserialize;
 use store::access;
 use store::users;
 use telemetry::Readiness;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::broadcast::Receiver;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::actions;
 use crate::auth;
 use crate::error::BoardError;
-use crate::hub::Frame;
+use crate::input;
 use crate::{pages, State};
 
 type Data = web::Data<State>;
@@ -94,6 +87,15 @@ pub async fn login(
     let LoginForm { username, password } = form.into_inner();
     let name = username.trim().to_lowercase();
     let address = telemetry::client_ip(&req, &state.cfg.trusted_proxies);
+    // A name or a password no account can have (a NUL, a control
+    // character, too long) is refused as a wrong one, at once: no query,
+    // no check, nothing counted. It reveals nothing (no user has such a
+    // name or password), and costs a stranger's flood of them nothing.
+    if users::validate_name(&name).is_err() || !users::could_be_password(&password) {
+        metrics::counter!("switchboard_board_logins_total", "outcome" => "malformed").increment(1);
+        tracing::info!(address = ?address, "login refused: a user name or password no account can have");
+        return Ok(wrong_login());
+    }
     let limit = state.cfg.login_limit();
     let mut conn = state.conn().await?;
     if let access::Attempt::Blocked(wait) =
@@ -123,23 +125,20 @@ pub async fn login(
         .await
         .map_err(|_| BoardError::Unavailable("too many logins at once; try again".into()))?
         .map_err(|_| BoardError::Unavailable("shutting down".into()))?;
-    let user = if password.len() > users::MAX_PASSWORD_BYTES {
-        None
-    } else {
-        web::block(move || users::check(stored, &password))
-            .await
-            .map_err(|_| BoardError::Unavailable("the password check failed; try again".into()))?
-    };
+    // In the memory of the board's pool of checks (at most
+    // BOARD_PASSWORD_CHECKS buffers of 19 MiB, kept and reused).
+    let st = state.clone();
+    let user = web::block(move || st.checks.check(stored, &password))
+        .await
+        .map_err(|_| BoardError::Unavailable("the password check failed; try again".into()))?;
+    metrics::gauge!("switchboard_board_password_buffers").set(state.checks.buffers() as f64);
     drop(permit);
     let mut conn = state.conn().await?;
     let Some(user) = user else {
         // Counted already, by begin_login.
         metrics::counter!("switchboard_board_logins_total", "outcome" => "failed").increment(1);
         tracing::info!(user = ?name, address = ?address, "login failed");
-        return Ok(pages::login(
-            StatusCode::UNAUTHORIZED,
-            Some("Wrong user name or password."),
-        ));
+        return Ok(wrong_login());
     };
     access::clear_login_failures(&mut conn, &name).await?;
     let (secret, _expires) =
@@ -154,6 +153,14 @@ pub async fn login(
     ))
     .map_err(|e| BoardError::BadRequest(e.to_string()))?;
     Ok(r)
+}
+
+/// The answer to a login with a wrong name or password, whatever was wrong.
+fn wrong_login() -> HttpResponse {
+    pages::login(
+        StatusCode::UNAUTHORIZED,
+        Some("Wrong user name or password."),
+    )
 }
 
 /// `POST /logout`: ends the session.
@@ -183,17 +190,18 @@ pub struct ExtensionsQuery {
 }
 
 /// `GET /api/extensions[?source=S]`: every extension's card, as the board
-/// shows it now.
+/// shows it now; 400 for a source that is no source name.
 pub async fn api_extensions(
     req: HttpRequest,
     state: Data,
     q: web::Query<ExtensionsQuery>,
 ) -> Result<HttpResponse, BoardError> {
     let reader = auth::require_reader(&req, &state).await?;
+    let source = input::optional_source(q.source.as_deref())?;
     tracing::debug!(%reader, "extensions read");
     let mut cards = state.hub.cards()?;
-    if let Some(source) = &q.source {
-        cards.retain(|c| &c.extension.source == source);
+    if let Some(source) = source {
+        cards.retain(|c| c.extension.source == source);
     }
     Ok(HttpResponse::Ok().json(cards))
 }
@@ -208,20 +216,21 @@ pub struct CallsQuery {
 
 /// `GET /api/calls[?active=true][&source=S][&limit=N]`: calls, newest
 /// first (only those not ended with `active=true`); at most `limit`
-/// (default 100, at most 1,000).
+/// (default 100, at most 1,000); 400 for a source that is no source name.
 pub async fn api_calls(
     req: HttpRequest,
     state: Data,
     q: web::Query<CallsQuery>,
 ) -> Result<HttpResponse, BoardError> {
     let reader = auth::require_reader(&req, &state).await?;
+    let source = input::optional_source(q.source.as_deref())?;
     tracing::debug!(%reader, active = q.active, "calls read");
     let limit = i64::from(q.limit.unwrap_or(100).clamp(1, 1000));
     let mut conn = state.conn().await?;
     let calls = if q.active {
-        domain::projection::read::active_calls(&mut conn, q.source.as_deref(), limit).await?
+        domain::projection::read::active_calls(&mut conn, source, limit).await?
     } else {
-        domain::projection::read::recent_calls(&mut conn, q.source.as_deref(), limit).await?
+        domain::projection::read::recent_calls(&mut conn, source, limit).await?
     };
     Ok(HttpResponse::Ok().json(calls))
 }
@@ -250,7 +259,7 @@ pub async fn hangup(
     let leg_id = serde_json::from_slice::<HangupBody>(&body)
         .map_err(|_| BoardError::BadRequest(r#"send {"leg_id": "..."}"#.into()))?
         .leg_id;
-    actions::check_ids(&source, &call_id, &leg_id)?;
+    input::call_ids(&source, &call_id, &leg_id)?;
     let request = actions::Request {
         user: s.name,
         source,
@@ -271,134 +280,4 @@ pub async fn hangup(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "result": result })))
-}
-
-/// `GET /events`: the Server-Sent Events stream of a logged-in browser.
-/// A snapshot (or, with a usable `Last-Event-ID`, the updates missed),
-/// then every update; a keep-alive comment when idle. The stream ends when
-/// the session does (logout, expiry, disabled user), when the browser
-/// falls too far behind, or when the server stops; the browser then
-/// reconnects.
-pub async fn events(req: HttpRequest, state: Data) -> Result<HttpResponse, BoardError> {
-    let token = auth::cookie_value(&req).ok_or(BoardError::Unauthorized)?;
-    let session = auth::require_session(&req, &state).await?;
-    let last = req
-        .headers()
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok());
-    let sub = state.hub.subscribe(last)?;
-    metrics::counter!("switchboard_board_streams_opened_total", "start" => if sub.resumed { "resumed" } else { "snapshot" })
-        .increment(1);
-    let mut first: VecDeque<Frame> = sub.first.into();
-    // Reconnect after a second when the stream ends.
-    first.push_front(Bytes::from_static(b"retry: 1000\n\n"));
-    let until = (session.expires_at - chrono::Utc::now())
-        .to_std()
-        .unwrap_or(Duration::ZERO);
-    let st = Stream {
-        first,
-        updates: sub.updates,
-        heartbeat: interval(state.cfg.heartbeat),
-        check: jittered(state.cfg.session_check),
-        expires: Instant::now() + until,
-        token,
-        state: state.clone(),
-        _open: OpenStream::new(),
-    };
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        // nginx: do not buffer this answer.
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(stream::unfold(st, next_frame)))
-}
-
-fn interval(period: Duration) -> Interval {
-    let period = period.max(Duration::from_millis(100));
-    let mut i = tokio::time::interval_at(Instant::now() + period, period);
-    i.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    i
-}
-
-/// [`interval`] whose first tick comes at a random point of the first
-/// period: after a restart every browser reconnects within a second, and
-/// their session checks must not all hit the database at once.
-fn jittered(period: Duration) -> Interval {
-    let period = period.max(Duration::from_millis(100));
-    let first = period.mul_f64(0.5 + fastrand::f64() * 0.5);
-    let mut i = tokio::time::interval_at(Instant::now() + first, period);
-    i.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    i
-}
-
-/// Counts open streams in a gauge while alive.
-struct OpenStream;
-
-impl OpenStream {
-    fn new() -> OpenStream {
-        metrics::gauge!("switchboard_board_streams_open").increment(1.0);
-        OpenStream
-    }
-}
-
-impl Drop for OpenStream {
-    fn drop(&mut self) {
-        metrics::gauge!("switchboard_board_streams_open").decrement(1.0);
-    }
-}
-
-struct Stream {
-    first: VecDeque<Frame>,
-    updates: Receiver<Frame>,
-    heartbeat: Interval,
-    check: Interval,
-    expires: Instant,
-    token: String,
-    state: Data,
-    _open: OpenStream,
-}
-
-async fn next_frame(mut st: Stream) -> Option<(Result<Bytes, actix_web::Error>, Stream)> {
-    if let Some(f) = st.first.pop_front() {
-        return Some((Ok(f), st));
-    }
-    loop {
-        tokio::select! {
-            r = st.updates.recv() => match r {
-                Ok(f) => {
-                    st.heartbeat.reset();
-                    return Some((Ok(f), st));
-                }
-                Err(RecvError::Lagged(missed)) => {
-                    metrics::counter!("switchboard_board_streams_dropped_total", "why" => "slow").increment(1);
-                    tracing::info!(missed, "event stream fell behind; dropped (the browser resumes)");
-                    return None;
-                }
-                Err(RecvError::Closed) => return None,
-            },
-            _ = st.heartbeat.tick() => return Some((Ok(Bytes::from_static(b": ping\n\n")), st)),
-            _ = st.check.tick() => {
-                if !session_still_valid(&st).await {
-                    metrics::counter!("switchboard_board_streams_dropped_total", "why" => "session").increment(1);
-                    return None;
-                }
-            }
-            _ = tokio::time::sleep_until(st.expires) => {
-                metrics::counter!("switchboard_board_streams_dropped_total", "why" => "session").increment(1);
-                return None;
-            }
-        }
-    }
-}
-
-/// Whether the stream's session is still valid; `true` when the database
-/// cannot tell (a database blip does not close every board).
-async fn session_still_valid(st: &Stream) -> bool {
-    let Ok(mut conn) = st.state.conn().await else {
-        return true;
-    };
-    match access::session(&mut conn, &st.token).await {
-        Ok(s) => s.is_some(),
-        Err(_) => true,
-    }
 }

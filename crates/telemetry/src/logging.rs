@@ -7,7 +7,18 @@ use tracing_subscriber::EnvFilter;
 /// Logs go to stderr so that command output on stdout stays clean. A second
 /// call (tests) keeps the first subscriber.
 pub fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // actix-http logs a request that does not parse (a NUL byte in a
+    // header, a garbled request line: the client's mistake, answered 400)
+    // at ERROR, "stream error: ...": anyone could fill the error log with
+    // them. Its HTTP/1 dispatcher logs nothing else worth keeping, so it is
+    // silenced unless RUST_LOG names actix_http.
+    let named = std::env::var("RUST_LOG").is_ok_and(|v| v.contains("actix_http"));
+    if !named {
+        if let Ok(quiet) = "actix_http::h1::dispatcher=off".parse() {
+            filter = filter.add_directive(quiet);
+        }
+    }
     let json = json_logs();
     // Colours only for a person at a terminal, not in log files.
     let builder = tracing_subscriber::fmt()

@@ -2,7 +2,8 @@
 //! migrated template so that tests run in parallel, with named counts on
 //! it; the real binaries started on free ports, alone or as a whole
 //! [`Stack`]; webhooks signed as each provider signs them; the sample
-//! payloads; the in-memory reference model; bounded waits.
+//! payloads; the in-memory reference model; bounded waits; a binary's
+//! log kept for the test to read.
 
 pub mod cluster;
 pub mod plan;
@@ -12,6 +13,7 @@ pub mod snapshot;
 mod counts;
 mod db;
 mod fixtures;
+mod logs;
 mod procs;
 mod signing;
 mod stack;
@@ -23,6 +25,7 @@ pub use db::{
     OTHER_SECRETS_KEY, TEST_SECRETS_KEY,
 };
 pub use fixtures::{fixture, fixtures_dir};
+pub use logs::Logs;
 pub use procs::{
     bin, free_port, spawn, start_worker, worker_cli, worker_cli_env, worker_cli_stdin, worker_ok,
     worker_ok_stdin, Board, Ingest, Proc,

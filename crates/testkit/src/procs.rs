@@ -73,6 +73,16 @@ impl Drop for Proc {
 /// that a failing test shows the binary's logs). The binary gets the test
 /// secrets key ([`crate::TEST_SECRETS_KEY`]) unless `envs` says otherwise.
 pub fn spawn(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<Proc> {
+    spawn_to(name, args, envs, Stdio::inherit())
+}
+
+/// [`spawn`] with the binary's stderr sent to `stderr` (a log file, say).
+pub(crate) fn spawn_to(
+    name: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    stderr: Stdio,
+) -> Result<Proc> {
     let mut cmd = Command::new(bin(name)?);
     cmd.args(args)
         .env_remove("DATABASE_URL")
@@ -84,7 +94,7 @@ pub fn spawn(name: &str, args: &[&str], envs: &[(&str, &str)]) -> Result<Proc> {
         )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .kill_on_drop(true);
     for (k, v) in envs {
         cmd.env(k, v);
@@ -207,11 +217,30 @@ impl Board {
         let admin_port = free_port()?;
         let bind = format!("127.0.0.1:{port}");
         let admin = format!("127.0.0.1:{admin_port}");
-        let mut args = vec!["--bind", &bind, "--metrics-bind", &admin, "--workers", "2"];
+        let (args, all) = Board::command(db_url, &bind, &admin, extra, envs);
+        let proc = spawn("board", &args, &all)?;
+        Board::ready(proc, port, admin_port).await
+    }
+
+    /// The arguments and environment [`Board::start_on_with_env`] starts
+    /// the board with: its binds, then `extra`; the plain-HTTP cookie.
+    pub(crate) fn command<'a>(
+        db_url: &'a str,
+        bind: &'a str,
+        admin: &'a str,
+        extra: &[&'a str],
+        envs: &[(&'a str, &'a str)],
+    ) -> (Vec<&'a str>, Vec<(&'a str, &'a str)>) {
+        let mut args = vec!["--bind", bind, "--metrics-bind", admin, "--workers", "2"];
         args.extend_from_slice(extra);
         let mut all = vec![("DATABASE_URL", db_url), ("BOARD_COOKIE_SECURE", "false")];
         all.extend_from_slice(envs);
-        let proc = spawn("board", &args, &all)?;
+        (args, all)
+    }
+
+    /// The board started as `proc`, once its `/readyz` answers 200 (at
+    /// most 20 s).
+    pub(crate) async fn ready(proc: Proc, port: u16, admin_port: u16) -> Result<Board> {
         let board = Board {
             proc,
             port,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use testkit::Stack;
+use testkit::{Board, Stack};
 use traffic::scenario::{self, Step};
 
 /// How long any condition is waited for.
@@ -75,4 +75,33 @@ pub async fn login(board_url: &str, user: &str, password: &str) -> String {
         .and_then(|v| v.to_str().ok())
         .expect("a session cookie");
     set.split(';').next().unwrap_or_default().to_string()
+}
+
+/// The value of the counter `name{label}` on the board's operators' port
+/// (the sum over the series whose labels contain `label`).
+pub async fn metric(board: &Board, name: &str, label: &str) -> f64 {
+    let r = board
+        .admin_client()
+        .request("GET", "/metrics", &[], b"")
+        .await
+        .expect("/metrics");
+    assert_eq!(r.status, 200);
+    r.text()
+        .lines()
+        .filter(|l| {
+            (l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+                && l.contains(label)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The resident memory of process `pid`, in kB (0 once it is gone).
+pub fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }

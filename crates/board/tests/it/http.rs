@@ -13,7 +13,7 @@ use testkit::{wait_until, Board, Counter, Stack};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use traffic::scenario::{yeastar_snapshot, Member, Step};
 
-use crate::helpers::{call, http, login, login_raw, stack, OPERATOR, VIEWER, WAIT};
+use crate::helpers::{call, http, login, login_raw, metric, rss_kb, stack, OPERATOR, VIEWER, WAIT};
 
 /// The Content-Security-Policy of every answer (docs/board.md).
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
@@ -311,34 +311,6 @@ impl Sse {
             }
         }
     }
-}
-
-/// The value of the counter `name{label}` on the board's operators' port.
-async fn metric(board: &Board, name: &str, label: &str) -> f64 {
-    let r = board
-        .admin_client()
-        .request("GET", "/metrics", &[], b"")
-        .await
-        .expect("/metrics");
-    assert_eq!(r.status, 200);
-    r.text()
-        .lines()
-        .filter(|l| {
-            (l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
-                && l.contains(label)
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-/// The resident memory of process `pid`, in kB.
-fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS")
 }
 
 /// Waits until `GET /api/extensions` (read with `auth` headers) shows a

@@ -5,8 +5,11 @@
 //! through are FAKES on loopback (`fake_pbx`).
 
 mod actions;
+mod bad_input;
 mod browser;
 mod fake_pbx;
 mod helpers;
 mod http;
+mod login_flood;
+mod silent_streams;
 mod webdriver;

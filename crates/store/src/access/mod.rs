@@ -65,6 +65,24 @@ pub enum AccessError {
     Query(#[from] diesel::result::Error),
 }
 
+/// Characters of a secret after its prefix: 32 bytes in Base64url.
+const SECRET_CHARS: usize = 43;
+
+/// Whether `value` has the shape of a session cookie: 43 Base64url
+/// characters. Anything else opens no session, and is not looked up.
+pub fn session_shaped(value: &str) -> bool {
+    value.len() == SECRET_CHARS
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Whether `value` has the shape of an API token: [`TOKEN_PREFIX`], then
+/// as [`session_shaped`].
+pub fn token_shaped(value: &str) -> bool {
+    value.strip_prefix(TOKEN_PREFIX).is_some_and(session_shaped)
+}
+
 fn random_secret(prefix: &str) -> Result<Secret, AccessError> {
     let mut bytes = [0u8; 32];
     SystemRandom::new()
@@ -97,5 +115,17 @@ mod tests {
         assert!(b.expose().starts_with(TOKEN_PREFIX));
         assert_ne!(a.expose(), &b.expose()[TOKEN_PREFIX.len()..]);
         assert_eq!(format!("{a:?}"), "Secret(..)");
+        assert!(session_shaped(a.expose()) && !token_shaped(a.expose()));
+        assert!(token_shaped(b.expose()) && !session_shaped(b.expose()));
+    }
+
+    #[test]
+    fn other_shapes_are_neither() {
+        let nul = format!("{}\0{}", "a".repeat(21), "a".repeat(21));
+        let other = format!("{}+", "a".repeat(42));
+        for v in ["", "a", nul.as_str(), other.as_str(), &"a".repeat(44)] {
+            assert!(!session_shaped(v), "{v:?}");
+            assert!(!token_shaped(&format!("{TOKEN_PREFIX}{v}")), "{v:?}");
+        }
     }
 }

@@ -70,8 +70,8 @@ pub async fn session(
         #[diesel(sql_type = Timestamptz)]
         expires_at: DateTime<Utc>,
     }
-    // A value of the wrong length cannot be a session: skip the query.
-    if token.len() != 43 {
+    // A value of another shape cannot be a session: skip the query.
+    if !super::session_shaped(token) {
         return Ok(None);
     }
     let mut rows: Vec<Row> = diesel::sql_query(

@@ -91,7 +91,7 @@ pub async fn token(
     conn: &mut AsyncPgConnection,
     value: &str,
 ) -> Result<Option<String>, AccessError> {
-    if !value.starts_with(TOKEN_PREFIX) || value.len() != TOKEN_PREFIX.len() + 43 {
+    if !super::token_shaped(value) {
         return Ok(None);
     }
     #[derive(QueryableByName)]

@@ -1,25 +1,26 @@
-//! Board users: who may log in to the browser board (not built yet), with
-//! their role and an Argon2id hash of their password. Managed by the
-//! operator with `worker user add|list|disable`.
+//! Board users: who may log in to the board, with their role and an
+//! Argon2id hash of their password. Managed by the operator with `worker
+//! user add|list|disable`.
 //!
 //! Passwords are hashed with Argon2id (RustCrypto `argon2`, its default
 //! parameters) and a random salt, stored as a PHC string so that the
-//! parameters travel with each hash. [`verify`] always spends exactly one
-//! hash verification, against a dummy hash when the user is unknown, so
-//! that its timing does not tell whether a name exists. Nothing here logs,
-//! returns or formats a password.
+//! parameters travel with each hash (`hash.rs`, with the pool of memory
+//! that logins check them in). A login spends exactly one hash check,
+//! against a dummy hash when the user is unknown, so that its timing does
+//! not tell whether a name exists. Nothing here logs, returns or formats a
+//! password.
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::OnceLock;
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz};
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+mod hash;
+
+pub use hash::{hash_password, Checks};
 
 /// Fewest characters (Unicode scalar values) a password may have.
 pub const MIN_PASSWORD_CHARS: usize = 12;
@@ -133,35 +134,12 @@ pub fn validate_password(password: &str) -> Result<(), UserError> {
     Ok(())
 }
 
-/// Hashes `password` with Argon2id (default parameters) and a random salt;
-/// returns the PHC string (`$argon2id$v=19$...`).
-pub fn hash_password(password: &str) -> Result<String, UserError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(UserError::Hash)
-}
-
-/// Whether `password` matches the PHC string `hash` (constant-time
-/// comparison by the library). A malformed hash matches nothing.
-pub fn password_matches(hash: &str, password: &str) -> bool {
-    match PasswordHash::new(hash) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
-        Err(_) => false,
-    }
-}
-
-/// A hash of a password nobody has, computed once with the same
-/// parameters as real hashes: what an unknown user is checked against.
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        hash_password("no user has this password: it only spends the time of a check")
-            .expect("hashing a fixed password")
-    })
+/// Whether `password` could be anyone's: at most [`MAX_PASSWORD_BYTES`]
+/// bytes and no control character, as [`add`] has always required. A login
+/// with one that could not is refused without a check (it reveals nothing:
+/// no account has such a password).
+pub fn could_be_password(password: &str) -> bool {
+    password.len() <= MAX_PASSWORD_BYTES && !password.chars().any(char::is_control)
 }
 
 #[derive(QueryableByName)]
@@ -200,19 +178,10 @@ impl UserRow {
 }
 
 /// The login decision, given the stored user and hash (`None`: no such
-/// user): the user when the password matches and they are not disabled.
-/// Spends one hash verification in every case.
+/// user): [`Checks::check`] in memory of its own (19 MiB, allocated and
+/// freed: for a command run once; the board keeps a [`Checks`]).
 pub fn check(stored: Option<(User, String)>, password: &str) -> Option<User> {
-    match stored {
-        Some((user, hash)) => {
-            let ok = password_matches(&hash, password);
-            (ok && user.disabled_at.is_none()).then_some(user)
-        }
-        None => {
-            let _ = password_matches(dummy_hash(), password);
-            None
-        }
-    }
+    Checks::new(1).check(stored, password)
 }
 
 /// What [`add`] did.
@@ -361,18 +330,8 @@ mod tests {
     }
 
     #[test]
-    fn hashes_are_argon2id_with_a_random_salt() {
-        let a = hash_password(PASSWORD).unwrap();
-        let b = hash_password(PASSWORD).unwrap();
-        assert!(a.starts_with("$argon2id$v=19$"), "{a}");
-        assert_ne!(a, b, "each hash has its own salt");
-        assert!(!a.contains(PASSWORD));
-    }
-
-    #[test]
     fn the_right_password_verifies() {
         let hash = hash_password(PASSWORD).unwrap();
-        assert!(password_matches(&hash, PASSWORD));
         let user = check(stored(hash, false), PASSWORD).expect("verified");
         assert_eq!(user.name, "alice");
     }
@@ -380,30 +339,23 @@ mod tests {
     #[test]
     fn a_wrong_password_does_not() {
         let hash = hash_password(PASSWORD).unwrap();
-        assert!(!password_matches(&hash, "correct horse battery stapler"));
+        assert!(check(stored(hash.clone(), false), "correct horse battery stapler").is_none());
         assert!(check(stored(hash.clone(), false), "").is_none());
         assert!(check(stored(hash, false), "Correct horse battery staple").is_none());
     }
 
     #[test]
     fn an_unknown_user_does_not_and_still_spends_a_check() {
-        assert!(check(None, PASSWORD).is_none());
-        // The dummy is a real hash of the same kind, so it costs the same.
-        let dummy = dummy_hash();
-        assert!(dummy.starts_with("$argon2id$v=19$"));
-        assert!(PasswordHash::new(dummy).is_ok());
-        assert!(!password_matches(dummy, PASSWORD));
+        // Against the dummy hash, in the pool's memory: one buffer made.
+        let checks = Checks::new(4);
+        assert!(checks.check(None, PASSWORD).is_none());
+        assert_eq!(checks.buffers(), 1);
     }
 
     #[test]
     fn a_disabled_user_does_not() {
         let hash = hash_password(PASSWORD).unwrap();
         assert!(check(stored(hash, true), PASSWORD).is_none());
-    }
-
-    #[test]
-    fn a_malformed_hash_matches_nothing() {
-        assert!(!password_matches("plaintext", "plaintext"));
     }
 
     #[test]
@@ -427,6 +379,10 @@ mod tests {
             validate_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)),
             Err(UserError::PasswordTooLong)
         ));
+        assert!(could_be_password("twelve-chars") && could_be_password(""));
+        for bad in ["a\0b", "tab\there", &"x".repeat(MAX_PASSWORD_BYTES + 1)] {
+            assert!(!could_be_password(bad), "{bad:?}");
+        }
         assert_eq!("operator".parse::<Role>().unwrap(), Role::Operator);
         assert!("admin".parse::<Role>().is_err());
     }

@@ -1,26 +1,42 @@
-//! A connection target: the URL parsed once, with its TLS client, and the
-//! connections opened from it; a failed connection is explained (TLS
-//! refused, TLS not offered, or the server's own error).
+//! A connection target: the URL parsed once, with its TLS client and its
+//! hosts, and the connections opened from it. The hosts are tried in turn,
+//! starting with the one that last accepted, each within the connect
+//! deadline (TCP, TLS, start-up and, with `target_session_attrs=read-write`,
+//! the check that it takes writes), so that a host that is down, hangs or
+//! is a standby costs at most that deadline. A failed connection is
+//! explained (TLS refused, TLS not offered, a read-only host, the server's
+//! own error, per host).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use diesel_async::AsyncPgConnection;
 use rustls::CertificateError;
-use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_postgres::config::{SslMode as PgSslMode, TargetSessionAttrs};
+use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::config::client_config;
 use super::params::{default_root_cert, split_tls_params};
 use super::{SslMode, TlsError};
+use crate::dial::{self, Endpoint, SocketOptions, Stream};
 use crate::Error;
 
-/// A parsed connection target: the URL for tokio-postgres and the TLS
-/// client set up once (the CA file is read when the target is built, not on
-/// every connection).
+/// A parsed connection target: the URL for tokio-postgres, its hosts, and
+/// the TLS client set up once (the CA file is read when the target is
+/// built, not on every connection).
 #[derive(Clone)]
 pub(crate) struct Target {
     pg: tokio_postgres::Config,
     mode: SslMode,
     root_cert: Option<String>,
     tls: Option<MakeRustlsConnect>,
+    endpoints: Arc<Vec<Endpoint>>,
+    socket: SocketOptions,
+    connect_timeout: Duration,
+    /// The host that accepted last: tried first next time.
+    preferred: Arc<AtomicUsize>,
 }
 
 impl Target {
@@ -53,7 +69,16 @@ impl Target {
             SslMode::Allow | SslMode::Prefer => PgSslMode::Prefer,
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
         });
+        let endpoints =
+            dial::endpoints(&pg).map_err(diesel::ConnectionError::InvalidConnectionUrl)?;
         Ok(Target {
+            socket: SocketOptions::of(&pg),
+            connect_timeout: pg
+                .get_connect_timeout()
+                .copied()
+                .unwrap_or(dial::CONNECT_TIMEOUT),
+            endpoints: Arc::new(endpoints),
+            preferred: Arc::default(),
             pg,
             mode,
             root_cert,
@@ -61,32 +86,74 @@ impl Target {
         })
     }
 
-    /// Opens one connection (the background task that drives it runs on the
-    /// current tokio runtime). With `in_transaction`, the session set-up
-    /// that diesel-async runs on a new connection (two prepared `SET`s) is
-    /// wrapped in a transaction: behind a pooler in transaction mode its
-    /// statements then reach one server connection. Returns it, or why it
-    /// failed.
-    pub(crate) async fn connect(&self, in_transaction: bool) -> Result<AsyncPgConnection, Error> {
-        let mut conn = match &self.tls {
-            None => {
-                let (client, connection) = self
-                    .pg
-                    .connect(tokio_postgres::NoTls)
-                    .await
-                    .map_err(|e| self.connect_error(e))?;
-                let connection = begin_if(&client, connection, in_transaction).await?;
-                AsyncPgConnection::try_from_client_and_connection(client, connection).await?
+    /// How many hosts the URL names.
+    pub(crate) fn hosts(&self) -> usize {
+        self.endpoints.len()
+    }
+
+    /// The deadline of each host's attempt.
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// Opens one connection to the first host that accepts it within the
+    /// connect deadline (the background task that drives it runs on the
+    /// current tokio runtime); its reads fail when the server leaves a
+    /// request unanswered for `answer`. With `in_transaction`, the session
+    /// set-up that diesel-async runs on a new connection (two prepared
+    /// `SET`s) is wrapped in a transaction: behind a pooler in transaction
+    /// mode its statements then reach one server connection. Returns it, or
+    /// why it failed (on every host).
+    pub(crate) async fn connect(
+        &self,
+        in_transaction: bool,
+        answer: Option<Duration>,
+    ) -> Result<AsyncPgConnection, Error> {
+        let n = self.endpoints.len();
+        let first = self.preferred.load(Ordering::Relaxed) % n.max(1);
+        let mut failed = Vec::new();
+        for i in (0..n).map(|k| (first + k) % n) {
+            let ep = &self.endpoints[i];
+            let attempt = self.connect_to(ep, in_transaction, answer);
+            let error = match tokio::time::timeout(self.connect_timeout, attempt).await {
+                Ok(Ok(conn)) => {
+                    self.preferred.store(i, Ordering::Relaxed);
+                    return Ok(conn);
+                }
+                Ok(Err(e)) => e,
+                Err(_) => bad(format!(
+                    "{ep}: no answer within {:?} (connect_timeout; timed out)",
+                    self.connect_timeout
+                )),
+            };
+            failed.push(error);
+        }
+        match failed.len() {
+            // One host: its error as it is (TLS errors stay typed).
+            1 => Err(failed.remove(0)),
+            _ => {
+                let each: Vec<String> = failed.iter().map(|e| e.to_string()).collect();
+                Err(bad(format!(
+                    "no host accepted the connection: {}",
+                    each.join("; ")
+                )))
             }
-            Some(tls) => {
-                let (client, connection) = self
-                    .pg
-                    .connect(tls.clone())
-                    .await
-                    .map_err(|e| self.connect_error(e))?;
-                let connection = begin_if(&client, connection, in_transaction).await?;
-                AsyncPgConnection::try_from_client_and_connection(client, connection).await?
-            }
+        }
+    }
+
+    /// One attempt on `ep`, without a deadline of its own: on a socket of
+    /// [`dial`] with the answer deadline when there is one, else through
+    /// tokio-postgres's own socket (the only kind diesel-async delivers
+    /// notifications from: LISTEN connections, commands).
+    async fn connect_to(
+        &self,
+        ep: &Endpoint,
+        in_transaction: bool,
+        answer: Option<Duration>,
+    ) -> Result<AsyncPgConnection, Error> {
+        let mut conn = match answer {
+            Some(_) => self.connect_raw(ep, in_transaction, answer).await?,
+            None => self.connect_own(ep, in_transaction).await?,
         };
         if in_transaction {
             diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, "COMMIT").await?;
@@ -94,25 +161,165 @@ impl Target {
         Ok(conn)
     }
 
-    fn host(&self) -> String {
-        let host = match self.pg.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-            #[cfg(unix)]
-            Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
-            None => "localhost".to_string(),
+    /// A connection on a socket of [`dial`]: the connection is driven by a
+    /// task of its own, which ends when the connection fails or is dropped.
+    async fn connect_raw(
+        &self,
+        ep: &Endpoint,
+        in_transaction: bool,
+        answer: Option<Duration>,
+    ) -> Result<AsyncPgConnection, Error> {
+        let stream = dial::open(ep, &self.socket, answer)
+            .await
+            .map_err(|e| bad(format!("cannot reach {ep}: {e}")))?;
+        let client = match &self.tls {
+            None => {
+                let (client, connection) = self
+                    .pg
+                    .connect_raw(stream, tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| self.connect_error(ep, e))?;
+                let connection = self
+                    .session(ep, &client, connection, in_transaction)
+                    .await?;
+                spawn_driver(ep, connection);
+                client
+            }
+            Some(tls) => {
+                let mut make = tls.clone();
+                let connect =
+                    match MakeTlsConnect::<Stream>::make_tls_connect(&mut make, ep.tls_name()) {
+                        Ok(c) => c,
+                        Err(never) => match never {},
+                    };
+                let (client, connection) = self
+                    .pg
+                    .connect_raw(stream, connect)
+                    .await
+                    .map_err(|e| self.connect_error(ep, e))?;
+                let connection = self
+                    .session(ep, &client, connection, in_transaction)
+                    .await?;
+                spawn_driver(ep, connection);
+                client
+            }
         };
-        match self.pg.get_ports().first() {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
+        Ok(AsyncPgConnection::try_from(client).await?)
+    }
+
+    /// A connection through tokio-postgres's own socket, to `ep` alone
+    /// (with this crate's socket settings).
+    async fn connect_own(
+        &self,
+        ep: &Endpoint,
+        in_transaction: bool,
+    ) -> Result<AsyncPgConnection, Error> {
+        let pg = self.single(ep);
+        Ok(match &self.tls {
+            None => {
+                let (client, connection) = pg
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| self.connect_error(ep, e))?;
+                let connection = self
+                    .session(ep, &client, connection, in_transaction)
+                    .await?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await?
+            }
+            Some(tls) => {
+                let (client, connection) = pg
+                    .connect(tls.clone())
+                    .await
+                    .map_err(|e| self.connect_error(ep, e))?;
+                let connection = self
+                    .session(ep, &client, connection, in_transaction)
+                    .await?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await?
+            }
+        })
+    }
+
+    /// The URL's settings for `ep` alone, with this crate's socket settings
+    /// (the read-write check is [`Target::session`]'s).
+    fn single(&self, ep: &Endpoint) -> tokio_postgres::Config {
+        let from = &self.pg;
+        let mut pg = tokio_postgres::Config::new();
+        if let Some(v) = from.get_user() {
+            pg.user(v);
         }
+        if let Some(v) = from.get_password() {
+            pg.password(v);
+        }
+        if let Some(v) = from.get_dbname() {
+            pg.dbname(v);
+        }
+        if let Some(v) = from.get_options() {
+            pg.options(v);
+        }
+        if let Some(v) = from.get_application_name() {
+            pg.application_name(v);
+        }
+        pg.ssl_mode(from.get_ssl_mode())
+            .ssl_negotiation(from.get_ssl_negotiation())
+            .channel_binding(from.get_channel_binding())
+            .connect_timeout(self.connect_timeout);
+        ep.configure(&mut pg);
+        self.socket.configure(&mut pg);
+        pg
+    }
+
+    /// On a new connection: the `target_session_attrs` check (tokio-postgres
+    /// makes it only when it opens the socket itself), then `BEGIN` when
+    /// `in_transaction`. Returns the connection, to be driven from then on.
+    async fn session<S, T>(
+        &self,
+        ep: &Endpoint,
+        client: &tokio_postgres::Client,
+        mut connection: tokio_postgres::Connection<S, T>,
+        in_transaction: bool,
+    ) -> Result<tokio_postgres::Connection<S, T>, Error>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let wants = self.pg.get_target_session_attrs();
+        if wants != TargetSessionAttrs::Any {
+            let rows = drive(
+                client.simple_query("SHOW transaction_read_only"),
+                &mut connection,
+            )
+            .await?;
+            let read_only = rows.iter().any(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0) == Some("on"),
+                _ => false,
+            });
+            match wants {
+                TargetSessionAttrs::ReadWrite if read_only => {
+                    return Err(bad(format!(
+                        "{ep}: the server is read-only (a standby?), and \
+                         target_session_attrs=read-write wants a primary (SQLSTATE 25006)"
+                    )))
+                }
+                TargetSessionAttrs::ReadOnly if !read_only => {
+                    return Err(bad(format!(
+                        "{ep}: the server takes writes (target_session_attrs=read-only)"
+                    )))
+                }
+                _ => {}
+            }
+        }
+        if in_transaction {
+            drive(client.batch_execute("BEGIN"), &mut connection).await?;
+        }
+        Ok(connection)
     }
 
     /// Sorts a failed connection: TLS failures get their own, explained
     /// error; the rest stay connection errors.
-    fn connect_error(&self, e: tokio_postgres::Error) -> Error {
+    fn connect_error(&self, ep: &Endpoint, e: tokio_postgres::Error) -> Error {
         if let Some(error) = rustls_cause(&e) {
             return TlsError::Handshake {
-                host: self.host(),
+                host: ep.to_string(),
                 mode: self.mode,
                 hint: self.hint(&error),
                 error,
@@ -125,14 +332,14 @@ impl Target {
         while let Some(c) = cause {
             if c.to_string() == "server does not support TLS" {
                 return TlsError::NotOffered {
-                    host: self.host(),
+                    host: ep.to_string(),
                     mode: self.mode,
                 }
                 .into();
             }
             cause = c.source();
         }
-        diesel::ConnectionError::BadConnection(with_causes(&e)).into()
+        bad(format!("{ep}: {}", with_causes(&e)))
     }
 
     fn hint(&self, error: &rustls::Error) -> String {
@@ -157,36 +364,47 @@ impl Target {
     }
 }
 
-/// Sends `BEGIN` (when `yes`) on a new connection, driving it until the
-/// answer came. Returns the connection, to be driven from then on.
-async fn begin_if<S, T>(
-    client: &tokio_postgres::Client,
-    mut connection: tokio_postgres::Connection<S, T>,
-    yes: bool,
-) -> Result<tokio_postgres::Connection<S, T>, Error>
+/// Runs `request` on a new connection, driving the connection until the
+/// answer came. Returns the answer.
+async fn drive<R, S, T>(
+    request: impl std::future::Future<Output = Result<R, tokio_postgres::Error>>,
+    connection: &mut tokio_postgres::Connection<S, T>,
+) -> Result<R, Error>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    if !yes {
-        return Ok(connection);
-    }
     tokio::select! {
-        r = client.batch_execute("BEGIN") => r.map_err(|e| {
-            Error::Connect(diesel::ConnectionError::BadConnection(e.to_string()))
-        })?,
-        r = &mut connection => {
-            let why = match r {
-                Ok(()) => "the server closed the connection".to_string(),
-                Err(e) => e.to_string(),
-            };
-            return Err(Error::Connect(diesel::ConnectionError::BadConnection(why)));
-        }
+        r = request => r.map_err(|e| bad(with_causes(&e))),
+        r = connection => Err(bad(match r {
+            Ok(()) => "the server closed the connection".to_string(),
+            Err(e) => with_causes(&e),
+        })),
     }
-    Ok(connection)
 }
 
-/// `e` and what caused it: tokio-postgres names only the kind of failure
+/// Drives `connection` on a task of its own until it ends (the client was
+/// dropped, or the connection failed: then it is logged).
+fn spawn_driver<S, T>(ep: &Endpoint, connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let host = ep.to_string();
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(%host, error = %with_causes(&e), "a database connection failed");
+        }
+    });
+}
+
+/// A connection failure explained by `why`.
+fn bad(why: String) -> Error {
+    Error::Connect(diesel::ConnectionError::BadConnection(why))
+}
+
+/// `e` and what caused it, and the server's SQLSTATE if it sent one:
+/// tokio-postgres names only the kind of failure
 /// ("db error", "error connecting to server") and keeps the reason (the
 /// server's message, the OS error) as its source.
 fn with_causes(e: &tokio_postgres::Error) -> String {
@@ -196,6 +414,11 @@ fn with_causes(e: &tokio_postgres::Error) -> String {
         text.push_str(": ");
         text.push_str(&c.to_string());
         cause = c.source();
+    }
+    // The server's error code, for sorting the failure (store::Cause):
+    // its message may be in another language.
+    if let Some(code) = e.code() {
+        text.push_str(&format!(" (SQLSTATE {})", code.code()));
     }
     text
 }

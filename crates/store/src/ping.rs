@@ -31,6 +31,24 @@ impl PingError {
     pub fn cause(&self) -> Cause {
         self.error.cause().unwrap_or(Cause::Other)
     }
+
+    /// For a readiness answer: `error`, `cause`, and `reported` (`cause`,
+    /// `error`, `seconds_ago`) when the server reported something else
+    /// before.
+    pub fn fields(&self) -> serde_json::Value {
+        let mut f = serde_json::json!({
+            "error": self.error.with_sources(),
+            "cause": self.cause().as_str(),
+        });
+        if let Some(r) = &self.reported {
+            f["reported"] = serde_json::json!({
+                "cause": r.cause.as_str(),
+                "error": r.error,
+                "seconds_ago": (r.age_secs() * 10.0).round() / 10.0,
+            });
+        }
+        f
+    }
 }
 
 #[derive(diesel::QueryableByName)]

@@ -93,7 +93,14 @@ pub fn failed(e: &Error) -> Option<Cause> {
     if s.now.as_ref().map(|n| n.cause) != Some(cause) {
         set_gauges(Some(cause));
     }
-    if reported_by_server(cause) {
+    // What the server reported is kept unless something as telling
+    // comes: a full disk stays the story through the crash and restart
+    // it causes ("shutdown", "starting", then "unreachable").
+    let keeps = s
+        .reported
+        .as_ref()
+        .is_some_and(|r| r.at.elapsed() < REMEMBER && r.cause < cause);
+    if reported_by_server(cause) && !keeps {
         s.reported = Some(seen.clone());
     }
     s.now = Some(seen);
@@ -109,17 +116,20 @@ fn reported_by_server(cause: Cause) -> bool {
     )
 }
 
-/// Records that an operation succeeded: a write ends every condition; a
-/// read ends those that do not refuse writes.
+/// Records that an operation succeeded: a write ends every condition (and
+/// what the server reported); a read ends those that do not refuse writes.
 pub fn succeeded(wrote: bool) {
     let mut s = state();
-    let ends = match &s.now {
+    let ends = |seen: &Option<Seen>| match seen {
         None => false,
         Some(n) => wrote || !n.cause.refuses_writes(),
     };
-    if ends {
+    if ends(&s.now) {
         s.now = None;
         set_gauges(None);
+    }
+    if ends(&s.reported) {
+        s.reported = None;
     }
 }
 

@@ -125,11 +125,13 @@ impl Worker {
         what: Claim,
     ) -> Result<Result<Committed, (Vec<i64>, ApplyFailure)>, store::Error> {
         let cfg = &self.cfg;
-        store::run(
+        // Counted as a write only when it claimed something: an empty
+        // claim succeeds on a full disk too.
+        let r = store::run(
             &self.pool,
             cfg.statement_timeout,
             "a batch",
-            Access::Write,
+            Access::Read,
             async |conn| match batch::run(conn, cfg, what).await {
                 Ok(c) => Ok(Ok(c)),
                 Err(BatchError::Apply {
@@ -140,7 +142,11 @@ impl Worker {
                 Err(BatchError::Store(e)) => Err(e),
             },
         )
-        .await
+        .await;
+        if matches!(&r, Ok(Ok(c)) if c.report.claimed > 0) {
+            store::health::succeeded(true);
+        }
+        r
     }
 
     /// Records that event `id` failed alone with `cause`.

@@ -132,7 +132,13 @@ impl Target {
             // One host: its error as it is (TLS errors stay typed).
             1 => Err(failed.remove(0)),
             _ => {
-                let each: Vec<String> = failed.iter().map(|e| e.to_string()).collect();
+                let each: Vec<String> = failed
+                    .iter()
+                    .map(|e| match e {
+                        Error::Connect(diesel::ConnectionError::BadConnection(why)) => why.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect();
                 Err(bad(format!(
                     "no host accepted the connection: {}",
                     each.join("; ")

@@ -40,6 +40,9 @@ enum FeedError {
 /// then apply each notification's changes; on any failure, reconnect with
 /// backoff (and load everything again).
 pub async fn run(url: String, pool: PgPool, hub: Arc<Hub>) {
+    // At zero from the start, so that rates and alerts see the series.
+    metrics::counter!("switchboard_board_feed_failures_total").increment(0);
+    metrics::gauge!("switchboard_board_feed_up").set(0.0);
     store::listen::listen(&url, CHANNEL, Feed { pool, hub }).await
 }
 

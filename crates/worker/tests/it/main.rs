@@ -10,6 +10,7 @@ mod e2e;
 mod failover;
 mod failures;
 mod helpers;
+mod monitoring;
 mod ops;
 mod outage;
 mod pgbouncer;

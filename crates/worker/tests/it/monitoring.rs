@@ -84,19 +84,23 @@ async fn rules_and_dashboard_use_real_metrics() {
     let _ = events.chunk().await;
 
     let exported = std::cell::RefCell::new(BTreeSet::new());
-    wait_until(Duration::from_secs(30), "every metric used to be exported", || async {
-        let mut all = BTreeSet::new();
-        for port in [s.ingest().admin_port, worker_port, s.board().admin_port] {
-            let page = metrics_page(port).await;
-            // Names at the start of sample lines (not in HELP text).
-            for line in page.lines().filter(|l| !l.starts_with('#')) {
-                all.extend(names(line.split(['{', ' ']).next().unwrap_or_default()));
+    wait_until(
+        Duration::from_secs(30),
+        "every metric used to be exported",
+        || async {
+            let mut all = BTreeSet::new();
+            for port in [s.ingest().admin_port, worker_port, s.board().admin_port] {
+                let page = metrics_page(port).await;
+                // Names at the start of sample lines (not in HELP text).
+                for line in page.lines().filter(|l| !l.starts_with('#')) {
+                    all.extend(names(line.split(['{', ' ']).next().unwrap_or_default()));
+                }
             }
-        }
-        let done = used.iter().all(|m| all.contains(m));
-        *exported.borrow_mut() = all;
-        Ok(done)
-    })
+            let done = used.iter().all(|m| all.contains(m));
+            *exported.borrow_mut() = all;
+            Ok(done)
+        },
+    )
     .await
     .unwrap_or_else(|e| {
         let missing: Vec<_> = used.difference(&exported.borrow()).cloned().collect();

@@ -65,6 +65,11 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# The alert rules (promtool check and test) and the Grafana dashboard (lint) of deploy/monitoring.
+monitoring:
+    scripts/install-deps.sh monitoring
+    scripts/monitoring-check.sh
+
 # Build release binaries into target/release.
 build:
     cargo build --workspace --release --bins

@@ -13,7 +13,7 @@
 #   test       postgres browser pgbouncer; nginx too when it may install
 #   up         postgres
 #   cluster    postgres nginx
-#   all        postgres browser pgbouncer nginx (CI)
+#   all        postgres browser pgbouncer nginx monitoring (CI)
 #   postgres   PostgreSQL's server binaries (package postgresql), for the
 #              project-local server under ./.data; not needed when
 #              DATABASE_URL (environment or .env) names a server that answers
@@ -22,6 +22,9 @@
 #   pgbouncer  pgbouncer, for the test through PgBouncer (the service the
 #              package starts is stopped: the test runs its own)
 #   nginx      nginx (nginx-light, else nginx), for `just cluster`
+#   monitoring promtool (Debian's package prometheus, without its recommended
+#              node exporter; the service it starts is stopped) and jq, for
+#              scripts/monitoring-check.sh (the alert rules and dashboard)
 #   --dry-run  apt-get install -s: show what would be installed (after
 #              apt-get update), install nothing
 #
@@ -59,10 +62,10 @@ for arg in "$@"; do
       WANTS+=(nginx) ;;
     up) add postgres ;;
     cluster) add postgres nginx ;;
-    all) add postgres browser pgbouncer nginx ;;
-    postgres|browser|pgbouncer|nginx) add "$arg" ;;
+    all) add postgres browser pgbouncer nginx monitoring ;;
+    postgres|browser|pgbouncer|nginx|monitoring) add "$arg" ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) say "unknown need '$arg' (test, up, cluster, all, postgres, browser, pgbouncer, nginx)"; exit 2 ;;
+    *) say "unknown need '$arg' (test, up, cluster, all, postgres, browser, pgbouncer, nginx, monitoring)"; exit 2 ;;
   esac
 done
 
@@ -87,6 +90,7 @@ present() {
     # crates/worker/tests/it/pgbouncer.rs looks only there.
     pgbouncer) [ -x /usr/sbin/pgbouncer ] || [ -x /usr/bin/pgbouncer ] ;;
     nginx) command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] ;;
+    monitoring) command -v promtool >/dev/null 2>&1 && command -v jq >/dev/null 2>&1 ;;
   esac
 }
 why() {
@@ -95,6 +99,7 @@ why() {
     browser) echo "chromium and chromedriver (the board's browser tests)" ;;
     pgbouncer) echo "pgbouncer (the test through PgBouncer)" ;;
     nginx) echo "nginx (just cluster)" ;;
+    monitoring) echo "promtool and jq (scripts/monitoring-check.sh: the alert rules and the dashboard)" ;;
   esac
 }
 
@@ -140,7 +145,8 @@ if [ "$CAN" = 0 ]; then
       echo "    $cmd"
     else
       echo "This is not a Debian or Ubuntu system (no apt-get). Install with your package manager:"
-      echo "    PostgreSQL's server, chromium and chromedriver, pgbouncer (in /usr/sbin or /usr/bin), nginx"
+      echo "    PostgreSQL's server, chromium and chromedriver, pgbouncer (in /usr/sbin or /usr/bin), nginx,"
+      echo "    promtool (Prometheus) and jq"
       echo "  e.g. Fedora: sudo dnf install -y postgresql-server chromium chromedriver pgbouncer nginx"
       echo "  (or point CHROMIUM and CHROMEDRIVER at the browser and its driver)."
     fi
@@ -170,12 +176,13 @@ has_candidate() { local out; out="$(apt-cache policy "$1" 2>/dev/null)"; grep -q
 list="${WANT[*]}"
 say "installing ${list// /, } with apt-get (${DISTRO})"
 apt update
-PKGS=() SNAP_CHROMIUM=0
+PKGS=() SNAP_CHROMIUM=0 NO_RECOMMENDS=()
 for n in "${WANT[@]}"; do
   case "$n" in
     postgres) PKGS+=(postgresql) ;;
     pgbouncer) PKGS+=(pgbouncer) ;;
     nginx) if has_candidate nginx-light; then PKGS+=(nginx-light); else PKGS+=(nginx); fi ;;
+    monitoring) NO_RECOMMENDS+=(prometheus); PKGS+=(jq) ;;
     browser)
       if has_candidate chromium && has_candidate chromium-driver; then
         PKGS+=(chromium chromium-driver)
@@ -191,12 +198,16 @@ for n in "${WANT[@]}"; do
   esac
 done
 if [ "$DRY_RUN" = 1 ]; then
-  say "dry run: apt-get install -s ${PKGS[*]}"
+  say "dry run: apt-get install -s ${PKGS[*]} ${NO_RECOMMENDS[*]}"
   "${SUDO[@]}" apt-get install -s "${PKGS[@]}" | grep -E '^(Inst|Conf) ' | sed 's/^/  /' >&2 || true
+  [ "${#NO_RECOMMENDS[@]}" -eq 0 ] || "${SUDO[@]}" apt-get install -s --no-install-recommends "${NO_RECOMMENDS[@]}" \
+    | grep -E '^(Inst|Conf) ' | sed 's/^/  /' >&2 || true
   [ "$SNAP_CHROMIUM" = 0 ] || say "dry run: snap install chromium"
   exit 0
 fi
 [ "${#PKGS[@]}" -eq 0 ] || apt install -y "${PKGS[@]}"
+# promtool comes with the Prometheus server; its node exporter is not needed.
+[ "${#NO_RECOMMENDS[@]}" -eq 0 ] || apt install -y --no-install-recommends "${NO_RECOMMENDS[@]}"
 if [ "$SNAP_CHROMIUM" = 1 ]; then
   "${SUDO[@]}" snap install chromium >"$LOG" 2>&1 || { say "error: snap install chromium:"; tail -n 20 "$LOG" >&2; exit 1; }
 fi
@@ -204,8 +215,12 @@ fi
 if [[ " ${PKGS[*]} " == *" pgbouncer "* ]]; then
   "${SUDO[@]}" systemctl stop pgbouncer >/dev/null 2>&1 || "${SUDO[@]}" service pgbouncer stop >/dev/null 2>&1 || true
 fi
+# Only promtool is wanted, not a Prometheus server on 9090 (the worker's port).
+if [[ " ${NO_RECOMMENDS[*]} " == *" prometheus "* ]]; then
+  "${SUDO[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || "${SUDO[@]}" service prometheus stop >/dev/null 2>&1 || true
+fi
 
 for n in "${WANT[@]}"; do
   present "$n" || { say "error: $(why "$n") is still missing after the install"; exit 1; }
 done
-say "installed: ${PKGS[*]}$([ "$SNAP_CHROMIUM" = 0 ] || echo " (snap) chromium")"
+say "installed: ${PKGS[*]} ${NO_RECOMMENDS[*]}$([ "$SNAP_CHROMIUM" = 0 ] || echo " (snap) chromium")"

@@ -5,34 +5,44 @@
 //! load) and hands them to the hub. It loads everything on (re)connect and
 //! on a resync notification, so nothing that happened while it was not
 //! listening is missed.
+//!
+//! Through a failover: the LISTEN connection fails (or its heartbeat goes
+//! unanswered, see [`store::listen`]), the hub turns stale (pages say
+//! "reconnecting"), the next connection reaches the new primary, and the
+//! reload makes a new snapshot. Every read has a deadline ([`READ_WITHIN`]):
+//! a read stuck on a vanished server ends the round instead of the feed.
+//! `switchboard_board_feed_up` is 1 while the feed listens, else 0.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel_async::AsyncPgConnection;
 use domain::projection::read;
 use store::changes::{self, Payload, CHANNEL};
 use store::listen::{ListenError, Subscriber};
-use store::PgPool;
+use store::{Access, PgPool};
 
 use crate::hub::Hub;
 
-type Conn = diesel_async::pooled_connection::deadpool::Object<AsyncPgConnection>;
+/// The longest a reload or a re-read may take: they read a few hundred
+/// rows at most, in milliseconds; a read stuck on a vanished server ends
+/// the round, and the page resyncs from the next host.
+pub const READ_WITHIN: Duration = Duration::from_secs(5);
 
 /// Why the feed could not apply what it heard.
 #[derive(Debug, thiserror::Error)]
 enum FeedError {
     #[error("database: {0}")]
-    Query(#[from] diesel::result::Error),
-    #[error("pool: {0}")]
-    Pool(String),
+    Store(#[from] store::Error),
 }
 
 /// Runs the feed for the life of the process: LISTEN, load everything,
 /// then apply each notification's changes; on any failure, reconnect with
 /// backoff (and load everything again).
 pub async fn run(url: String, pool: PgPool, hub: Arc<Hub>) {
+    // At zero from the start, so that rates and alerts see the series.
+    metrics::counter!("switchboard_board_feed_failures_total").increment(0);
+    metrics::gauge!("switchboard_board_feed_up").set(0.0);
     store::listen::listen(&url, CHANNEL, Feed { pool, hub }).await
 }
 
@@ -47,6 +57,7 @@ impl Subscriber for Feed {
 
     async fn listening(&mut self) -> Result<(), FeedError> {
         reload(&self.pool, &self.hub).await?;
+        metrics::gauge!("switchboard_board_feed_up").set(1.0);
         tracing::info!(channel = CHANNEL, "change feed listening");
         Ok(())
     }
@@ -81,20 +92,27 @@ impl Subscriber for Feed {
 
     fn interrupted(&mut self, error: &ListenError<FeedError>, retry_in: Duration) {
         metrics::counter!("switchboard_board_feed_failures_total").increment(1);
+        metrics::gauge!("switchboard_board_feed_up").set(0.0);
         self.hub.stale();
         tracing::warn!(error = %error, retry_in_ms = retry_in.as_millis() as u64, "change feed interrupted; the board shows what it had");
     }
 }
 
-async fn conn(pool: &PgPool) -> Result<Conn, FeedError> {
-    pool.get().await.map_err(|e| FeedError::Pool(e.to_string()))
-}
-
 /// Loads every card and the recent calls into the hub.
 async fn reload(pool: &PgPool, hub: &Hub) -> Result<(), FeedError> {
-    let mut c = conn(pool).await?;
-    let cards = read::cards(&mut c, None).await?;
-    let calls = read::recent_calls(&mut c, None, hub_recent(hub)).await?;
+    let recent = hub_recent(hub);
+    let (cards, calls) = store::run(
+        pool,
+        READ_WITHIN,
+        "reloading the board",
+        Access::Read,
+        async |c| {
+            let cards = read::cards(c, None).await?;
+            let calls = read::recent_calls(c, None, recent).await?;
+            Ok((cards, calls))
+        },
+    )
+    .await?;
     hub.replace(cards, calls);
     Ok(())
 }
@@ -111,23 +129,32 @@ async fn apply(
     exts: BTreeSet<(String, String)>,
     calls: BTreeSet<(String, String)>,
 ) -> Result<(), FeedError> {
-    let mut c = conn(pool).await?;
     let calls: Vec<_> = calls.into_iter().collect();
-    let mut exts = exts;
-    if !calls.is_empty() {
-        exts.extend(read::extensions_of_calls(&mut c, &calls).await?);
-    }
-    let exts: Vec<_> = exts.into_iter().collect();
-    let cards = if exts.is_empty() {
-        Vec::new()
-    } else {
-        read::cards(&mut c, Some(&exts)).await?
-    };
-    let calls = if calls.is_empty() {
-        Vec::new()
-    } else {
-        read::calls(&mut c, &calls).await?
-    };
+    let (cards, calls) = store::run(
+        pool,
+        READ_WITHIN,
+        "re-reading changes",
+        Access::Read,
+        async |c| {
+            let mut exts = exts;
+            if !calls.is_empty() {
+                exts.extend(read::extensions_of_calls(c, &calls).await?);
+            }
+            let exts: Vec<_> = exts.into_iter().collect();
+            let cards = if exts.is_empty() {
+                Vec::new()
+            } else {
+                read::cards(c, Some(&exts)).await?
+            };
+            let calls = if calls.is_empty() {
+                Vec::new()
+            } else {
+                read::calls(c, &calls).await?
+            };
+            Ok((cards, calls))
+        },
+    )
+    .await?;
     hub.apply(cards, calls);
     Ok(())
 }

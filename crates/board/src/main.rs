@@ -22,8 +22,22 @@ struct Cli {
     /// Database connections held by this process (plus one for the feed).
     #[arg(long, env = "BOARD_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pool_size: usize,
+    /// The server's statement_timeout on every connection (lock_timeout:
+    /// half; idle_in_transaction_session_timeout: twice); the client gives
+    /// a connection up when a request stays unanswered 5 s longer.
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT", default_value = "10s", value_parser = parse_positive)]
+    statement_timeout: std::time::Duration,
     #[command(flatten)]
     config: BoardConfig,
+}
+
+/// A duration above zero.
+fn parse_positive(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be above zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[actix_web::main]
@@ -35,8 +49,16 @@ async fn main() {
 /// SIGTERM/SIGINT.
 async fn run(cli: Cli) -> Result<()> {
     let cfg = cli.config;
-    let pool = store::pool(&cli.database_url, cli.pool_size, cfg.db_timeout)
-        .context("building the connection pool")?;
+    let pool = store::pool_with(
+        &cli.database_url,
+        store::PoolConfig {
+            deadlines: store::Deadlines {
+                statement: cli.statement_timeout,
+            },
+            ..store::PoolConfig::new(cli.pool_size, cfg.db_timeout)
+        },
+    )
+    .context("building the connection pool")?;
     let listener = telemetry::bind(&cli.bind)?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let admin = telemetry::bind_ops(cli.metrics_bind.as_deref())?;
@@ -55,6 +77,7 @@ async fn run(cli: Cli) -> Result<()> {
         Err(e) => return Err(anyhow::anyhow!("{e}")),
     };
     let metrics = telemetry::install_metrics();
+    store::health::describe();
     tracing::info!(%addr, metrics = ?cli.metrics_bind, database = %telemetry::redact_url(&cli.database_url), "board listening");
     board::serve(listener, admin, cli.database_url, pool, cfg, metrics, keys)
         .context("starting the HTTP server")?

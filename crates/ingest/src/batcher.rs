@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use store::inbox::NewEvent;
-use store::PgPool;
+use store::{Access, PgPool};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// Why a webhook was not stored (nothing of its batch was).
@@ -60,6 +60,8 @@ pub struct BatchConfig {
     pub linger: Duration,
     /// Yeastar duplicate window (see `IngestConfig`).
     pub yeastar_dedup_window: Duration,
+    /// Longest time one transaction may take, connection included.
+    pub deadline: Duration,
 }
 
 /// The handle requests submit their rows to.
@@ -129,10 +131,10 @@ async fn collect(mut rx: mpsc::Receiver<Pending>, pool: PgPool, cfg: BatchConfig
         };
         let Ok(permit) = permit else { return };
         let pool = pool.clone();
-        let window = cfg.yeastar_dedup_window;
+        let (window, deadline) = (cfg.yeastar_dedup_window, cfg.deadline);
         let stamps = stamps.clone();
         tokio::spawn(async move {
-            let result = commit(&pool, &batch, window).await;
+            let result = commit(&pool, &batch, window, deadline).await;
             drop(permit);
             metrics::histogram!("switchboard_ingest_group_commit_size").record(batch.len() as f64);
             match result {
@@ -141,7 +143,7 @@ async fn collect(mut rx: mpsc::Receiver<Pending>, pool: PgPool, cfg: BatchConfig
                     for (p, a) in batch.into_iter().zip(answers) {
                         let _ = p.reply.send(a);
                     }
-                    stamp_sources(&pool, sources).await;
+                    stamp_sources(&pool, sources, deadline).await;
                 }
                 Err(e) => {
                     for p in batch {
@@ -174,14 +176,19 @@ fn due_stamps(stamps: &Stamps, batch: &[Pending]) -> Vec<String> {
 
 /// Records that `sources` just received events (best effort: a statistic
 /// for `worker stats`, written after the requests were answered).
-async fn stamp_sources(pool: &PgPool, sources: Vec<String>) {
+async fn stamp_sources(pool: &PgPool, sources: Vec<String>, deadline: Duration) {
     if sources.is_empty() {
         return;
     }
-    let Ok(mut conn) = pool.get().await else {
-        return;
-    };
-    if let Err(e) = store::sources::stamp_received(&mut conn, &sources).await {
+    let stamped = store::run(
+        pool,
+        deadline,
+        "stamping sources",
+        Access::Write,
+        async |c| store::sources::stamp_received(c, &sources).await,
+    )
+    .await;
+    if let Err(e) = stamped {
         tracing::debug!(error = %e, "could not record last_received_at");
     }
 }
@@ -208,11 +215,8 @@ async fn commit(
     pool: &PgPool,
     batch: &[Pending],
     window: Duration,
+    deadline: Duration,
 ) -> Result<Vec<Stored>, SubmitError> {
-    let mut conn = pool
-        .get()
-        .await
-        .map_err(|e| SubmitError::Store(Arc::new(e.into())))?;
     // Identical rows in one batch (concurrent retries) are inserted once.
     let mut seen = std::collections::HashSet::new();
     let rows: Vec<&NewEvent> = batch
@@ -220,14 +224,19 @@ async fn commit(
         .map(|p| &p.row)
         .filter(|r| seen.insert((r.source.as_str(), r.dedup_key.as_str())))
         .collect();
-    let answers = match store::inbox::insert(&mut conn, &rows, window).await {
-        Ok((inserted, existing)) => answers_of(&rows, &inserted, &existing),
-        Err(e) if e.is_unavailable() || rows.len() == 1 => return Err(classify(e)),
-        Err(e) => {
-            tracing::warn!(error = %e, rows = rows.len(), "batch insert refused; retrying its rows one by one");
-            one_by_one(&mut conn, &rows, window).await
+    let rows = &rows;
+    let answers = store::run(pool, deadline, "storing webhooks", Access::Write, async |conn| {
+        match store::inbox::insert(conn, rows, window).await {
+            Ok((inserted, existing)) => Ok(answers_of(rows, &inserted, &existing)),
+            Err(e) if e.is_unavailable() || rows.len() == 1 => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, rows = rows.len(), "batch insert refused; retrying its rows one by one");
+                Ok(one_by_one(conn, rows, window).await)
+            }
         }
-    };
+    })
+    .await
+    .map_err(classify)?;
     // Only the first of identical rows is "accepted"; the others are
     // duplicates of it.
     let mut answered = std::collections::HashSet::new();
@@ -311,6 +320,7 @@ mod tests {
                 // Long enough that all seven rows share one transaction.
                 linger: Duration::from_millis(300),
                 yeastar_dedup_window: Duration::from_secs(60),
+                deadline: Duration::from_secs(5),
             },
         );
         // PostgreSQL refuses a NUL in text: the row is bad, the database fine.

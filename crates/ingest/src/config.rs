@@ -41,9 +41,16 @@ pub struct IngestConfig {
     /// own address is the sender's, and the header is ignored.
     #[arg(long, env = "INGEST_TRUSTED_PROXIES", value_delimiter = ',', value_parser = telemetry::parse_net)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Longest database wait per request before answering 503.
+    /// Longest database wait per request before answering 503; also the
+    /// deadline of each insert transaction (a connection that overruns it
+    /// is discarded).
     #[arg(long, env = "INGEST_DB_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub db_timeout: Duration,
+    /// The server's statement_timeout on every connection (lock_timeout:
+    /// half; idle_in_transaction_session_timeout: twice); the client gives
+    /// a connection up when a request stays unanswered 5 s longer.
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT", default_value = "10s", value_parser = parse_positive)]
+    pub statement_timeout: Duration,
     /// HTTP worker threads (default: one per core).
     #[arg(long = "workers", env = "INGEST_WORKERS")]
     pub http_workers: Option<usize>,
@@ -65,7 +72,15 @@ pub struct IngestConfig {
     pub source_cache_ttl: Duration,
 }
 
-/// A CIDR (`10.0.0.0/8`), or a single address as a /32 or /128.
+/// A duration above zero.
+fn parse_positive(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be above zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 impl Default for IngestConfig {
     /// The defaults of the flags above.
     fn default() -> Self {

@@ -57,6 +57,14 @@ impl IngestError {
         tracing::warn!(error = %cause, "database unavailable: answering 503");
         IngestError::Unavailable
     }
+
+    /// A 503 for `e`, logging it with its cause (`disk_full`, `read_only`,
+    /// ...: see [`store::Cause`]).
+    pub fn db_unavailable(e: &store::Error) -> Self {
+        let cause = e.cause().map_or("other", store::Cause::as_str);
+        tracing::warn!(cause, error = %e, "database unavailable: answering 503");
+        IngestError::Unavailable
+    }
 }
 
 impl ResponseError for IngestError {

@@ -53,6 +53,7 @@ pub fn serve(
             max_in_flight: cfg.group_commit_in_flight,
             linger: cfg.group_commit_linger,
             yeastar_dedup_window: cfg.yeastar_dedup_window,
+            deadline: cfg.db_timeout,
         },
     );
     let state = web::Data::new(State {
@@ -61,10 +62,16 @@ pub fn serve(
         batcher,
     });
     if let Some(admin) = admin {
-        // Ready: the database answers within 2 s.
+        // Ready: the database answers within 2 s and takes writes; else
+        // the answer names the cause.
         let ready = ReadyCheck::new(move || {
             let pool = pool.clone();
-            async move { Readiness::of(store::ping(&pool, telemetry::READY_WITHIN).await) }
+            async move {
+                match store::ping(&pool, telemetry::READY_WITHIN).await {
+                    Ok(()) => Readiness::of(Ok::<(), String>(())),
+                    Err(e) => Readiness::unavailable(e.fields()),
+                }
+            }
         });
         tokio::spawn(telemetry::serve_ops(admin, metrics, ready)?);
     }

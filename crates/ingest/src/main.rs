@@ -51,12 +51,23 @@ async fn run(cli: Cli) -> Result<()> {
     let mut cfg = cli.config;
     cfg.group_commit_in_flight = cfg.group_commit_in_flight.min(cli.pool_size);
     let upstream = store::Upstream::when(cli.transaction_pooler);
-    let pool = store::pool_to(&cli.database_url, cli.pool_size, cfg.db_timeout, upstream)
-        .context("building the connection pool")?;
+    let pool = store::pool_with(
+        &cli.database_url,
+        store::PoolConfig {
+            size: cli.pool_size,
+            wait: cfg.db_timeout,
+            upstream,
+            deadlines: store::Deadlines {
+                statement: cfg.statement_timeout,
+            },
+        },
+    )
+    .context("building the connection pool")?;
     let listener = telemetry::bind(&cli.bind)?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let admin = telemetry::bind_ops(cli.metrics_bind.as_deref())?;
     let metrics = telemetry::install_metrics();
+    store::health::describe();
     tracing::info!(%addr, metrics = ?cli.metrics_bind, max_body_bytes = cfg.max_body_bytes, "ingest listening");
     ingest::serve(listener, admin, pool, cfg, metrics)
         .context("starting the HTTP server")?

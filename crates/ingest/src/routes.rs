@@ -152,6 +152,7 @@ async fn handle(
             tracing::warn!(error = %e, "the database refused the event");
             Err(IngestError::Rejected)
         }
+        Ok(Err(SubmitError::Store(e))) => Err(IngestError::db_unavailable(&e)),
         Ok(Err(e)) => Err(IngestError::unavailable(e)),
     }
 }

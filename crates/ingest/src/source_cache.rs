@@ -89,14 +89,18 @@ impl SourceCache {
                 return Ok(Found::Sealed);
             }
         };
-        let deadline = self.db_timeout;
-        let mut conn = tokio::time::timeout(deadline, self.pool.get())
-            .await
-            .map_err(|_| IngestError::unavailable("timed out waiting for a connection"))?
-            .map_err(IngestError::unavailable)?;
-        let found = tokio::time::timeout(deadline, store::sources::lookup(&mut conn, name, keys))
-            .await
-            .map_err(|_| IngestError::unavailable("source lookup timed out"))?;
+        let found = store::run(
+            &self.pool,
+            self.db_timeout,
+            "looking up a source",
+            store::Access::Read,
+            async |c| match store::sources::lookup(c, name, keys).await {
+                Err(LookupError::Store(e)) => Err(e),
+                other => Ok(other),
+            },
+        )
+        .await
+        .map_err(|e| IngestError::db_unavailable(&e))?;
         match found {
             Ok(Some(v)) => {
                 if v.plaintext_secrets > 0 {
@@ -111,7 +115,7 @@ impl SourceCache {
                     "cannot open the source's secrets: answering 503 (is SWITCHBOARD_SECRETS_KEY the key they were sealed with?)");
                 Ok(Found::Sealed)
             }
-            Err(LookupError::Store(e)) => Err(IngestError::unavailable(e)),
+            Err(LookupError::Store(e)) => Err(IngestError::db_unavailable(&e)),
         }
     }
 

@@ -6,18 +6,24 @@
 //! the phone systems' API settings and the audit of actions on calls in
 //! `apis`; the leg and the per-call lock the board's hang-up reads and takes
 //! in `calls`. The call and extension projections are the domain's
-//! (`domain::projection`).
+//! (`domain::projection`). Connections reach one of the URL's hosts within
+//! deadlines (`dial`), operations run under one (`run`), and failures are
+//! sorted by [`Cause`] and remembered for operators (`health`).
 
+mod cause;
+mod dial;
 mod error;
 mod migrate;
 mod ping;
 mod pool;
+mod run;
 mod tls;
 
 pub mod access;
 pub mod apis;
 pub mod calls;
 pub mod changes;
+pub mod health;
 pub mod inbox;
 pub mod listen;
 pub mod retry;
@@ -26,8 +32,15 @@ pub mod secrets;
 pub mod sources;
 pub mod users;
 
+pub use cause::{classify, Cause, CAUSES};
+pub use dial::{
+    CONNECT_TIMEOUT, KEEPALIVES_IDLE, KEEPALIVES_INTERVAL, KEEPALIVES_RETRIES, TCP_USER_TIMEOUT,
+};
 pub use error::Error;
 pub use migrate::{migrate, missing_migrations, MIGRATIONS};
-pub use ping::{ping, PingError};
-pub use pool::{connect, pool, pool_to, PgPool, Upstream};
+pub use ping::{ping, probe_write, writable, PingError};
+pub use pool::{
+    connect, pool, pool_to, pool_with, Deadlines, PgPool, PoolConfig, Upstream, ANSWER_MARGIN,
+};
+pub use run::{discard, run, Access};
 pub use tls::{SslMode, TlsError};

@@ -3,6 +3,12 @@
 //! connection cannot be opened or is lost, or the subscriber fails, it
 //! reconnects with backoff. The worker wakes its claim loops with it (the
 //! inbox channel), the board follows the change feed with it.
+//!
+//! A quiet connection is asked `SELECT 1` every [`HEARTBEAT_EVERY`]: a
+//! server that vanished behind a connection that stays open (a partition,
+//! a proxy whose backend is gone) is noticed within seconds, and the next
+//! connection tries the URL's hosts again, starting with the one that
+//! accepted last (after a failover, the new primary).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -11,11 +17,18 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use futures_util::{FutureExt, StreamExt};
 
 use crate::retry::Backoff;
+use crate::tls::Target;
 
 /// The first wait before reconnecting; it doubles per failure.
 const FIRST_RETRY: Duration = Duration::from_millis(200);
-/// The longest wait before reconnecting.
-const LONGEST_RETRY: Duration = Duration::from_secs(10);
+/// The longest wait before reconnecting: a failover is followed within
+/// this once the new primary takes connections.
+const LONGEST_RETRY: Duration = Duration::from_secs(5);
+/// A connection without a notification for this long is asked whether it
+/// is still there.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+/// How long the heartbeat's answer may take.
+pub const HEARTBEAT_WITHIN: Duration = Duration::from_secs(3);
 /// A connection that lasted this long was healthy: the next failure waits
 /// [`FIRST_RETRY`] again.
 const STEADY: Duration = Duration::from_secs(30);
@@ -59,6 +72,9 @@ pub enum ListenError<E: std::fmt::Display> {
     /// The server closed the connection.
     #[error("the notification connection closed")]
     Closed,
+    /// The heartbeat went unanswered: the server is gone, or unreachable.
+    #[error("the notification connection did not answer within {0:?}")]
+    Silent(Duration),
     /// The subscriber's own failure.
     #[error("{0}")]
     Subscriber(E),
@@ -68,10 +84,11 @@ pub enum ListenError<E: std::fmt::Display> {
 /// returned future is polled (drop it to stop), and hands what happens to
 /// `subscriber`. Never returns.
 pub async fn listen<S: Subscriber>(url: &str, channel: &str, mut subscriber: S) {
+    let target = Target::parse(url).map_err(|e| e.to_string());
     let mut backoff = Backoff::new(FIRST_RETRY, LONGEST_RETRY);
     loop {
         let started = Instant::now();
-        let error = match round(url, channel, &mut subscriber).await {
+        let error = match round(&target, channel, &mut subscriber).await {
             Err(e) => e,
             Ok(never) => match never {},
         };
@@ -86,14 +103,22 @@ pub async fn listen<S: Subscriber>(url: &str, channel: &str, mut subscriber: S) 
 
 /// One connection's life: returns only on failure.
 async fn round<S: Subscriber>(
-    url: &str,
+    target: &Result<Target, String>,
     channel: &str,
     subscriber: &mut S,
 ) -> Result<std::convert::Infallible, ListenError<S::Error>> {
-    let mut conn: AsyncPgConnection = crate::connect(url).await.map_err(ListenError::Connect)?;
-    diesel::sql_query(format!("LISTEN {channel}"))
-        .execute(&mut conn)
+    let target = target.as_ref().map_err(|e| {
+        ListenError::Connect(crate::Error::Connect(
+            diesel::ConnectionError::InvalidConnectionUrl(e.clone()),
+        ))
+    })?;
+    let mut conn: AsyncPgConnection = crate::pool::connect_to(target)
         .await
+        .map_err(ListenError::Connect)?;
+    let listen = diesel::sql_query(format!("LISTEN {channel}")).execute(&mut conn);
+    tokio::time::timeout(HEARTBEAT_WITHIN, listen)
+        .await
+        .map_err(|_| ListenError::Silent(HEARTBEAT_WITHIN))?
         .map_err(ListenError::Listen)?;
     // Listening first, then catching up: what is committed in between is
     // in the catch-up or in a notification (or both).
@@ -101,24 +126,47 @@ async fn round<S: Subscriber>(
         .listening()
         .await
         .map_err(ListenError::Subscriber)?;
-    let mut stream = std::pin::pin!(conn.notifications_stream());
     loop {
-        let first = stream
-            .next()
-            .await
-            .ok_or(ListenError::Closed)?
-            .map_err(ListenError::Lost)?;
-        let mut payloads = vec![first.payload];
-        while payloads.len() < COALESCE {
-            match stream.next().now_or_never() {
-                Some(Some(n)) => payloads.push(n.map_err(ListenError::Lost)?.payload),
-                Some(None) => return Err(ListenError::Closed),
-                None => break,
-            }
+        match next_payloads(&mut conn).await? {
+            Some(payloads) => subscriber
+                .notified(payloads)
+                .await
+                .map_err(ListenError::Subscriber)?,
+            None => heartbeat(&mut conn).await?,
         }
-        subscriber
-            .notified(payloads)
-            .await
-            .map_err(ListenError::Subscriber)?;
+    }
+}
+
+/// The notifications that arrived within [`HEARTBEAT_EVERY`] (at least
+/// one, and every other one already waiting, up to a bound), or None when
+/// none came.
+async fn next_payloads<E: std::fmt::Display>(
+    conn: &mut AsyncPgConnection,
+) -> Result<Option<Vec<String>>, ListenError<E>> {
+    let mut stream = std::pin::pin!(conn.notifications_stream());
+    let first = match tokio::time::timeout(HEARTBEAT_EVERY, stream.next()).await {
+        Err(_) => return Ok(None),
+        Ok(None) => return Err(ListenError::Closed),
+        Ok(Some(n)) => n.map_err(ListenError::Lost)?,
+    };
+    let mut payloads = vec![first.payload];
+    while payloads.len() < COALESCE {
+        match stream.next().now_or_never() {
+            Some(Some(n)) => payloads.push(n.map_err(ListenError::Lost)?.payload),
+            Some(None) => return Err(ListenError::Closed),
+            None => break,
+        }
+    }
+    Ok(Some(payloads))
+}
+
+/// Asks a quiet connection whether the server is still there.
+async fn heartbeat<E: std::fmt::Display>(
+    conn: &mut AsyncPgConnection,
+) -> Result<(), ListenError<E>> {
+    use diesel_async::SimpleAsyncConnection;
+    match tokio::time::timeout(HEARTBEAT_WITHIN, conn.batch_execute("SELECT 1")).await {
+        Err(_) => Err(ListenError::Silent(HEARTBEAT_WITHIN)),
+        Ok(r) => r.map_err(ListenError::Lost),
     }
 }

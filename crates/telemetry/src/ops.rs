@@ -45,6 +45,16 @@ impl Readiness {
         }
     }
 
+    /// Not ready: 503 `{"status":"unavailable", ...fields}` (e.g. `error`,
+    /// `cause`).
+    pub fn unavailable(fields: Value) -> Readiness {
+        let mut body = json!({"status": "unavailable"});
+        if let (Some(b), Value::Object(f)) = (body.as_object_mut(), fields) {
+            b.extend(f);
+        }
+        Readiness { ready: false, body }
+    }
+
     /// The HTTP answer.
     fn response(self) -> HttpResponse {
         if self.ready {
@@ -138,6 +148,12 @@ mod tests {
         assert_eq!(
             r.body,
             json!({"status": "unavailable", "error": "database check timed out"})
+        );
+        let r = Readiness::unavailable(json!({"error": "full", "cause": "disk_full"}));
+        assert!(!r.ready);
+        assert_eq!(
+            r.body,
+            json!({"status": "unavailable", "error": "full", "cause": "disk_full"})
         );
     }
 }

@@ -3,10 +3,16 @@
 //! it; the real binaries started on free ports, alone or as a whole
 //! [`Stack`]; webhooks signed as each provider signs them; the sample
 //! payloads; the in-memory reference model; bounded waits; a binary's
-//! log kept for the test to read.
+//! log kept for the test to read. For the tests of failures: a server of
+//! the test's own with a standby (`cluster`), a TCP proxy that partitions
+//! (`proxy`), a small filesystem to fill (`disk`), and senders that tally
+//! every answer (`load`).
 
 pub mod cluster;
+pub mod disk;
+pub mod load;
 pub mod plan;
+pub mod proxy;
 pub mod reference;
 pub mod snapshot;
 

@@ -21,6 +21,30 @@ pub struct WorkerConfig {
     /// Longest retry delay.
     #[arg(long, env = "WORKER_BACKOFF_CAP", default_value = "5m", value_parser = humantime::parse_duration)]
     pub backoff_cap: Duration,
+    /// The server's statement_timeout on every connection (lock_timeout:
+    /// half; idle_in_transaction_session_timeout: twice), and the deadline
+    /// of each batch's transaction: one that overruns it is abandoned, its
+    /// connection discarded, and retried after a backoff.
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT", default_value = "10s", value_parser = parse_positive)]
+    pub statement_timeout: Duration,
+}
+
+/// A duration above zero.
+fn parse_positive(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be above zero".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+impl WorkerConfig {
+    /// The pool's session deadlines.
+    pub fn deadlines(&self) -> store::Deadlines {
+        store::Deadlines {
+            statement: self.statement_timeout,
+        }
+    }
 }
 
 impl Default for WorkerConfig {
@@ -42,5 +66,6 @@ mod tests {
         assert_eq!(c.max_attempts, 10);
         assert_eq!(c.backoff_base, Duration::from_secs(1));
         assert_eq!(c.backoff_cap, Duration::from_secs(300));
+        assert_eq!(c.statement_timeout, Duration::from_secs(10));
     }
 }

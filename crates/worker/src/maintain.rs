@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use store::PgPool;
+use store::{Access, PgPool};
 use tokio::sync::watch;
 
 /// Days of partitions kept created ahead of today.
@@ -22,16 +22,24 @@ const VACUUM_AFTER_DEAD_ROWS: i64 = 500;
 /// [`VACUUM_AFTER_DEAD_ROWS`] dead rows (if this role owns it; otherwise it
 /// says so once and leaves it to autovacuum). Failures are logged and tried
 /// again at the next turn.
-pub async fn run(pool: PgPool, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(pool: PgPool, deadline: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut partitions_due = Instant::now();
     let mut may_vacuum = true;
     loop {
         if *shutdown.borrow() {
             return;
         }
-        if let Ok(mut conn) = pool.get().await {
+        {
             if Instant::now() >= partitions_due {
-                match store::inbox::ensure_partitions(&mut conn, DAYS_AHEAD).await {
+                let made = store::run(
+                    &pool,
+                    deadline,
+                    "creating partitions",
+                    Access::Write,
+                    async |c| store::inbox::ensure_partitions(c, DAYS_AHEAD).await,
+                )
+                .await;
+                match made {
                     Ok(n) => {
                         partitions_due = Instant::now() + PARTITION_EVERY;
                         if n > 0 {
@@ -42,7 +50,15 @@ pub async fn run(pool: PgPool, mut shutdown: watch::Receiver<bool>) {
                 }
             }
             if may_vacuum {
-                match store::inbox::queue_dead_tuples(&mut conn).await {
+                let dead = store::run(
+                    &pool,
+                    deadline,
+                    "reading the queue's statistics",
+                    Access::Read,
+                    async |c| store::inbox::queue_dead_tuples(c).await,
+                )
+                .await;
+                match dead {
                     Ok((_, false)) => {
                         may_vacuum = false;
                         tracing::info!(
@@ -51,7 +67,15 @@ pub async fn run(pool: PgPool, mut shutdown: watch::Receiver<bool>) {
                     }
                     Ok((dead, true)) if dead > VACUUM_AFTER_DEAD_ROWS => {
                         let started = Instant::now();
-                        match store::inbox::vacuum_queue(&mut conn).await {
+                        let vacuumed = store::run(
+                            &pool,
+                            deadline,
+                            "vacuuming the queue",
+                            Access::Write,
+                            async |c| store::inbox::vacuum_queue(c).await,
+                        )
+                        .await;
+                        match vacuumed {
                             Ok(()) => {
                                 metrics::counter!("switchboard_worker_queue_vacuums_total")
                                     .increment(1);

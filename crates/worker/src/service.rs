@@ -92,16 +92,20 @@ pub async fn run(
     let loops = usize::from(args.concurrency);
     let upstream = store::Upstream::when(args.transaction_pooler);
     let poll_only = args.poll_only || args.transaction_pooler;
-    let pool = store::pool_to(
+    let pool = store::pool_with(
         url,
-        args.pool_size.max(loops + 1),
-        Duration::from_secs(5),
-        upstream,
+        store::PoolConfig {
+            size: args.pool_size.max(loops + 1),
+            wait: Duration::from_secs(5),
+            upstream,
+            deadlines: args.config.deadlines(),
+        },
     )
     .map_err(ServiceError::Pool)?;
+    let deadline = args.config.statement_timeout;
     let mut background = JoinSet::new();
     if let Some(listener) = telemetry::bind_ops(args.metrics_bind.as_deref())? {
-        serve_ops(listener, &pool, &mut background)?;
+        serve_ops(listener, &pool, deadline, &mut background)?;
     }
     let cfg = &args.config;
     tracing::info!(
@@ -122,7 +126,7 @@ pub async fn run(
             stopping.clone(),
         ));
     }
-    background.spawn(maintain::run(pool.clone(), stopping.clone()));
+    background.spawn(maintain::run(pool.clone(), deadline, stopping.clone()));
     let mut claim_loops = JoinSet::new();
     for _ in 0..loops {
         let mut worker = Worker::new(pool.clone(), cfg.clone());
@@ -162,20 +166,28 @@ async fn join_all(loops: &mut JoinSet<()>) {
     }
 }
 
-/// Serves `/metrics`, `/readyz` (the database answers within 2 s) and
-/// `/healthz` on `listener`, and samples the inbox depth gauges every 5 s,
-/// as tasks of `background`.
+/// Serves `/metrics`, `/readyz` (the database answers within 2 s and takes
+/// writes; else the answer names the cause) and `/healthz` on `listener`,
+/// and samples the inbox depth gauges every 5 s (each sample within
+/// `deadline`), as tasks of `background`.
 fn serve_ops(
     listener: std::net::TcpListener,
     pool: &PgPool,
+    deadline: Duration,
     background: &mut JoinSet<()>,
 ) -> Result<(), ServiceError> {
     let handle = telemetry::install_metrics().ok_or(ServiceError::Recorder)?;
+    store::health::describe();
     let addr = listener.local_addr().map_err(ServiceError::Ops)?;
     let ready_pool = pool.clone();
     let ready = ReadyCheck::new(move || {
         let pool = ready_pool.clone();
-        async move { Readiness::of(store::ping(&pool, telemetry::READY_WITHIN).await) }
+        async move {
+            match store::ping(&pool, telemetry::READY_WITHIN).await {
+                Ok(()) => Readiness::of(Ok::<(), String>(())),
+                Err(e) => Readiness::unavailable(e.fields()),
+            }
+        }
     });
     let server = telemetry::serve_ops(listener, Some(handle), ready).map_err(ServiceError::Ops)?;
     tracing::info!(%addr, "metrics listening");
@@ -183,6 +195,6 @@ fn serve_ops(
     background.spawn(async move {
         let _ = server.await;
     });
-    background.spawn(depth::sample(pool.clone(), DEPTH_EVERY));
+    background.spawn(depth::sample(pool.clone(), DEPTH_EVERY, deadline));
     Ok(())
 }

@@ -1,16 +1,24 @@
 //! The worker and its batch loop: run batches back to back while there is
 //! work, sleep until woken (LISTEN/NOTIFY) or the poll interval passes when
 //! there is none, and back off while the database fails.
+//!
+//! Each batch's transaction runs under the statement timeout as a deadline
+//! ([`store::run`]): a server that vanished mid-batch costs that long, then
+//! the connection is discarded and the next one tries the URL's hosts
+//! again. A batch that fails because the database is unavailable (a full
+//! disk, a read-only server, a lost connection, also while applying) rolls
+//! back whole and is retried after a backoff: its events are never marked
+//! failed for the database's fault.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use store::inbox::Outcome;
 use store::retry::Backoff;
-use store::PgPool;
+use store::{Access, PgPool};
 use tokio::sync::{watch, Notify};
 
-use crate::batch::{self, BatchError, BatchReport, Claim, Committed};
+use crate::batch::{self, ApplyFailure, BatchError, BatchReport, Claim, Committed};
 use crate::WorkerConfig;
 
 /// The first wait after a failed batch; it doubles (with jitter) per
@@ -61,7 +69,9 @@ impl Worker {
                 }
                 Err(e) => {
                     let d = backoff.next_delay_jittered();
-                    tracing::warn!(error = %e, retry_in_ms = d.as_millis() as u64, "batch failed");
+                    let WorkerError::Store(se) = &e;
+                    let cause = se.cause().map_or("other", store::Cause::as_str);
+                    tracing::warn!(cause, error = %e, retry_in_ms = d.as_millis() as u64, "batch failed; nothing of it was applied");
                     d
                 }
             };
@@ -86,30 +96,70 @@ impl Worker {
         }
     }
 
-    /// Claims and processes one batch. When applying it fails, its events
-    /// are retried one per transaction, so that one bad event cannot hold
-    /// back the others. Returns what the batch did.
+    /// Claims and processes one batch. When applying it fails for what an
+    /// event holds, its events are retried one per transaction, so that one
+    /// bad event cannot hold back the others. Returns what the batch did.
     pub async fn process_next(&mut self) -> Result<BatchReport, WorkerError> {
-        let mut conn = self.pool.get().await.map_err(store::Error::from)?;
-        let (ids, cause) =
-            match batch::run(&mut conn, &self.cfg, Claim::Next(self.cfg.batch_size)).await {
-                Ok(c) => return Ok(recorded(c)),
-                Err(BatchError::Store(e)) => return Err(e.into()),
-                Err(BatchError::Apply { ids, cause }) => (ids, cause),
-            };
+        let (ids, cause) = match self.batch(Claim::Next(self.cfg.batch_size)).await? {
+            Ok(c) => return Ok(recorded(c)),
+            Err(failed) => failed,
+        };
         tracing::warn!(error = %cause, events = ids.len(), "batch apply failed; retrying its events one by one");
         let mut total = BatchReport::default();
         for id in ids {
-            let committed = match batch::run(&mut conn, &self.cfg, Claim::One(id)).await {
+            let committed = match self.batch(Claim::One(id)).await? {
                 Ok(c) => c,
-                Err(BatchError::Apply { cause, .. }) => {
-                    batch::fail_alone(&mut conn, &self.cfg, id, &cause).await?
-                }
-                Err(BatchError::Store(e)) => return Err(e.into()),
+                Err((_, cause)) => self.fail_alone(id, &cause).await?,
             };
             total += recorded(committed);
         }
         Ok(total)
+    }
+
+    /// One batch in one transaction, under the deadline. Returns it once
+    /// committed, or `Ok(Err)` when applying failed for what an event holds
+    /// (rolled back); `Err` when the database failed (rolled back too),
+    /// applying included.
+    async fn batch(
+        &self,
+        what: Claim,
+    ) -> Result<Result<Committed, (Vec<i64>, ApplyFailure)>, store::Error> {
+        let cfg = &self.cfg;
+        // Counted as a write only when it claimed something: an empty
+        // claim succeeds on a full disk too.
+        let r = store::run(
+            &self.pool,
+            cfg.statement_timeout,
+            "a batch",
+            Access::Read,
+            async |conn| match batch::run(conn, cfg, what).await {
+                Ok(c) => Ok(Ok(c)),
+                Err(BatchError::Apply {
+                    cause: ApplyFailure::Database(e),
+                    ..
+                }) if e.is_unavailable() => Err(e),
+                Err(BatchError::Apply { ids, cause }) => Ok(Err((ids, cause))),
+                Err(BatchError::Store(e)) => Err(e),
+            },
+        )
+        .await;
+        if matches!(&r, Ok(Ok(c)) if c.report.claimed > 0) {
+            store::health::succeeded(true);
+        }
+        r
+    }
+
+    /// Records that event `id` failed alone with `cause`.
+    async fn fail_alone(&self, id: i64, cause: &ApplyFailure) -> Result<Committed, store::Error> {
+        let cfg = &self.cfg;
+        store::run(
+            &self.pool,
+            cfg.statement_timeout,
+            "recording a failed event",
+            Access::Write,
+            async |conn| batch::fail_alone(conn, cfg, id, cause).await,
+        )
+        .await
     }
 }
 

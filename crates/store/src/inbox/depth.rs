@@ -16,14 +16,22 @@ pub struct Depth {
     /// Age of the oldest pending event, seconds (0 when none).
     #[diesel(sql_type = Double)]
     pub oldest_age_seconds: f64,
+    /// Dead events (kept in the queue until replayed or pruned).
+    #[diesel(sql_type = BigInt)]
+    pub dead: i64,
 }
 
 const DEPTH: &str = concat!(
-    "SELECT count(*) AS pending,
-            coalesce(greatest(extract(epoch FROM now() - min(received_at))::float8, 0), 0)
-              AS oldest_age_seconds
-     FROM event_queue WHERE ",
-    pending!()
+    "SELECT count(*) FILTER (WHERE ",
+    pending!(),
+    ") AS pending,
+            coalesce(greatest(extract(epoch FROM now() - min(received_at) FILTER (WHERE ",
+    pending!(),
+    "))::float8, 0), 0) AS oldest_age_seconds,
+            count(*) FILTER (WHERE NOT (",
+    pending!(),
+    ")) AS dead
+     FROM event_queue"
 );
 
 const DRAINED: &str = concat!(

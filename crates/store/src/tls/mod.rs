@@ -19,13 +19,15 @@
 //!
 //! One file per concern: `params.rs` takes the TLS parameters out of the
 //! URL, `config.rs` builds the rustls client for a mode, `verify.rs` holds
-//! the certificate checks of `verify-ca` and of no check at all, and
-//! `target.rs` opens connections and explains a failed one.
+//! the certificate checks of `verify-ca` and of no check at all,
+//! `target.rs` tries the URL's hosts in turn and explains a failed
+//! connection, and `open.rs` makes one attempt on one host.
 
 use std::fmt;
 use std::path::PathBuf;
 
 mod config;
+mod open;
 mod params;
 mod target;
 mod verify;

@@ -1,6 +1,15 @@
-//! A connection target: the URL parsed once, with its TLS client, and the
-//! connections opened from it; a failed connection is explained (TLS
-//! refused, TLS not offered, or the server's own error).
+//! A connection target: the URL parsed once, with its TLS client and its
+//! hosts, and the connections opened from it. The hosts are tried in turn,
+//! starting with the one that last accepted, each within the connect
+//! deadline (TCP, TLS, start-up and, with `target_session_attrs=read-write`,
+//! the check that it takes writes), so that a host that is down, hangs or
+//! is a standby costs at most that deadline (one attempt: `open.rs`). A
+//! failed connection is explained (TLS refused, TLS not offered, a
+//! read-only host, the server's own error, per host).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use diesel_async::AsyncPgConnection;
 use rustls::CertificateError;
@@ -10,17 +19,23 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use super::config::client_config;
 use super::params::{default_root_cert, split_tls_params};
 use super::{SslMode, TlsError};
+use crate::dial::{self, Endpoint, SocketOptions};
 use crate::Error;
 
-/// A parsed connection target: the URL for tokio-postgres and the TLS
-/// client set up once (the CA file is read when the target is built, not on
-/// every connection).
+/// A parsed connection target: the URL for tokio-postgres, its hosts, and
+/// the TLS client set up once (the CA file is read when the target is
+/// built, not on every connection).
 #[derive(Clone)]
 pub(crate) struct Target {
-    pg: tokio_postgres::Config,
+    pub(super) pg: tokio_postgres::Config,
     mode: SslMode,
     root_cert: Option<String>,
-    tls: Option<MakeRustlsConnect>,
+    pub(super) tls: Option<MakeRustlsConnect>,
+    endpoints: Arc<Vec<Endpoint>>,
+    pub(super) socket: SocketOptions,
+    pub(super) connect_timeout: Duration,
+    /// The host that accepted last: tried first next time.
+    preferred: Arc<AtomicUsize>,
 }
 
 impl Target {
@@ -53,7 +68,16 @@ impl Target {
             SslMode::Allow | SslMode::Prefer => PgSslMode::Prefer,
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
         });
+        let endpoints =
+            dial::endpoints(&pg).map_err(diesel::ConnectionError::InvalidConnectionUrl)?;
         Ok(Target {
+            socket: SocketOptions::of(&pg),
+            connect_timeout: pg
+                .get_connect_timeout()
+                .copied()
+                .unwrap_or(dial::CONNECT_TIMEOUT),
+            endpoints: Arc::new(endpoints),
+            preferred: Arc::default(),
             pg,
             mode,
             root_cert,
@@ -61,58 +85,73 @@ impl Target {
         })
     }
 
-    /// Opens one connection (the background task that drives it runs on the
-    /// current tokio runtime). With `in_transaction`, the session set-up
-    /// that diesel-async runs on a new connection (two prepared `SET`s) is
-    /// wrapped in a transaction: behind a pooler in transaction mode its
-    /// statements then reach one server connection. Returns it, or why it
-    /// failed.
-    pub(crate) async fn connect(&self, in_transaction: bool) -> Result<AsyncPgConnection, Error> {
-        let mut conn = match &self.tls {
-            None => {
-                let (client, connection) = self
-                    .pg
-                    .connect(tokio_postgres::NoTls)
-                    .await
-                    .map_err(|e| self.connect_error(e))?;
-                let connection = begin_if(&client, connection, in_transaction).await?;
-                AsyncPgConnection::try_from_client_and_connection(client, connection).await?
-            }
-            Some(tls) => {
-                let (client, connection) = self
-                    .pg
-                    .connect(tls.clone())
-                    .await
-                    .map_err(|e| self.connect_error(e))?;
-                let connection = begin_if(&client, connection, in_transaction).await?;
-                AsyncPgConnection::try_from_client_and_connection(client, connection).await?
-            }
-        };
-        if in_transaction {
-            diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, "COMMIT").await?;
-        }
-        Ok(conn)
+    /// How many hosts the URL names.
+    pub(crate) fn hosts(&self) -> usize {
+        self.endpoints.len()
     }
 
-    fn host(&self) -> String {
-        let host = match self.pg.get_hosts().first() {
-            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-            #[cfg(unix)]
-            Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
-            None => "localhost".to_string(),
-        };
-        match self.pg.get_ports().first() {
-            Some(port) => format!("{host}:{port}"),
-            None => host,
+    /// The deadline of each host's attempt.
+    pub(crate) fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// Opens one connection to the first host that accepts it within the
+    /// connect deadline (the background task that drives it runs on the
+    /// current tokio runtime); its reads fail when the server leaves a
+    /// request unanswered for `answer`. With `in_transaction`, the session
+    /// set-up that diesel-async runs on a new connection (two prepared
+    /// `SET`s) is wrapped in a transaction: behind a pooler in transaction
+    /// mode its statements then reach one server connection. Returns it, or
+    /// why it failed (on every host).
+    pub(crate) async fn connect(
+        &self,
+        in_transaction: bool,
+        answer: Option<Duration>,
+    ) -> Result<AsyncPgConnection, Error> {
+        let n = self.endpoints.len();
+        let first = self.preferred.load(Ordering::Relaxed) % n.max(1);
+        let mut failed = Vec::new();
+        for i in (0..n).map(|k| (first + k) % n) {
+            let ep = &self.endpoints[i];
+            let attempt = self.connect_to(ep, in_transaction, answer);
+            let error = match tokio::time::timeout(self.connect_timeout, attempt).await {
+                Ok(Ok(conn)) => {
+                    self.preferred.store(i, Ordering::Relaxed);
+                    return Ok(conn);
+                }
+                Ok(Err(e)) => e,
+                Err(_) => bad(format!(
+                    "{ep}: no answer within {:?} (connect_timeout; timed out)",
+                    self.connect_timeout
+                )),
+            };
+            failed.push(error);
+        }
+        match failed.len() {
+            // One host: its error as it is (TLS errors stay typed).
+            1 => Err(failed.remove(0)),
+            _ => {
+                let each: Vec<String> = failed
+                    .iter()
+                    .map(|e| match e {
+                        Error::Connect(diesel::ConnectionError::BadConnection(why)) => why.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                Err(bad(format!(
+                    "no host accepted the connection: {}",
+                    each.join("; ")
+                )))
+            }
         }
     }
 
     /// Sorts a failed connection: TLS failures get their own, explained
     /// error; the rest stay connection errors.
-    fn connect_error(&self, e: tokio_postgres::Error) -> Error {
+    pub(super) fn connect_error(&self, ep: &Endpoint, e: tokio_postgres::Error) -> Error {
         if let Some(error) = rustls_cause(&e) {
             return TlsError::Handshake {
-                host: self.host(),
+                host: ep.to_string(),
                 mode: self.mode,
                 hint: self.hint(&error),
                 error,
@@ -125,14 +164,14 @@ impl Target {
         while let Some(c) = cause {
             if c.to_string() == "server does not support TLS" {
                 return TlsError::NotOffered {
-                    host: self.host(),
+                    host: ep.to_string(),
                     mode: self.mode,
                 }
                 .into();
             }
             cause = c.source();
         }
-        diesel::ConnectionError::BadConnection(with_causes(&e)).into()
+        bad(format!("{ep}: {}", with_causes(&e)))
     }
 
     fn hint(&self, error: &rustls::Error) -> String {
@@ -157,45 +196,27 @@ impl Target {
     }
 }
 
-/// Sends `BEGIN` (when `yes`) on a new connection, driving it until the
-/// answer came. Returns the connection, to be driven from then on.
-async fn begin_if<S, T>(
-    client: &tokio_postgres::Client,
-    mut connection: tokio_postgres::Connection<S, T>,
-    yes: bool,
-) -> Result<tokio_postgres::Connection<S, T>, Error>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    if !yes {
-        return Ok(connection);
-    }
-    tokio::select! {
-        r = client.batch_execute("BEGIN") => r.map_err(|e| {
-            Error::Connect(diesel::ConnectionError::BadConnection(e.to_string()))
-        })?,
-        r = &mut connection => {
-            let why = match r {
-                Ok(()) => "the server closed the connection".to_string(),
-                Err(e) => e.to_string(),
-            };
-            return Err(Error::Connect(diesel::ConnectionError::BadConnection(why)));
-        }
-    }
-    Ok(connection)
+/// A connection failure explained by `why`.
+pub(super) fn bad(why: String) -> Error {
+    Error::Connect(diesel::ConnectionError::BadConnection(why))
 }
 
-/// `e` and what caused it: tokio-postgres names only the kind of failure
+/// `e` and what caused it, and the server's SQLSTATE if it sent one:
+/// tokio-postgres names only the kind of failure
 /// ("db error", "error connecting to server") and keeps the reason (the
 /// server's message, the OS error) as its source.
-fn with_causes(e: &tokio_postgres::Error) -> String {
+pub(super) fn with_causes(e: &tokio_postgres::Error) -> String {
     let mut text = e.to_string();
     let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(c) = cause {
         text.push_str(": ");
         text.push_str(&c.to_string());
         cause = c.source();
+    }
+    // The server's error code, for sorting the failure (store::Cause):
+    // its message may be in another language.
+    if let Some(code) = e.code() {
+        text.push_str(&format!(" (SQLSTATE {})", code.code()));
     }
     text
 }

@@ -49,7 +49,7 @@ impl Subscriber for Probe {
         let kind = match error {
             ListenError::Connect(_) => "connect",
             ListenError::Listen(_) => "listen",
-            ListenError::Lost(_) | ListenError::Closed => "lost",
+            ListenError::Lost(_) | ListenError::Closed | ListenError::Silent(_) => "lost",
             ListenError::Subscriber(_) => "subscriber",
         };
         let _ = self.told.send(Told::Interrupted(kind, retry_in));

@@ -21,8 +21,14 @@ pub async fn run(url: &str, args: Args) -> Result<()> {
     if !args.once {
         bail!("`worker process` needs --once (use `worker run` to keep processing)");
     }
-    let pool =
-        store::pool(url, 1, Duration::from_secs(10)).context("building the connection pool")?;
+    let pool = store::pool_with(
+        url,
+        store::PoolConfig {
+            deadlines: args.run.config.deadlines(),
+            ..store::PoolConfig::new(1, Duration::from_secs(10))
+        },
+    )
+    .context("building the connection pool")?;
     let r = Worker::new(pool, args.run.config)
         .drain()
         .await

@@ -2,17 +2,19 @@
 //! restart the database (which the shared test server cannot be), or that
 //! need server settings of their own: TLS with test certificates, roles and
 //! `pg_hba.conf` rules (roles are server-wide, so such tests keep off the
-//! shared server).
+//! shared server), its data or WAL on a filesystem of the test's (a small
+//! one, to fill), and a streaming standby to fail over to (`replica.rs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+
+mod pki;
+mod replica;
+
+pub use pki::{CertPair, TestPki};
 
 fn bindir() -> Result<PathBuf> {
     if let Some(d) = std::env::var_os("PG_BINDIR") {
@@ -47,63 +49,6 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Test certificates: a CA of its own and certificates it signs (PEM).
-pub struct TestPki {
-    /// The CA certificate, for `sslrootcert` (clients) or `ssl_ca_file`.
-    pub ca_pem: String,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-/// A certificate and its private key (PEM).
-pub struct CertPair {
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-impl TestPki {
-    /// A new CA named `name`.
-    pub fn new(name: &str) -> Result<TestPki> {
-        let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, name);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let cert = params.self_signed(&key)?;
-        Ok(TestPki {
-            ca_pem: cert.pem(),
-            issuer: Issuer::new(params, key),
-        })
-    }
-
-    /// A server certificate valid for `names` (host names or IP addresses).
-    pub fn server(&self, names: &[&str]) -> Result<CertPair> {
-        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        let mut params = CertificateParams::new(names)?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "switchboard test server");
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        self.sign(params)
-    }
-
-    /// A client certificate for database user `user` (its common name).
-    pub fn client(&self, user: &str) -> Result<CertPair> {
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, user);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        self.sign(params)
-    }
-
-    fn sign(&self, params: CertificateParams) -> Result<CertPair> {
-        let key = KeyPair::generate()?;
-        let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(CertPair {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        })
-    }
-}
-
 /// Settings of a [`TempCluster`] beyond the defaults (trust on loopback, no
 /// TLS).
 #[derive(Default)]
@@ -116,6 +61,16 @@ pub struct ClusterConfig {
     /// `pg_hba.conf` lines, checked before the default ones (which trust
     /// everyone on loopback).
     pub hba: Vec<String>,
+    /// `postgresql.conf` lines (`name = value`).
+    pub settings: Vec<String>,
+    /// The directory the data directory is made in (e.g. a small
+    /// filesystem); the server's temporary directory when unset.
+    pub data_in: Option<PathBuf>,
+    /// The directory the WAL (`pg_wal`) is made in; inside the data
+    /// directory when unset.
+    pub wal_in: Option<PathBuf>,
+    /// WAL segment size in MB (initdb `--wal-segsize`; 16 when unset).
+    pub wal_segment_mb: Option<u32>,
 }
 
 /// A server in a temporary directory on a free port, stopped and removed
@@ -136,6 +91,32 @@ impl TempCluster {
 
     /// Creates and starts a server set up by `config`.
     pub fn start_with(config: ClusterConfig) -> Result<TempCluster> {
+        let c = TempCluster::empty(config.data_in.as_deref())?;
+        let data = c.data.to_string_lossy().into_owned();
+        let mut args = vec!["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8"];
+        let wal = config.wal_in.as_ref().map(|d| {
+            d.join(format!("pg_wal-{}", c.port))
+                .to_string_lossy()
+                .into_owned()
+        });
+        if let Some(w) = &wal {
+            args.extend(["-X", w]);
+        }
+        let segment = config
+            .wal_segment_mb
+            .map(|mb| format!("--wal-segsize={mb}"));
+        if let Some(s) = &segment {
+            args.push(s);
+        }
+        c.run("initdb", &args)?;
+        c.configure(&config)?;
+        c.pg_start()?;
+        Ok(c)
+    }
+
+    /// A server not made yet: its temporary directory (owned by the
+    /// server's user), a free port, and where its data directory goes.
+    fn empty(data_in: Option<&Path>) -> Result<TempCluster> {
         let bin = bindir()?;
         let as_postgres = is_root();
         let port = crate::free_port()?;
@@ -143,43 +124,32 @@ impl TempCluster {
             std::env::temp_dir().join(format!("switchboard-pg-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&root)?;
         if as_postgres {
-            let ok = Command::new("chown")
-                .arg("postgres")
-                .arg(&root)
-                .status()?
-                .success();
-            if !ok {
-                bail!("cannot chown {} to postgres", root.display());
+            chown(&root)?;
+            if let Some(d) = data_in {
+                chown(d)?;
             }
         }
-        let c = TempCluster {
+        let data = match data_in {
+            Some(d) => d.join(format!("data-{port}")),
+            None => root.join("data"),
+        };
+        Ok(TempCluster {
             bin,
-            data: root.join("data"),
+            data,
             root,
             port,
             as_postgres,
-        };
-        c.run(
-            "initdb",
-            &[
-                "-D",
-                &c.data.to_string_lossy(),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-            ],
-        )?;
-        c.configure(&config)?;
-        c.pg_start()?;
-        Ok(c)
+        })
     }
 
     /// Writes the TLS files and `pg_hba.conf` lines of `config` into the
     /// data directory.
     fn configure(&self, config: &ClusterConfig) -> Result<()> {
         let mut conf = String::new();
+        for line in &config.settings {
+            conf.push_str(line);
+            conf.push('\n');
+        }
         if let Some(tls) = &config.tls {
             self.data_file("server.crt", &tls.cert_pem, 0o644)?;
             self.data_file("server.key", &tls.key_pem, 0o600)?;
@@ -214,14 +184,7 @@ impl TempCluster {
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
         if self.as_postgres {
-            let ok = Command::new("chown")
-                .arg("postgres")
-                .arg(&path)
-                .status()?
-                .success();
-            if !ok {
-                bail!("cannot chown {} to postgres", path.display());
-            }
+            chown(&path)?;
         }
         Ok(())
     }
@@ -328,6 +291,33 @@ impl TempCluster {
         )
     }
 
+    /// Whether the server runs (`pg_ctl status`): a server that hit a full
+    /// WAL disk stops by itself.
+    pub fn is_running(&self) -> bool {
+        self.run("pg_ctl", &["-D", &self.data.to_string_lossy(), "status"])
+            .is_ok()
+    }
+
+    /// Sets `name` to `value` with `ALTER SYSTEM` and reloads the
+    /// configuration (e.g. `default_transaction_read_only`, `on`).
+    pub fn set(&self, name: &str, value: &str) -> Result<()> {
+        self.psql(
+            "postgres",
+            &[
+                "-c",
+                &format!("ALTER SYSTEM SET {name} = '{value}'"),
+                "-c",
+                "SELECT pg_reload_conf()",
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The server's log so far (for a test's failure message).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.root.join("postgres.log")).unwrap_or_default()
+    }
+
     /// Creates database `name`.
     pub fn create_db(&self, name: &str) -> Result<()> {
         self.run(
@@ -345,6 +335,19 @@ impl TempCluster {
     }
 }
 
+/// Gives `path` to the server's user (`postgres`).
+fn chown(path: &Path) -> Result<()> {
+    let ok = Command::new("chown")
+        .arg("postgres")
+        .arg(path)
+        .status()?
+        .success();
+    if !ok {
+        bail!("cannot chown {} to postgres", path.display());
+    }
+    Ok(())
+}
+
 fn append(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new()
@@ -360,6 +363,11 @@ impl Drop for TempCluster {
     fn drop(&mut self) {
         let _ = self.pg_stop("immediate");
         std::thread::sleep(Duration::from_millis(50));
+        // The WAL directory, when elsewhere, is a link in the data one.
+        if let Ok(wal) = std::fs::read_link(self.data.join("pg_wal")) {
+            let _ = std::fs::remove_dir_all(wal);
+        }
+        let _ = std::fs::remove_dir_all(&self.data);
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }

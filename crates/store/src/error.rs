@@ -45,23 +45,31 @@ pub enum Error {
 impl Error {
     /// Whether the database is unreachable or failing as a whole (no
     /// connection, a lost connection, a pool timeout, a deadline, a server
-    /// refusing writes), as opposed to a statement refused for what it was
-    /// given (a constraint, a value too large for an index, bad encoding):
-    /// only the first deserves a 503.
+    /// refusing writes, an internal or I/O error, a schema this binary
+    /// does not expect during an upgrade), as opposed to a statement
+    /// refused for what it was given (a constraint, bad encoding, a value
+    /// out of range or too large for an index): only the second is the
+    /// request's fault. Anything not known to be the request's fault counts
+    /// as unavailable, so that ingest answers 503 and the sender retries
+    /// rather than a 4xx that loses the webhook (a full data disk once
+    /// showed `could not access status of transaction 0`, which names no
+    /// cause).
     pub fn is_unavailable(&self) -> bool {
-        use diesel::result::{DatabaseErrorKind, Error as D};
+        use diesel::result::{DatabaseErrorKind as K, Error as D};
         match self {
             Error::Pool(_) | Error::Connect(_) | Error::Deadline { .. } | Error::NotWritable(_) => {
                 true
             }
             Error::Query(D::DatabaseError(
-                DatabaseErrorKind::ClosedConnection
-                | DatabaseErrorKind::UnableToSendCommand
-                | DatabaseErrorKind::ReadOnlyTransaction
-                | DatabaseErrorKind::SerializationFailure,
+                K::UniqueViolation
+                | K::ForeignKeyViolation
+                | K::RestrictViolation
+                | K::NotNullViolation
+                | K::CheckViolation
+                | K::ExclusionViolation,
                 _,
-            )) => true,
-            Error::Query(D::DatabaseError(_, info)) => unavailable_state(info.message()),
+            )) => false,
+            Error::Query(D::DatabaseError(_, info)) => !refused_for_its_values(info.message()),
             Error::Query(_) => true,
             _ => false,
         }
@@ -100,9 +108,73 @@ impl Error {
     }
 }
 
-/// Server-side conditions that are the database's, not the row's: shutting
-/// down, out of connections, read-only, out of disk or memory, a timeout.
-fn unavailable_state(message: &str) -> bool {
-    const MARKERS: [&str; 2] = ["terminating connection", "the database system is"];
-    MARKERS.iter().any(|m| message.contains(m)) || classify(None, message) != Cause::Other
+/// Whether PostgreSQL refused a statement for the values it was given
+/// (SQLSTATE classes 22, data exception, and 54, a value too large for an
+/// index), by its message: diesel keeps no SQLSTATE for these. The
+/// messages are PostgreSQL's in English (`lc_messages` `C` or `en_*`).
+fn refused_for_its_values(message: &str) -> bool {
+    const MARKERS: [&str; 9] = [
+        "invalid byte sequence",
+        "invalid input syntax",
+        "invalid input value",
+        "value too long",
+        "out of range",
+        "index row size",
+        "index row requires",
+        "null character not permitted",
+        "payload string too long",
+    ];
+    MARKERS.iter().any(|m| message.contains(m)) && classify(None, message) == Cause::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::result::{DatabaseErrorKind as K, Error as D};
+
+    fn db(kind: K, message: &str) -> Error {
+        Error::Query(D::DatabaseError(kind, Box::new(message.to_string())))
+    }
+
+    #[test]
+    fn only_what_a_request_gave_is_its_fault() {
+        for e in [
+            db(K::UniqueViolation, "duplicate key value violates unique constraint"),
+            db(K::CheckViolation, "new row violates check constraint"),
+            db(K::Unknown, r#"invalid byte sequence for encoding "UTF8": 0x00"#),
+            db(K::Unknown, "value too long for type character varying(64)"),
+            db(K::Unknown, "index row size 3000 exceeds btree version 4 maximum 2704"),
+        ] {
+            assert!(!e.is_unavailable(), "{e}");
+            assert_eq!(e.cause(), None, "{e}");
+        }
+    }
+
+    #[test]
+    fn anything_else_is_the_databases_and_retried() {
+        for (e, cause) in [
+            // Seen with a full data disk: names no cause, must not be a 4xx.
+            (
+                db(K::Unknown, "could not access status of transaction 0"),
+                Cause::Other,
+            ),
+            (
+                db(K::Unknown, r#"could not extend file "base/1/2": No space left on device"#),
+                Cause::DiskFull,
+            ),
+            // An old binary against a newer schema during an upgrade.
+            (
+                db(K::Unknown, r#"cannot update view "webhook_events""#),
+                Cause::Other,
+            ),
+            (
+                db(K::ReadOnlyTransaction, "cannot execute INSERT in a read-only transaction"),
+                Cause::ReadOnly,
+            ),
+            (db(K::ClosedConnection, "connection closed"), Cause::ConnectionLost),
+        ] {
+            assert!(e.is_unavailable(), "{e}");
+            assert_eq!(e.cause(), Some(cause), "{e}");
+        }
+    }
 }

@@ -139,11 +139,20 @@ mod tests {
     #[test]
     fn only_what_a_request_gave_is_its_fault() {
         for e in [
-            db(K::UniqueViolation, "duplicate key value violates unique constraint"),
+            db(
+                K::UniqueViolation,
+                "duplicate key value violates unique constraint",
+            ),
             db(K::CheckViolation, "new row violates check constraint"),
-            db(K::Unknown, r#"invalid byte sequence for encoding "UTF8": 0x00"#),
+            db(
+                K::Unknown,
+                r#"invalid byte sequence for encoding "UTF8": 0x00"#,
+            ),
             db(K::Unknown, "value too long for type character varying(64)"),
-            db(K::Unknown, "index row size 3000 exceeds btree version 4 maximum 2704"),
+            db(
+                K::Unknown,
+                "index row size 3000 exceeds btree version 4 maximum 2704",
+            ),
         ] {
             assert!(!e.is_unavailable(), "{e}");
             assert_eq!(e.cause(), None, "{e}");
@@ -159,7 +168,10 @@ mod tests {
                 Cause::Other,
             ),
             (
-                db(K::Unknown, r#"could not extend file "base/1/2": No space left on device"#),
+                db(
+                    K::Unknown,
+                    r#"could not extend file "base/1/2": No space left on device"#,
+                ),
                 Cause::DiskFull,
             ),
             // An old binary against a newer schema during an upgrade.
@@ -168,10 +180,16 @@ mod tests {
                 Cause::Other,
             ),
             (
-                db(K::ReadOnlyTransaction, "cannot execute INSERT in a read-only transaction"),
+                db(
+                    K::ReadOnlyTransaction,
+                    "cannot execute INSERT in a read-only transaction",
+                ),
                 Cause::ReadOnly,
             ),
-            (db(K::ClosedConnection, "connection closed"), Cause::ConnectionLost),
+            (
+                db(K::ClosedConnection, "connection closed"),
+                Cause::ConnectionLost,
+            ),
         ] {
             assert!(e.is_unavailable(), "{e}");
             assert_eq!(e.cause(), Some(cause), "{e}");

@@ -61,9 +61,12 @@ CREATE TABLE call_queues (
     updated_at    timestamptz NOT NULL DEFAULT now(),
     UNIQUE (source, call_id, queue)
 ) WITH (fillfactor = 85);
--- The board's queue panel: who waits now, and today's figures per queue.
+-- The board's queue panel (who waits now, today's figures per queue) and the
+-- history search by queue.
 CREATE INDEX call_queues_waiting ON call_queues (source, queue) WHERE outcome = 'waiting';
-CREATE INDEX call_queues_by_queue ON call_queues (source, queue, entered_at);
+CREATE INDEX call_queues_by_queue ON call_queues (queue, source, entered_at);
+-- The queues a source's calls entered today.
+CREATE INDEX call_queues_by_day ON call_queues (source, entered_at);
 
 -- Per-queue settings an operator sets (`worker queue set-sla`). A queue
 -- without a row has the defaults (service level: answered within 20 s).

@@ -5,8 +5,10 @@
 //! in `users`; sessions, the login rate limit and API tokens in `access`;
 //! the phone systems' API settings and the audit of actions on calls in
 //! `apis`; the leg and the per-call lock the board's hang-up reads and takes
-//! in `calls`. The call and extension projections are the domain's
-//! (`domain::projection`).
+//! in `calls`; the operators' side of the missed calls list (marking an
+//! entry done, its audit) in `missed`; per-queue settings in `queues`. The
+//! call, queue, agent, extension and missed call projections are the
+//! domain's (`domain::projection`).
 
 mod error;
 mod migrate;
@@ -20,6 +22,8 @@ pub mod calls;
 pub mod changes;
 pub mod inbox;
 pub mod listen;
+pub mod missed;
+pub mod queues;
 pub mod retry;
 pub mod schema;
 pub mod secrets;

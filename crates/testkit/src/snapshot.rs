@@ -502,7 +502,13 @@ async fn load_agents(
     conn: &mut AsyncPgConnection,
     source: &str,
 ) -> Result<BTreeMap<(String, String), AgentView>> {
-    type Row = (String, String, Option<String>, Option<String>, Option<String>);
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
     let rows: Vec<Row> = queue_agents::table
         .filter(queue_agents::source.eq(source))
         .select((

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{id_text, millis, opt_id, ms_of, seq_of, time_of, Target};
+use super::{id_text, millis, ms_of, opt_id, seq_of, time_of, Target};
 use crate::event::{
     CallUpdate, Effect, Envelope, LegState, LegUpdate, ParseError, Parsed, QueueUpdate,
 };
@@ -132,8 +132,8 @@ fn recording_of(ev: &CallEvent) -> Option<String> {
 /// call's end when this is its master leg ending, and the call centre it
 /// queues in when it is a call centre's leg. Errors on an empty `call_id`.
 pub(super) fn call_event(root: Value, env: Envelope) -> Result<Parsed, ParseError> {
-    let ev: CallEvent = serde_json::from_value(root)
-        .map_err(|e| ParseError::Shape(format!("call event: {e}")))?;
+    let ev: CallEvent =
+        serde_json::from_value(root).map_err(|e| ParseError::Shape(format!("call event: {e}")))?;
     let (leg_id, call_id) = ids_of(&ev)?;
     let mut u = call_details(&ev, call_id, env);
     let mut notes = Vec::new();
@@ -269,4 +269,3 @@ fn disposition_of(state: &str, answered_at: Option<DateTime<Utc>>) -> String {
     }
     .to_string()
 }
-

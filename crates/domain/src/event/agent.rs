@@ -78,9 +78,10 @@ pub fn agent_status_word(provider: Provider, status: &str) -> String {
         _ => None,
     };
     let specific = match (provider, w.as_str()) {
-        (Provider::Yeastar, "unpaused" | "unpause" | "idle" | "logged_in" | "loggedin" | "login") => {
-            Some("available")
-        }
+        (
+            Provider::Yeastar,
+            "unpaused" | "unpause" | "idle" | "logged_in" | "loggedin" | "login",
+        ) => Some("available"),
         (Provider::Yeastar, "busy" | "talking" | "in_call" | "incall") => Some("incall"),
         (Provider::Dialpad, "unavailable" | "busy") => Some("paused"),
         (Provider::Dialpad, "occupied") => Some("incall"),

@@ -84,4 +84,3 @@ impl CstaReport {
 pub fn csta_rank(operation: &str, seq: i64) -> (bool, i64) {
     (operation == "call_over", seq)
 }
-

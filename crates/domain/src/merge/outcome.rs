@@ -84,7 +84,10 @@ pub fn call_outcome(call: &CallRow, queues: &BTreeMap<String, QueueRow>) -> Opti
     if call.status != CallStatus::Ended {
         return None;
     }
-    if queues.values().any(|q| q.outcome == QueueOutcome::Abandoned) {
+    if queues
+        .values()
+        .any(|q| q.outcome == QueueOutcome::Abandoned)
+    {
         return Some(CallOutcome::Abandoned);
     }
     Some(CallOutcome::NoAnswer)

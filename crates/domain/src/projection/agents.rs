@@ -32,7 +32,9 @@ pub(super) async fn write(
         let Effect::Agent(a) = i.effect else {
             continue;
         };
-        written.agents.insert((i.source.to_string(), a.agent.clone()));
+        written
+            .agents
+            .insert((i.source.to_string(), a.agent.clone()));
         for q in &a.queues {
             if !q.is_empty() {
                 written.queues.insert((i.source.to_string(), q.clone()));
@@ -116,15 +118,26 @@ const WRITE_AGENTS: &str = concat!(
                           $6::int8[], $7::timestamptz[], $8::timestamptz[], $9::text[],
                           $10::int8[])
      ON CONFLICT (source, queue, agent) DO UPDATE SET
-         status = CASE WHEN ", status_wins!(), " THEN EXCLUDED.status ELSE q.status END,
-         reason = CASE WHEN ", status_wins!(), " THEN EXCLUDED.reason ELSE q.reason END,
-         status_at = CASE WHEN ", status_wins!(), " THEN EXCLUDED.status_at ELSE q.status_at END,
-         status_seq = CASE WHEN ", status_wins!(), " THEN EXCLUDED.status_seq ELSE q.status_seq END,
-         ring_timeout_at = CASE WHEN ", ring_wins!(),
+         status = CASE WHEN ",
+    status_wins!(),
+    " THEN EXCLUDED.status ELSE q.status END,
+         reason = CASE WHEN ",
+    status_wins!(),
+    " THEN EXCLUDED.reason ELSE q.reason END,
+         status_at = CASE WHEN ",
+    status_wins!(),
+    " THEN EXCLUDED.status_at ELSE q.status_at END,
+         status_seq = CASE WHEN ",
+    status_wins!(),
+    " THEN EXCLUDED.status_seq ELSE q.status_seq END,
+         ring_timeout_at = CASE WHEN ",
+    ring_wins!(),
     " THEN EXCLUDED.ring_timeout_at ELSE q.ring_timeout_at END,
-         ring_timeout_call = CASE WHEN ", ring_wins!(),
+         ring_timeout_call = CASE WHEN ",
+    ring_wins!(),
     " THEN EXCLUDED.ring_timeout_call ELSE q.ring_timeout_call END,
-         ring_timeout_seq = CASE WHEN ", ring_wins!(),
+         ring_timeout_seq = CASE WHEN ",
+    ring_wins!(),
     " THEN EXCLUDED.ring_timeout_seq ELSE q.ring_timeout_seq END,
          updated_at = now()"
 );

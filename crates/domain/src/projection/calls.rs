@@ -236,7 +236,11 @@ pub(super) async fn lock(
     for r in queues {
         let key = (r.source.clone(), r.call_id.clone());
         let queue = r.queue.clone();
-        locked.queues.entry(key).or_default().insert(queue, r.into());
+        locked
+            .queues
+            .entry(key)
+            .or_default()
+            .insert(queue, r.into());
     }
     locked.loaded_queues = locked.queues.clone();
     Ok(locked)

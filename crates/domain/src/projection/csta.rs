@@ -15,8 +15,8 @@ use crate::sql::Cached;
 /// only when it ranks higher (`call_over` final, else later sequence),
 /// the same rule as [`crate::merge::merge_csta`], so any order converges.
 pub(super) async fn write(
-conn: &mut AsyncPgConnection,
-csta: &BTreeMap<Key, Option<CstaRow>>,
+    conn: &mut AsyncPgConnection,
+    csta: &BTreeMap<Key, Option<CstaRow>>,
 ) -> Result<(), diesel::result::Error> {
     let mut source = Vec::new();
     let mut call_id = Vec::new();
@@ -60,4 +60,3 @@ const WRITE_CSTA: &str = "INSERT INTO csta_calls AS c (source, call_id, csta_eve
          extension = EXCLUDED.extension, ip_address = EXCLUDED.ip_address, updated_at = now()
      WHERE (EXCLUDED.csta_event = 'call_over', EXCLUDED.csta_seq)
          > (c.csta_event = 'call_over', c.csta_seq)";
-

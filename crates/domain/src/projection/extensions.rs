@@ -166,7 +166,9 @@ impl LockedExtensions {
                 | Effect::Presence { extension, .. } => {
                     merge::merge_extension_fact(self.row(i.source, extension), i.effect)
                 }
-                Effect::Agent(a) => merge::merge_extension_fact(self.row(i.source, &a.agent), i.effect),
+                Effect::Agent(a) => {
+                    merge::merge_extension_fact(self.row(i.source, &a.agent), i.effect)
+                }
                 Effect::Csta(_) | Effect::Ignored => {}
             }
         }
@@ -264,7 +266,10 @@ impl LockedExtensions {
     }
 
     /// Upserts the devices that are new or changed since loaded.
-    async fn write_devices(&self, conn: &mut AsyncPgConnection) -> Result<(), diesel::result::Error> {
+    async fn write_devices(
+        &self,
+        conn: &mut AsyncPgConnection,
+    ) -> Result<(), diesel::result::Error> {
         let mut source = Vec::new();
         let mut number = Vec::new();
         let mut kind = Vec::new();

@@ -116,7 +116,10 @@ impl LegColumns {
         self.ended.push(r.ended_at);
     }
 
-    pub(super) async fn write(self, conn: &mut AsyncPgConnection) -> Result<(), diesel::result::Error> {
+    pub(super) async fn write(
+        self,
+        conn: &mut AsyncPgConnection,
+    ) -> Result<(), diesel::result::Error> {
         Cached(
             diesel::sql_query(WRITE_LEGS)
                 .bind::<Array<Text>, _>(self.source)

@@ -80,10 +80,21 @@ pub async fn refresh(
     let (sources, numbers) = unzip(keys);
     let _: Vec<Locked> =
         ensure_locked(conn, (&sources, &numbers), ENSURE_MISSED, LOCK_MISSED).await?;
+    recount(conn, &sources, &numbers).await
+}
+
+/// Recomputes the existing entries of `sources[i]`, `numbers[i]`, whose
+/// row locks the caller holds (the board, marking one done, takes it with
+/// `SELECT ... FOR UPDATE`).
+pub async fn recount(
+    conn: &mut AsyncPgConnection,
+    sources: &[String],
+    numbers: &[String],
+) -> Result<(), diesel::result::Error> {
     Cached(
         diesel::sql_query(REFRESH)
-            .bind::<Array<Text>, _>(&sources)
-            .bind::<Array<Text>, _>(&numbers),
+            .bind::<Array<Text>, _>(sources)
+            .bind::<Array<Text>, _>(numbers),
     )
     .execute(conn)
     .await?;

@@ -59,8 +59,12 @@ pub(super) fn cdr(
         Some(t) if !t.is_empty() => match NaiveDateTime::parse_from_str(t, TIME_START) {
             Ok(start_local) => Some(CdrTimes {
                 start_local,
-                answered_after: answered
-                    .then(|| duration.unwrap_or(0).saturating_sub(talk.unwrap_or(0)).max(0)),
+                answered_after: answered.then(|| {
+                    duration
+                        .unwrap_or(0)
+                        .saturating_sub(talk.unwrap_or(0))
+                        .max(0)
+                }),
             }),
             Err(_) => {
                 notes.push(format!("unreadable CDR time_start {t:?}: left out"));

@@ -50,7 +50,11 @@ pub(super) fn reported(msg: &Value, env: Envelope) -> Result<Effect, ParseError>
 
 /// The effect of a 30009 presence event: the provider's word mapped by
 /// [`presence_word`], with a note when it is not a known one.
-pub(super) fn presence(msg: &Value, env: Envelope, notes: &mut Vec<String>) -> Result<Effect, ParseError> {
+pub(super) fn presence(
+    msg: &Value,
+    env: Envelope,
+    notes: &mut Vec<String>,
+) -> Result<Effect, ParseError> {
     let m: Registration = from_msg(msg)?;
     let extension = text_of(&m.extension);
     if extension.is_empty() {
@@ -152,4 +156,3 @@ fn device_of(kind: Option<&str>, notes: &mut Vec<String>) -> String {
     }
     k
 }
-

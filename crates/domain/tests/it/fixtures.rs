@@ -1,7 +1,7 @@
 //! Parsing and status mapping of every sample payload in crates/testkit/fixtures.
 
-use chrono::{TimeZone, Utc};
 use chrono::NaiveDate;
+use chrono::{TimeZone, Utc};
 use domain::{
     parse, AgentChange, AgentUpdate, CallStatus, CallUpdate, Effect, Envelope, LegState, Parsed,
     Provider,
@@ -303,7 +303,10 @@ fn yeastar_agent_events() {
     );
     assert_eq!(p.event_type, "agent.status");
     let a = agent(&p);
-    assert_eq!((a.agent.as_str(), a.queues.as_slice()), ("3105", &["6405".to_string()][..]));
+    assert_eq!(
+        (a.agent.as_str(), a.queues.as_slice()),
+        ("3105", &["6405".to_string()][..])
+    );
     assert_eq!(status_of(a), ("paused", Some("Meeting")));
     assert_eq!(a.seq, 7, "Yeastar: arrival order");
     // Yeastar's own example names the queue with a prefix.
@@ -312,7 +315,11 @@ fn yeastar_agent_events() {
         "yeastar/30029-agent-status-queue-prefix.json",
     );
     let a = agent(&p);
-    assert_eq!(a.queues, vec!["6402".to_string()], "queue-6402 is queue 6402");
+    assert_eq!(
+        a.queues,
+        vec!["6402".to_string()],
+        "queue-6402 is queue 6402"
+    );
     assert_eq!(status_of(a), ("paused", Some("Lunch")));
     assert!(p.notes.is_empty(), "{:?}", p.notes);
 
@@ -444,7 +451,11 @@ fn yeastar_cdr_times_in_the_pbx_clock() {
         .expect("valid");
     assert_eq!(t.start_local, start, "local time, no zone");
     assert_eq!(t.answered_after, Some(8), "47 s in all, 39 s talking");
-    assert_eq!(call(&p).started_at, None, "resolved in the source's zone later");
+    assert_eq!(
+        call(&p).started_at,
+        None,
+        "resolved in the source's zone later"
+    );
     let p = parse_fixture(Provider::Yeastar, "yeastar/30012-cdr-no-answer.json");
     let u = call(&p);
     assert_eq!(u.cdr_times.and_then(|t| t.answered_after), None);
@@ -589,18 +600,27 @@ fn dialpad_agent_status() {
 
     let p = parse_fixture(Provider::Dialpad, "dialpad/agent-status-unavailable.json");
     let a = agent(&p);
-    assert_eq!(status_of(a), ("paused", Some("Lunch")), "unavailable: paused");
+    assert_eq!(
+        status_of(a),
+        ("paused", Some("Lunch")),
+        "unavailable: paused"
+    );
     assert_eq!(
         a.queues,
         vec!["6350918847201280".to_string(), "6350918847201999".into()],
         "one row per call centre"
     );
     // No call centre named: the agent's status in general (queue "").
-    let body = br#"{"target":{"id":7,"type":"user"},"on_duty_status":"sleeping","event_timestamp":5}"#;
+    let body =
+        br#"{"target":{"id":7,"type":"user"},"on_duty_status":"sleeping","event_timestamp":5}"#;
     let p = parse(Provider::Dialpad, body, env(1)).expect("parses");
     let a = agent(&p);
     assert_eq!(a.queues, vec![String::new()]);
-    assert_eq!(status_of(a), ("unknown:sleeping", None), "kept, not guessed");
+    assert_eq!(
+        status_of(a),
+        ("unknown:sleeping", None),
+        "kept, not guessed"
+    );
     assert_eq!(p.notes.len(), 1);
 }
 
@@ -612,7 +632,11 @@ fn dialpad_call_centre_leg_queues_the_call() {
     assert_eq!(u.queues.len(), 1);
     let q = &u.queues[0];
     assert_eq!(q.queue, "6350918847201280", "the call centre's id");
-    assert_eq!(q.entered_at.timestamp_millis(), 1741256530400, "date_queued");
+    assert_eq!(
+        q.entered_at.timestamp_millis(),
+        1741256530400,
+        "date_queued"
+    );
     assert_eq!(q.connected_at, None);
     assert_eq!(u.legs[0].state, LegState::Ringing);
     assert_eq!(u.legs[0].extension, None, "a call centre is no extension");
@@ -632,7 +656,11 @@ fn dialpad_call_centre_leg_queues_the_call() {
     let body = br#"{"call_id":12,"state":"queued","target":{"id":5,"type":"user"},"event_timestamp":1001}"#;
     let p = parse(Provider::Dialpad, body, env(1)).expect("parses");
     assert!(call(&p).queues.is_empty());
-    assert_eq!(p.notes.len(), 1, "a queued leg naming no call centre is noted");
+    assert_eq!(
+        p.notes.len(),
+        1,
+        "a queued leg naming no call centre is noted"
+    );
 }
 
 #[test]

@@ -69,8 +69,20 @@ pub const CALLERS: [&str; 3] = ["+15555550101", "+15555550102", "+15555550103"];
 /// Builds call-centre scenario `pick` (an index over the Yeastar then the
 /// Dialpad kinds of [`CALLCENTRE_SCENARIOS`]) as call number `n`, its
 /// agents rotated by `rot` in the shared pools, from caller `caller` (an
-/// index into [`CALLERS`]).
+/// index into [`CALLERS`]); Dialpad calls start 1,000 s apart.
 pub fn build_callcentre(pick: usize, rot: usize, caller: usize, n: u64) -> Scenario {
+    build_callcentre_at(
+        pick,
+        rot,
+        caller,
+        n,
+        1_790_000_000_000 + n as i64 * 1_000_000,
+    )
+}
+
+/// [`build_callcentre`], a Dialpad scenario starting at `t0_ms` (epoch ms;
+/// Yeastar events have no time of their own).
+pub fn build_callcentre_at(pick: usize, rot: usize, caller: usize, n: u64, t0_ms: i64) -> Scenario {
     let kinds = CALLCENTRE_SCENARIOS.len();
     let name = CALLCENTRE_SCENARIOS[pick % kinds];
     let caller = CALLERS[caller % CALLERS.len()];
@@ -83,8 +95,7 @@ pub fn build_callcentre(pick: usize, rot: usize, caller: usize, n: u64) -> Scena
         let users: Vec<u64> = (0..2)
             .map(|i| DIALPAD_USERS[(rot + i) % DIALPAD_USERS.len()])
             .collect();
-        let t0 = 1_790_000_000_000 + n as i64 * 1_000_000;
-        scenario::dialpad_callcentre(name, n, CALL_CENTRE, &users, caller, t0)
+        scenario::dialpad_callcentre(name, n, CALL_CENTRE, &users, caller, t0_ms)
     };
     built.unwrap_or_else(|| unreachable!())
 }

@@ -4,12 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
+use diesel::sql_types::{BigInt, Bytea, Text, Timestamptz};
+use diesel::QueryableByName;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::merge::{
     apply_call, extension_status, merge_agent, merge_csta, merge_extension_fact, missed_entries,
     AgentRow, CallRow, CstaRow, ExtensionRow, LegRow, MissedEntry, QueueRow,
 };
-use domain::{Effect, ExtensionStatus, LegState};
+use domain::{parse, Effect, Envelope, ExtensionStatus, LegState, Provider};
 
 /// The whole projection in memory: the reference the projection writer is
 /// checked against.
@@ -124,5 +127,45 @@ impl Projection {
             self.calls.iter().map(|(id, c)| (id.as_str(), c)),
             &BTreeMap::new(),
         )
+    }
+}
+
+/// A stored event, as the reference reads it back.
+#[derive(QueryableByName)]
+struct Stored {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Timestamptz)]
+    received_at: DateTime<Utc>,
+    #[diesel(sql_type = Bytea)]
+    body: Vec<u8>,
+}
+
+impl Projection {
+    /// The reference of the events stored for `source` (of `provider`):
+    /// each applied once, in the order they were stored, with its own id
+    /// and arrival time (the only order Yeastar events have).
+    pub async fn of_stored(
+        conn: &mut AsyncPgConnection,
+        source: &str,
+        provider: Provider,
+    ) -> anyhow::Result<Projection> {
+        let rows: Vec<Stored> = diesel::sql_query(
+            "SELECT id, received_at, body FROM events WHERE source = $1 ORDER BY id",
+        )
+        .bind::<Text, _>(source)
+        .load(conn)
+        .await?;
+        let mut p = Projection::default();
+        for r in rows {
+            let env = Envelope {
+                id: r.id,
+                received_at: r.received_at,
+            };
+            let parsed = parse(provider, &r.body, env)
+                .map_err(|e| anyhow::anyhow!("{source} event {}: {e}", r.id))?;
+            p.apply(&parsed.effect);
+        }
+        Ok(p)
     }
 }

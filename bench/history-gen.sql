@@ -22,8 +22,8 @@ WITH c AS (
     FROM generate_series(:lo::int8, :hi::int8) i,
     LATERAL (SELECT CASE WHEN i % 10 < 6 THEN 'inbound' WHEN i % 10 < 9 THEN 'outbound' ELSE 'internal' END AS dir,
                     '+1555' || lpad(((i * 7919) % 1000003)::text, 7, '0') AS outside,
-                    (1000 + (i * 31) % 1000)::text AS ext,
-                    (1000 + (i * 37 + 1) % 1000)::text AS ext2,
+                    (1000 + ((i / 7) * 31) % 1000)::text AS ext,
+                    (1000 + ((i / 7) * 37 + 1) % 1000)::text AS ext2,
                     now() - (:n::int8 - i) * interval '3 s' AS start,
                     CASE WHEN i % 100 < 70 THEN 'answered' WHEN i % 100 < 80 THEN 'no_answer'
                          WHEN i % 100 < 88 THEN 'abandoned' WHEN i % 100 < 93 THEN 'busy'
@@ -32,11 +32,11 @@ WITH c AS (
             ended_at, outcome),
 l AS (
   INSERT INTO call_legs (source, call_id, leg_id, kind, extension, party, state, started_at,
-                         answered_at, ended_at)
+                         answered_at, ended_at, call_start, call_outcome)
   SELECT source, call_id, 'leg-' || call_id, 'extension',
          CASE direction WHEN 'inbound' THEN to_number ELSE from_number END,
          CASE direction WHEN 'inbound' THEN to_number ELSE from_number END,
-         'ended', started_at, answered_at, ended_at
+         'ended', started_at, answered_at, ended_at, started_at, outcome
     FROM c
   RETURNING 1)
 INSERT INTO call_queues (source, call_id, queue, entered_at, answered_at, agent, ended_at, outcome)

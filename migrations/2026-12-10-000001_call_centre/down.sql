@@ -3,6 +3,7 @@ ALTER TABLE extensions DROP COLUMN reported_at, DROP COLUMN leg_seen_at;
 DROP TABLE queue_agents;
 DROP TABLE queue_settings;
 DROP TABLE call_queues;
+ALTER TABLE call_legs DROP COLUMN call_start, DROP COLUMN call_outcome;
 ALTER TABLE calls
     DROP COLUMN started_from_cdr,
     DROP COLUMN answered_from_cdr,

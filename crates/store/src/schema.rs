@@ -97,6 +97,9 @@ diesel::table! {
         ended_at -> Nullable<Timestamptz>,
         updated_at -> Timestamptz,
         channel_id -> Nullable<Text>,
+        /// The call's start and outcome, copied for the history by extension.
+        call_start -> Nullable<Timestamptz>,
+        call_outcome -> Nullable<Text>,
     }
 }
 

@@ -126,15 +126,26 @@ impl LockedCalls {
     }
 
     /// Writes the new and changed legs (a Dialpad event touches one leg of
-    /// a conversation that may have several).
+    /// a conversation that may have several), and every leg of a call whose
+    /// start or outcome changed.
     pub(super) async fn write_changed_legs(
         &self,
         conn: &mut AsyncPgConnection,
     ) -> Result<(), diesel::result::Error> {
         let mut w = LegColumns::default();
-        for ((source, call_id), legs) in changed(&self.legs, &self.loaded_legs) {
+        let copied = |c: &CallRow| (c.started_at, c.outcome);
+        for (key, legs) in &self.legs {
+            let Some(call) = self.calls.get(key) else {
+                continue;
+            };
+            // Every leg when the call's start or outcome (copied beside
+            // each leg) changed; else the new and changed ones.
+            let all = self.loaded_calls.get(key).map(copied) != Some(copied(call));
+            let before = self.loaded_legs.get(key);
             for (leg_id, row) in legs {
-                w.push(source, call_id, leg_id, row);
+                if all || before.and_then(|b| b.get(leg_id)) != Some(row) {
+                    w.push((&key.0, &key.1, leg_id), row, call);
+                }
             }
         }
         if w.is_empty() {

@@ -1,5 +1,7 @@
 //! Call legs: loaded with their locked calls, written back when new or
-//! changed.
+//! changed, with their call's start and outcome copied beside them (the
+//! history search by extension reads them from `call_legs_by_extension`
+//! alone).
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{Array, BigInt, Bool, Nullable, Text, Timestamptz};
@@ -7,7 +9,7 @@ use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::event::LegState;
-use crate::merge::{self, LegRow};
+use crate::merge::{self, CallOutcome, CallRow, LegRow};
 use crate::sql::Cached;
 
 pub(super) const LOAD_LEGS: &str =
@@ -17,16 +19,19 @@ pub(super) const LOAD_LEGS: &str =
        ON l.source = k.s AND l.call_id = k.i";
 
 const WRITE_LEGS: &str = "INSERT INTO call_legs (source, call_id, leg_id, kind, extension, party,
-        state, on_hold, hold_seq, started_at, answered_at, ended_at, channel_id)
+        state, on_hold, hold_seq, started_at, answered_at, ended_at, channel_id, call_start,
+        call_outcome)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                           $6::text[], $7::text[], $8::bool[], $9::int8[], $10::timestamptz[],
-                          $11::timestamptz[], $12::timestamptz[], $13::text[])
+                          $11::timestamptz[], $12::timestamptz[], $13::text[],
+                          $14::timestamptz[], $15::text[])
      ON CONFLICT (source, call_id, leg_id) DO UPDATE SET
          kind = EXCLUDED.kind, extension = EXCLUDED.extension, party = EXCLUDED.party,
          channel_id = EXCLUDED.channel_id,
          state = EXCLUDED.state, on_hold = EXCLUDED.on_hold, hold_seq = EXCLUDED.hold_seq,
          started_at = EXCLUDED.started_at, answered_at = EXCLUDED.answered_at,
-         ended_at = EXCLUDED.ended_at, updated_at = now()";
+         ended_at = EXCLUDED.ended_at, call_start = EXCLUDED.call_start,
+         call_outcome = EXCLUDED.call_outcome, updated_at = now()";
 
 /// A `call_legs` row as loaded.
 #[derive(QueryableByName)]
@@ -92,6 +97,8 @@ pub(super) struct LegColumns {
     started: Vec<Option<DateTime<Utc>>>,
     answered: Vec<Option<DateTime<Utc>>>,
     ended: Vec<Option<DateTime<Utc>>>,
+    call_start: Vec<Option<DateTime<Utc>>>,
+    call_outcome: Vec<Option<&'static str>>,
 }
 
 impl LegColumns {
@@ -100,7 +107,14 @@ impl LegColumns {
         self.source.is_empty()
     }
 
-    pub(super) fn push(&mut self, source: &str, call_id: &str, leg_id: &str, r: &LegRow) {
+    /// Adds leg `leg_id` of call `call_id`, with the call's start and
+    /// outcome.
+    pub(super) fn push(
+        &mut self,
+        (source, call_id, leg_id): (&str, &str, &str),
+        r: &LegRow,
+        call: &CallRow,
+    ) {
         self.source.push(source.to_string());
         self.call_id.push(call_id.to_string());
         self.leg_id.push(leg_id.to_string());
@@ -114,6 +128,9 @@ impl LegColumns {
         self.started.push(r.started_at);
         self.answered.push(r.answered_at);
         self.ended.push(r.ended_at);
+        self.call_start.push(call.started_at);
+        self.call_outcome
+            .push(call.outcome.map(CallOutcome::as_str));
     }
 
     pub(super) async fn write(
@@ -134,7 +151,9 @@ impl LegColumns {
                 .bind::<Array<Nullable<Timestamptz>>, _>(self.started)
                 .bind::<Array<Nullable<Timestamptz>>, _>(self.answered)
                 .bind::<Array<Nullable<Timestamptz>>, _>(self.ended)
-                .bind::<Array<Nullable<Text>>, _>(self.channel_id),
+                .bind::<Array<Nullable<Text>>, _>(self.channel_id)
+                .bind::<Array<Nullable<Timestamptz>>, _>(self.call_start)
+                .bind::<Array<Nullable<Text>>, _>(self.call_outcome),
         )
         .execute(conn)
         .await?;

@@ -530,13 +530,25 @@ async fn the_history_finds_calls_by_each_filter_a_page_at_a_time() {
                 .await;
         }
     }
+    // The newest: 3106 has two legs in it (two channels).
+    let two = yeastar_envelope(
+        30011,
+        &json!({"call_id": "H.TW", "members": [
+            {"inbound": {"from": "07700900599", "to": "3106", "trunk_name": "T",
+                         "channel_id": "PJSIP/trunk-TW", "member_status": "ANSWERED", "call_path": ""}},
+            {"extension": {"number": "3106", "channel_id": "PJSIP/3106-a",
+                           "member_status": "ANSWER", "call_path": ""}},
+            {"extension": {"number": "3106", "channel_id": "PJSIP/3106-b",
+                           "member_status": "RING", "call_path": ""}}]}),
+    );
+    h.apply_at("pbx", y, &two, t0 + Duration::minutes(13)).await;
     let all = read::HistoryFilter {
         limit: 50,
         ..Default::default()
     };
     let ids = search(&mut h.conn, all.clone()).await;
-    assert_eq!(ids.len(), 12);
-    assert_eq!(ids[0], "H.11", "newest first");
+    assert_eq!(ids.len(), 13);
+    assert_eq!(ids[0], "H.TW", "newest first");
     let f = |g: fn(&mut read::HistoryFilter)| {
         let mut f = all.clone();
         g(&mut f);
@@ -546,10 +558,22 @@ async fn the_history_finds_calls_by_each_filter_a_page_at_a_time() {
         search(&mut h.conn, f(|f| f.number = Some("07700900501".into()))).await,
         vec!["H.10", "H.07", "H.04", "H.01"]
     );
+    let of_3106 = search(&mut h.conn, f(|f| f.extension = Some("3106".into()))).await;
     assert_eq!(
-        search(&mut h.conn, f(|f| f.extension = Some("3106".into())))
-            .await
-            .len(),
+        of_3106,
+        vec!["H.TW", "H.11", "H.09", "H.07", "H.05", "H.03", "H.01"],
+        "H.TW once"
+    );
+    assert_eq!(
+        search(
+            &mut h.conn,
+            f(|f| {
+                f.extension = Some("3106".into());
+                f.outcome = Some("no_answer".into());
+            })
+        )
+        .await
+        .len(),
         6
     );
     assert_eq!(
@@ -590,6 +614,22 @@ async fn the_history_finds_calls_by_each_filter_a_page_at_a_time() {
         }
     }
     assert_eq!(seen, ids, "three pages, no call twice or missing");
+    // By extension, pages of 2: the same calls, each once.
+    let mut seen = Vec::new();
+    let mut page = read::HistoryFilter {
+        extension: Some("3106".into()),
+        limit: 2,
+        ..Default::default()
+    };
+    loop {
+        let p = read::history(&mut h.conn, &page).await.expect("page");
+        seen.extend(p.calls.iter().map(|c| c.call_id.clone()));
+        match p.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, of_3106);
     let one = read::history(
         &mut h.conn,
         &f(|f| {

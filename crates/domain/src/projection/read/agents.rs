@@ -154,6 +154,7 @@ pub async fn agents(
                           AS talk_seconds_today
                  FROM call_legs l
                 WHERE l.extension = a.agent AND l.source = a.source
+                  AND l.call_start >= a.day_start - interval '1 day'
                   AND l.answered_at >= a.day_start) st
           ORDER BY a.source, a.agent, qa.queue"
     ))

@@ -139,6 +139,16 @@ fn cursor_text<S: serde::Serializer>(c: &Option<Cursor>, s: S) -> Result<S::Ok, 
 /// The sort key of a call, as the indexes have it.
 const START: &str = "coalesce(c.started_at, c.created_at)";
 
+/// The columns of a [`HistoryCall`], but its start.
+const COLUMNS: &str = "c.id, c.source, c.call_id, c.status, c.direction, c.from_number,
+    c.to_number, c.started_at, c.answered_at, c.ended_at, c.duration_seconds, c.talk_seconds,
+    c.disposition, c.outcome, c.failure_reason, c.recording_url,
+    array(SELECT q.queue FROM call_queues q WHERE q.source = c.source AND q.call_id = c.call_id
+           ORDER BY q.entered_at, q.queue) AS queues,
+    array(SELECT DISTINCT l2.extension FROM call_legs l2
+           WHERE l2.source = c.source AND l2.call_id = c.call_id
+             AND l2.extension IS NOT NULL ORDER BY 1) AS extensions";
+
 /// A bound value of the search.
 enum Bind<'a> {
     Text(&'a str),
@@ -146,88 +156,120 @@ enum Bind<'a> {
     Int(i64),
 }
 
-/// One page of the calls matching `f`, newest first (by start, then id).
+/// The search's SQL and what it binds, built from the filters given only
+/// (so that the planner sees which index serves them).
+struct Search<'a> {
+    sql: String,
+    binds: Vec<Bind<'a>>,
+}
+
+impl<'a> Search<'a> {
+    /// Binds `b`; returns its placeholder.
+    fn param(&mut self, b: Bind<'a>) -> String {
+        self.binds.push(b);
+        format!("${}", self.binds.len())
+    }
+
+    /// Adds ` AND <cond>`, where `cond` names the value `b` as `{}`.
+    fn and(&mut self, cond: &str, b: Bind<'a>) {
+        let p = self.param(b);
+        self.sql += " AND ";
+        self.sql += &cond.replace("{}", &p);
+    }
+}
+
+/// One page of the calls matching `f`, newest first (by start, then id). A
+/// search by extension reads the extension's legs (each with its call's
+/// start and outcome) in order from `call_legs_by_extension` and looks up
+/// only the calls it shows; a call in which the extension had two legs is
+/// shown once (such a page may hold fewer than `limit` calls and still
+/// have a next one).
 pub async fn history(
     conn: &mut AsyncPgConnection,
     f: &HistoryFilter,
 ) -> Result<HistoryPage, diesel::result::Error> {
     let limit = f.limit.clamp(1, MAX_PAGE);
-    let mut binds: Vec<Bind<'_>> = Vec::new();
-    fn param<'a>(b: Bind<'a>, binds: &mut Vec<Bind<'a>>) -> String {
-        binds.push(b);
-        format!("${}", binds.len())
-    }
-    let mut sql = format!(
-        "SELECT c.id, c.source, c.call_id, c.status, c.direction, c.from_number, c.to_number,
-                {START} AS start, c.started_at, c.answered_at, c.ended_at, c.duration_seconds,
-                c.talk_seconds, c.disposition, c.outcome, c.failure_reason, c.recording_url,
-                array(SELECT q.queue FROM call_queues q
-                       WHERE q.source = c.source AND q.call_id = c.call_id
-                       ORDER BY q.entered_at, q.queue) AS queues,
-                array(SELECT DISTINCT l.extension FROM call_legs l
-                       WHERE l.source = c.source AND l.call_id = c.call_id
-                         AND l.extension IS NOT NULL ORDER BY 1) AS extensions
-           FROM calls c WHERE true"
-    );
-    let source = f
-        .source
-        .as_deref()
-        .map(|s| param(Bind::Text(s), &mut binds));
-    if let Some(s) = &source {
-        sql += &format!(" AND c.source = {s}");
-    }
-    if let Some(n) = f.number.as_deref() {
-        let p = param(Bind::Text(n), &mut binds);
-        sql += &format!(" AND (c.from_number = {p} OR c.to_number = {p})");
-    }
-    let in_source = |table: &str| match &source {
-        Some(s) => format!(" AND {table}.source = {s}"),
-        None => String::new(),
+    let mut s = Search {
+        sql: String::new(),
+        binds: Vec::new(),
     };
-    if let Some(e) = f.extension.as_deref() {
-        let p = param(Bind::Text(e), &mut binds);
-        sql += &format!(
-            " AND (c.source, c.call_id) IN (SELECT l.source, l.call_id FROM call_legs l
-                                             WHERE l.extension = {p}{})",
-            in_source("l")
-        );
+    // The table the search is driven from, with its start column and where
+    // its outcome is.
+    let (start, outcome) = match f.extension.as_deref() {
+        Some(e) => {
+            s.sql = format!(
+                "SELECT {COLUMNS}, l.call_start AS start FROM call_legs l
+                   JOIN calls c ON c.source = l.source AND c.call_id = l.call_id
+                  WHERE l.call_start IS NOT NULL"
+            );
+            s.and("l.extension = {}", Bind::Text(e));
+            if let Some(src) = f.source.as_deref() {
+                s.and("l.source = {}", Bind::Text(src));
+            }
+            ("l.call_start", "l.call_outcome")
+        }
+        None => {
+            s.sql = format!("SELECT {COLUMNS}, {START} AS start FROM calls c WHERE true");
+            if let Some(src) = f.source.as_deref() {
+                s.and("c.source = {}", Bind::Text(src));
+            }
+            (START, "c.outcome")
+        }
+    };
+    if let Some(n) = f.number.as_deref() {
+        s.and("(c.from_number = {} OR c.to_number = {})", Bind::Text(n));
     }
     if let Some(q) = f.queue.as_deref() {
-        let p = param(Bind::Text(q), &mut binds);
-        sql += &format!(
-            " AND (c.source, c.call_id) IN (SELECT q.source, q.call_id FROM call_queues q
-                                             WHERE q.queue = {p}{})",
-            in_source("q")
+        let in_source = if f.source.is_some() {
+            " AND q.source = c.source"
+        } else {
+            ""
+        };
+        s.and(
+            &format!(
+                "(c.source, c.call_id) IN (SELECT q.source, q.call_id FROM call_queues q
+                                            WHERE q.queue = {{}}{in_source})"
+            ),
+            Bind::Text(q),
         );
     }
     if let Some(o) = f.outcome.as_deref() {
-        let p = param(Bind::Text(o), &mut binds);
-        sql += &format!(" AND c.outcome = {p}");
+        s.and(&format!("{outcome} = {{}}"), Bind::Text(o));
     }
     if let Some(t) = f.since {
-        sql += &format!(" AND {START} >= {}", param(Bind::Time(t), &mut binds));
+        s.and(&format!("{start} >= {{}}"), Bind::Time(t));
     }
     if let Some(t) = f.until {
-        sql += &format!(" AND {START} < {}", param(Bind::Time(t), &mut binds));
+        s.and(&format!("{start} < {{}}"), Bind::Time(t));
     }
     if let Some(c) = f.after {
-        let t = param(Bind::Time(c.start), &mut binds);
-        let id = param(Bind::Int(c.id), &mut binds);
-        sql += &format!(" AND ({START}, c.id) < ({t}, {id})");
+        let t = s.param(Bind::Time(c.start));
+        let id = s.param(Bind::Int(c.id));
+        // The first bound lets the index stop; the row comparison breaks ties.
+        s.sql += &format!(" AND {start} <= {t} AND ({start}, c.id) < ({t}, {id})");
     }
-    let l = param(Bind::Int(limit + 1), &mut binds);
-    sql += &format!(" ORDER BY {START} DESC, c.id DESC LIMIT {l}");
-    let mut q = diesel::sql_query(sql).into_boxed::<Pg>();
-    for b in binds {
+    let l = s.param(Bind::Int(limit + 1));
+    s.sql += &format!(" ORDER BY {start} DESC, c.id DESC LIMIT {l}");
+    let mut q = diesel::sql_query(s.sql).into_boxed::<Pg>();
+    for b in s.binds {
         q = match b {
-            Bind::Text(s) => q.bind::<Text, _>(s),
+            Bind::Text(v) => q.bind::<Text, _>(v),
             Bind::Time(t) => q.bind::<Timestamptz, _>(t),
             Bind::Int(i) => q.bind::<BigInt, _>(i),
         };
     }
-    let mut calls: Vec<HistoryCall> = q.load(conn).await?;
-    let next = if calls.len() as i64 > limit {
-        calls.truncate(limit as usize);
+    let rows: Vec<HistoryCall> = q.load(conn).await?;
+    let more = rows.len() as i64 > limit;
+    // A call comes twice only from two legs of one extension: next to each
+    // other (same start and id).
+    let mut calls: Vec<HistoryCall> = Vec::with_capacity(rows.len());
+    for r in rows {
+        if calls.last().is_none_or(|l| l.id != r.id) {
+            calls.push(r);
+        }
+    }
+    calls.truncate(limit as usize);
+    let next = if more {
         calls.last().map(|c| Cursor {
             start: c.start,
             id: c.id,

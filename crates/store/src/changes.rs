@@ -78,7 +78,8 @@ pub struct Changes {
     pub calls: Vec<Key>,
     /// `(source, queue)`: its waiting calls, figures or agents changed.
     pub queues: Vec<Key>,
-    /// `(source, agent)`: its reported status changed.
+    /// `(source, agent)`: its reported status changed. (What an agent
+    /// does by its legs changes with its extension, in `extensions`.)
     pub agents: Vec<Key>,
     /// `(source, number)`: the missed call entry was recomputed.
     pub missed: Vec<Key>,

@@ -39,28 +39,40 @@ const LOCK_MISSED: &str = "SELECT m.source FROM missed_calls m
 // call with the number (inbound from it or outbound to it), then the
 // inbound calls from it nobody answered that started after that and after
 // done_through; the latest by (start, call id byte by byte).
+//
+// Each scan of `calls` has the number as its only condition (the rest are
+// aggregate filters), so that whatever the statistics say (a fresh table,
+// a plan cached when it was small) the only index the planner can use is
+// the number's (calls_by_from, calls_by_to): a number has few calls, while
+// a source or an outcome has nearly all of them.
 const REFRESH: &str = r#"WITH k AS (
         SELECT m.id, m.source, m.number, m.done_through,
-               (SELECT max(c.started_at) FROM calls c
-                 WHERE c.source = m.source AND c.outcome = 'answered'
-                   AND ((c.direction = 'inbound' AND c.from_number = m.number)
-                     OR (c.direction = 'outbound' AND c.to_number = m.number))) AS answered_at
+               greatest(
+                 (SELECT max(c.started_at) FILTER (WHERE c.source = m.source
+                         AND c.direction = 'inbound' AND c.outcome = 'answered')
+                    FROM calls c WHERE c.from_number = m.number),
+                 (SELECT max(c.started_at) FILTER (WHERE c.source = m.source
+                         AND c.direction = 'outbound' AND c.outcome = 'answered')
+                    FROM calls c WHERE c.to_number = m.number)) AS answered_at
           FROM missed_calls m
           JOIN unnest($1::text[], $2::text[]) AS u(s, n) ON m.source = u.s AND m.number = u.n),
       x AS (
         SELECT k.id, k.answered_at, s.*
           FROM k CROSS JOIN LATERAL (
-            SELECT count(*)::int AS n, min(c.started_at) AS first_at,
-                   max(c.started_at) AS last_at,
-                   (array_agg(c.call_id ORDER BY c.started_at DESC, c.call_id COLLATE "C" DESC))[1]
-                       AS last_call_id,
-                   (array_agg(c.outcome ORDER BY c.started_at DESC, c.call_id COLLATE "C" DESC))[1]
-                       AS last_reason
+            SELECT count(*) FILTER (WHERE w.missed)::int AS n,
+                   min(c.started_at) FILTER (WHERE w.missed) AS first_at,
+                   max(c.started_at) FILTER (WHERE w.missed) AS last_at,
+                   (array_agg(c.call_id ORDER BY c.started_at DESC, c.call_id COLLATE "C" DESC)
+                       FILTER (WHERE w.missed))[1] AS last_call_id,
+                   (array_agg(c.outcome ORDER BY c.started_at DESC, c.call_id COLLATE "C" DESC)
+                       FILTER (WHERE w.missed))[1] AS last_reason
               FROM calls c
-             WHERE c.source = k.source AND c.from_number = k.number
-               AND c.direction = 'inbound' AND c.started_at IS NOT NULL
-               AND c.outcome IN ('abandoned', 'no_answer', 'busy', 'failed', 'voicemail')
-               AND c.started_at > coalesce(greatest(k.answered_at, k.done_through), '-infinity')
+             CROSS JOIN LATERAL (SELECT c.source = k.source AND c.direction = 'inbound'
+                    AND c.started_at IS NOT NULL
+                    AND c.outcome IN ('abandoned', 'no_answer', 'busy', 'failed', 'voicemail')
+                    AND c.started_at > coalesce(greatest(k.answered_at, k.done_through),
+                                                '-infinity') AS missed) w
+             WHERE c.from_number = k.number
           ) s)
      UPDATE missed_calls m SET missed_count = x.n, first_at = x.first_at, last_at = x.last_at,
             last_call_id = x.last_call_id, last_reason = x.last_reason,

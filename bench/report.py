@@ -33,6 +33,9 @@ Files read from TMP_DIR:
   board-metrics.txt             the board's switchboard_board_* metrics at the end
   login-flood.json              bench/login-flood.py: failed logins, the board's
                                 resident memory before / peak / after (KiB)
+  history-calls.txt             calls the history section searched
+  history.jsonl                 one line per search run of `worker history
+                                --repeat`: {"name": kind, "ms": [query ms...]}
 
 A section whose files are missing (BENCH_ONLY ran others) is left out of the
 table and its targets are null and not met.
@@ -85,6 +88,7 @@ TARGETS = [
     ("board_sse_p99_ms", "board: webhook 200 -> SSE delta p99 < 100 ms (500 streams, 1,000/s; a lost delivery counts as late)", 100, lambda v, t: v < t),
     ("board_peak_mib", "board peak resident < 64 MiB with 500 streams", 64, lambda v, t: v < t),
     ("login_flood_growth_mib", "board: 200 failed logins, 40 at a time, grow resident memory < 124 MiB (4 checks x 19 MiB + 48)", 124, lambda v, t: v < t),
+    ("history_p99_ms", "history search p99 < 200 ms over 10,000,000 calls", 200, lambda v, t: v < t),
 ]
 
 
@@ -175,6 +179,22 @@ def board_section(tmp):
     }
 
 
+def history_section(tmp):
+    """The history search's figures, or None when the section did not run."""
+    p = lambda name: os.path.join(tmp, name)
+    if not os.path.exists(p("history.jsonl")):
+        return None
+    runs = [json.loads(line) for line in read(p("history.jsonl")).splitlines() if line.strip()]
+    every = [ms for r in runs for ms in r["ms"]]
+    kinds = {}
+    for r in runs:
+        kinds.setdefault(r["name"], []).extend(r["ms"])
+    calls = int(read(p("history-calls.txt")).strip() or 0) if os.path.exists(p("history-calls.txt")) else 0
+    return {"calls": calls, "searches": len(every), "p50_ms": pct(every, 0.5), "p99_ms": pct(every, 0.99),
+            "max_ms": max(every or [0]),
+            "kinds": {k: {"p50_ms": pct(v, 0.5), "p99_ms": pct(v, 0.99), "max_ms": max(v)} for k, v in kinds.items()}}
+
+
 def kv_metrics(path):
     """Prometheus text lines `name{labels} value` as a dict."""
     out = {}
@@ -200,7 +220,7 @@ def build(tmp, batch):
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(), "cpus": os.cpu_count(),
         "anchors": {"pg_ceiling": ceil, "graphile": peer},
         "ingest": None, "ingest_external": None, "worker": None, "end_to_end": None, "peak_rss": None,
-        "prune": None, "pgbouncer": None, "board": None, "login_flood": None,
+        "prune": None, "pgbouncer": None, "board": None, "login_flood": None, "history": None,
     }
     if has("ingest.json"):
         ing = json.loads(read(p("ingest.json")))
@@ -266,6 +286,7 @@ def build(tmp, batch):
         res["peak_rss"] = {"ingest_mib": peaks["ingest"] / 1024, "worker_mib": peaks["worker"] / 1024}
     res["board"] = board_section(tmp)
     res["login_flood"] = login_section(tmp)
+    res["history"] = history_section(tmp)
 
     ing, wk, e2e, rss, board = res["ingest"], res["worker"], res["end_to_end"], res["peak_rss"], res["board"]
     ext, prune = res["ingest_external"], res["prune"]
@@ -289,6 +310,10 @@ def build(tmp, batch):
         "login_flood_growth_mib": (res["login_flood"]["growth_mib"]
                                    if res["login_flood"] and res["login_flood"]["logins"] >= 200
                                    and res["login_flood"]["concurrency"] >= 40 else None),
+        # Only a search over at least 10,000,000 calls says anything of the
+        # target (a smaller one is null: not met).
+        "history_p99_ms": (res["history"]["p99_ms"]
+                           if res["history"] and res["history"]["calls"] >= 10_000_000 else None),
     }
     res["targets"] = {}
     for name, _label, target, ok in TARGETS:
@@ -379,6 +404,12 @@ def markdown(res):
         answers = ", ".join(f"{n:,} x {s}" for s, n in sorted(lf["statuses"].items()))
         md.append(f"| board under a login flood, {lf['logins']:,} failed logins {lf['concurrency']} at a time in {f(lf['seconds'], 1)} s ({answers}): "
                   f"resident before / peak ({lf['samples']:,} samples) / after (MiB) | {f(lf['before_mib'], 1)} / {f(lf['peak_mib'], 1)} / {f(lf['after_mib'], 1)} | | |")
+    hist = res.get("history")
+    if hist:
+        md.append(f"| history search over {hist['calls']:,} calls, {hist['searches']:,} searches: p50 / p99 / max (ms) | "
+                  f"{f(hist['p50_ms'], 1)} / {f(hist['p99_ms'], 1)} / {f(hist['max_ms'], 1)} | | |")
+        kinds = ", ".join(f"{k} {f(v['p99_ms'], 1)}" for k, v in hist["kinds"].items())
+        md.append(f"| history search p99 by kind (ms): {kinds} | | | |")
     md += [
         "",
         "| target | measured | met |",

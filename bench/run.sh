@@ -9,8 +9,9 @@
 #   BENCH_BATCH=500      worker --batch-size for the drain runs
 #   BENCH_SKIP_ANCHORS=1 skip the anchor scripts (ratios left empty)
 #   BENCH_ONLY=board     run only these sections (comma-separated: anchors,
-#                        ingest, worker, e2e, prune, pgbouncer, board, login); a partial run writes its
-#                        report to .data/bench/results, not bench/results
+#                        ingest, worker, e2e, prune, pgbouncer, board, login, history); a
+#                        partial run writes its report to .data/bench/results, not bench/results
+#   BENCH_HISTORY_CALLS=10000000  calls the history section searches
 #   BENCH_BOARD_CLIENTS=500, BENCH_BOARD_RATE=1000, BENCH_BOARD_SECONDS=30
 #                        the board section: event streams, events/s, seconds
 set -euo pipefail
@@ -22,6 +23,7 @@ DRAIN_EVENTS="${BENCH_DRAIN_EVENTS:-100000}"
 E2E_RATE="${BENCH_E2E_RATE:-1000}"
 E2E_SECONDS="${BENCH_E2E_SECONDS:-30}"
 PRUNE_EVENTS="${BENCH_PRUNE_EVENTS:-1000000}"
+HISTORY_CALLS="${BENCH_HISTORY_CALLS:-10000000}"
 WRK_SECONDS="${BENCH_WRK_SECONDS:-10}"
 BOARD_CLIENTS="${BENCH_BOARD_CLIENTS:-500}"
 BOARD_RATE="${BENCH_BOARD_RATE:-1000}"
@@ -353,6 +355,54 @@ LOGIN_PID=$!; PIDS+=("$LOGIN_PID")
 wait_http "http://127.0.0.1:$LOGIN_METRICS/readyz" 10 || { log "error: the board is not ready"; exit 1; }
 python3 bench/login-flood.py "http://127.0.0.1:$LOGIN_PORT" "$LOGIN_PID" bench "$LOGIN_COUNT" "$LOGIN_FLOOD" >"$TMP/login-flood.json"
 stop "$LOGIN_PID"
+fi
+
+# --- 8. history search -------------------------------------------------------------
+# HISTORY_CALLS calls (bench/history-gen.sql says what they are), written a
+# million at a time with every index in place, then each kind of search a
+# supervisor or a CRM runs (the latest page; by number, extension, queue,
+# disposition, a day's range, combinations, a page deep in the past),
+# each with 10 values x 10 runs, timed inside `worker history --repeat`
+# (the query alone, through domain::projection::read::history).
+if want history; then
+log "8. history: generating $HISTORY_CALLS calls (minutes), then timing searches"
+fresh_db sb_bench_history; setup_db sb_bench_history
+HURL="$(db_url sb_bench_history)"
+for lo in $(seq 1 1000000 "$HISTORY_CALLS"); do
+  hi=$((lo + 999999)); [ "$hi" -gt "$HISTORY_CALLS" ] && hi="$HISTORY_CALLS"
+  "$PSQL" -q "$HURL" -v lo="$lo" -v hi="$hi" -v n="$HISTORY_CALLS" -f bench/history-gen.sql
+done
+q sb_bench_history "VACUUM ANALYZE" >/dev/null
+q sb_bench_history "SELECT count(*) FROM calls" >"$TMP/history-calls.txt"
+: >"$TMP/history.jsonl"
+NOW_S="$(date -u +%s)"
+for k in $(seq 0 9); do
+  num="+1555$(printf '%07d' $(( (k * 104729 + 17) % 1000003 )))"
+  ext=$(( 1000 + (k * 97) % 1000 ))
+  queue=$(( 6400 + k % 20 ))
+  day="$(date -u -d "@$(( NOW_S - (30 + k * 20) * 86400 ))" +%F)"
+  next="$(date -u -d "@$(( NOW_S - (29 + k * 20) * 86400 ))" +%F)"
+  month="$(date -u -d "@$(( NOW_S - 30 * 86400 ))" +%F)"
+  deep="$(( (NOW_S - (100 + k * 20) * 86400) * 1000000 )).9223372036854775807"
+  while IFS='|' read -r name args; do
+    # shellcheck disable=SC2086
+    DATABASE_URL="$HURL" "$B/worker" history $args --repeat 10 \
+      | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({"name": sys.argv[1], "ms": d["ms"]}))' "$name" \
+      >>"$TMP/history.jsonl"
+  done <<EOF_SEARCHES
+latest|
+number|--number $num
+extension|--extension $ext
+queue|--queue $queue
+disposition|--outcome abandoned
+day|--since $day --until $next
+number+month|--number $num --since $month
+extension+answered|--extension $ext --outcome answered
+queue+day|--queue $queue --since $day --until $next
+deep page|--after $deep
+EOF_SEARCHES
+done
+"$PSQL" -q "$ADMIN" -c "DROP DATABASE IF EXISTS sb_bench_history WITH (FORCE)" >/dev/null
 fi
 
 # --- report ---------------------------------------------------------------------

@@ -6,14 +6,18 @@
 --   switchboard_worker  `worker run` and the operator commands: claims,
 --                       completes and replays queued events, prunes and
 --                       creates partitions through the owner's functions; writes
---                       calls, call_legs and extensions; manages sources,
---                       their phone system API settings, board users and
---                       API tokens; reads the audit of actions on calls.
---   switchboard_board   board: reads extensions, calls and call legs; logs
---                       board users in (sessions, the login rate limit) and
---                       checks API tokens; reads the sources' (sealed) API
---                       settings to hang calls up and appends each action
---                       to the audit. Writes nothing else.
+--                       calls, call_legs, call_queues, extensions (and their
+--                       devices), queue agents and missed calls; manages
+--                       sources, their phone system API settings, queue
+--                       settings, board users and API tokens; reads the
+--                       audits of actions on calls and on missed calls.
+--   switchboard_board   board: reads extensions, calls, call legs, queues,
+--                       agents and missed calls; logs board users in
+--                       (sessions, the login rate limit) and checks API
+--                       tokens; reads the sources' (sealed) API settings to
+--                       hang calls up and appends each action to the audit;
+--                       marks missed calls done (and audits it). Writes
+--                       nothing else.
 --
 -- No role owns anything or may create anything. The schema belongs to
 -- the migration owner: the role `worker migrate` connects as, which is the
@@ -118,12 +122,16 @@ GRANT USAGE ON SCHEMA public TO :"ingest_role", :"worker_role", :"board_role";
 REVOKE ALL ON TABLE webhook_events, events, event_queue, event_results,
                     sources, source_secrets, calls, call_legs, extensions,
                     csta_calls, board_users, board_sessions, login_failures, api_tokens,
-                    source_apis, call_actions, __diesel_schema_migrations
+                    source_apis, call_actions, call_queues, queue_settings, queue_agents,
+                    extension_devices, missed_calls, missed_call_actions,
+                    __diesel_schema_migrations
   FROM :"ingest_role", :"worker_role", :"board_role";
 REVOKE ALL ON SEQUENCE events_id_seq, source_secrets_id_seq, calls_id_seq,
                        call_legs_id_seq, extensions_id_seq, csta_calls_id_seq,
                        board_users_id_seq, login_failures_id_seq, api_tokens_id_seq,
-                       call_actions_id_seq
+                       call_actions_id_seq, call_queues_id_seq, queue_agents_id_seq,
+                       extension_devices_id_seq, missed_calls_id_seq,
+                       missed_call_actions_id_seq
   FROM :"ingest_role", :"worker_role", :"board_role";
 
 -- `worker wait-schema` (each pod's first step in Kubernetes) reads which
@@ -170,9 +178,18 @@ GRANT EXECUTE ON FUNCTION switchboard_prune(interval, boolean),
 -- `ALTER TABLE event_queue OWNER TO switchboard_worker` allows it; without
 -- it, autovacuum alone cleans the queue: see the README's Performance.)
 -- The projections: upserted and locked row by row; nothing deletes them.
-GRANT SELECT, INSERT, UPDATE ON calls, call_legs, extensions, csta_calls TO :"worker_role";
-GRANT USAGE ON SEQUENCE calls_id_seq, call_legs_id_seq, extensions_id_seq, csta_calls_id_seq
+GRANT SELECT, INSERT, UPDATE ON calls, call_legs, extensions, csta_calls, call_queues,
+                                queue_agents, extension_devices, missed_calls TO :"worker_role";
+GRANT USAGE ON SEQUENCE calls_id_seq, call_legs_id_seq, extensions_id_seq, csta_calls_id_seq,
+                        call_queues_id_seq, queue_agents_id_seq, extension_devices_id_seq,
+                        missed_calls_id_seq
   TO :"worker_role";
+-- `worker queue set-sla|clear-sla|settings`: per-queue settings.
+GRANT SELECT, INSERT, UPDATE, DELETE ON queue_settings TO :"worker_role";
+-- `worker missed done` marks a missed call done and audits it, as the
+-- board does; `worker audit --missed` reads that audit.
+GRANT SELECT, INSERT ON missed_call_actions TO :"worker_role";
+GRANT USAGE ON SEQUENCE missed_call_actions_id_seq TO :"worker_role";
 -- `worker source ...`: sources and secrets are added, changed, revoked,
 -- re-sealed; never deleted.
 GRANT SELECT, INSERT, UPDATE ON sources, source_secrets TO :"worker_role";
@@ -194,8 +211,18 @@ GRANT SELECT ON call_actions TO :"worker_role";
 -- ------------------------------------------------------------------ board --
 -- Exactly what the board and store::users::verify / store::access run.
 
--- The live board: extensions, calls and their legs, read only.
-GRANT SELECT ON extensions, calls, call_legs TO :"board_role";
+-- The live board: extensions, calls and their legs, queues, agents and
+-- missed calls, read only; the sources' time zones ("today").
+GRANT SELECT ON extensions, calls, call_legs, call_queues, queue_agents, queue_settings,
+                extension_devices, missed_calls TO :"board_role";
+GRANT SELECT (name, timezone) ON sources TO :"board_role";
+-- Marking a missed call done (store::missed::mark_done): the entry is
+-- locked, moved past what the operator saw and recounted from calls; the
+-- audit row is appended, never read back, changed or deleted.
+GRANT UPDATE (missed_count, first_at, last_at, last_call_id, last_reason, answered_at,
+              done_through, done_at, done_by, updated_at) ON missed_calls TO :"board_role";
+GRANT INSERT ON missed_call_actions TO :"board_role";
+GRANT USAGE ON SEQUENCE missed_call_actions_id_seq TO :"board_role";
 -- Logging in and checking a session: the user's row (store::users::verify
 -- reads all of these; a column a later migration adds stays unreadable).
 GRANT SELECT (id, name, role, password_hash, created_at, disabled_at) ON board_users

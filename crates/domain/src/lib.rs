@@ -1,6 +1,7 @@
 //! Switchboard's domain: what providers send (signatures, event types), what
-//! it means (the status mapping), how it changes calls, legs and extensions
-//! (the merges), and the projection writer that applies it in PostgreSQL.
+//! it means (the status mapping), how it changes calls, legs, queues, agents,
+//! extensions and the missed calls (the merges), and the projection writer
+//! that applies it in PostgreSQL, with the reads the board shows.
 
 mod dialpad;
 mod event;
@@ -13,8 +14,9 @@ pub mod sql;
 pub mod status;
 
 pub use event::{
-    csta_rank, CallStatus, CallUpdate, CstaReport, Effect, Envelope, ExtensionStatus, LegState,
-    LegUpdate, ParseError, Parsed, Provider,
+    agent_status_word, csta_rank, AgentChange, AgentUpdate, CallStatus, CallUpdate, CdrTimes,
+    CstaReport, Effect, Envelope, ExtensionStatus, LegState, LegUpdate, ParseError, Parsed,
+    Provider, QueueUpdate, AGENT_STATUSES,
 };
 
 /// Parses a stored webhook body of a source of `provider`. Returns what the

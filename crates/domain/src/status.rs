@@ -66,6 +66,9 @@ pub fn yeastar_event_type(id: i64) -> String {
         30014 => "call.forward".into(),
         30015 => "call.failed".into(),
         30016 => "call.invitation".into(),
+        30025 => "agent.auto_pause".into(),
+        30026 => "agent.ring_timeout".into(),
+        30029 => "agent.status".into(),
         other => format!("yeastar.{other}"),
     }
 }

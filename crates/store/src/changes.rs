@@ -1,22 +1,29 @@
 //! The change feed: after applying a batch, in the batch's own transaction,
-//! the worker sends ONE notification on [`CHANNEL`] naming every call and
-//! extension the batch wrote. PostgreSQL delivers notifications only when
-//! the transaction commits, so a rolled-back batch announces nothing.
+//! the worker sends ONE notification on [`CHANNEL`] naming every call,
+//! extension, queue, agent and missed call entry the batch wrote.
+//! PostgreSQL delivers notifications only when the transaction commits, so
+//! a rolled-back batch announces nothing.
 //!
-//! The payload is compact JSON (see [`Payload`]):
+//! The payload is compact JSON (see [`Payload`] and [`Notice`]):
 //!
 //! ```text
-//! {"e":[["pbx","2001"],["pbx","2002"]],"c":[["pbx","1736.1"]]}
+//! {"e":[["pbx","2001"],["pbx","2002"]],"c":[["pbx","1736.1"]],"q":[["pbx","6405"]],"a":[["pbx","2001"]],"m":[["pbx","+15555550100"]]}
 //! ```
 //!
 //! `e` lists `[source, extension number]`, `c` lists `[source, call id]`,
-//! each sorted and without duplicates. When that would exceed
+//! each sorted and without duplicates, and always present. Since issue 22,
+//! `q` lists `[source, queue]` (a queue whose calls or agents changed), `a`
+//! `[source, agent]` (an agent whose status changed) and `m` `[source,
+//! number]` (a missed call entry recomputed); each is present only when not
+//! empty, so a payload without them is the format of before, and a
+//! listener that knows only `e` and `c` ([`decode`]) ignores them (the
+//! board reads them with [`decode_notice`]). When the payload would exceed
 //! [`MAX_PAYLOAD`] bytes (NOTIFY refuses payloads of 8,000 bytes or more)
-//! the payload is `{"resync":true}` instead: a listener must then reload
-//! everything it shows. A batch that wrote nothing sends no notification.
+//! it is `{"resync":true}` instead: a listener must then reload everything
+//! it shows. A batch that wrote nothing sends no notification.
 //!
 //! A listener (the board) runs `LISTEN switchboard_changes` and decodes
-//! each notification's payload with [`decode`].
+//! each notification's payload with [`decode`] or [`decode_notice`].
 
 use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -50,7 +57,35 @@ pub enum Payload {
     Resync,
 }
 
-/// The JSON shape of [`Payload`].
+/// Everything one notification names, the queues, agents and missed call
+/// entries too (read with [`decode_notice`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "Wire", from = "Wire")]
+pub enum Notice {
+    /// These rows changed.
+    Changes(Changes),
+    /// Too many rows changed to name them: reload all.
+    Resync,
+}
+
+/// The keys a notification names, each list sorted and without
+/// duplicates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// `(source, extension number)`.
+    pub extensions: Vec<Key>,
+    /// `(source, call id)`.
+    pub calls: Vec<Key>,
+    /// `(source, queue)`: its waiting calls, figures or agents changed.
+    pub queues: Vec<Key>,
+    /// `(source, agent)`: its reported status changed. (What an agent
+    /// does by its legs changes with its extension, in `extensions`.)
+    pub agents: Vec<Key>,
+    /// `(source, number)`: the missed call entry was recomputed.
+    pub missed: Vec<Key>,
+}
+
+/// The JSON shape of [`Payload`] and [`Notice`].
 #[derive(Serialize, Deserialize)]
 struct Wire {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,22 +93,73 @@ struct Wire {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     c: Option<Vec<Key>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    q: Option<Vec<Key>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    a: Option<Vec<Key>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    m: Option<Vec<Key>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     resync: Option<bool>,
+}
+
+impl Wire {
+    const RESYNC: Wire = Wire {
+        e: None,
+        c: None,
+        q: None,
+        a: None,
+        m: None,
+        resync: Some(true),
+    };
+}
+
+/// `Some(keys)` when there are any.
+fn unless_empty(keys: Vec<Key>) -> Option<Vec<Key>> {
+    (!keys.is_empty()).then_some(keys)
 }
 
 impl From<Payload> for Wire {
     fn from(p: Payload) -> Self {
         match p {
-            Payload::Changes { extensions, calls } => Wire {
-                e: Some(extensions),
-                c: Some(calls),
+            Payload::Changes { extensions, calls } => Notice::Changes(Changes {
+                extensions,
+                calls,
+                ..Changes::default()
+            })
+            .into(),
+            Payload::Resync => Wire::RESYNC,
+        }
+    }
+}
+
+impl From<Notice> for Wire {
+    fn from(n: Notice) -> Self {
+        match n {
+            Notice::Changes(c) => Wire {
+                e: Some(c.extensions),
+                c: Some(c.calls),
+                q: unless_empty(c.queues),
+                a: unless_empty(c.agents),
+                m: unless_empty(c.missed),
                 resync: None,
             },
-            Payload::Resync => Wire {
-                e: None,
-                c: None,
-                resync: Some(true),
-            },
+            Notice::Resync => Wire::RESYNC,
+        }
+    }
+}
+
+impl From<Wire> for Notice {
+    fn from(w: Wire) -> Self {
+        if w.resync == Some(true) {
+            Notice::Resync
+        } else {
+            Notice::Changes(Changes {
+                extensions: w.e.unwrap_or_default(),
+                calls: w.c.unwrap_or_default(),
+                queues: w.q.unwrap_or_default(),
+                agents: w.a.unwrap_or_default(),
+                missed: w.m.unwrap_or_default(),
+            })
         }
     }
 }
@@ -99,25 +185,35 @@ pub fn encode(payload: &Payload) -> String {
     serde_json::to_string(payload).expect("a payload always serializes")
 }
 
-/// Decodes a notification's payload.
+/// Encodes `notice` as compact JSON.
+pub fn encode_notice(notice: &Notice) -> String {
+    serde_json::to_string(notice).expect("a notice always serializes")
+}
+
+/// Decodes a notification's payload: the extensions and calls it names
+/// (any other keys ignored).
 pub fn decode(payload: &str) -> Result<Payload, serde_json::Error> {
+    serde_json::from_str(payload)
+}
+
+/// Decodes a notification's payload with everything it names.
+pub fn decode_notice(payload: &str) -> Result<Notice, serde_json::Error> {
     serde_json::from_str(payload)
 }
 
 /// The payload announcing `changed`: `None` when nothing changed, the keys
 /// when they fit in [`MAX_PAYLOAD`] bytes, [`RESYNC`] otherwise.
 pub fn payload(changed: &Changed) -> Option<String> {
-    payload_of(&changed.extensions, &changed.calls)
-}
-
-fn payload_of(extensions: &[Key], calls: &[Key]) -> Option<String> {
-    if extensions.is_empty() && calls.is_empty() {
+    if changed.is_empty() {
         return None;
     }
-    let json = encode(&Payload::Changes {
-        extensions: extensions.to_vec(),
-        calls: calls.to_vec(),
-    });
+    let json = encode_notice(&Notice::Changes(Changes {
+        extensions: changed.extensions.clone(),
+        calls: changed.calls.clone(),
+        queues: changed.queues.clone(),
+        agents: changed.agents.clone(),
+        missed: changed.missed.clone(),
+    }));
     Some(if json.len() > MAX_PAYLOAD {
         RESYNC.to_string()
     } else {
@@ -153,7 +249,53 @@ mod tests {
     }
 
     fn changed(extensions: Vec<Key>, calls: Vec<Key>) -> Changed {
-        Changed { extensions, calls }
+        Changed {
+            extensions,
+            calls,
+            ..Changed::default()
+        }
+    }
+
+    #[test]
+    fn queues_agents_and_missed_are_named_only_when_there_are_some() {
+        let c = Changed {
+            calls: vec![key("pbx", "1736.1")],
+            queues: vec![key("pbx", "6405")],
+            agents: vec![key("pbx", "2001")],
+            missed: vec![key("pbx", "+15555550100")],
+            ..Changed::default()
+        };
+        let p = payload(&c).expect("payload");
+        assert_eq!(
+            p,
+            r#"{"e":[],"c":[["pbx","1736.1"]],"q":[["pbx","6405"]],"a":[["pbx","2001"]],"m":[["pbx","+15555550100"]]}"#
+        );
+        // A listener of before reads the extensions and calls only.
+        assert_eq!(
+            decode(&p).expect("decode"),
+            Payload::Changes {
+                extensions: vec![],
+                calls: vec![key("pbx", "1736.1")]
+            }
+        );
+        match decode_notice(&p).expect("decode") {
+            Notice::Changes(n) => {
+                assert_eq!(n.queues, c.queues);
+                assert_eq!(n.agents, c.agents);
+                assert_eq!(n.missed, c.missed);
+            }
+            Notice::Resync => panic!("resync"),
+        }
+        // Only an agent changed: still announced.
+        let only = Changed {
+            agents: vec![key("dp", "7")],
+            ..Changed::default()
+        };
+        assert_eq!(
+            payload(&only).as_deref(),
+            Some(r#"{"e":[],"c":[],"a":[["dp","7"]]}"#)
+        );
+        assert_eq!(decode_notice(RESYNC).expect("decode"), Notice::Resync);
     }
 
     #[test]

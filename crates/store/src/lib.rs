@@ -5,10 +5,12 @@
 //! in `users`; sessions, the login rate limit and API tokens in `access`;
 //! the phone systems' API settings and the audit of actions on calls in
 //! `apis`; the leg and the per-call lock the board's hang-up reads and takes
-//! in `calls`. The call and extension projections are the domain's
-//! (`domain::projection`). Connections reach one of the URL's hosts within
-//! deadlines (`dial`), operations run under one (`run`), and failures are
-//! sorted by [`Cause`] and remembered for operators (`health`).
+//! in `calls`; the operators' side of the missed calls list (marking an
+//! entry done, its audit) in `missed`; per-queue settings in `queues`. The
+//! call, queue, agent, extension and missed call projections are the
+//! domain's (`domain::projection`). Connections reach one of the URL's hosts
+//! within deadlines (`dial`), operations run under one (`run`), and failures
+//! are sorted by [`Cause`] and remembered for operators (`health`).
 
 mod cause;
 mod dial;
@@ -26,6 +28,8 @@ pub mod changes;
 pub mod health;
 pub mod inbox;
 pub mod listen;
+pub mod missed;
+pub mod queues;
 pub mod retry;
 pub mod schema;
 pub mod secrets;

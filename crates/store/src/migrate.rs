@@ -26,10 +26,37 @@ pub async fn migrate(url: &str) -> Result<Vec<String>, Error> {
         .map_err(|e| Error::Migration(Box::new(e)))?
 }
 
+/// How often a `migrate` waiting for another one tries the lock again.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Takes the migration lock, trying again every [`LOCK_POLL`] while another
+/// `migrate` holds it. Never waits inside a statement: a session blocked in
+/// `pg_advisory_lock` holds a snapshot, which a `CREATE INDEX
+/// CONCURRENTLY` of the running migration would wait for, each waiting on
+/// the other.
+fn lock(conn: &mut AsyncConnectionWrapper<AsyncPgConnection>) -> Result<(), Error> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Locked {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        locked: bool,
+    }
+    loop {
+        let got: Locked = diesel::sql_query(format!(
+            "SELECT pg_try_advisory_lock({MIGRATION_LOCK}) AS locked"
+        ))
+        .get_result(conn)?;
+        if got.locked {
+            return Ok(());
+        }
+        std::thread::sleep(LOCK_POLL);
+    }
+}
+
 fn migrate_blocking(
     mut conn: AsyncConnectionWrapper<AsyncPgConnection>,
 ) -> Result<Vec<String>, Error> {
-    conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+    lock(&mut conn)?;
     let result = conn
         .run_pending_migrations(MIGRATIONS)
         .map(|v| v.iter().map(|m| m.to_string()).collect::<Vec<_>>())

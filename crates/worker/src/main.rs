@@ -44,6 +44,11 @@ enum Cmd {
     Token(cli::token::Cmd),
     Audit(cli::audit::Args),
     Board(cli::board::Args),
+    #[command(subcommand)]
+    Queue(cli::queue::Cmd),
+    #[command(subcommand)]
+    Missed(cli::missed::Cmd),
+    History(cli::history::Args),
 }
 
 #[tokio::main]
@@ -70,5 +75,8 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Token(cmd) => cli::token::run(url, cmd).await,
         Cmd::Audit(args) => cli::audit::run(url, args).await,
         Cmd::Board(args) => cli::board::run(url, args).await,
+        Cmd::Queue(cmd) => cli::queue::run(url, cmd).await,
+        Cmd::Missed(cmd) => cli::missed::run(url, cmd).await,
+        Cmd::History(args) => cli::history::run(url, args).await,
     }
 }

@@ -1,4 +1,5 @@
-//! Calls and their legs: lock, merge, write back.
+//! Calls with their legs and queues: lock, merge, write back; and which
+//! missed call entries and queues the batch's calls touch.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,19 +8,28 @@ use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text, Timestampt
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use super::{ensure_locked, unzip, Item, Key};
-use crate::event::{CallStatus, Effect, LegState};
-use crate::merge::{self, CallRow, CstaRow, LegRow};
+use super::legs::{LegColumns, LegDb, LOAD_LEGS};
+use super::queues::{QueueColumns, QueueDb, LOAD_QUEUES};
+use super::zones::Zones;
+use super::{csta, ensure_locked, unzip, Item, Key};
+use crate::event::{CallStatus, Effect};
+use crate::merge::{self, CallOutcome, CallRow, CstaRow, LegRow, QueueRow};
 use crate::sql::Cached;
 
 /// The legs of one call, by leg id.
 pub(super) type Legs = BTreeMap<String, LegRow>;
+/// The queues of one call, by queue.
+pub(super) type Queues = BTreeMap<String, QueueRow>;
 
-/// The calls of a batch, locked, with their legs as loaded and as merged.
+/// The calls of a batch, locked, with their legs and queues as loaded and
+/// as merged.
 pub(super) struct LockedCalls {
     calls: BTreeMap<Key, CallRow>,
+    loaded_calls: BTreeMap<Key, CallRow>,
     legs: BTreeMap<Key, Legs>,
     loaded_legs: BTreeMap<Key, Legs>,
+    queues: BTreeMap<Key, Queues>,
+    loaded_queues: BTreeMap<Key, Queues>,
     /// Events applied per call, counted into `calls.events`.
     events: BTreeMap<Key, i32>,
     /// The uaCSTA reports of the batch, merged per uaCSTA call: written to
@@ -41,14 +51,56 @@ impl LockedCalls {
             .flat_map(|((source, _), legs)| legs.values().map(move |l| (source.as_str(), l)))
     }
 
-    /// Merges the batch's call events into the locked calls and legs.
-    pub(super) fn merge(&mut self, items: &[Item<'_>]) {
+    /// `(source, queue)` of every queue of the batch's calls, before or
+    /// after merging: the queues whose figures may have changed.
+    pub(super) fn queue_keys(&self) -> BTreeSet<Key> {
+        self.queues
+            .iter()
+            .chain(&self.loaded_queues)
+            .flat_map(|((source, _), qs)| qs.keys().map(move |q| (source.clone(), q.clone())))
+            .collect()
+    }
+
+    /// `(source, number)` of every missed call entry a call of the batch
+    /// counts for differently after merging than before: its outside
+    /// number, direction, start or outcome changed, and it had or has an
+    /// outcome (a call that goes on unanswered counts for nothing).
+    pub(super) fn missed_keys(&self) -> BTreeSet<Key> {
+        let mut keys = BTreeSet::new();
+        for (key, after) in &self.calls {
+            let before = self.loaded_calls.get(key);
+            let counts = |c: &CallRow| {
+                (
+                    merge::outside_number(c).map(str::to_string),
+                    c.direction.clone(),
+                    c.started_at,
+                    c.outcome,
+                )
+            };
+            let (b, a) = (before.map(counts), counts(after));
+            if b.as_ref() == Some(&a) {
+                continue;
+            }
+            for (number, _, _, outcome) in b.into_iter().chain([a]) {
+                if let (Some(n), Some(_)) = (number, outcome) {
+                    keys.insert((key.0.clone(), n));
+                }
+            }
+        }
+        keys
+    }
+
+    /// Merges the batch's call events into the locked calls, legs and
+    /// queues, reading CDR times with `zones`.
+    pub(super) fn merge(&mut self, items: &[Item<'_>], zones: &Zones) {
         for i in items {
             if let Effect::Call(u) = i.effect {
                 let key = (i.source.to_string(), u.call_id.clone());
                 *self.events.entry(key.clone()).or_default() += 1;
                 let call = self.calls.entry(key.clone()).or_default();
-                merge::apply_call(call, self.legs.entry(key).or_default(), u);
+                let legs = self.legs.entry(key.clone()).or_default();
+                let queues = self.queues.entry(key).or_default();
+                merge::apply_call(call, legs, queues, u, &zones.of(i.source));
             } else if let Effect::Csta(r) = i.effect {
                 let key = (i.source.to_string(), r.call_id.clone());
                 merge::merge_csta(self.csta.entry(key).or_default(), r);
@@ -56,29 +108,12 @@ impl LockedCalls {
         }
     }
 
-    /// The legs that are new or changed since they were loaded (a Dialpad
-    /// event touches one leg of a conversation that may have several).
-    fn changed_legs(&self) -> BTreeMap<&Key, Vec<(&String, &LegRow)>> {
-        self.legs
-            .iter()
-            .map(|(call, legs)| {
-                let before = self.loaded_legs.get(call);
-                let changed: Vec<_> = legs
-                    .iter()
-                    .filter(|(id, row)| before.and_then(|b| b.get(*id)) != Some(*row))
-                    .collect();
-                (call, changed)
-            })
-            .filter(|(_, c)| !c.is_empty())
-            .collect()
-    }
-
     /// Writes every call back, and the batch's uaCSTA reports.
     pub(super) async fn write(
         &self,
         conn: &mut AsyncPgConnection,
     ) -> Result<(), diesel::result::Error> {
-        self.write_csta(conn).await?;
+        csta::write(conn, &self.csta).await?;
         if self.calls.is_empty() {
             return Ok(());
         }
@@ -90,63 +125,74 @@ impl LockedCalls {
         Ok(())
     }
 
-    /// Upserts the batch's uaCSTA reports into `csta_calls`, in key order
-    /// (no deadlock between concurrent batches): a report replaces the row
-    /// only when it ranks higher (`call_over` final, else later sequence),
-    /// the same rule as [`merge::merge_csta`], so any order converges.
-    async fn write_csta(&self, conn: &mut AsyncPgConnection) -> Result<(), diesel::result::Error> {
-        let mut source = Vec::new();
-        let mut call_id = Vec::new();
-        let mut event = Vec::new();
-        let mut seq = Vec::new();
-        let mut extension = Vec::new();
-        let mut ip = Vec::new();
-        for ((s, c), row) in &self.csta {
-            let Some(r) = row else { continue };
-            source.push(s.as_str());
-            call_id.push(c.as_str());
-            event.push(r.csta_event.as_str());
-            seq.push(r.csta_seq);
-            extension.push(r.extension.as_deref());
-            ip.push(r.ip_address.as_deref());
-        }
-        if source.is_empty() {
-            return Ok(());
-        }
-        Cached(
-            diesel::sql_query(WRITE_CSTA)
-                .bind::<Array<Text>, _>(source)
-                .bind::<Array<Text>, _>(call_id)
-                .bind::<Array<Text>, _>(event)
-                .bind::<Array<BigInt>, _>(seq)
-                .bind::<Array<Nullable<Text>>, _>(extension)
-                .bind::<Array<Nullable<Text>>, _>(ip),
-        )
-        .execute(conn)
-        .await?;
-        Ok(())
-    }
-
-    /// Writes the new and changed legs.
+    /// Writes the new and changed legs (a Dialpad event touches one leg of
+    /// a conversation that may have several), and every leg of a call whose
+    /// start or outcome changed.
     pub(super) async fn write_changed_legs(
         &self,
         conn: &mut AsyncPgConnection,
     ) -> Result<(), diesel::result::Error> {
         let mut w = LegColumns::default();
-        for ((source, call_id), legs) in self.changed_legs() {
+        let copied = |c: &CallRow| (c.started_at, c.outcome);
+        for (key, legs) in &self.legs {
+            let Some(call) = self.calls.get(key) else {
+                continue;
+            };
+            // Every leg when the call's start or outcome (copied beside
+            // each leg) changed; else the new and changed ones.
+            let all = self.loaded_calls.get(key).map(copied) != Some(copied(call));
+            let before = self.loaded_legs.get(key);
             for (leg_id, row) in legs {
-                w.push(source, call_id, leg_id, row);
+                if all || before.and_then(|b| b.get(leg_id)) != Some(row) {
+                    w.push((&key.0, &key.1, leg_id), row, call);
+                }
             }
         }
-        if w.source.is_empty() {
+        if w.is_empty() {
+            return Ok(());
+        }
+        w.write(conn).await
+    }
+
+    /// Writes the new and changed queue rows (facts or what is derived).
+    pub(super) async fn write_changed_queues(
+        &self,
+        conn: &mut AsyncPgConnection,
+    ) -> Result<(), diesel::result::Error> {
+        let mut w = QueueColumns::default();
+        for ((source, call_id), queues) in changed(&self.queues, &self.loaded_queues) {
+            for (queue, row) in queues {
+                w.push(source, call_id, queue, row);
+            }
+        }
+        if w.is_empty() {
             return Ok(());
         }
         w.write(conn).await
     }
 }
 
+/// The rows of `now` (per call, by id) that are new or differ from
+/// `loaded`, per call; calls without any left out.
+fn changed<'a, R: PartialEq>(
+    now: &'a BTreeMap<Key, BTreeMap<String, R>>,
+    loaded: &'a BTreeMap<Key, BTreeMap<String, R>>,
+) -> BTreeMap<&'a Key, Vec<(&'a String, &'a R)>> {
+    now.iter()
+        .map(|(call, rows)| {
+            let before = loaded.get(call);
+            let changed: Vec<_> = rows
+                .iter()
+                .filter(|(id, row)| before.and_then(|b| b.get(*id)) != Some(*row))
+                .collect();
+            (call, changed)
+        })
+        .filter(|(_, c)| !c.is_empty())
+        .collect()
+}
+
 /// Locks every call the batch names, in key order (creating the missing
-/// ones), and loads their legs. Returns them.
+/// ones), and loads their legs and queues. Returns them.
 pub(super) async fn lock(
     conn: &mut AsyncPgConnection,
     items: &[Item<'_>],
@@ -160,8 +206,11 @@ pub(super) async fn lock(
         .collect();
     let mut locked = LockedCalls {
         calls: BTreeMap::new(),
+        loaded_calls: BTreeMap::new(),
         legs: BTreeMap::new(),
         loaded_legs: BTreeMap::new(),
+        queues: BTreeMap::new(),
+        loaded_queues: BTreeMap::new(),
         events: BTreeMap::new(),
         csta: BTreeMap::new(),
     };
@@ -174,6 +223,7 @@ pub(super) async fn lock(
         .into_iter()
         .map(|r| ((r.source.clone(), r.call_id.clone()), r.into()))
         .collect();
+    locked.loaded_calls = locked.calls.clone();
     let legs: Vec<LegDb> = Cached(
         diesel::sql_query(LOAD_LEGS)
             .bind::<Array<Text>, _>(&sources)
@@ -187,6 +237,23 @@ pub(super) async fn lock(
         locked.legs.entry(key).or_default().insert(leg_id, r.into());
     }
     locked.loaded_legs = locked.legs.clone();
+    let queues: Vec<QueueDb> = Cached(
+        diesel::sql_query(LOAD_QUEUES)
+            .bind::<Array<Text>, _>(&sources)
+            .bind::<Array<Text>, _>(&ids),
+    )
+    .load(conn)
+    .await?;
+    for r in queues {
+        let key = (r.source.clone(), r.call_id.clone());
+        let queue = r.queue.clone();
+        locked
+            .queues
+            .entry(key)
+            .or_default()
+            .insert(queue, r.into());
+    }
+    locked.loaded_queues = locked.queues.clone();
     Ok(locked)
 }
 
@@ -196,54 +263,30 @@ const ENSURE_CALLS: &str = "INSERT INTO calls (source, call_id, status)
 
 const LOCK_CALLS: &str = "SELECT c.source, c.call_id, status, direction, from_number, to_number,
         info_seq, started_at, answered_at, ended_at, talk_seconds, duration_seconds,
-        disposition, recording_url
+        disposition, recording_url, started_from_cdr, answered_from_cdr, failure_reason,
+        failure_seq, outcome
      FROM calls c JOIN unnest($1::text[], $2::text[]) AS k(s, i)
        ON c.source = k.s AND c.call_id = k.i
      ORDER BY c.source, c.call_id
      FOR UPDATE OF c";
-
-const LOAD_LEGS: &str =
-    "SELECT l.source, l.call_id, leg_id, kind, extension, party, channel_id, state, on_hold,
-        hold_seq, started_at, answered_at, ended_at
-     FROM call_legs l JOIN unnest($1::text[], $2::text[]) AS k(s, i)
-       ON l.source = k.s AND l.call_id = k.i";
 
 const WRITE_CALLS: &str = "UPDATE calls c SET status = u.status, direction = u.direction,
         from_number = u.from_number, to_number = u.to_number, info_seq = u.info_seq,
         started_at = u.started_at, answered_at = u.answered_at, ended_at = u.ended_at,
         talk_seconds = u.talk_seconds, duration_seconds = u.duration_seconds,
         disposition = u.disposition, recording_url = u.recording_url,
-        events = c.events + u.events, updated_at = now()
+        events = c.events + u.events, started_from_cdr = u.started_from_cdr,
+        answered_from_cdr = u.answered_from_cdr, failure_reason = u.failure_reason,
+        failure_seq = u.failure_seq, outcome = u.outcome, updated_at = now()
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
                  $7::int8[], $8::timestamptz[], $9::timestamptz[], $10::timestamptz[],
-                 $11::int4[], $12::int4[], $13::text[], $14::text[], $15::int4[])
+                 $11::int4[], $12::int4[], $13::text[], $14::text[], $15::int4[],
+                 $16::bool[], $17::bool[], $18::text[], $19::int8[], $20::text[])
           AS u(source, call_id, status, direction, from_number, to_number, info_seq,
                started_at, answered_at, ended_at, talk_seconds, duration_seconds,
-               disposition, recording_url, events)
+               disposition, recording_url, events, started_from_cdr, answered_from_cdr,
+               failure_reason, failure_seq, outcome)
      WHERE c.source = u.source AND c.call_id = u.call_id";
-
-const WRITE_LEGS: &str = "INSERT INTO call_legs (source, call_id, leg_id, kind, extension, party,
-        state, on_hold, hold_seq, started_at, answered_at, ended_at, channel_id)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                          $6::text[], $7::text[], $8::bool[], $9::int8[], $10::timestamptz[],
-                          $11::timestamptz[], $12::timestamptz[], $13::text[])
-     ON CONFLICT (source, call_id, leg_id) DO UPDATE SET
-         kind = EXCLUDED.kind, extension = EXCLUDED.extension, party = EXCLUDED.party,
-         channel_id = EXCLUDED.channel_id,
-         state = EXCLUDED.state, on_hold = EXCLUDED.on_hold, hold_seq = EXCLUDED.hold_seq,
-         started_at = EXCLUDED.started_at, answered_at = EXCLUDED.answered_at,
-         ended_at = EXCLUDED.ended_at, updated_at = now()";
-
-// The batch's rows are sorted by key (a BTreeMap), so concurrent upserts
-// take row locks in one order.
-const WRITE_CSTA: &str = "INSERT INTO csta_calls AS c (source, call_id, csta_event, csta_seq,
-        extension, ip_address)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int8[], $5::text[], $6::text[])
-     ON CONFLICT (source, call_id) DO UPDATE SET
-         csta_event = EXCLUDED.csta_event, csta_seq = EXCLUDED.csta_seq,
-         extension = EXCLUDED.extension, ip_address = EXCLUDED.ip_address, updated_at = now()
-     WHERE (EXCLUDED.csta_event = 'call_over', EXCLUDED.csta_seq)
-         > (c.csta_event = 'call_over', c.csta_seq)";
 
 /// A `calls` row as loaded.
 #[derive(QueryableByName)]
@@ -276,6 +319,16 @@ struct CallDb {
     disposition: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     recording_url: Option<String>,
+    #[diesel(sql_type = Bool)]
+    started_from_cdr: bool,
+    #[diesel(sql_type = Bool)]
+    answered_from_cdr: bool,
+    #[diesel(sql_type = Nullable<Text>)]
+    failure_reason: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    failure_seq: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    outcome: Option<String>,
 }
 
 impl From<CallDb> for CallRow {
@@ -289,58 +342,15 @@ impl From<CallDb> for CallRow {
             started_at: r.started_at,
             answered_at: r.answered_at,
             ended_at: r.ended_at,
+            started_from_cdr: r.started_from_cdr,
+            answered_from_cdr: r.answered_from_cdr,
             talk_seconds: r.talk_seconds,
             duration_seconds: r.duration_seconds,
             disposition: r.disposition,
             recording_url: r.recording_url,
-        }
-    }
-}
-
-/// A `call_legs` row as loaded.
-#[derive(QueryableByName)]
-struct LegDb {
-    #[diesel(sql_type = Text)]
-    source: String,
-    #[diesel(sql_type = Text)]
-    call_id: String,
-    #[diesel(sql_type = Text)]
-    leg_id: String,
-    #[diesel(sql_type = Text)]
-    kind: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    extension: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    party: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    channel_id: Option<String>,
-    #[diesel(sql_type = Text)]
-    state: String,
-    #[diesel(sql_type = Bool)]
-    on_hold: bool,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    hold_seq: Option<i64>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    started_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    answered_at: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    ended_at: Option<DateTime<Utc>>,
-}
-
-impl From<LegDb> for LegRow {
-    fn from(r: LegDb) -> Self {
-        LegRow {
-            kind: r.kind,
-            extension: r.extension,
-            party: r.party,
-            channel_id: r.channel_id,
-            state: LegState::parse(&r.state).unwrap_or(LegState::Ringing),
-            on_hold: r.on_hold,
-            hold_seq: r.hold_seq,
-            started_at: r.started_at,
-            answered_at: r.answered_at,
-            ended_at: r.ended_at,
+            failure_reason: r.failure_reason,
+            failure_seq: r.failure_seq,
+            outcome: r.outcome.as_deref().and_then(CallOutcome::parse),
         }
     }
 }
@@ -363,6 +373,11 @@ struct CallColumns {
     disposition: Vec<Option<String>>,
     recording: Vec<Option<String>>,
     events: Vec<i32>,
+    started_from_cdr: Vec<bool>,
+    answered_from_cdr: Vec<bool>,
+    failure_reason: Vec<Option<String>>,
+    failure_seq: Vec<Option<i64>>,
+    outcome: Vec<Option<&'static str>>,
 }
 
 impl CallColumns {
@@ -382,6 +397,11 @@ impl CallColumns {
         self.disposition.push(r.disposition.clone());
         self.recording.push(r.recording_url.clone());
         self.events.push(events);
+        self.started_from_cdr.push(r.started_from_cdr);
+        self.answered_from_cdr.push(r.answered_from_cdr);
+        self.failure_reason.push(r.failure_reason.clone());
+        self.failure_seq.push(r.failure_seq);
+        self.outcome.push(r.outcome.map(CallOutcome::as_str));
     }
 
     async fn write(self, conn: &mut AsyncPgConnection) -> Result<(), diesel::result::Error> {
@@ -401,65 +421,12 @@ impl CallColumns {
                 .bind::<Array<Nullable<Integer>>, _>(self.duration)
                 .bind::<Array<Nullable<Text>>, _>(self.disposition)
                 .bind::<Array<Nullable<Text>>, _>(self.recording)
-                .bind::<Array<Integer>, _>(self.events),
-        )
-        .execute(conn)
-        .await?;
-        Ok(())
-    }
-}
-
-/// Legs as column arrays, for one set-based upsert.
-#[derive(Default)]
-struct LegColumns {
-    source: Vec<String>,
-    call_id: Vec<String>,
-    leg_id: Vec<String>,
-    kind: Vec<String>,
-    extension: Vec<Option<String>>,
-    party: Vec<Option<String>>,
-    channel_id: Vec<Option<String>>,
-    state: Vec<&'static str>,
-    on_hold: Vec<bool>,
-    hold_seq: Vec<Option<i64>>,
-    started: Vec<Option<DateTime<Utc>>>,
-    answered: Vec<Option<DateTime<Utc>>>,
-    ended: Vec<Option<DateTime<Utc>>>,
-}
-
-impl LegColumns {
-    fn push(&mut self, source: &str, call_id: &str, leg_id: &str, r: &LegRow) {
-        self.source.push(source.to_string());
-        self.call_id.push(call_id.to_string());
-        self.leg_id.push(leg_id.to_string());
-        self.kind.push(r.kind.clone());
-        self.extension.push(r.extension.clone());
-        self.party.push(r.party.clone());
-        self.channel_id.push(r.channel_id.clone());
-        self.state.push(r.state.as_str());
-        self.on_hold.push(merge::shows_on_hold(r));
-        self.hold_seq.push(r.hold_seq);
-        self.started.push(r.started_at);
-        self.answered.push(r.answered_at);
-        self.ended.push(r.ended_at);
-    }
-
-    async fn write(self, conn: &mut AsyncPgConnection) -> Result<(), diesel::result::Error> {
-        Cached(
-            diesel::sql_query(WRITE_LEGS)
-                .bind::<Array<Text>, _>(self.source)
-                .bind::<Array<Text>, _>(self.call_id)
-                .bind::<Array<Text>, _>(self.leg_id)
-                .bind::<Array<Text>, _>(self.kind)
-                .bind::<Array<Nullable<Text>>, _>(self.extension)
-                .bind::<Array<Nullable<Text>>, _>(self.party)
-                .bind::<Array<Text>, _>(self.state)
-                .bind::<Array<Bool>, _>(self.on_hold)
-                .bind::<Array<Nullable<BigInt>>, _>(self.hold_seq)
-                .bind::<Array<Nullable<Timestamptz>>, _>(self.started)
-                .bind::<Array<Nullable<Timestamptz>>, _>(self.answered)
-                .bind::<Array<Nullable<Timestamptz>>, _>(self.ended)
-                .bind::<Array<Nullable<Text>>, _>(self.channel_id),
+                .bind::<Array<Integer>, _>(self.events)
+                .bind::<Array<Bool>, _>(self.started_from_cdr)
+                .bind::<Array<Bool>, _>(self.answered_from_cdr)
+                .bind::<Array<Nullable<Text>>, _>(self.failure_reason)
+                .bind::<Array<Nullable<BigInt>>, _>(self.failure_seq)
+                .bind::<Array<Nullable<Text>>, _>(self.outcome),
         )
         .execute(conn)
         .await?;

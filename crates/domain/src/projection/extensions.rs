@@ -1,5 +1,5 @@
-//! Extensions: which ones a batch touches, lock, merge, derive status,
-//! write back.
+//! Extensions: which ones a batch touches, lock, load the devices of those
+//! registering, merge, derive status, write back.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -11,16 +11,18 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::calls::LockedCalls;
 use super::{ensure_locked, unzip, Item, Key};
 use crate::event::{Effect, ExtensionStatus, LegState};
-use crate::merge::{self, ExtensionRow};
+use crate::merge::{self, DeviceRow, ExtensionRow};
 use crate::sql::Cached;
 
-/// The extensions of a batch, locked, with the status each will show.
+/// The extensions of a batch, locked, with the status each will show, and
+/// the devices of those the batch registers as loaded.
 pub(super) struct LockedExtensions {
     rows: BTreeMap<Key, (ExtensionRow, ExtensionStatus)>,
+    loaded_devices: BTreeMap<Key, BTreeMap<String, DeviceRow>>,
 }
 
 /// Every extension the batch names (in call legs, registrations, reported
-/// statuses) or that a leg of one of its calls belongs to: a call that ends
+/// statuses, agent events) or that a leg of one of its calls belongs to: a call that ends
 /// ends every leg, and each leg's extension must be re-derived.
 pub(super) fn keys(items: &[Item<'_>], calls: &LockedCalls) -> BTreeSet<Key> {
     let mut keys = BTreeSet::new();
@@ -35,6 +37,9 @@ pub(super) fn keys(items: &[Item<'_>], calls: &LockedCalls) -> BTreeSet<Key> {
             | Effect::Reported { extension, .. }
             | Effect::Presence { extension, .. } => {
                 keys.insert((i.source.to_string(), extension.clone()));
+            }
+            Effect::Agent(a) => {
+                keys.insert((i.source.to_string(), a.agent.clone()));
             }
             Effect::Csta(_) | Effect::Ignored => {}
         }
@@ -56,6 +61,7 @@ pub(super) async fn lock(
     if keys.is_empty() {
         return Ok(LockedExtensions {
             rows: BTreeMap::new(),
+            loaded_devices: BTreeMap::new(),
         });
     }
     let (sources, numbers) = unzip(keys);
@@ -74,6 +80,7 @@ pub(super) async fn lock(
                 (key, (r.into(), ExtensionStatus::Online))
             })
             .collect(),
+        loaded_devices: BTreeMap::new(),
     })
 }
 
@@ -86,8 +93,59 @@ impl LockedExtensions {
             .0
     }
 
-    /// Merges the batch's extension facts: names and last seen from call
-    /// legs, registration, provider-reported status.
+    /// Loads every device of the extensions the batch registers (under
+    /// their locks), so that their registration derives from all of them.
+    pub(super) async fn load_devices(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        items: &[Item<'_>],
+    ) -> Result<(), diesel::result::Error> {
+        let keys: BTreeSet<Key> = items
+            .iter()
+            .filter_map(|i| match i.effect {
+                Effect::Registration { extension, .. } => {
+                    Some((i.source.to_string(), extension.clone()))
+                }
+                _ => None,
+            })
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let (sources, numbers) = unzip(&keys);
+        let rows: Vec<DeviceDb> = Cached(
+            diesel::sql_query(LOAD_DEVICES)
+                .bind::<Array<Text>, _>(&sources)
+                .bind::<Array<Text>, _>(&numbers),
+        )
+        .load(conn)
+        .await?;
+        for k in keys {
+            self.loaded_devices.entry(k).or_default();
+        }
+        for d in rows {
+            let key = (d.source, d.number);
+            let row = DeviceRow {
+                registered: d.registered,
+                seq: d.seq,
+                at: d.at,
+            };
+            self.loaded_devices
+                .entry(key)
+                .or_default()
+                .insert(d.kind, row);
+        }
+        for (key, devices) in &self.loaded_devices {
+            if let Some((row, _)) = self.rows.get_mut(key) {
+                row.devices.clone_from(devices);
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges the batch's extension facts: names, last seen and the legs'
+    /// latest event time from call legs; registrations, reported statuses,
+    /// presence, agents' names.
     pub(super) fn merge(&mut self, items: &[Item<'_>]) {
         for i in items {
             match i.effect {
@@ -99,6 +157,7 @@ impl LockedExtensions {
                                 ext.name.clone_from(&l.extension_name);
                             }
                             ext.last_seen = ext.last_seen.max(Some(i.received_at));
+                            ext.leg_seen_at = ext.leg_seen_at.max(u.at);
                         }
                     }
                 }
@@ -106,6 +165,9 @@ impl LockedExtensions {
                 | Effect::Reported { extension, .. }
                 | Effect::Presence { extension, .. } => {
                     merge::merge_extension_fact(self.row(i.source, extension), i.effect)
+                }
+                Effect::Agent(a) => {
+                    merge::merge_extension_fact(self.row(i.source, &a.agent), i.effect)
                 }
                 Effect::Csta(_) | Effect::Ignored => {}
             }
@@ -138,12 +200,13 @@ impl LockedExtensions {
         }
         for (key, (row, status)) in &mut self.rows {
             let legs = states.get(key).map(Vec::as_slice).unwrap_or_default();
-            *status = merge::extension_status(legs, row.registered);
+            *status = merge::extension_status(legs, row);
         }
         Ok(())
     }
 
-    /// Writes every locked extension back with its derived status.
+    /// Writes every locked extension back with its derived status, and the
+    /// devices that changed.
     pub(super) async fn write(
         &self,
         conn: &mut AsyncPgConnection,
@@ -151,6 +214,7 @@ impl LockedExtensions {
         if self.rows.is_empty() {
             return Ok(());
         }
+        self.write_devices(conn).await?;
         let n = self.rows.len();
         let mut source = Vec::with_capacity(n);
         let mut number = Vec::with_capacity(n);
@@ -163,6 +227,8 @@ impl LockedExtensions {
         let mut presence_seq = Vec::with_capacity(n);
         let mut last_seen = Vec::with_capacity(n);
         let mut status = Vec::with_capacity(n);
+        let mut reported_at = Vec::with_capacity(n);
+        let mut leg_seen_at = Vec::with_capacity(n);
         for ((s, num), (r, st)) in &self.rows {
             source.push(s.as_str());
             number.push(num.as_str());
@@ -175,6 +241,8 @@ impl LockedExtensions {
             presence_seq.push(r.presence_seq);
             last_seen.push(r.last_seen);
             status.push(st.as_str());
+            reported_at.push(r.reported_at);
+            leg_seen_at.push(r.leg_seen_at);
         }
         Cached(
             diesel::sql_query(WRITE_EXTENSIONS)
@@ -188,7 +256,52 @@ impl LockedExtensions {
                 .bind::<Array<Nullable<Timestamptz>>, _>(last_seen)
                 .bind::<Array<Text>, _>(status)
                 .bind::<Array<Nullable<Text>>, _>(presence)
-                .bind::<Array<Nullable<BigInt>>, _>(presence_seq),
+                .bind::<Array<Nullable<BigInt>>, _>(presence_seq)
+                .bind::<Array<Nullable<Timestamptz>>, _>(reported_at)
+                .bind::<Array<Nullable<Timestamptz>>, _>(leg_seen_at),
+        )
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Upserts the devices that are new or changed since loaded.
+    async fn write_devices(
+        &self,
+        conn: &mut AsyncPgConnection,
+    ) -> Result<(), diesel::result::Error> {
+        let mut source = Vec::new();
+        let mut number = Vec::new();
+        let mut kind = Vec::new();
+        let mut registered = Vec::new();
+        let mut seq = Vec::new();
+        let mut at = Vec::new();
+        for (key, before) in &self.loaded_devices {
+            let Some((row, _)) = self.rows.get(key) else {
+                continue;
+            };
+            for (k, d) in &row.devices {
+                if before.get(k) != Some(d) {
+                    source.push(key.0.as_str());
+                    number.push(key.1.as_str());
+                    kind.push(k.as_str());
+                    registered.push(d.registered);
+                    seq.push(d.seq);
+                    at.push(d.at);
+                }
+            }
+        }
+        if source.is_empty() {
+            return Ok(());
+        }
+        Cached(
+            diesel::sql_query(WRITE_DEVICES)
+                .bind::<Array<Text>, _>(source)
+                .bind::<Array<Text>, _>(number)
+                .bind::<Array<Text>, _>(kind)
+                .bind::<Array<Bool>, _>(registered)
+                .bind::<Array<BigInt>, _>(seq)
+                .bind::<Array<Timestamptz>, _>(at),
         )
         .execute(conn)
         .await?;
@@ -201,7 +314,8 @@ const ENSURE_EXTENSIONS: &str = "INSERT INTO extensions (source, number)
      ON CONFLICT (source, number) DO NOTHING";
 
 const LOCK_EXTENSIONS: &str = "SELECT e.source, e.number, name, registered, registered_seq,
-        reported_status, reported_seq, presence, presence_seq, last_seen
+        reported_status, reported_seq, presence, presence_seq, last_seen, reported_at,
+        leg_seen_at
      FROM extensions e JOIN unnest($1::text[], $2::text[]) AS k(s, n)
        ON e.source = k.s AND e.number = k.n
      ORDER BY e.source, e.number
@@ -216,12 +330,45 @@ const LIVE_LEGS: &str = "SELECT l.source, l.extension, l.state
 const WRITE_EXTENSIONS: &str = "UPDATE extensions e SET name = u.name, registered = u.registered,
         registered_seq = u.registered_seq, reported_status = u.reported_status,
         reported_seq = u.reported_seq, last_seen = u.last_seen, status = u.status,
-        presence = u.presence, presence_seq = u.presence_seq, updated_at = now()
+        presence = u.presence, presence_seq = u.presence_seq, reported_at = u.reported_at,
+        leg_seen_at = u.leg_seen_at, updated_at = now()
      FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::int8[], $6::text[],
-                 $7::int8[], $8::timestamptz[], $9::text[], $10::text[], $11::int8[])
+                 $7::int8[], $8::timestamptz[], $9::text[], $10::text[], $11::int8[],
+                 $12::timestamptz[], $13::timestamptz[])
           AS u(source, number, name, registered, registered_seq, reported_status,
-               reported_seq, last_seen, status, presence, presence_seq)
+               reported_seq, last_seen, status, presence, presence_seq, reported_at,
+               leg_seen_at)
      WHERE e.source = u.source AND e.number = u.number";
+
+const LOAD_DEVICES: &str = "SELECT d.source, d.number, kind, registered, seq, at
+     FROM extension_devices d JOIN unnest($1::text[], $2::text[]) AS k(s, n)
+       ON d.source = k.s AND d.number = k.n";
+
+// Only under the extensions' locks; rows sorted by key.
+const WRITE_DEVICES: &str = "INSERT INTO extension_devices (source, number, kind, registered,
+        seq, at)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bool[], $5::int8[],
+                          $6::timestamptz[])
+     ON CONFLICT (source, number, kind) DO UPDATE SET
+         registered = EXCLUDED.registered, seq = EXCLUDED.seq, at = EXCLUDED.at,
+         updated_at = now()";
+
+/// An `extension_devices` row as loaded.
+#[derive(QueryableByName)]
+struct DeviceDb {
+    #[diesel(sql_type = Text)]
+    source: String,
+    #[diesel(sql_type = Text)]
+    number: String,
+    #[diesel(sql_type = Text)]
+    kind: String,
+    #[diesel(sql_type = Bool)]
+    registered: bool,
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
+    #[diesel(sql_type = Timestamptz)]
+    at: DateTime<Utc>,
+}
 
 /// An `extensions` row as loaded.
 #[derive(QueryableByName)]
@@ -246,6 +393,10 @@ struct ExtDb {
     presence_seq: Option<i64>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     last_seen: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    reported_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    leg_seen_at: Option<DateTime<Utc>>,
 }
 
 impl From<ExtDb> for ExtensionRow {
@@ -259,6 +410,9 @@ impl From<ExtDb> for ExtensionRow {
             presence: r.presence,
             presence_seq: r.presence_seq,
             last_seen: r.last_seen,
+            reported_at: r.reported_at,
+            leg_seen_at: r.leg_seen_at,
+            devices: BTreeMap::new(),
         }
     }
 }

@@ -1,7 +1,11 @@
 //! Parsing and status mapping of every sample payload in crates/testkit/fixtures.
 
+use chrono::NaiveDate;
 use chrono::{TimeZone, Utc};
-use domain::{parse, CallStatus, CallUpdate, Effect, Envelope, LegState, Parsed, Provider};
+use domain::{
+    parse, AgentChange, AgentUpdate, CallStatus, CallUpdate, Effect, Envelope, LegState, Parsed,
+    Provider,
+};
 use testkit::{fixture, fixtures_dir};
 
 fn env(id: i64) -> Envelope {
@@ -53,13 +57,18 @@ fn every_fixture_parses_and_is_checked_here() {
     }
     // Each file below has its own assertions; a new fixture must get some.
     let checked = [
+        "dialpad/agent-status-unavailable.json",
         "dialpad/agent-status.json",
+        "dialpad/call-centre-connected.json",
         "dialpad/call-connected.json",
         "dialpad/call-hangup-missed.json",
         "dialpad/call-hangup.json",
+        "dialpad/call-queued.json",
         "dialpad/call-recording.json",
         "dialpad/call-ringing.json",
         "yeastar/30007-extension-registration.json",
+        "yeastar/30007-linkus-web-logout.json",
+        "yeastar/30007-sip-registered.json",
         "yeastar/30008-extension-call-status.json",
         "yeastar/30009-extension-presence-away.json",
         "yeastar/30009-extension-presence-dnd.json",
@@ -68,10 +77,17 @@ fn every_fixture_parses_and_is_checked_here() {
         "yeastar/30011-inbound-hold.json",
         "yeastar/30011-inbound-ringing.json",
         "yeastar/30011-internal-ringing.json",
+        "yeastar/30011-queue-answered.json",
+        "yeastar/30011-queue-waiting.json",
         "yeastar/30012-cdr-answered.json",
+        "yeastar/30012-cdr-no-answer.json",
+        "yeastar/30015-call-failed.json",
         "yeastar/30020-uacsta-call-over.json",
         "yeastar/30020-uacsta.json",
+        "yeastar/30025-agent-auto-pause.json",
+        "yeastar/30026-agent-ring-timeout.json",
         "yeastar/30029-agent-status-object-msg.json",
+        "yeastar/30029-agent-status-queue-prefix.json",
     ];
     for s in &seen {
         assert!(
@@ -279,14 +295,191 @@ fn yeastar_members_keep_their_channel() {
 }
 
 #[test]
-fn yeastar_unused_events_are_ignored_not_failed() {
+fn yeastar_agent_events() {
     // 30029 carries msg as an object, not a string.
     let p = parse_fixture(
         Provider::Yeastar,
         "yeastar/30029-agent-status-object-msg.json",
     );
-    assert_eq!(p.event_type, "yeastar.30029");
+    assert_eq!(p.event_type, "agent.status");
+    let a = agent(&p);
+    assert_eq!(
+        (a.agent.as_str(), a.queues.as_slice()),
+        ("3105", &["6405".to_string()][..])
+    );
+    assert_eq!(status_of(a), ("paused", Some("Meeting")));
+    assert_eq!(a.seq, 7, "Yeastar: arrival order");
+    // Yeastar's own example names the queue with a prefix.
+    let p = parse_fixture(
+        Provider::Yeastar,
+        "yeastar/30029-agent-status-queue-prefix.json",
+    );
+    let a = agent(&p);
+    assert_eq!(
+        a.queues,
+        vec!["6402".to_string()],
+        "queue-6402 is queue 6402"
+    );
+    assert_eq!(status_of(a), ("paused", Some("Lunch")));
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30025-agent-auto-pause.json");
+    assert_eq!(p.event_type, "agent.auto_pause");
+    let a = agent(&p);
+    assert_eq!(a.agent, "3106");
+    assert_eq!(
+        status_of(a),
+        ("paused", Some("auto-paused after 2 missed call(s)"))
+    );
+
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30026-agent-ring-timeout.json");
+    assert_eq!(p.event_type, "agent.ring_timeout");
+    let a = agent(&p);
+    assert_eq!(
+        a.change,
+        AgentChange::RingTimeout {
+            call_id: Some("1736414000.2210".into())
+        }
+    );
+
+    for (word, want) in [
+        ("Unpaused", "available"),
+        ("Logged Out", "loggedout"),
+        ("Wrap Up", "wrapup"),
+        ("Dozing", "unknown:dozing"),
+    ] {
+        let body = serde_json::json!({"type": 30029, "msg": {"queue_number": "6405",
+            "agent_number": 3105, "status": word, "reason": ""}})
+        .to_string();
+        let p = parse(Provider::Yeastar, body.as_bytes(), env(1)).expect("parses");
+        assert_eq!(status_of(agent(&p)), (want, None), "{word}");
+        assert_eq!(p.notes.len(), usize::from(want.starts_with("unknown:")));
+    }
+    assert!(parse(
+        Provider::Yeastar,
+        br#"{"type":30029,"msg":{"queue_number":"6405","agent_number":"","status":"Paused"}}"#,
+        env(1)
+    )
+    .is_err());
+}
+
+#[test]
+fn yeastar_unused_events_are_ignored_not_failed() {
+    let p = parse(
+        Provider::Yeastar,
+        br#"{"type":30034,"msg":{"anything":1}}"#,
+        env(1),
+    )
+    .expect("parses");
+    assert_eq!(p.event_type, "yeastar.30034");
     assert_eq!(p.effect, Effect::Ignored);
+}
+
+#[test]
+fn yeastar_registration_per_device() {
+    for (rel, device, registered) in [
+        ("yeastar/30007-linkus-web-logout.json", "web", false),
+        ("yeastar/30007-sip-registered.json", "sip", true),
+        ("yeastar/30007-extension-registration.json", "sip", false),
+    ] {
+        let p = parse_fixture(Provider::Yeastar, rel);
+        match &p.effect {
+            Effect::Registration {
+                extension,
+                device: d,
+                registered: r,
+                ..
+            } => {
+                assert_eq!(extension, "3105", "{rel}");
+                assert_eq!((d.as_str(), *r), (device, registered), "{rel}");
+            }
+            other => panic!("{rel}: {other:?}"),
+        }
+        assert!(p.notes.is_empty(), "{rel}: {:?}", p.notes);
+    }
+    let p = parse(
+        Provider::Yeastar,
+        br#"{"type":30007,"msg":"{\"extension\":\"3105\",\"status\":\"Registered\"}"}"#,
+        env(1),
+    )
+    .expect("parses");
+    assert!(
+        matches!(&p.effect, Effect::Registration { device, .. } if device == "unspecified"),
+        "no kind: {:?}",
+        p.effect
+    );
+    let p = parse(
+        Provider::Yeastar,
+        br#"{"type":30007,"msg":"{\"extension\":\"3105\",\"kind\":\"Watch\",\"status\":\"Registered\"}"}"#,
+        env(1),
+    )
+    .expect("parses");
+    assert!(matches!(&p.effect, Effect::Registration { device, .. } if device == "watch"));
+    assert_eq!(p.notes.len(), 1, "an unknown kind is kept and noted");
+}
+
+#[test]
+fn yeastar_queue_call_members_name_the_queue() {
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30011-queue-waiting.json");
+    let u = call(&p);
+    let queues: Vec<_> = u.queues.iter().map(|q| q.queue.as_str()).collect();
+    assert_eq!(queues, vec!["6405"], "one queue, once, without its prefix");
+    assert_eq!(u.queues[0].entered_at, env(7).received_at, "arrival time");
+    assert_eq!(u.to_number.as_deref(), Some("6405"));
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30011-queue-answered.json");
+    let u = call(&p);
+    assert_eq!(u.queues.len(), 1);
+    assert_eq!(
+        leg_states(u)
+            .into_iter()
+            .map(|(_, s, _)| s)
+            .collect::<Vec<_>>(),
+        vec![LegState::InCall, LegState::InCall, LegState::Ended]
+    );
+    // Blank call paths name no queue.
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30011-inbound-ringing.json");
+    assert!(call(&p).queues.is_empty());
+}
+
+#[test]
+fn yeastar_cdr_times_in_the_pbx_clock() {
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30012-cdr-answered.json");
+    let t = call(&p).cdr_times.expect("time_start");
+    let start = NaiveDate::from_ymd_opt(2025, 1, 9)
+        .and_then(|d| d.and_hms_opt(10, 0, 50))
+        .expect("valid");
+    assert_eq!(t.start_local, start, "local time, no zone");
+    assert_eq!(t.answered_after, Some(8), "47 s in all, 39 s talking");
+    assert_eq!(
+        call(&p).started_at,
+        None,
+        "resolved in the source's zone later"
+    );
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30012-cdr-no-answer.json");
+    let u = call(&p);
+    assert_eq!(u.cdr_times.and_then(|t| t.answered_after), None);
+    assert_eq!(u.disposition.as_deref(), Some("no answer"));
+    let p = parse(
+        Provider::Yeastar,
+        br#"{"type":30012,"msg":"{\"call_id\":\"9.9\",\"time_start\":\"yesterday\",\"status\":\"ANSWERED\"}"}"#,
+        env(1),
+    )
+    .expect("an unreadable time_start is no error");
+    assert_eq!(call(&p).cdr_times, None);
+    assert_eq!(p.notes.len(), 1);
+}
+
+#[test]
+fn yeastar_failed_call_keeps_its_reason() {
+    let p = parse_fixture(Provider::Yeastar, "yeastar/30015-call-failed.json");
+    assert_eq!(p.event_type, "call.failed");
+    let u = call(&p);
+    assert!(u.ends_call);
+    assert_eq!(u.disposition.as_deref(), Some("failed"));
+    assert_eq!(u.failure_reason.as_deref(), Some("486 Busy here"));
+    assert_eq!(u.from_number.as_deref(), Some("07700900463"));
+    assert!(u.queues.is_empty(), "a blank call_path names no queue");
 }
 
 #[test]
@@ -379,25 +572,95 @@ fn dialpad_missed_call() {
     assert_eq!(u.disposition.as_deref(), Some("missed"));
 }
 
+fn agent(p: &Parsed) -> &AgentUpdate {
+    match &p.effect {
+        Effect::Agent(a) => a,
+        other => panic!("expected an agent update, got {other:?}"),
+    }
+}
+
+fn status_of(a: &AgentUpdate) -> (&str, Option<&str>) {
+    match &a.change {
+        AgentChange::Status { status, reason } => (status.as_str(), reason.as_deref()),
+        other => panic!("expected a status, got {other:?}"),
+    }
+}
+
 #[test]
 fn dialpad_agent_status() {
     let p = parse_fixture(Provider::Dialpad, "dialpad/agent-status.json");
     assert_eq!(p.event_type, "agent.status");
-    match &p.effect {
-        Effect::Reported {
-            extension,
-            name,
-            status,
-            seq,
-            ..
-        } => {
-            assert_eq!(extension, "4893027716182016");
-            assert_eq!(name.as_deref(), Some("Marisol Okafor"));
-            assert_eq!(status, "wrapup");
-            assert_eq!(*seq, 1741261200318);
-        }
-        other => panic!("{other:?}"),
-    }
+    let a = agent(&p);
+    assert_eq!(a.agent, "4893027716182016");
+    assert_eq!(a.name.as_deref(), Some("Marisol Okafor"));
+    assert_eq!(status_of(a), ("wrapup", None));
+    assert_eq!(a.queues, vec!["6350918847201280".to_string()]);
+    assert_eq!(a.seq, 1741261200318);
+    assert!(p.notes.is_empty());
+
+    let p = parse_fixture(Provider::Dialpad, "dialpad/agent-status-unavailable.json");
+    let a = agent(&p);
+    assert_eq!(
+        status_of(a),
+        ("paused", Some("Lunch")),
+        "unavailable: paused"
+    );
+    assert_eq!(
+        a.queues,
+        vec!["6350918847201280".to_string(), "6350918847201999".into()],
+        "one row per call centre"
+    );
+    // No call centre named: the agent's status in general (queue "").
+    let body =
+        br#"{"target":{"id":7,"type":"user"},"on_duty_status":"sleeping","event_timestamp":5}"#;
+    let p = parse(Provider::Dialpad, body, env(1)).expect("parses");
+    let a = agent(&p);
+    assert_eq!(a.queues, vec![String::new()]);
+    assert_eq!(
+        status_of(a),
+        ("unknown:sleeping", None),
+        "kept, not guessed"
+    );
+    assert_eq!(p.notes.len(), 1);
+}
+
+#[test]
+fn dialpad_call_centre_leg_queues_the_call() {
+    let p = parse_fixture(Provider::Dialpad, "dialpad/call-queued.json");
+    assert_eq!(p.event_type, "call.ring");
+    let u = call(&p);
+    assert_eq!(u.queues.len(), 1);
+    let q = &u.queues[0];
+    assert_eq!(q.queue, "6350918847201280", "the call centre's id");
+    assert_eq!(
+        q.entered_at.timestamp_millis(),
+        1741256530400,
+        "date_queued"
+    );
+    assert_eq!(q.connected_at, None);
+    assert_eq!(u.legs[0].state, LegState::Ringing);
+    assert_eq!(u.legs[0].extension, None, "a call centre is no extension");
+
+    let p = parse_fixture(Provider::Dialpad, "dialpad/call-centre-connected.json");
+    let q = &call(&p).queues[0];
+    assert_eq!(
+        q.connected_at.map(|t| t.timestamp_millis()),
+        Some(1741256551900),
+        "the call centre's own answer"
+    );
+    // A user's leg queued with call_center_ids names those.
+    let body = br#"{"call_id":11,"state":"queued","call_center_ids":["77","66"],"date_queued":1000,"target":{"id":5,"type":"user"},"event_timestamp":1001}"#;
+    let p = parse(Provider::Dialpad, body, env(1)).expect("parses");
+    let names: Vec<_> = call(&p).queues.iter().map(|q| q.queue.as_str()).collect();
+    assert_eq!(names, vec!["66", "77"]);
+    let body = br#"{"call_id":12,"state":"queued","target":{"id":5,"type":"user"},"event_timestamp":1001}"#;
+    let p = parse(Provider::Dialpad, body, env(1)).expect("parses");
+    assert!(call(&p).queues.is_empty());
+    assert_eq!(
+        p.notes.len(),
+        1,
+        "a queued leg naming no call centre is noted"
+    );
 }
 
 #[test]

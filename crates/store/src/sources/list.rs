@@ -30,6 +30,8 @@ pub struct SourceLine {
     /// `None`: any sender.
     pub allowed_networks: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
+    /// The PBX's time zone (CDR times, "today" on the board).
+    pub timezone: String,
     pub secrets: Vec<SecretLine>,
 }
 
@@ -57,6 +59,8 @@ struct SourceRow {
     allowed_networks: Option<Vec<String>>,
     #[diesel(sql_type = Timestamptz)]
     created_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    timezone: String,
 }
 
 #[derive(QueryableByName)]
@@ -90,7 +94,7 @@ pub async fn list(
 ) -> Result<Vec<SourceLine>, SourceError> {
     let sources: Vec<SourceRow> = diesel::sql_query(
         "SELECT name, provider, enabled, allow_unsigned,
-                allowed_networks::text[] AS allowed_networks, created_at
+                allowed_networks::text[] AS allowed_networks, created_at, timezone
          FROM sources ORDER BY name",
     )
     .load(conn)
@@ -118,6 +122,7 @@ pub async fn list(
             allow_unsigned: s.allow_unsigned,
             allowed_networks: s.allowed_networks,
             created_at: s.created_at,
+            timezone: s.timezone,
         })
         .collect())
 }

@@ -23,6 +23,7 @@ mod commands;
 mod list;
 mod lookup;
 mod rekey;
+mod timezone;
 
 pub use activity::{activity, stamp_received, SourceActivity};
 pub use commands::{
@@ -31,6 +32,7 @@ pub use commands::{
 pub use list::{list, SecretLine, SourceLine};
 pub use lookup::{lookup, Verifier};
 pub use rekey::{plaintext_count, rekey, without_secret, Rekeyed};
+pub use timezone::set_timezone;
 
 /// Errors of the source commands, worded for the person who typed them.
 /// None of them contains a secret.
@@ -82,6 +84,10 @@ pub enum SourceError {
     HostBits { given: String, network: String },
     #[error("give at least one network, or --clear to accept any sender")]
     NoNetworks,
+    #[error(
+        "unknown time zone {0:?}: give an IANA name such as Europe/Berlin, America/New_York or UTC"
+    )]
+    BadTimezone(String),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
 }

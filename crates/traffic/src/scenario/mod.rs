@@ -4,14 +4,20 @@
 //! Yeastar scenarios are sequences of 30011 snapshots (every member with its
 //! `member_status`) ending with the 30012 CDR (`yeastar`); Dialpad scenarios
 //! are one event per state change per leg, ordered by `event_timestamp`
-//! (`dialpad`). `sign` turns a step into the request a provider sends.
+//! (`dialpad`). Call-centre scenarios (queues, agents, devices, call backs)
+//! for both are in `callcentre`. `sign` turns a step into the request a
+//! provider sends.
 
+mod callcentre;
 mod dialpad;
 mod sign;
 mod yeastar;
 
 use domain::Provider;
 
+pub use callcentre::{
+    dialpad_callcentre, yeastar_callcentre, yeastar_path_snapshot, CALLCENTRE_SCENARIOS,
+};
 pub use dialpad::{dialpad, dialpad_claims, dialpad_inbound, LegEvent, Target, DIALPAD_SCENARIOS};
 pub use sign::{sign, sign_dialpad, sign_yeastar};
 pub use yeastar::{

@@ -1,4 +1,5 @@
-//! `worker audit`: the actions operators took on calls from the board.
+//! `worker audit`: the actions operators took on calls from the board, and
+//! the missed calls they marked done.
 
 use anyhow::Result;
 use worker::render;
@@ -7,7 +8,7 @@ use super::connect;
 
 /// List the actions operators took on calls from the board (hang-ups),
 /// newest first: who, when, which call and leg, the outcome and the
-/// phone system's answer.
+/// phone system's answer; with --missed, the missed calls they marked done.
 #[derive(clap::Args)]
 pub struct Args {
     /// How many (newest first).
@@ -19,11 +20,24 @@ pub struct Args {
     /// Machine-readable output (a JSON array).
     #[arg(long)]
     json: bool,
+    /// The missed calls marked done instead (who, when, which number, how
+    /// many calls).
+    #[arg(long)]
+    missed: bool,
 }
 
 /// Prints the audit, as a table or JSON.
 pub async fn run(url: &str, args: Args) -> Result<()> {
     let mut conn = connect(url).await?;
+    if args.missed {
+        let rows = store::missed::audit(&mut conn, args.source.as_deref(), args.limit).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+        } else {
+            print!("{}", render::missed_audit(&rows));
+        }
+        return Ok(());
+    }
     let rows = store::apis::audit(&mut conn, args.source.as_deref(), args.limit).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);

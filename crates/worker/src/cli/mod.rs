@@ -3,11 +3,14 @@
 
 pub mod audit;
 pub mod board;
+pub mod history;
 pub mod input;
 pub mod migrate;
+pub mod missed;
 pub mod probe;
 pub mod process;
 pub mod prune;
+pub mod queue;
 pub mod replay;
 pub mod run;
 pub mod source;

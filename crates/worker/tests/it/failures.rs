@@ -157,17 +157,16 @@ async fn unknown_event_types_are_ignored_not_failed() {
         &db,
         "pbx",
         "a",
-        // 30025 (no `sn`, object `msg`) is not used; 30020 is now applied.
-        r#"{"type": 30025, "msg": {"extension": "3105"}}"#,
+        // 30034 (no `sn`, object `msg`) is not used; 30020, 30025, 30026
+        // and 30029 are now applied.
+        r#"{"type": 30034, "msg": {"extension": "3105"}}"#,
     )
     .await;
     insert(
         &db,
         "pbx",
         "b",
-        &String::from_utf8_lossy(&testkit::fixture(
-            "yeastar/30029-agent-status-object-msg.json",
-        )),
+        r#"{"type": 30036, "sn": "3632C0418MWE", "msg": {"queue_number": "6405"}}"#,
     )
     .await;
     insert(&db, "pbx", "c", "{\"type\": 39999, \"msg\": {}}").await;
@@ -182,7 +181,7 @@ async fn unknown_event_types_are_ignored_not_failed() {
     .await
     .expect("all four processed as ignored");
     let types = db
-        .count("SELECT count(DISTINCT event_type) AS n FROM webhook_events WHERE event_type IN ('yeastar.30025', 'yeastar.30029', 'yeastar.39999', 'dialpad.unknown')")
+        .count("SELECT count(DISTINCT event_type) AS n FROM webhook_events WHERE event_type IN ('yeastar.30034', 'yeastar.30036', 'yeastar.39999', 'dialpad.unknown')")
         .await
         .expect("n");
     assert_eq!(types, 4);

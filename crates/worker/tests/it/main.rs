@@ -2,6 +2,8 @@
 //! `worker` binaries against a fresh database per test.
 
 mod apis;
+mod callcentre;
+mod callcentre_convergence;
 mod changes;
 mod config_docs;
 mod convergence;

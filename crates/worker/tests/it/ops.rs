@@ -224,7 +224,7 @@ async fn worker_metrics_count_events_by_type_and_outcome() {
     for i in 0..5 {
         insert(&db, "pbx", &format!("r{i}"), &ringing(&format!("c{i}"))).await;
     }
-    insert(&db, "pbx", "u", "{\"type\": 30025, \"msg\": {}}").await;
+    insert(&db, "pbx", "u", "{\"type\": 30034, \"msg\": {}}").await;
     insert(&db, "pbx", "bad", "[]").await;
     let port = testkit::free_port().expect("port");
     let bind = format!("127.0.0.1:{port}");
@@ -239,7 +239,7 @@ async fn worker_metrics_count_events_by_type_and_outcome() {
         Ok(page.contains(
             r#"switchboard_worker_events_total{event_type="call.status",outcome="processed"} 5"#,
         ) && page.contains(
-            r#"switchboard_worker_events_total{event_type="yeastar.30025",outcome="ignored"} 1"#,
+            r#"switchboard_worker_events_total{event_type="yeastar.30034",outcome="ignored"} 1"#,
         ) && page.contains(
             r#"switchboard_worker_events_total{event_type="unknown",outcome="failed"} 1"#,
         ) && page.contains("switchboard_worker_pending_events 1"))

@@ -586,3 +586,91 @@ async fn a_later_table_reaches_the_worker_at_once_and_ingest_not() {
     s.apply_roles(&[]).expect("roles.sql after a migration");
     allowed(&worker_url, "SELECT * FROM later").await;
 }
+
+/// The call centre: the board role runs exactly what the board's queue,
+/// agent, missed call and history reads run, and marks a missed call done
+/// (audited); it changes nothing else there. The worker role runs the
+/// operator's call-centre commands.
+#[tokio::test]
+async fn the_call_centre_reads_and_done_marks_fit_the_board_and_worker_roles() {
+    let (s, _ingest) = with_events().await;
+    let (worker_url, board_url) = (s.worker_url(), s.board_url());
+    testkit::worker_ok(&worker_url, &["process", "--once"])
+        .await
+        .expect("process --once as the worker role");
+    for args in [
+        &["source", "set-timezone", "pbx", "Europe/Berlin"][..],
+        &["queue", "set-sla", "pbx", "6405", "15"],
+        &["queue", "settings"],
+        &["queue", "list"],
+        &["missed", "list"],
+        &["history", "--csv", "--all"],
+        &["history", "--number", "+15555550100", "--repeat", "3"],
+        &["audit", "--missed"],
+        &["queue", "clear-sla", "pbx", "6405"],
+    ] {
+        testkit::worker_ok(&worker_url, args)
+            .await
+            .unwrap_or_else(|e| panic!("worker {args:?} as the worker role: {e}"));
+    }
+    // An entry to mark done (the owner writes it: the board never creates
+    // one).
+    allowed(
+        &s.owner(),
+        "INSERT INTO missed_calls (source, number, missed_count, last_at)
+         VALUES ('pbx', '+15555550100', 1, now())",
+    )
+    .await;
+    let mut board = store::connect(&board_url).await.expect("board connects");
+    use domain::projection::read;
+    read::queues(&mut board, None, None)
+        .await
+        .expect("queues as the board role");
+    read::waiting_calls(&mut board, None, None)
+        .await
+        .expect("waiting calls as the board role");
+    read::agents(&mut board, Some("pbx"), None)
+        .await
+        .expect("agents as the board role");
+    read::missed_calls(&mut board, None, None, 10)
+        .await
+        .expect("missed calls as the board role");
+    let filter = read::HistoryFilter {
+        number: Some("+15555550100".into()),
+        extension: Some("2002".into()),
+        queue: Some("6405".into()),
+        outcome: Some("answered".into()),
+        limit: 10,
+        ..Default::default()
+    };
+    read::history(&mut board, &filter)
+        .await
+        .expect("history as the board role");
+    let done = store::missed::mark_done(&mut board, "olivia", "pbx", "+15555550100", None)
+        .await
+        .expect("mark done as the board role");
+    assert_eq!(done.left, 0);
+    for sql in [
+        "SELECT * FROM missed_call_actions",
+        "DELETE FROM missed_calls",
+        "INSERT INTO missed_calls (source, number) VALUES ('pbx', '1')",
+        "UPDATE call_queues SET outcome = 'answered'",
+        "INSERT INTO queue_agents (source, queue, agent) VALUES ('pbx', '1', '2')",
+        "UPDATE queue_settings SET sla_seconds = 1",
+        "UPDATE sources SET timezone = 'UTC'",
+        "SELECT provider FROM sources",
+    ] {
+        denied(&board_url, sql).await;
+    }
+    let audit = testkit::worker_ok(&worker_url, &["audit", "--missed"])
+        .await
+        .expect("audit --missed as the worker role");
+    assert!(audit.contains("olivia"), "{audit}");
+    for sql in [
+        "DELETE FROM missed_call_actions",
+        "UPDATE missed_call_actions SET missed_count = 0",
+        "DELETE FROM call_queues",
+    ] {
+        denied(&worker_url, sql).await;
+    }
+}

@@ -6,6 +6,7 @@ mod api;
 mod list;
 mod seal;
 mod secrets;
+mod timezone;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -85,6 +86,14 @@ pub enum Cmd {
     },
     /// Remove a source's API settings: the board can no longer hang up its calls.
     ClearApi { name: String },
+    /// Set the time zone of the source's phone system (an IANA name such
+    /// as Europe/Berlin; default UTC): Yeastar CDR times, which carry none,
+    /// are read in it, and the board's "today" begins at its midnight.
+    SetTimezone {
+        name: String,
+        /// IANA time zone name, e.g. Europe/Berlin, America/New_York, UTC.
+        zone: String,
+    },
     /// Accept webhooks for a source again.
     Enable { name: String },
     /// Refuse webhooks for a source (404) without deleting anything.
@@ -128,6 +137,7 @@ pub async fn run(url: &str, cmd: Cmd) -> Result<()> {
         } => access::set_networks(conn, &name, networks, clear).await,
         Cmd::Rekey => seal::rekey(conn, &keys).await,
         Cmd::EncryptExisting => seal::encrypt_existing(conn, &keys).await,
+        Cmd::SetTimezone { name, zone } => timezone::set(conn, &name, &zone).await,
         Cmd::Enable { name } => access::set_enabled(conn, &name, true).await,
         Cmd::Disable { name } => access::set_enabled(conn, &name, false).await,
     }

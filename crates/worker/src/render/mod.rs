@@ -1,7 +1,12 @@
 //! What the operator commands print: the stats table, the extension board,
-//! the source list. Pure text from what the queries returned.
+//! the source list; the queues, missed calls and history
+//! (`callcentre.rs`). Pure text from what the queries returned.
+
+mod callcentre;
 
 use std::fmt::Write as _;
+
+pub use callcentre::{history, history_csv, missed, missed_audit, queue_settings, queues};
 
 use domain::projection::read::{CallView, ExtensionView};
 use store::apis::{ActionRow, ApiLine};
@@ -67,8 +72,8 @@ pub fn api_line(a: &ApiLine) -> String {
 /// not revoked, then its API settings (Yeastar and Dialpad sources).
 pub fn sources(lines: &[SourceLine], apis: &[ApiLine]) -> String {
     let mut out = format!(
-        "{:<20} {:<9} {:<8} {:<15} {:<20} {:<19}\n",
-        "NAME", "PROVIDER", "ENABLED", "ALLOW_UNSIGNED", "NETWORKS", "CREATED"
+        "{:<20} {:<9} {:<8} {:<15} {:<20} {:<19} {}\n",
+        "NAME", "PROVIDER", "ENABLED", "ALLOW_UNSIGNED", "NETWORKS", "CREATED", "TIMEZONE"
     );
     for s in lines {
         let networks = s
@@ -77,7 +82,7 @@ pub fn sources(lines: &[SourceLine], apis: &[ApiLine]) -> String {
             .map_or_else(|| "any".to_string(), |n| n.join(","));
         let _ = writeln!(
             out,
-            "{:<20} {:<9} {:<8} {:<15} {:<20} {}",
+            "{:<20} {:<9} {:<8} {:<15} {:<20} {} {}",
             s.name,
             s.provider,
             s.enabled,
@@ -88,6 +93,7 @@ pub fn sources(lines: &[SourceLine], apis: &[ApiLine]) -> String {
             },
             networks,
             s.created_at.format("%Y-%m-%d %H:%M:%S"),
+            s.timezone,
         );
         for k in &s.secrets {
             let _ = writeln!(out, "    {}", secret_line(k));
@@ -342,6 +348,7 @@ mod tests {
             allow_unsigned: false,
             allowed_networks: Some(vec!["10.0.0.0/8".to_string()]),
             created_at: chrono::Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap(),
+            timezone: "UTC".into(),
             secrets: vec![old, secret(5, "9f8e7d6c")],
         };
         let out = sources(&[line], &[]);
@@ -363,6 +370,7 @@ mod tests {
             allow_unsigned: true,
             allowed_networks: None,
             created_at: chrono::Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap(),
+            timezone: "UTC".into(),
             secrets: vec![],
         };
         let out = sources(std::slice::from_ref(&line), &[]);
@@ -396,6 +404,7 @@ mod tests {
             allow_unsigned: false,
             allowed_networks: None,
             created_at: chrono::Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap(),
+            timezone: "UTC".into(),
             secrets: vec![secret(1, "00000000")],
         };
         let api = ApiLine {

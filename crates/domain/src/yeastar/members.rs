@@ -1,179 +1,24 @@
-//! Yeastar P-Series webhook events: the envelope, `msg` as a JSON string or
-//! object, and the call, CDR and extension events.
+//! Call status events (30011, and 30013 transfer, 30014 forward, 30015
+//! failed, 30016 invitation, which carry the same `members`): one leg per
+//! member, the call's route, the queues the members' `call_path`s name,
+//! and a failed call's reason.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::event::{
-    CallUpdate, CstaReport, Effect, Envelope, LegState, LegUpdate, ParseError, Parsed,
-};
-use crate::status::{yeastar_event_type, yeastar_member_status, Mapped};
-
-/// Parses a Yeastar webhook body. Unknown event ids parse as
-/// [`Effect::Ignored`]; a malformed known event is an error.
-pub fn parse(body: &[u8], env: Envelope) -> Result<Parsed, ParseError> {
-    let root: Value = serde_json::from_slice(body)?;
-    let obj = root
-        .as_object()
-        .ok_or_else(|| ParseError::Shape("envelope is not a JSON object".into()))?;
-    let id = obj
-        .get("type")
-        .and_then(int_of)
-        .ok_or_else(|| ParseError::Shape("envelope has no integer `type`".into()))?;
-    let event_type = yeastar_event_type(id);
-    let msg = match obj.get("msg") {
-        Some(Value::String(s)) => serde_json::from_str::<Value>(s)?,
-        Some(v) => v.clone(),
-        None => Value::Null,
-    };
-    let mut notes = Vec::new();
-    let effect = match id {
-        30011 | 30013 | 30014 | 30016 => Effect::Call(call_status(&msg, env, false, &mut notes)?),
-        30015 => {
-            let mut u = call_status(&msg, env, true, &mut notes)?;
-            u.disposition = Some("failed".into());
-            Effect::Call(u)
-        }
-        30012 => Effect::Call(cdr(&msg, env)?),
-        30007 => registration(&msg, env, &mut notes)?,
-        30008 => reported(&msg, env)?,
-        30009 => presence(&msg, env, &mut notes)?,
-        30020 => Effect::Csta(csta(&msg, env)?),
-        _ => Effect::Ignored,
-    };
-    Ok(Parsed {
-        event_type,
-        effect,
-        notes,
-    })
-}
-
-/// The effect of a 30007 registration event: the extension registered or
-/// unregistered, or, for any other status, [`Effect::Ignored`] with a note.
-fn registration(msg: &Value, env: Envelope, notes: &mut Vec<String>) -> Result<Effect, ParseError> {
-    let m: Registration = from_msg(msg)?;
-    let registered = match m.status.to_ascii_lowercase().as_str() {
-        "registered" => true,
-        "unregistered" => false,
-        other => {
-            notes.push(format!(
-                "unknown registration status {other:?} kept, not applied"
-            ));
-            return Ok(Effect::Ignored);
-        }
-    };
-    Ok(Effect::Registration {
-        extension: text_of(&m.extension),
-        registered,
-        seq: env.id,
-        at: env.received_at,
-    })
-}
-
-/// The effect of a 30008 extension call status event: the status as the
-/// provider reports it.
-fn reported(msg: &Value, env: Envelope) -> Result<Effect, ParseError> {
-    let m: Registration = from_msg(msg)?;
-    Ok(Effect::Reported {
-        extension: text_of(&m.extension),
-        name: None,
-        status: m.status,
-        seq: env.id,
-        at: env.received_at,
-    })
-}
-
-/// The effect of a 30009 presence event: the provider's word mapped by
-/// [`presence_word`], with a note when it is not a known one.
-fn presence(msg: &Value, env: Envelope, notes: &mut Vec<String>) -> Result<Effect, ParseError> {
-    let m: Registration = from_msg(msg)?;
-    let extension = text_of(&m.extension);
-    if extension.is_empty() {
-        return Err(ParseError::Shape("presence without extension".into()));
-    }
-    let presence = presence_word(&m.status);
-    if presence.starts_with("unknown:") {
-        notes.push(format!(
-            "unknown presence {:?} kept as {presence:?}",
-            m.status
-        ));
-    }
-    Ok(Effect::Presence {
-        extension,
-        presence,
-        seq: env.id,
-        at: env.received_at,
-    })
-}
-
-/// A Yeastar presence word (any case, spaces, hyphens or underscores) as
-/// one of the words stored in `extensions.presence`: `available`, `away`,
-/// `dnd`, `lunch`, `business_trip`, `off_work`; any other word is kept as
-/// `unknown:<word>` (normalised), never guessed.
-pub(crate) fn presence_word(status: &str) -> String {
-    let w: String = status
-        .trim()
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| if c == ' ' || c == '-' { '_' } else { c })
-        .collect();
-    match w.as_str() {
-        "available" => "available".into(),
-        "away" => "away".into(),
-        "do_not_disturb" | "dnd" => "dnd".into(),
-        "lunch" | "lunch_break" => "lunch".into(),
-        "business_trip" => "business_trip".into(),
-        "off_work" => "off_work".into(),
-        other => format!("unknown:{other}"),
-    }
-}
-
-/// The report of a 30020 uaCSTA call event. Errors on an empty `call_id`
-/// or `operation`.
-fn csta(msg: &Value, env: Envelope) -> Result<CstaReport, ParseError> {
-    let m: CstaMsg = from_msg(msg)?;
-    let call_id = text_of(&m.call_id);
-    let operation = m.operation.trim().to_ascii_lowercase();
-    if call_id.is_empty() || operation.is_empty() {
-        return Err(ParseError::Shape(
-            "uaCSTA report without call_id or operation".into(),
-        ));
-    }
-    Ok(CstaReport {
-        call_id,
-        operation,
-        extension: opt_text(&m.extension),
-        ip_address: m
-            .ip_address
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty()),
-        seq: env.id,
-        at: env.received_at,
-    })
-}
-
-#[derive(Deserialize)]
-struct CstaMsg {
-    call_id: Value,
-    operation: String,
-    #[serde(default)]
-    extension: Option<Value>,
-    #[serde(default)]
-    ip_address: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Registration {
-    extension: Value,
-    status: String,
-}
+use super::{from_msg, opt_text, queue_of, text_of};
+use crate::event::{CallUpdate, Envelope, LegState, LegUpdate, ParseError, QueueUpdate};
+use crate::status::{yeastar_member_status, Mapped};
 
 #[derive(Deserialize)]
 struct CallMsg {
     call_id: Value,
     #[serde(default)]
     members: Vec<serde_json::Map<String, Value>>,
+    /// 30015: why the call failed.
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -190,6 +35,9 @@ struct Member {
     channel_id: Option<String>,
     #[serde(default)]
     member_status: Option<String>,
+    /// The queue, ring group or IVR the call went through; blank when none.
+    #[serde(default)]
+    call_path: Option<String>,
 }
 
 impl Member {
@@ -202,55 +50,11 @@ impl Member {
     }
 }
 
-#[derive(Deserialize)]
-struct Cdr {
-    call_id: Value,
-    #[serde(default)]
-    call_from: Option<Value>,
-    #[serde(default)]
-    call_to: Option<Value>,
-    #[serde(default)]
-    call_duration: Option<Value>,
-    #[serde(default)]
-    talk_duration: Option<Value>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    recording: Option<String>,
-}
-
-fn from_msg<T: serde::de::DeserializeOwned>(msg: &Value) -> Result<T, ParseError> {
-    T::deserialize(msg).map_err(|e| ParseError::Shape(format!("msg: {e}")))
-}
-
-fn int_of(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A string or number as text; ids are never floats.
-fn text_of(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.trim().to_string(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-fn opt_text(v: &Option<Value>) -> Option<String> {
-    v.as_ref().map(text_of).filter(|s| !s.is_empty())
-}
-
 /// The call update of a 30011/30013-30016 call status event, as seen on
 /// arrival: one leg per known member, the direction and numbers, and whether
 /// the call ends (it `failed`, or every member has hung up). Notes say which
 /// members were left out and why.
-fn call_status(
+pub(super) fn call_status(
     msg: &Value,
     env: Envelope,
     failed: bool,
@@ -263,7 +67,15 @@ fn call_status(
     }
     let at: DateTime<Utc> = env.received_at;
     let members = read_members(&m.members, at, notes)?;
-    Ok(members.into_update(call_id, env.id, at, failed))
+    let mut u = members.into_update(call_id, env.id, at, failed);
+    if failed {
+        u.disposition = Some("failed".into());
+        u.failure_reason = m
+            .reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+    }
+    Ok(u)
 }
 
 /// Who a call is between: its direction and the numbers at either end.
@@ -308,6 +120,8 @@ struct Members {
     callee: Option<String>,
     /// True when there are members and every known one has hung up.
     all_ended: bool,
+    /// The queues the members' `call_path`s name, each once, in order.
+    queues: Vec<String>,
 }
 
 /// Reads every member entry (`{kind: member}`) in order; empty entries are
@@ -324,12 +138,20 @@ fn read_members(
         caller: None,
         callee: None,
         all_ended: !entries.is_empty(),
+        queues: Vec::new(),
     };
     for entry in entries {
         let Some((kind, body)) = entry.iter().next() else {
             continue;
         };
-        match read_member(kind, body, at)? {
+        let member: Member = serde_json::from_value(body.clone())
+            .map_err(|e| ParseError::Shape(format!("member {kind}: {e}")))?;
+        if let Some(q) = member.call_path.as_deref().and_then(|p| queue_of(p, notes)) {
+            if !members.queues.contains(&q) {
+                members.queues.push(q);
+            }
+        }
+        match read_member(kind, &member, at)? {
             Reading::Leg(leg, part) => members.add(*leg, part),
             Reading::Skipped { note, ended } => {
                 notes.push(note);
@@ -343,9 +165,7 @@ fn read_members(
 /// Reads one member of kind `kind` (`extension`, `inbound`, `outbound`):
 /// its leg as seen at `at` and its part in the call, or why it is left out
 /// (an unknown status or kind). Errors when the member is malformed.
-fn read_member(kind: &str, body: &Value, at: DateTime<Utc>) -> Result<Reading, ParseError> {
-    let member: Member = serde_json::from_value(body.clone())
-        .map_err(|e| ParseError::Shape(format!("member {kind}: {e}")))?;
+fn read_member(kind: &str, member: &Member, at: DateTime<Utc>) -> Result<Reading, ParseError> {
     let status = member.member_status.clone().unwrap_or_default();
     let Mapped::Leg(state, hold) = yeastar_member_status(&status) else {
         return Ok(Reading::Skipped {
@@ -456,8 +276,8 @@ impl Members {
     }
 
     /// The call update these members describe, as seen at `at`: started,
-    /// answered once any leg is in call, and ended when the call `failed`
-    /// or every member has hung up.
+    /// answered once any leg is in call, ended when the call `failed` or
+    /// every member has hung up, and in the queues the members name.
     fn into_update(
         mut self,
         call_id: String,
@@ -471,9 +291,19 @@ impl Members {
         };
         let answered = self.legs.iter().any(|l| l.state == LegState::InCall);
         let ends_call = failed || self.all_ended;
+        let queues = self
+            .queues
+            .into_iter()
+            .map(|queue| QueueUpdate {
+                queue,
+                entered_at: at,
+                connected_at: None,
+            })
+            .collect();
         CallUpdate {
             call_id,
             seq,
+            at: Some(at),
             ends_call,
             direction,
             from_number,
@@ -482,37 +312,8 @@ impl Members {
             answered_at: answered.then_some(at),
             ended_at: ends_call.then_some(at),
             legs: self.legs,
+            queues,
             ..Default::default()
         }
     }
-}
-
-fn cdr(msg: &Value, env: Envelope) -> Result<CallUpdate, ParseError> {
-    let c: Cdr = from_msg(msg)?;
-    let call_id = text_of(&c.call_id);
-    if call_id.is_empty() {
-        return Err(ParseError::Shape("CDR has an empty call_id".into()));
-    }
-    let secs = |v: &Option<Value>| {
-        v.as_ref()
-            .and_then(int_of)
-            .and_then(|n| i32::try_from(n).ok())
-    };
-    Ok(CallUpdate {
-        call_id,
-        seq: env.id,
-        authoritative: true,
-        ends_call: true,
-        direction: c.kind.map(|k| k.trim().to_ascii_lowercase()),
-        from_number: opt_text(&c.call_from),
-        to_number: opt_text(&c.call_to),
-        started_at: None,
-        answered_at: None,
-        ended_at: Some(env.received_at),
-        talk_seconds: secs(&c.talk_duration),
-        duration_seconds: secs(&c.call_duration),
-        disposition: c.status.map(|s| s.trim().to_ascii_lowercase()),
-        recording_url: c.recording.filter(|r| !r.trim().is_empty()),
-        legs: Vec::new(),
-    })
 }

@@ -1,4 +1,4 @@
-//! What the projections show: extensions with their status and presence,
+//! What the live board shows: extensions with their status and presence,
 //! recent calls, live legs.
 
 use chrono::{DateTime, Utc};

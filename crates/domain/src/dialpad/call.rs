@@ -1,25 +1,17 @@
-//! Dialpad API v2 webhooks: call events (one per state change per leg) and
-//! call-center agent status events.
+//! Call events: one per state change per leg, the legs of one
+//! conversation linked through `entry_point_call_id`/`master_call_id`; a
+//! call centre's leg (`target.type` `callcenter`) places the call in that
+//! call centre, its queue.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::event::{CallUpdate, Effect, Envelope, LegState, LegUpdate, ParseError, Parsed};
-use crate::signature::dialpad_claims;
+use super::{id_text, millis, ms_of, opt_id, seq_of, time_of, Target};
+use crate::event::{
+    CallUpdate, Effect, Envelope, LegState, LegUpdate, ParseError, Parsed, QueueUpdate,
+};
 use crate::status::{dialpad_event_type, dialpad_state, Mapped};
-
-#[derive(Deserialize, Default)]
-struct Target {
-    #[serde(default)]
-    id: Option<Value>,
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    phone: Option<String>,
-}
 
 #[derive(Deserialize)]
 struct RecordingDetail {
@@ -40,6 +32,8 @@ struct CallEvent {
     #[serde(default)]
     date_started: Option<Value>,
     #[serde(default)]
+    date_queued: Option<Value>,
+    #[serde(default)]
     date_connected: Option<Value>,
     #[serde(default)]
     date_ended: Option<Value>,
@@ -56,98 +50,64 @@ struct CallEvent {
     #[serde(default)]
     target: Option<Target>,
     #[serde(default)]
+    call_center_ids: Option<Vec<Value>>,
+    #[serde(default)]
     recording_details: Option<Vec<RecordingDetail>>,
     #[serde(default)]
     recording_url: Option<Value>,
 }
 
-#[derive(Deserialize)]
-struct AgentStatus {
-    target: Target,
-    on_duty_status: String,
-    #[serde(default)]
-    event_timestamp: Option<Value>,
-    #[serde(default)]
-    date: Option<Value>,
+/// Whether a Dialpad target type names a call centre.
+fn is_call_centre(kind: &str) -> bool {
+    matches!(
+        kind.trim().to_ascii_lowercase().as_str(),
+        "callcenter" | "call_center" | "call center" | "callcentre"
+    )
 }
 
-/// Parses a Dialpad webhook body (a verified JWT or plain JSON). Unknown
-/// call states are kept as `call.<state>` and change nothing; a body that is
-/// neither a call nor an agent status event is [`Effect::Ignored`].
-pub fn parse(body: &[u8], env: Envelope) -> Result<Parsed, ParseError> {
-    let claims = dialpad_claims(body)?;
-    let root: Value = serde_json::from_slice(&claims)?;
-    let obj = root
-        .as_object()
-        .ok_or_else(|| ParseError::Shape("claims are not a JSON object".into()))?;
-    if obj.contains_key("call_id") && obj.contains_key("state") {
-        let ev: CallEvent = serde_json::from_value(root.clone())
-            .map_err(|e| ParseError::Shape(format!("call event: {e}")))?;
-        return call_event(ev, env);
+/// The call centres this leg places the call in: the target when it is a
+/// call centre (its answer is the leg's `date_connected`); else, for a leg
+/// that is or was queued (`queued`, `date_queued`), each of its
+/// `call_center_ids`. Entered at `date_queued`, else `date_started`, else
+/// `at` (the event's time). A queued leg naming no call centre is noted.
+fn queues_of(ev: &CallEvent, at: DateTime<Utc>, notes: &mut Vec<String>) -> Vec<QueueUpdate> {
+    let entered_at = time_of(&ev.date_queued)
+        .or_else(|| time_of(&ev.date_started))
+        .unwrap_or(at);
+    let target = ev.target.as_ref();
+    if let Some(t) = target.filter(|t| t.kind.as_deref().is_some_and(is_call_centre)) {
+        return opt_id(&t.id)
+            .map(|queue| QueueUpdate {
+                queue,
+                entered_at,
+                connected_at: time_of(&ev.date_connected),
+            })
+            .into_iter()
+            .collect();
     }
-    if obj.contains_key("on_duty_status") {
-        let ev: AgentStatus = serde_json::from_value(root.clone())
-            .map_err(|e| ParseError::Shape(format!("agent status event: {e}")))?;
-        let extension = ev
-            .target
-            .id
-            .as_ref()
-            .map(id_text)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ParseError::Shape("agent status without target.id".into()))?;
-        let seq = ev
-            .event_timestamp
-            .as_ref()
-            .or(ev.date.as_ref())
-            .and_then(ms_of)
-            .unwrap_or_else(|| env.received_at.timestamp_millis());
-        return Ok(Parsed {
-            event_type: "agent.status".into(),
-            effect: Effect::Reported {
-                extension,
-                name: ev.target.name,
-                status: ev.on_duty_status,
-                seq,
-                at: millis(seq).unwrap_or(env.received_at),
-            },
-            notes: Vec::new(),
-        });
+    if ev.state != "queued" && ev.date_queued.as_ref().is_none_or(Value::is_null) {
+        return Vec::new();
     }
-    Ok(Parsed {
-        event_type: "dialpad.unknown".into(),
-        effect: Effect::Ignored,
-        notes: Vec::new(),
-    })
-}
-
-/// An id (number of up to 19 digits, or string) as text, never via a float.
-fn id_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.trim().to_string(),
-        Value::Number(n) => n.to_string(),
-        _ => String::new(),
+    let mut ids: Vec<String> = ev
+        .call_center_ids
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(id_text)
+        .filter(|q| !q.is_empty())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        notes.push("queued leg naming no call centre: no queue recorded".into());
     }
-}
-
-fn opt_id(v: &Option<Value>) -> Option<String> {
-    v.as_ref().map(id_text).filter(|s| !s.is_empty())
-}
-
-/// Epoch milliseconds from a number (possibly fractional) or numeric string.
-fn ms_of(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Value::String(s) => s.trim().parse::<f64>().ok().map(|f| f as i64),
-        _ => None,
-    }
-}
-
-fn millis(ms: i64) -> Option<DateTime<Utc>> {
-    Utc.timestamp_millis_opt(ms).single()
-}
-
-fn time_of(v: &Option<Value>) -> Option<DateTime<Utc>> {
-    v.as_ref().and_then(ms_of).and_then(millis)
+    ids.into_iter()
+        .map(|queue| QueueUpdate {
+            queue,
+            entered_at,
+            connected_at: None,
+        })
+        .collect()
 }
 
 fn recording_of(ev: &CallEvent) -> Option<String> {
@@ -168,13 +128,16 @@ fn recording_of(ev: &CallEvent) -> Option<String> {
 }
 
 /// The parsed call event: a call update carrying this leg's state (unless
-/// the state is a post-call or unknown one, which changes no leg), and the
-/// call's end when this is its master leg ending. Errors on an empty
-/// `call_id`.
-fn call_event(ev: CallEvent, env: Envelope) -> Result<Parsed, ParseError> {
+/// the state is a post-call or unknown one, which changes no leg), the
+/// call's end when this is its master leg ending, and the call centre it
+/// queues in when it is a call centre's leg. Errors on an empty `call_id`.
+pub(super) fn call_event(root: Value, env: Envelope) -> Result<Parsed, ParseError> {
+    let ev: CallEvent =
+        serde_json::from_value(root).map_err(|e| ParseError::Shape(format!("call event: {e}")))?;
     let (leg_id, call_id) = ids_of(&ev)?;
     let mut u = call_details(&ev, call_id, env);
     let mut notes = Vec::new();
+    u.queues = queues_of(&ev, u.at.unwrap_or(env.received_at), &mut notes);
     match dialpad_state(&ev.state) {
         Mapped::Leg(state, hold) => {
             let leg = leg_of(&ev, leg_id, state, hold, env);
@@ -216,15 +179,12 @@ fn ids_of(ev: &CallEvent) -> Result<(String, String), ParseError> {
 /// the call: its position (the event timestamp, else the arrival time),
 /// direction, numbers, start and answer times and recording. No legs yet.
 fn call_details(ev: &CallEvent, call_id: String, env: Envelope) -> CallUpdate {
-    let seq = ev
-        .event_timestamp
-        .as_ref()
-        .and_then(ms_of)
-        .unwrap_or_else(|| env.received_at.timestamp_millis());
+    let seq = seq_of(&ev.event_timestamp, &None, env);
     let (from_number, to_number) = numbers_of(ev);
     CallUpdate {
         call_id,
         seq,
+        at: Some(millis(seq).unwrap_or(env.received_at)),
         direction: ev.direction.clone(),
         from_number,
         to_number,
@@ -308,25 +268,4 @@ fn disposition_of(state: &str, answered_at: Option<DateTime<Utc>>) -> String {
         _ => "missed",
     }
     .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Found by fuzzing: `ms + 500` overflowed (a panic in debug builds).
-    #[test]
-    fn huge_durations_do_not_overflow() {
-        let env = Envelope {
-            id: 1,
-            received_at: Utc::now(),
-        };
-        for body in [
-            r#"{"call_id":1,"state":"hangup","total_duration":1e30}"#,
-            r#"{"call_id":1,"state":"hangup","duration":9223372036854775807}"#,
-        ] {
-            let r = std::panic::catch_unwind(|| parse(body.as_bytes(), env));
-            assert!(r.is_ok(), "{body} panicked");
-        }
-    }
 }

@@ -1,0 +1,2 @@
+DROP TABLE missed_call_actions;
+DROP TABLE missed_calls;

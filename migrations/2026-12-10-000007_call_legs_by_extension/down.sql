@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS call_legs_by_extension;

@@ -1,14 +1,13 @@
 //! The HTTP handlers.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::web::{self, Bytes};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use store::access;
 use store::users;
 use telemetry::Readiness;
 
-use crate::actions;
 use crate::auth;
 use crate::error::BoardError;
 use crate::input;
@@ -233,51 +232,4 @@ pub async fn api_calls(
         domain::projection::read::recent_calls(&mut conn, source, limit).await?
     };
     Ok(HttpResponse::Ok().json(calls))
-}
-
-#[derive(Deserialize)]
-struct HangupBody {
-    leg_id: String,
-}
-
-/// `POST /api/calls/{source}/{call_id}/hangup` with `{"leg_id": ...}`:
-/// operators only, same origin only. Hangs the leg up through the source's
-/// phone system API (see `actions`): 200 `{"result"}` once the provider
-/// accepted it (the card changes when its webhook arrives); otherwise
-/// `{"error"}` with 404 (the call is not on the board), 409 (ended, another
-/// action in flight, no API settings), 502 (the provider refused, or cannot
-/// be reached: its message), 504 (no answer in time). Audited.
-pub async fn hangup(
-    req: HttpRequest,
-    state: Data,
-    path: web::Path<(String, String)>,
-    body: Bytes,
-) -> Result<HttpResponse, BoardError> {
-    auth::check_origin(&req, state.cfg.public_origin.as_deref())?;
-    let s = auth::require_session(&req, &state).await?;
-    let (source, call_id) = path.into_inner();
-    let leg_id = serde_json::from_slice::<HangupBody>(&body)
-        .map_err(|_| BoardError::BadRequest(r#"send {"leg_id": "..."}"#.into()))?
-        .leg_id;
-    input::call_ids(&source, &call_id, &leg_id)?;
-    let request = actions::Request {
-        user: s.name,
-        source,
-        call_id,
-        leg_id,
-    };
-    if s.role != users::Role::Operator {
-        const WHY: &str = "only operators may hang up calls";
-        actions::refuse(&state, request, WHY).await;
-        return Err(BoardError::Forbidden(WHY));
-    }
-    // Its own task: once asked, the action runs to its audit row even if
-    // the browser goes away.
-    let st = state.clone();
-    let result = actix_web::rt::spawn(async move { actions::hangup(&st, request).await })
-        .await
-        .map_err(|_| BoardError::Unavailable("the hang-up failed; try again".into()))??;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "result": result })))
 }

@@ -1,18 +1,23 @@
-//! Acting on calls through the phone systems' own APIs: the hang-up an
-//! operator asks for on the board.
+//! Acting on calls and extensions through the phone systems' own APIs:
+//! hang-up, transfer, park, hold, listen, presence, agent pause. ONE
+//! mechanism for all of them: an action is a provider request
+//! (`yeastar_control.rs`, `dialpad.rs`) plus a permission and a capability
+//! (`action.rs`, `capabilities.rs`).
 //!
-//! Safety: one action per call at a time, across every board instance (a
-//! transaction-scoped advisory lock held from the check to the audit row);
-//! one overall timeout per action (`BOARD_ACTION_TIMEOUT`); one retry, only
-//! when the connection could not be made (the request cannot have reached
-//! the provider); every outcome audited in `call_actions` and logged.
-//! Nothing logs, audits or answers a credential or a token: request URLs
-//! (which carry the Yeastar access token) are stripped from errors.
+//! Safety, the same for every action: one action per call (or extension)
+//! at a time, across every board instance (a transaction-scoped advisory
+//! lock held from the check to the audit row); one overall timeout per
+//! action (`BOARD_ACTION_TIMEOUT`); one retry, only when the connection
+//! could not be made (the request cannot have reached the provider); the
+//! provider's error shown verbatim, as text; every outcome (refusals by
+//! role included) audited in `call_actions` and logged; the origin checked
+//! by the routes (`routes.rs`). Nothing logs, audits or answers a
+//! credential or a token: request URLs (which carry the Yeastar access
+//! token) are stripped from errors.
 //!
-//! Here: the flow (check, lock, ask, audit). The providers' clients are
-//! `yeastar.rs` (with its token cache) and `dialpad.rs`; `http.rs` sends
-//! their requests; the leg lookup and the per-call lock are
-//! [`store::calls`].
+//! Here: the flow (check, lock, ask, audit). `yeastar.rs` holds the PBX's
+//! token cache and request, `http.rs` sends requests; the leg lookup and
+//! the per-call lock are [`store::calls`].
 
 use std::time::{Duration, Instant};
 
@@ -23,14 +28,17 @@ use store::secrets::Keyring;
 use crate::error::BoardError;
 use crate::State;
 
+pub mod action;
+pub mod capabilities;
 mod dialpad;
 mod http;
+pub mod routes;
 mod yeastar;
+mod yeastar_control;
 
+pub use action::{Action, TransferMode};
 use http::Fail;
 
-/// What the page shows once the provider accepted a hang-up.
-pub const REQUESTED: &str = "hang-up requested; the card changes when the phone system reports it";
 /// Most characters of a provider's message shown on the page.
 const MAX_MESSAGE: usize = 400;
 
@@ -41,8 +49,91 @@ pub struct Actions {
     keys: Option<Keyring>,
     timeout: Duration,
     /// Per source: its token, behind a lock held while one is obtained (so
-    /// that concurrent hang-ups log in once).
+    /// that concurrent actions log in once).
     tokens: yeastar::Tokens,
+}
+
+/// What an action is on.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A call's leg (as the card shows it).
+    Leg { call_id: String, leg_id: String },
+    /// An extension (presence, agents).
+    Extension(String),
+}
+
+/// An action asked for by `user` on `target` of `source` (the role is
+/// checked before: `routes.rs`).
+pub struct Request {
+    pub user: String,
+    pub source: String,
+    pub target: Target,
+    pub action: Action,
+}
+
+impl Request {
+    fn call_id(&self) -> Option<&str> {
+        match &self.target {
+            Target::Leg { call_id, .. } => Some(call_id),
+            Target::Extension(_) => None,
+        }
+    }
+
+    fn leg_id(&self) -> Option<&str> {
+        match &self.target {
+            Target::Leg { leg_id, .. } => Some(leg_id),
+            Target::Extension(_) => None,
+        }
+    }
+
+    fn extension(&self) -> Option<&str> {
+        match &self.target {
+            Target::Extension(e) => Some(e),
+            Target::Leg { .. } => None,
+        }
+    }
+
+    /// The key of the one-action-at-a-time lock: the call, or the
+    /// extension (`ext:` never starts a call id of ours... and could not
+    /// collide anyway: both providers' call ids are digits and dots).
+    fn lock_key(&self) -> String {
+        match &self.target {
+            Target::Leg { call_id, .. } => call_id.clone(),
+            Target::Extension(e) => format!("ext:{e}"),
+        }
+    }
+}
+
+/// What a provider request needs to know of the action's target.
+pub(super) struct Ctx<'a> {
+    pub action: &'a Action,
+    /// The leg (a Dialpad leg id is its call id).
+    pub leg_id: Option<&'a str>,
+    /// The leg's own channel (Yeastar).
+    pub channel: Option<String>,
+    /// The channel of the other party of the call, the one a transfer or
+    /// a park moves (Yeastar; the leg's own when there is none).
+    pub other_channel: Option<String>,
+    /// The extension acted on (presence, agents), or the leg's extension.
+    pub extension: Option<&'a str>,
+    /// The asking user's own extension (listen, whisper, barge).
+    pub monitor: Option<String>,
+}
+
+/// What a provider accepted: its answer (audited), and what the page
+/// shows beyond "requested" (a park's slot).
+pub(super) struct Accepted {
+    pub answer: String,
+    pub shown: Option<String>,
+}
+
+impl Accepted {
+    pub fn plain(answer: String) -> Accepted {
+        Accepted {
+            answer,
+            shown: None,
+        }
+    }
 }
 
 /// The outcome of one request, ready to audit and answer.
@@ -67,16 +158,16 @@ impl Done {
     }
 }
 
-/// A hang-up asked for by `user`.
-pub struct Request {
-    pub user: String,
-    pub source: String,
-    pub call_id: String,
-    pub leg_id: String,
+/// What the page shows once the provider accepted `action`.
+pub fn requested(action: &Action) -> String {
+    format!(
+        "{} requested; the card changes when the phone system reports it",
+        action.what()
+    )
 }
 
 impl Actions {
-    /// Actions with `keys` (none: every hang-up is refused, explaining why)
+    /// Actions with `keys` (none: every action is refused, explaining why)
     /// and `timeout` per action.
     pub fn new(keys: Option<Keyring>, timeout: Duration) -> Result<Actions, reqwest::Error> {
         let http = reqwest::Client::builder()
@@ -100,33 +191,48 @@ impl Actions {
         self.keys.is_some()
     }
 
-    /// Checks the leg and the settings, then asks the provider. Runs inside
-    /// the transaction that holds the call's lock.
+    /// Checks the target and the settings, then asks the provider. Runs
+    /// inside the transaction that holds the call's lock.
     async fn attempt(
         &self,
         conn: &mut AsyncPgConnection,
         req: &Request,
     ) -> Result<Done, BoardError> {
-        let Some(leg) = store::calls::leg(conn, &req.source, &req.call_id, &req.leg_id).await?
-        else {
-            return Ok(Done::refused(
-                Outcome::Refused,
-                BoardError::NotFound(
-                    "this call is not on the board (it may have ended): reload the board".into(),
-                ),
-            ));
+        let what = req.action.what();
+        let mut ctx = Ctx {
+            action: &req.action,
+            leg_id: req.leg_id(),
+            channel: None,
+            other_channel: None,
+            extension: req.extension(),
+            monitor: None,
         };
-        if leg.state == "ended" {
-            return Ok(Done::refused(
-                Outcome::NotLive,
-                BoardError::Conflict("the call has already ended".into()),
-            ));
+        if let Target::Leg { call_id, leg_id } = &req.target {
+            let Some(leg) = store::calls::leg(conn, &req.source, call_id, leg_id).await? else {
+                return Ok(Done::refused(
+                    Outcome::Refused,
+                    BoardError::NotFound(
+                        "this call is not on the board (it may have ended): reload the board"
+                            .into(),
+                    ),
+                ));
+            };
+            if leg.state == "ended" {
+                return Ok(Done::refused(
+                    Outcome::NotLive,
+                    BoardError::Conflict("the call has already ended".into()),
+                ));
+            }
+            ctx.other_channel = store::calls::other_channel(conn, &req.source, call_id, leg_id)
+                .await?
+                .or_else(|| leg.channel_id.clone());
+            ctx.channel = leg.channel_id;
         }
         let Some(keys) = &self.keys else {
             return Ok(Done::refused(
                 Outcome::NoApi,
                 BoardError::Conflict(format!(
-                    "hang-up is not available on this board: it runs without {}, which opens the phone systems' API credentials",
+                    "{what} is not available on this board: it runs without {}, which opens the phone systems' API credentials",
                     store::secrets::KEY_VAR
                 )),
             ));
@@ -137,7 +243,7 @@ impl Actions {
                 return Ok(Done::refused(
                     Outcome::NoApi,
                     BoardError::Conflict(format!(
-                        "hang-up is not set up for source {0}: an administrator gives its API credentials with `worker source set-api {0}`",
+                        "{what} is not set up for source {0}: an administrator gives its API credentials with `worker source set-api {0}`",
                         req.source
                     )),
                 ))
@@ -148,58 +254,68 @@ impl Actions {
                 return Ok(Done::refused(
                     Outcome::NoApi,
                     BoardError::Conflict(format!(
-                        "hang-up is not available for source {}: {e}",
+                        "{what} is not available for source {}: {e}",
                         req.source
                     )),
                 ));
             }
         };
         let provider = api.provider().as_str();
+        if let Err(why) = capabilities::can(api.provider(), req.action.kind()) {
+            return Ok(Done {
+                provider,
+                ..Done::refused(Outcome::Unavailable, BoardError::Conflict(why.into()))
+            });
+        }
+        if matches!(req.action, Action::Listen(_)) {
+            ctx.monitor = store::users::extension(conn, &req.user).await?;
+            if ctx.monitor.is_none() {
+                return Ok(Done {
+                    provider,
+                    ..Done::refused(
+                        Outcome::Refused,
+                        BoardError::Conflict(format!(
+                            "you have no extension to {what} from: an administrator sets it with `worker user set-extension {} EXT`",
+                            req.user
+                        )),
+                    )
+                });
+            }
+        }
         let (channel_id, result) = match &api.credentials {
             Credentials::Yeastar {
                 client_id,
                 client_secret,
             } => {
-                let Some(channel) = leg.channel_id else {
-                    return Ok(Done {
-                        provider,
-                        ..Done::refused(
-                            Outcome::Refused,
-                            BoardError::Conflict(
-                                "this leg has no channel id from the PBX, which its hang-up API needs"
-                                    .into(),
-                            ),
-                        )
-                    });
+                let channel = match req.action {
+                    Action::Transfer {
+                        mode: TransferMode::Blind | TransferMode::Attended,
+                        ..
+                    }
+                    | Action::Park => ctx.other_channel.clone(),
+                    _ => ctx.channel.clone(),
                 };
                 let r = self
-                    .within(self.yeastar_hangup(&api, client_id, client_secret, &channel))
+                    .within(self.yeastar_act(&api, client_id, client_secret, &ctx))
                     .await;
-                (Some(channel), r)
+                (channel, r)
             }
             Credentials::Dialpad { api_key } => {
-                if !req.leg_id.bytes().all(|b| b.is_ascii_digit()) {
-                    return Ok(Done {
-                        provider,
-                        ..Done::refused(
-                            Outcome::Refused,
-                            BoardError::Conflict("this leg's id is not a Dialpad call id".into()),
-                        )
-                    });
-                }
-                let r = self
-                    .within(self.dialpad_hangup(&api, api_key, &req.leg_id))
-                    .await;
+                let r = self.within(self.dialpad_act(&api, api_key, &ctx)).await;
                 (None, r)
             }
         };
+        let timeout = humantime::format_duration(self.timeout);
         Ok(match result {
-            Ok(answer) => Done {
+            Ok(a) => Done {
                 outcome: Outcome::Ok,
                 provider,
                 channel_id,
-                answer: Some(answer),
-                reply: Ok(REQUESTED.to_string()),
+                answer: Some(a.answer),
+                reply: Ok(match a.shown {
+                    Some(s) => format!("{}: {s}", requested(&req.action)),
+                    None => requested(&req.action),
+                }),
             },
             Err(Fail::Provider { message, answer }) => Done {
                 outcome: Outcome::ProviderError,
@@ -222,23 +338,27 @@ impl Actions {
                 outcome: Outcome::Timeout,
                 provider,
                 channel_id,
-                answer: Some(format!(
-                    "no answer within {}",
-                    humantime::format_duration(self.timeout)
-                )),
+                answer: Some(format!("no answer within {timeout}")),
                 reply: Err(BoardError::GatewayTimeout(format!(
-                    "the phone system did not answer within {}: the call may or may not have been hung up; watch the card",
-                    humantime::format_duration(self.timeout)
+                    "the phone system did not answer within {timeout}: the {what} may or may not have been done; watch the card"
                 ))),
+            },
+            Err(Fail::Refused(why)) => Done {
+                provider,
+                ..Done::refused(Outcome::Refused, BoardError::Conflict(why))
+            },
+            Err(Fail::Unavailable(why)) => Done {
+                provider,
+                ..Done::refused(Outcome::Unavailable, BoardError::Conflict(why))
             },
         })
     }
 
     /// `f` within the action timeout.
-    async fn within(
+    async fn within<T>(
         &self,
-        f: impl std::future::Future<Output = Result<String, Fail>>,
-    ) -> Result<String, Fail> {
+        f: impl std::future::Future<Output = Result<T, Fail>>,
+    ) -> Result<T, Fail> {
         tokio::time::timeout(self.timeout, f)
             .await
             .unwrap_or(Err(Fail::Timeout))
@@ -262,85 +382,102 @@ fn millis(since: Instant) -> i32 {
 
 /// Records, logs and counts `done`.
 fn report(req: &Request, done: &Done, ms: i32) {
+    let action = req.action.audit_name();
     metrics::counter!("switchboard_board_actions_total",
-        "provider" => done.provider, "outcome" => done.outcome.as_str())
+        "provider" => done.provider, "outcome" => done.outcome.as_str(), "action" => action)
     .increment(1);
     let answer = done.answer.as_deref().unwrap_or("");
+    let detail = req.action.detail().unwrap_or_default();
+    let (call_id, leg_id, ext) = (
+        req.call_id().unwrap_or("-"),
+        req.leg_id().unwrap_or("-"),
+        req.extension().unwrap_or("-"),
+    );
     if done.outcome == Outcome::Ok {
-        tracing::info!(user = %req.user, source = %req.source, call_id = %req.call_id, leg_id = %req.leg_id,
-            outcome = %done.outcome, duration_ms = ms, %answer, "hang-up requested from the phone system");
+        tracing::info!(user = %req.user, source = %req.source, %action, %detail, call_id, leg_id, extension = ext,
+            outcome = %done.outcome, duration_ms = ms, %answer, "action requested from the phone system");
     } else {
-        tracing::warn!(user = %req.user, source = %req.source, call_id = %req.call_id, leg_id = %req.leg_id,
-            outcome = %done.outcome, duration_ms = ms, %answer, "hang-up not done");
+        tracing::warn!(user = %req.user, source = %req.source, %action, %detail, call_id, leg_id, extension = ext,
+            outcome = %done.outcome, duration_ms = ms, %answer, "action not done");
     }
 }
 
-/// Hangs up `req`'s leg through its source's API; every outcome is audited
-/// and logged. Returns what the page shows, or the error to answer.
-pub async fn hangup(state: &State, req: Request) -> Result<String, BoardError> {
+/// The audit row of `req` and `done`.
+async fn audit(
+    conn: &mut AsyncPgConnection,
+    req: &Request,
+    done: &Done,
+    ms: i32,
+) -> Result<(), diesel::result::Error> {
+    let detail = req.action.detail();
+    apis::record(
+        conn,
+        &NewAction {
+            user_name: &req.user,
+            source: &req.source,
+            call_id: req.call_id(),
+            leg_id: req.leg_id(),
+            extension: req.extension(),
+            action: req.action.audit_name(),
+            detail: detail.as_deref(),
+            channel_id: done.channel_id.as_deref(),
+            outcome: done.outcome,
+            provider_answer: done.answer.as_deref(),
+            duration_ms: Some(ms),
+        },
+    )
+    .await
+}
+
+/// Does `req` through its source's API; every outcome is audited and
+/// logged. Returns what the page shows, or the error to answer.
+pub async fn act(state: &State, req: Request) -> Result<String, BoardError> {
     let started = Instant::now();
     let mut conn = state.conn().await?;
     let actions = &state.actions;
+    let key = req.lock_key();
     let done = conn
         .transaction::<Done, BoardError, _>(async |conn| {
-            let done = if store::calls::try_action_lock(conn, &req.source, &req.call_id).await? {
+            let done = if store::calls::try_action_lock(conn, &req.source, &key).await? {
                 actions.attempt(conn, &req).await?
             } else {
                 Done::refused(
                     Outcome::Refused,
-                    BoardError::Conflict("an action on this call is already in progress".into()),
+                    BoardError::Conflict(
+                        match req.target {
+                            Target::Leg { .. } => "an action on this call is already in progress",
+                            Target::Extension(_) => {
+                                "an action on this extension is already in progress"
+                            }
+                        }
+                        .into(),
+                    ),
                 )
             };
             let ms = millis(started);
             // Logged before the audit row, so that a failing insert still
             // leaves a trace of what the provider did.
             report(&req, &done, ms);
-            apis::record(
-                conn,
-                &NewAction {
-                    user_name: &req.user,
-                    source: &req.source,
-                    call_id: &req.call_id,
-                    leg_id: &req.leg_id,
-                    channel_id: done.channel_id.as_deref(),
-                    outcome: done.outcome,
-                    provider_answer: done.answer.as_deref(),
-                    duration_ms: Some(ms),
-                },
-            )
-            .await?;
+            audit(conn, &req, &done, ms).await?;
             Ok(done)
         })
         .await?;
     done.reply
 }
 
-/// Audits and logs a hang-up refused before any check of the call (a
-/// viewer asked). A failing insert is logged, not answered.
-pub async fn refuse(state: &State, req: Request, why: &'static str) {
+/// Audits and logs an action refused before any check of its target (the
+/// role may not). A failing insert is logged, not answered.
+pub async fn refuse(state: &State, req: &Request, why: &'static str) {
     let done = Done::refused(Outcome::Refused, BoardError::Forbidden(why));
-    report(&req, &done, 0);
+    report(req, &done, 0);
     let result = async {
         let mut conn = state.conn().await?;
-        apis::record(
-            &mut conn,
-            &NewAction {
-                user_name: &req.user,
-                source: &req.source,
-                call_id: &req.call_id,
-                leg_id: &req.leg_id,
-                channel_id: None,
-                outcome: Outcome::Refused,
-                provider_answer: Some(why),
-                duration_ms: Some(0),
-            },
-        )
-        .await?;
+        audit(&mut conn, req, &done, 0).await?;
         Ok::<(), BoardError>(())
     }
     .await;
     if let Err(e) = result {
-        tracing::error!(error = %e, "cannot audit a refused hang-up");
+        tracing::error!(error = %e, "cannot audit a refused action");
     }
 }
 
@@ -351,5 +488,13 @@ mod tests {
     #[test]
     fn caps() {
         assert_eq!(cap(&"x".repeat(1000)).chars().count(), MAX_MESSAGE + 1);
+    }
+
+    #[test]
+    fn the_hangup_text_is_kept() {
+        assert_eq!(
+            requested(&Action::Hangup),
+            "hang-up requested; the card changes when the phone system reports it"
+        );
     }
 }

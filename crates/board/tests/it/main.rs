@@ -7,6 +7,8 @@
 mod actions;
 mod bad_input;
 mod browser;
+mod control;
+mod fake_control;
 mod fake_pbx;
 mod helpers;
 mod http;

@@ -7,6 +7,7 @@
 mod actions;
 mod bad_input;
 mod browser;
+mod browser_control;
 mod control;
 mod fake_control;
 mod fake_pbx;

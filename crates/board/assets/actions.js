@@ -286,7 +286,11 @@
     }
     menu.hidden = !show;
     btn.setAttribute('aria-expanded', String(show));
-    if (show) { const first = menu.querySelector('button'); if (first) first.focus(); }
+    if (show) {
+      menu.scrollIntoView({ block: 'nearest' });
+      const first = menu.querySelector('button');
+      if (first) first.focus({ preventScroll: true });
+    }
   }
   cardsEl.addEventListener('keydown', (ev) => {
     const menu = ev.target.closest('.call-menu');

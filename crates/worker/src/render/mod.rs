@@ -173,7 +173,7 @@ pub fn tokens(tokens: &[store::access::Token]) -> String {
 /// first; the provider's answer last, on one line.
 pub fn audit(rows: &[ActionRow]) -> String {
     let mut out = format!(
-        "{:<7} {:<19} {:<16} {:<12} {:<17} {:<22} {:<24} {:<14} {:>6}  {}\n",
+        "{:<7} {:<19} {:<16} {:<12} {:<26} {:<22} {:<24} {:<14} {:>6}  {}\n",
         "ID",
         "AT (UTC)",
         "USER",
@@ -208,7 +208,7 @@ pub fn audit(rows: &[ActionRow]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<7} {:<19} {:<16} {:<12} {:<17} {:<22} {:<24} {:<14} {:>6}  {}",
+            "{:<7} {:<19} {:<16} {:<12} {:<26} {:<22} {:<24} {:<14} {:>6}  {}",
             r.id,
             r.at.format("%Y-%m-%d %H:%M:%S"),
             r.user_name,

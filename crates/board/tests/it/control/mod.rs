@@ -15,6 +15,7 @@ use crate::actions::{live_leg, pbx_for, CALLER, LONG};
 use crate::fake_pbx::Pbx;
 use crate::helpers::{call, http, login, stack_with, OPERATOR, VIEWER};
 
+mod audit;
 mod dialpad;
 mod roles;
 mod yeastar;

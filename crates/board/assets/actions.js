@@ -71,16 +71,26 @@
     say((b && (b.error || b.result)) || (what + (r.ok ? ' sent.' : ' failed (HTTP ' + r.status + ').')));
     return r.ok;
   }
+  // While a request of a card runs, its tools are disabled (a double
+  // click acts once; the server refuses a second action on the call too).
+  async function busy(card, request) {
+    card.dataset.acting = 'true';
+    for (const b of card.querySelectorAll('.card-tools button')) b.disabled = true;
+    try { return await request; } finally {
+      delete card.dataset.acting;
+      for (const b of card.querySelectorAll('.card-tools button')) b.disabled = false;
+    }
+  }
   function onCall(card, action, body, what) {
     const c = callOf(card);
     if (!c) { say('This call has ended.'); return Promise.resolve(false); }
     const url = '/api/calls/' + encodeURIComponent(c.source) + '/' + encodeURIComponent(c.callId) + '/' + action;
-    return post(url, Object.assign({ leg_id: c.legId }, body), what);
+    return busy(card, post(url, Object.assign({ leg_id: c.legId }, body), what));
   }
   function onExtension(card, action, body, what) {
     const url = '/api/extensions/' + encodeURIComponent(card.dataset.source) + '/' +
       encodeURIComponent(card.dataset.extension) + '/' + action;
-    return post(url, body, what);
+    return busy(card, post(url, body, what));
   }
   async function getJson(path) {
     try {

@@ -17,6 +17,7 @@ use crate::helpers::{call, http, login, stack_with, OPERATOR, VIEWER};
 
 mod audit;
 mod dialpad;
+mod failures;
 mod roles;
 mod yeastar;
 

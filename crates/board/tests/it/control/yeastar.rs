@@ -1,5 +1,6 @@
 //! Call control on a Yeastar PBX (the fake): each action's request as the
 //! OpenAPI documents it, the card changed by the PBX's events only.
+
 use serde_json::{json, Value};
 use testkit::Counter;
 

@@ -9,7 +9,8 @@ use serde_json::json;
 use testkit::Stack;
 use traffic::scenario;
 
-use super::{card, control_stack, cookies, on_call, on_extension, wait_card};
+use super::roles::capabilities;
+use super::{control_stack, cookies, on_call, on_extension, wait_card};
 use crate::actions::{audited, error_of, live_leg};
 use crate::fake_pbx::{Dialpad, DIALPAD_KEY};
 use crate::helpers::WAIT;
@@ -178,7 +179,36 @@ async fn dialpad_transfers_blind_sets_dnd_and_takes_operators_off_duty() -> anyh
         ]
     );
     assert_eq!(audited(&s, "ok", "AND source = 'sales'").await, 4);
-    let _ = card(&s, &op, "sales", "303").await;
+
+    // The page is told the same, with the reasons.
+    let caps = capabilities(&s.board().url(), &sup, "sales").await;
+    assert_eq!(caps["provider"], "dialpad");
+    for k in ["hangup", "transfer", "presence", "pause"] {
+        assert_eq!(caps["actions"][k]["available"], true, "{k}: {caps}");
+    }
+    for k in [
+        "attended_transfer",
+        "park",
+        "hold",
+        "unhold",
+        "listen",
+        "whisper",
+        "barge",
+    ] {
+        assert_eq!(caps["actions"][k]["available"], false, "{k}: {caps}");
+        assert!(
+            caps["actions"][k]["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("Dialpad's API"),
+            "{k}: {caps}"
+        );
+    }
+    assert_eq!(caps["presences"], json!(["available", "dnd"]));
+    assert!(caps["notes"]["pause"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("every call centre"));
     Ok(())
 }
 

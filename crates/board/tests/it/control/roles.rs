@@ -56,6 +56,24 @@ async fn roles_refuse_what_they_may_not_do_and_every_refusal_is_audited() -> any
     assert!(pbx.control_seen().is_empty(), "the PBX was never asked");
     assert_eq!(pbx.count(&pbx.hangup_calls), 0);
 
+    // `worker user set-role` applies at the next request, same session.
+    testkit::worker_ok(&s.db.url, &["user", "set-role", "olivia", "supervisor"]).await?;
+    let (status, b) = on_call(
+        &s,
+        &op,
+        "pbx",
+        &call_id,
+        "listen",
+        json!({"leg_id": leg_id}),
+    )
+    .await;
+    assert_eq!(status, 409, "past the role check: {b}");
+    assert!(
+        error_of(&b).starts_with("you have no extension to listen from"),
+        "{b}"
+    );
+    testkit::worker_ok(&s.db.url, &["user", "set-role", "olivia", "operator"]).await?;
+
     // Bad bodies: 400, nothing audited.
     let before = audited(&s, "refused", "").await;
     for (action, body) in [
@@ -99,7 +117,7 @@ async fn roles_refuse_what_they_may_not_do_and_every_refusal_is_audited() -> any
 }
 
 /// `GET /api/capabilities` with `cookie`: the source `source`'s actions.
-async fn capabilities(board: &str, cookie: &str, source: &str) -> Value {
+pub(super) async fn capabilities(board: &str, cookie: &str, source: &str) -> Value {
     let v: Value = http()
         .get(format!("{board}/api/capabilities"))
         .header("Cookie", cookie)

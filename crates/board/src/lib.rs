@@ -147,6 +147,10 @@ pub fn serve(
             .route("/api/me", web::get().to(routes::me))
             .route("/api/extensions", web::get().to(routes::api_extensions))
             .route("/api/calls", web::get().to(routes::api_calls))
+            .route(
+                "/api/calls/{source}/{call_id}/hangup",
+                web::post().to(routes::hangup),
+            )
             .configure(actions::routes::register)
             .route("/healthz", web::get().to(telemetry::healthz))
             .default_service(web::to(telemetry::not_found))

@@ -71,10 +71,10 @@ pub fn login(status: actix_web::http::StatusCode, error: Option<&str>) -> HttpRe
 /// An asset by name: `board.js`, `board.css`, `actions.js`, `actions.css`.
 pub fn asset(name: &str) -> Option<HttpResponse> {
     let (body, kind) = match name {
-        "board.js" => (BOARD_JS, "text/javascript; charset=utf-8"),
-        "board.css" => (BOARD_CSS, "text/css; charset=utf-8"),
         "actions.js" => (ACTIONS_JS, "text/javascript; charset=utf-8"),
         "actions.css" => (ACTIONS_CSS, "text/css; charset=utf-8"),
+        "board.js" => (BOARD_JS, "text/javascript; charset=utf-8"),
+        "board.css" => (BOARD_CSS, "text/css; charset=utf-8"),
         _ => return None,
     };
     Some(

@@ -1,13 +1,14 @@
 //! The HTTP handlers.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::web;
+use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use store::access;
 use store::users;
 use telemetry::Readiness;
 
+use crate::actions;
 use crate::auth;
 use crate::error::BoardError;
 use crate::input;
@@ -232,4 +233,21 @@ pub async fn api_calls(
         domain::projection::read::recent_calls(&mut conn, source, limit).await?
     };
     Ok(HttpResponse::Ok().json(calls))
+}
+
+/// `POST /api/calls/{source}/{call_id}/hangup` with `{"leg_id": ...}`:
+/// operators (and supervisors) only, same origin only; one of the
+/// actions of `actions::routes`. Hangs the leg up through the source's
+/// phone system API (see `actions`): 200 `{"result"}` once the provider
+/// accepted it (the card changes when its webhook arrives); otherwise
+/// `{"error"}` with 404 (the call is not on the board), 409 (ended, another
+/// action in flight, no API settings), 502 (the provider refused, or cannot
+/// be reached: its message), 504 (no answer in time). Audited.
+pub async fn hangup(
+    req: HttpRequest,
+    state: Data,
+    path: web::Path<(String, String)>,
+    body: Bytes,
+) -> Result<HttpResponse, BoardError> {
+    actions::routes::on_call(req, state, path, body, "hangup").await
 }

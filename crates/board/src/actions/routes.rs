@@ -30,7 +30,9 @@ use crate::State;
 type Data = web::Data<State>;
 
 /// The actions on a call, by the last segment of their path.
-const CALL_ACTIONS: [&str; 6] = ["hangup", "transfer", "park", "hold", "unhold", "listen"];
+/// (The hang-up's route is registered with the others in `lib.rs`, and
+/// comes here: `routes::hangup`.)
+const CALL_ACTIONS: [&str; 5] = ["transfer", "park", "hold", "unhold", "listen"];
 /// The actions on an extension.
 const EXTENSION_ACTIONS: [&str; 3] = ["presence", "pause", "resume"];
 /// Longest pause reason accepted (characters).
@@ -173,7 +175,7 @@ async fn run(state: Data, s: Session, request: Request) -> Result<HttpResponse, 
 }
 
 /// `POST /api/calls/{source}/{call_id}/{name}`.
-async fn on_call(
+pub(crate) async fn on_call(
     req: HttpRequest,
     state: Data,
     path: web::Path<(String, String)>,

@@ -7,12 +7,14 @@
 mod actions;
 mod bad_input;
 mod browser;
-mod browser_control;
-mod control;
-mod fake_control;
 mod fake_pbx;
 mod helpers;
 mod http;
 mod login_flood;
 mod silent_streams;
 mod webdriver;
+
+// Call control (issue 23).
+mod browser_control;
+mod control;
+mod fake_control;

@@ -351,6 +351,41 @@ async fn viewers_and_operators_see_only_what_their_role_allows() -> anyhow::Resu
 }
 
 #[tokio::test]
+async fn a_dialpad_card_offers_only_what_dialpad_can() -> anyhow::Result<()> {
+    let (s, dp) = crate::control::dialpad::dialpad_stack(&[]).await?;
+    crate::control::dialpad::connected(&s, &dp, 9184732650918401, 302).await?;
+    let b = Browser::start().await;
+    b.login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
+    let c = "#cards .card[data-source='sales'][data-extension='302']";
+    b.wait_attr(
+        &format!("{c} button[data-action=menu]"),
+        "aria-expanded",
+        "false",
+    )
+    .await;
+    b.click(&format!("{c} button[data-action=menu]")).await;
+    for (a, n) in [
+        ("transfer", 1),
+        ("park", 0),
+        ("hold", 0),
+        ("listen", 0),
+        ("presence", 1),
+    ] {
+        assert_eq!(b.count(&format!("{c} [data-action={a}]")).await, n, "{a}");
+    }
+    b.click(&format!("{c} button[data-action=transfer]")).await;
+    let modes: Vec<String> = b
+        .js(
+            "return [...document.querySelectorAll('#action-dialog select[name=mode] option')].map((o) => o.value);",
+            vec![],
+        )
+        .await?;
+    assert_eq!(modes, ["blind"], "no attended transfer on Dialpad");
+    b.close().await;
+    Ok(())
+}
+
+#[tokio::test]
 #[ignore = "writes docs/board-actions-*.png: run by `just screenshot`"]
 async fn screenshot_call_control() -> anyhow::Result<()> {
     let (s, pbx, b) = setup(SUPERVISOR).await?;

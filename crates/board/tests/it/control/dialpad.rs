@@ -18,7 +18,7 @@ use crate::helpers::WAIT;
 const SALES_SECRET: &str = "sales-secret-0123456789abcdef012";
 
 /// A stack with the Dialpad source `sales` and its fake, set up as its API.
-async fn dialpad_stack(board_args: &[&str]) -> anyhow::Result<(Stack, Dialpad)> {
+pub(crate) async fn dialpad_stack(board_args: &[&str]) -> anyhow::Result<(Stack, Dialpad)> {
     let s = control_stack(board_args, |b| b.dialpad("sales", SALES_SECRET)).await?;
     let dp = Dialpad::start(s.ingest().authority(), "sales", SALES_SECRET).await;
     testkit::worker_ok_stdin(
@@ -31,7 +31,7 @@ async fn dialpad_stack(board_args: &[&str]) -> anyhow::Result<(Stack, Dialpad)> 
 }
 
 /// A connected call to user `user` on leg `leg`, known to the fake.
-async fn connected(
+pub(crate) async fn connected(
     s: &Stack,
     dp: &Dialpad,
     leg: u64,

@@ -16,7 +16,7 @@ use crate::fake_pbx::Pbx;
 use crate::helpers::{call, http, login, stack_with, OPERATOR, VIEWER};
 
 mod audit;
-mod dialpad;
+pub(crate) mod dialpad;
 mod failures;
 mod roles;
 mod yeastar;

@@ -188,9 +188,15 @@
       decorate(card);
     }
   }
+  // Completes or cancels the consult started from `card`: on the
+  // original call (the card may show the consult call meanwhile).
   async function finishConsult(card, mode) {
     const k = key(card.dataset.source, card.dataset.extension);
-    if (await onCall(card, 'transfer', { mode }, mode === 'complete' ? 'Transfer' : 'Cancelling the transfer')) {
+    const c = consults.get(k);
+    if (!c) return;
+    const url = '/api/calls/' + encodeURIComponent(card.dataset.source) + '/' + encodeURIComponent(c.callId) + '/transfer';
+    const what = mode === 'complete' ? 'Transfer' : 'Cancelling the transfer';
+    if (await busy(card, post(url, { leg_id: c.legId, mode }, what))) {
       consults.delete(k);
       decorate(card);
     }
@@ -244,7 +250,9 @@
     const live = !!call && (card.dataset.status === 'ringing' || card.dataset.status === 'incall');
     const callKinds = live ? CALL_KINDS.filter(([k]) => can(src, k)) : [];
     const consult = consults.get(key(src, ext));
-    if (consult && (!call || call.callId !== consult.callId)) consults.delete(key(src, ext));
+    // A consult lasts while the card is in a call (it may show the consult
+    // call rather than the original one meanwhile).
+    if (consult && !live) consults.delete(key(src, ext));
     const pausable = can(src, 'pause') && (agents.get(key(src, ext)) || []).length > 0;
     const sig = [callKinds.map((k) => k[0]).join(','), consults.has(key(src, ext)), can(src, 'presence'), pausable].join('|');
     let tools = card.querySelector(':scope > .card-tools');

@@ -351,6 +351,74 @@ async fn viewers_and_operators_see_only_what_their_role_allows() -> anyhow::Resu
 }
 
 #[tokio::test]
+async fn an_attended_transfer_from_the_menu_consults_then_completes() -> anyhow::Result<()> {
+    let (s, pbx, b) = setup(OPERATOR).await?;
+    let (call_id, _) = yeastar_call(&s, &pbx, "1790002501.1", "2002", true).await?;
+    b.click(&format!("{} button[data-action=menu]", card("2002")))
+        .await;
+    b.click(&format!("{} button[data-action=transfer]", card("2002")))
+        .await;
+    let to = b
+        .client
+        .find(Locator::Css("#action-dialog input[name=to]"))
+        .await?;
+    to.send_keys("2003").await?;
+    b.client
+        .find(Locator::Css("#action-dialog select[name=mode]"))
+        .await?
+        .select_by_value("attended")
+        .await?;
+    b.click("#action-dialog button[data-action=transfer-send]")
+        .await;
+    notice(
+        &b,
+        "attended transfer requested; the card changes when the phone system reports it",
+    )
+    .await;
+    // The consult call: 2003 answers; 2002 may now show the consult call,
+    // and still offers to complete the transfer.
+    b.wait_card("pbx", "2003", "in the consult call", |c| {
+        c.status == "incall"
+    })
+    .await;
+    b.click(&format!(
+        "{} button[data-action=transfer-complete]",
+        card("2002")
+    ))
+    .await;
+    notice(
+        &b,
+        "transfer's completion requested; the card changes when the phone system reports it",
+    )
+    .await;
+    b.wait_card("pbx", "2002", "free after the join", |c| {
+        c.status == "online"
+    })
+    .await;
+    let c2003 = card("2003");
+    wait_for(
+        "2003 in the caller's call",
+        || b.attr(&c2003, "data-call-id"),
+        |id| id.as_deref() == Some(call_id.as_str()),
+    )
+    .await;
+    let ops: Vec<String> = pbx
+        .control_seen()
+        .iter()
+        .map(|(_, v)| {
+            format!(
+                "{}/{}",
+                v["type"].as_str().unwrap_or(""),
+                v["attended_operate"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert_eq!(ops, ["attended/", "attended/complete"]);
+    b.close().await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_dialpad_card_offers_only_what_dialpad_can() -> anyhow::Result<()> {
     let (s, dp) = crate::control::dialpad::dialpad_stack(&[]).await?;
     crate::control::dialpad::connected(&s, &dp, 9184732650918401, 302).await?;

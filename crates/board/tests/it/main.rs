@@ -7,6 +7,8 @@
 mod actions;
 mod bad_input;
 mod browser;
+mod callcentre_api;
+mod cc;
 mod fake_pbx;
 mod helpers;
 mod http;

@@ -144,6 +144,14 @@ pub async fn mark_done(
             ),
             store::missed::MarkError::Query(e) => e.into(),
         })?;
+    // Every board (this one too) hears of it through the change feed.
+    let changed = domain::projection::Changed {
+        missed: vec![(done.source.clone(), done.number.clone())],
+        ..Default::default()
+    };
+    if let Err(e) = store::changes::notify(&mut conn, &changed).await {
+        tracing::warn!(error = %e, "missed call marked done, but not announced: boards show it until their next reload");
+    }
     metrics::counter!("switchboard_board_missed_done_total").increment(1);
     tracing::info!(user = %s.name, source, number, cleared = done.cleared, left = done.left, "missed call marked done");
     let result = if done.left > 0 {

@@ -8,6 +8,7 @@ mod actions;
 mod bad_input;
 mod browser;
 mod callcentre_api;
+mod callcentre_browser;
 mod cc;
 mod fake_pbx;
 mod helpers;

@@ -2,14 +2,15 @@
 //! fed by signed Yeastar webhooks through the real ingest and worker: a
 //! queue card's waiting count and ticking wait, an agent's pause on its
 //! extension's card, a missed call on the list until it is called back or
-//! marked done, and the compact board holding 1,000 extensions.
+//! marked done, the wallboard opened with a token, and the compact board
+//! holding 1,000 extensions.
 
 use futures_util::future::join_all;
 use serde_json::json;
 use testkit::Stack;
 use traffic::scenario::yeastar_envelope;
 
-use crate::cc::{caller, play, yeastar, AGENTS, QUEUE};
+use crate::cc::{caller, play, token, yeastar, AGENTS, QUEUE};
 use crate::helpers::{stack, OPERATOR, VIEWER};
 use crate::webdriver::{wait_for, Browser};
 
@@ -229,6 +230,80 @@ async fn the_compact_board_shows_200_of_1000_extensions_on_1920x1080() -> anyhow
     b.goto(&format!("{}/", s.board().url())).await;
     b.wait_attr("[data-action=density]", "aria-pressed", "true")
         .await;
+    b.close().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_wallboard_opens_with_a_token_in_the_fragment() -> anyhow::Result<()> {
+    let s = stack(&[]).await?;
+    let t = token(&s, "lobby-tv").await?;
+    let url = s.board().url();
+    let b = Browser::start().await;
+
+    // No token: it says how to open it, and reads nothing.
+    b.goto(&format!("{url}/wallboard")).await;
+    b.wait_attr("#wb-status", "data-state", "refused").await;
+    assert_eq!(b.attr("#wb-help", "hidden").await?, None, "the help shows");
+
+    // A caller waits; the screen, never logged in, shows it.
+    let sc = yeastar("queue-answered", 0, 1);
+    play(&s, &sc, Some("queued")).await?;
+    b.goto(&format!("{url}/wallboard#token={t}")).await;
+    b.wait_attr("#wb-status", "data-state", "live").await;
+    let tile = format!("#wb-queues {}", queue_card());
+    b.wait_attr(&tile, "data-waiting", "1").await;
+    let href: String = b.js("return window.location.href;", vec![]).await?;
+    assert_eq!(
+        href,
+        format!("{url}/wallboard"),
+        "the token left the address bar"
+    );
+    assert!(!b
+        .js::<String>("return document.cookie;", vec![])
+        .await?
+        .contains("sbt_"));
+    wait_for(
+        "the wait ticking on the wallboard",
+        || async {
+            Ok(b.attr(&tile, "data-longest-wait")
+                .await?
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0))
+        },
+        |v| *v >= 2,
+    )
+    .await;
+    assert_eq!(
+        b.text(".wb-totals [data-field=waiting]").await?.as_deref(),
+        Some("1")
+    );
+
+    // Answered; a reload of the tab keeps the token (this tab only).
+    for step in sc.steps.iter().skip(1) {
+        s.deliver("pbx", &step.body).await?;
+    }
+    b.goto(&format!("{url}/wallboard")).await;
+    b.wait_attr("#wb-status", "data-state", "live").await;
+    b.wait_attr(&tile, "data-waiting", "0").await;
+    b.wait_attr(&tile, "data-longest-wait", "0").await;
+    wait_for(
+        "today's answered call",
+        || b.text(".wb-totals [data-field=answered]"),
+        |t| t.as_deref() == Some("1"),
+    )
+    .await;
+
+    // Revoked: the screen says so and forgets the token.
+    testkit::worker_ok(&s.db.url, &["token", "revoke", "lobby-tv"]).await?;
+    b.wait_attr("#wb-status", "data-state", "refused").await;
+    let kept: Option<String> = b
+        .js(
+            "return sessionStorage.getItem('switchboard.wallboard.token');",
+            vec![],
+        )
+        .await?;
+    assert_eq!(kept, None);
     b.close().await;
     Ok(())
 }

@@ -9,6 +9,7 @@ mod bad_input;
 mod browser;
 mod callcentre_api;
 mod callcentre_browser;
+mod callcentre_history;
 mod cc;
 mod fake_pbx;
 mod helpers;

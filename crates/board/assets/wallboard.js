@@ -66,8 +66,9 @@
     const e = el('article', 'queue-card wb-queue');
     const head = el('div', 'wb-queue-head');
     const name = el('span', 'wb-queue-name'); name.dataset.field = 'queue';
+    const src = el('span', 'wb-queue-source'); src.dataset.field = 'source';
     const st = el('span', 'wb-queue-state'); st.dataset.field = 'state';
-    head.append(name, st);
+    head.append(name, src, st);
     const figs = el('div', 'wb-figures');
     for (const [f, label] of [['waiting', 'waiting'], ['longest-wait', 'longest wait'], ['service-level', 'in time']]) {
       const d = el('div', 'wb-fig');
@@ -87,14 +88,15 @@
     e.dataset.level = lvl;
     setText(e.querySelector('[data-field=longest-wait]'), q.waiting ? fmtWait(wait) : '–');
     setText(e.querySelector('[data-field=state]'),
-      lvl === 'ok' ? 'Nobody waiting' : lvl === 'alert' ? 'Over ' + q.sla_seconds + ' s' : 'Waiting');
+      lvl === 'ok' ? 'Nobody waiting' : lvl === 'alert' ? 'Waiting over ' + q.sla_seconds + ' s' : 'Callers waiting');
   }
   function fillTile(e, q) {
     const f = (n) => e.querySelector('[data-field=' + n + ']');
     e.dataset.source = q.source;
     e.dataset.queue = q.queue;
     e.dataset.waiting = String(q.waiting);
-    setText(f('queue'), 'Queue ' + q.queue + (q.source ? ' · ' + q.source : ''));
+    setText(f('queue'), 'Queue ' + q.queue);
+    setText(f('source'), q.source);
     setText(f('waiting'), String(q.waiting));
     setText(f('service-level'), pct(q.service_level));
     setText(f('service-level-label'), 'in ' + q.sla_seconds + ' s');

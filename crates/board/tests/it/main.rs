@@ -10,6 +10,7 @@ mod browser;
 mod callcentre_api;
 mod callcentre_browser;
 mod callcentre_history;
+mod callcentre_screens;
 mod cc;
 mod fake_pbx;
 mod helpers;

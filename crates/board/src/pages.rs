@@ -71,7 +71,7 @@ pub fn asset(name: &str) -> Option<HttpResponse> {
     let (body, kind) = match name {
         "board.js" => (BOARD_JS, "text/javascript; charset=utf-8"),
         "board.css" => (BOARD_CSS, "text/css; charset=utf-8"),
-        _ => return None,
+        _ => return crate::callcentre::pages::asset(name),
     };
     Some(
         HttpResponse::Ok()

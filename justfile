@@ -60,6 +60,25 @@ screenshot:
     fi
     echo "wrote $SCREENSHOT"
 
+# Screenshots of the call centre in headless chromium: docs/queues-1280.png, queues-390.png, wallboard.png, board-compact.png (or SCREENSHOT_DIR).
+screenshot-callcentre:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ -z "${TEST_DATABASE_URL:-}" ]; then
+      source scripts/db-env.sh
+      TEST_DATABASE_URL="$DATABASE_URL"
+    fi
+    export TEST_DATABASE_URL
+    SCREENSHOT_DIR="$(realpath -m "${SCREENSHOT_DIR:-docs}")"
+    export SCREENSHOT_DIR
+    cargo build --workspace --bins
+    if cargo nextest --version >/dev/null 2>&1; then
+      cargo nextest run -p switchboard-board --run-ignored only screenshot_callcentre
+    else
+      cargo test -p switchboard-board --test it -- --ignored --exact callcentre_screens::screenshot_callcentre
+    fi
+    echo "wrote the screenshots in $SCREENSHOT_DIR"
+
 # Formatting and lints, as CI wants them.
 lint:
     cargo fmt --all -- --check

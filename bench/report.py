@@ -31,6 +31,10 @@ Files read from TMP_DIR:
   board-probes-db.txt           `id|received_ms|processed_ms` of the probes
   board_peak.txt                the board's peak resident set (VmHWM), KiB
   board-metrics.txt             the board's switchboard_board_* metrics at the end
+  cc-board.json, cc-board-probes.jsonl, cc-board-probes-db.txt,
+  cc-board_peak.txt, cc-board-metrics.txt  the same of the board of a call
+                                centre (section 6b)
+  cc-seed.txt                   `extensions|queues|agents|waiting` it was seeded with
   login-flood.json              bench/login-flood.py: failed logins, the board's
                                 resident memory before / peak / after (KiB)
   history-calls.txt             calls the history section searched
@@ -87,6 +91,7 @@ TARGETS = [
     ("peak_rss_mib", "ingest and worker < 64 MiB resident (largest shown)", 64, lambda v, t: v < t),
     ("board_sse_p99_ms", "board: webhook 200 -> SSE delta p99 < 100 ms (500 streams, 1,000/s; a lost delivery counts as late)", 100, lambda v, t: v < t),
     ("board_peak_mib", "board peak resident < 64 MiB with 500 streams", 64, lambda v, t: v < t),
+    ("board_callcentre_sse_p99_ms", "board of a call centre (1,000 extensions, 100 queues): webhook 200 -> SSE delta p99 < 100 ms", 100, lambda v, t: v < t),
     ("login_flood_growth_mib", "board: 200 failed logins, 40 at a time, grow resident memory < 124 MiB (4 checks x 19 MiB + 48)", 124, lambda v, t: v < t),
     ("history_p99_ms", "history search p99 < 200 ms over 10,000,000 calls", 200, lambda v, t: v < t),
 ]
@@ -113,9 +118,10 @@ def login_section(tmp):
             "growth_mib": mib("peak_kib") - mib("before_kib")}
 
 
-def board_section(tmp):
-    """The live board's figures, or None when the section did not run."""
-    p = lambda name: os.path.join(tmp, name)
+def board_section(tmp, prefix=""):
+    """The live board's figures (of the files named with `prefix`: `cc-`
+    for the call centre's), or None when the section did not run."""
+    p = lambda name: os.path.join(tmp, prefix + name)
     if not os.path.exists(p("board.json")):
         return None
     w = json.loads(read(p("board.json")))
@@ -179,6 +185,19 @@ def board_section(tmp):
     }
 
 
+def callcentre_section(tmp):
+    """The board of a call centre (section 6b): section 6's figures, and
+    what was seeded (extensions, queues, agents, callers waiting)."""
+    b = board_section(tmp, "cc-")
+    if b is None:
+        return None
+    seed = os.path.join(tmp, "cc-seed.txt")
+    parts = read(seed).strip().split("|") if os.path.exists(seed) else []
+    nums = [int(x) for x in parts if x.isdigit()]
+    b["extensions"], b["queues"], b["agents"], b["waiting"] = (nums + [0, 0, 0, 0])[:4]
+    return b
+
+
 def history_section(tmp):
     """The history search's figures, or None when the section did not run."""
     p = lambda name: os.path.join(tmp, name)
@@ -220,7 +239,7 @@ def build(tmp, batch):
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(), "cpus": os.cpu_count(),
         "anchors": {"pg_ceiling": ceil, "graphile": peer},
         "ingest": None, "ingest_external": None, "worker": None, "end_to_end": None, "peak_rss": None,
-        "prune": None, "pgbouncer": None, "board": None, "login_flood": None, "history": None,
+        "prune": None, "pgbouncer": None, "board": None, "board_callcentre": None, "login_flood": None, "history": None,
     }
     if has("ingest.json"):
         ing = json.loads(read(p("ingest.json")))
@@ -285,6 +304,7 @@ def build(tmp, batch):
     if any(peaks.values()):
         res["peak_rss"] = {"ingest_mib": peaks["ingest"] / 1024, "worker_mib": peaks["worker"] / 1024}
     res["board"] = board_section(tmp)
+    res["board_callcentre"] = callcentre_section(tmp)
     res["login_flood"] = login_section(tmp)
     res["history"] = history_section(tmp)
 
@@ -306,6 +326,11 @@ def build(tmp, batch):
         # as infinitely late: null (not met) when more than 1% were lost.
         "board_sse_p99_ms": board and board["p99_counting_lost_ms"],
         "board_peak_mib": board and board["peak_mib"],
+        # The board of a call centre: only with at least 1,000 extensions
+        # and 100 queues (else null: not met).
+        "board_callcentre_sse_p99_ms": (res["board_callcentre"]["p99_counting_lost_ms"]
+                                        if res["board_callcentre"] and res["board_callcentre"]["extensions"] >= 1000
+                                        and res["board_callcentre"]["queues"] >= 100 else None),
         # Only a flood of at least 200 logins, 40 at a time, says anything.
         "login_flood_growth_mib": (res["login_flood"]["growth_mib"]
                                    if res["login_flood"] and res["login_flood"]["logins"] >= 200
@@ -404,6 +429,14 @@ def markdown(res):
         answers = ", ".join(f"{n:,} x {s}" for s, n in sorted(lf["statuses"].items()))
         md.append(f"| board under a login flood, {lf['logins']:,} failed logins {lf['concurrency']} at a time in {f(lf['seconds'], 1)} s ({answers}): "
                   f"resident before / peak ({lf['samples']:,} samples) / after (MiB) | {f(lf['before_mib'], 1)} / {f(lf['peak_mib'], 1)} / {f(lf['after_mib'], 1)} | | |")
+    cc = res.get("board_callcentre")
+    if cc:
+        md.append(f"| board of a call centre ({cc['extensions']:,} extensions, {cc['queues']:,} queues, {cc['agents']:,} agents, "
+                  f"{cc['waiting']:,} waiting), {cc['clients']:,} SSE streams at {cc['events_per_second']:,.0f} events/s: "
+                  f"webhook 200 -> SSE delta p50 / p99 / max (ms) | {f(cc['p50_ms'], 1)} / {f(cc['p99_ms'], 1)} / {f(cc['max_ms'], 1)} | | |")
+        md.append(f"| board of a call centre: probes delivered to every stream; snapshot (bytes); mean delta (bytes); "
+                  f"resident with every stream open / peak (MiB) | {cc['probes_received_by_all']:,} of {cc['probes_acknowledged']:,}; "
+                  f"{f(cc['snapshot_bytes'])}; {f(cc['mean_delta_bytes'])}; {f(cc['rss_connected_mib'], 1)} / {f(cc['peak_mib'], 1)} | | |")
     hist = res.get("history")
     if hist:
         md.append(f"| history search over {hist['calls']:,} calls, {hist['searches']:,} searches: p50 / p99 / max (ms) | "

@@ -9,11 +9,14 @@
 #   BENCH_BATCH=500      worker --batch-size for the drain runs
 #   BENCH_SKIP_ANCHORS=1 skip the anchor scripts (ratios left empty)
 #   BENCH_ONLY=board     run only these sections (comma-separated: anchors,
-#                        ingest, worker, e2e, prune, pgbouncer, board, login, history); a
+#                        ingest, worker, e2e, prune, pgbouncer, board, board_callcentre,
+#                        login, history); a
 #                        partial run writes its report to .data/bench/results, not bench/results
 #   BENCH_HISTORY_CALLS=10000000  calls the history section searches
 #   BENCH_BOARD_CLIENTS=500, BENCH_BOARD_RATE=1000, BENCH_BOARD_SECONDS=30
 #                        the board section: event streams, events/s, seconds
+#   BENCH_CC_EXTENSIONS=1000, BENCH_CC_QUEUES=100, BENCH_CC_CLIENTS=100, BENCH_CC_RATE=200
+#                        the board_callcentre section: its call centre and load
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -334,6 +337,47 @@ IDS="$(python3 -c 'import json,sys; print(",".join(str(r["event_id"]) for r in m
 q sb_bench_board "SELECT id, extract(epoch FROM received_at) * 1000, extract(epoch FROM processed_at) * 1000
   FROM webhook_events WHERE id IN (${IDS:-0})" >"$TMP/board-probes-db.txt"
 stop "$BOARD_PID"; stop "$INGEST_PID"; stop "$BOARD_WORKER"
+fi
+
+# --- 6b. the board of a call centre -----------------------------------------------
+# The board of a site with CC_EXTENSIONS extensions, every one an agent of
+# one of CC_QUEUES queues (bench/callcentre-seed.py: registrations, agents
+# available or paused, a caller waiting in each queue, as signed webhooks),
+# measured like section 6 by `traffic board-watch` with CC_CLIENTS streams
+# and CC_RATE events/s, its probes ringing agents (3000-3099): each probe
+# re-reads the card, the agent and its queue, and the delta carries them.
+# Files as section 6's, prefixed `cc-`.
+if want board_callcentre; then
+CC_EXTENSIONS="${BENCH_CC_EXTENSIONS:-1000}"; CC_QUEUES="${BENCH_CC_QUEUES:-100}"
+CC_CLIENTS="${BENCH_CC_CLIENTS:-100}"; CC_RATE="${BENCH_CC_RATE:-200}"
+log "6b. board of a call centre: $CC_EXTENSIONS extensions, $CC_QUEUES queues, $CC_CLIENTS streams, $CC_RATE events/s for $BOARD_SECONDS s"
+fresh_db sb_bench_cc; setup_db sb_bench_cc
+printf 'bench password 123\n' | DATABASE_URL="$(db_url sb_bench_cc)" "$B/worker" user add bench --role viewer >/dev/null
+PORT="$(free_port)"; start_ingest sb_bench_cc "$PORT"
+DATABASE_URL="$(db_url sb_bench_cc)" "$B/worker" run >"$TMP/worker-cc.log" 2>&1 &
+CC_WORKER=$!; PIDS+=("$CC_WORKER")
+python3 bench/callcentre-seed.py "http://127.0.0.1:$PORT" pbx bench-yeastar-secret-0123456789ab \
+  "$CC_EXTENSIONS" "$CC_QUEUES" >"$TMP/cc-seeded.txt"
+wait_drained sb_bench_cc 120
+q sb_bench_cc "SELECT (SELECT count(*) FROM extensions), (SELECT count(DISTINCT queue) FROM queue_agents),
+  (SELECT count(*) FROM queue_agents), (SELECT count(*) FROM call_queues WHERE outcome = 'waiting')" >"$TMP/cc-seed.txt"
+CC_BOARD_PORT="$(free_port)"; CC_BOARD_METRICS="$(free_port)"
+DATABASE_URL="$(db_url sb_bench_cc)" BOARD_BIND="127.0.0.1:$CC_BOARD_PORT" BOARD_METRICS_BIND="127.0.0.1:$CC_BOARD_METRICS" \
+  BOARD_COOKIE_SECURE=false BOARD_STREAMS_PER_SESSION=100000 BOARD_STREAMS_PER_USER=100000 \
+  "$B/board" >"$TMP/board-cc.log" 2>&1 &
+CC_BOARD=$!; PIDS+=("$CC_BOARD")
+wait_http "http://127.0.0.1:$CC_BOARD_METRICS/readyz" 10 || { log "error: the board is not ready"; exit 1; }
+printf 'bench password 123\n' | "$B/traffic" board-watch --board "http://127.0.0.1:$CC_BOARD_PORT" --url "http://127.0.0.1:$PORT" \
+  "${TRAFFIC_SOURCES[@]}" --user bench --clients "$CC_CLIENTS" --rate "$CC_RATE" --seconds "$BOARD_SECONDS" \
+  --probe-extension 3000 --probe-extensions 100 \
+  --board-pid "$CC_BOARD" --probes-out "$TMP/cc-board-probes.jsonl" --json >"$TMP/cc-board.json"
+wait_drained sb_bench_cc 120
+"$B/worker" probe --print "http://127.0.0.1:$CC_BOARD_METRICS/metrics" | grep '^switchboard_board_' >"$TMP/cc-board-metrics.txt" || true
+peak_kib "$CC_BOARD" >"$TMP/cc-board_peak.txt"
+IDS="$(python3 -c 'import json,sys; print(",".join(str(r["event_id"]) for r in map(json.loads, open(sys.argv[1])) if r.get("event_id")))' "$TMP/cc-board-probes.jsonl")"
+q sb_bench_cc "SELECT id, extract(epoch FROM received_at) * 1000, extract(epoch FROM processed_at) * 1000
+  FROM webhook_events WHERE id IN (${IDS:-0})" >"$TMP/cc-board-probes-db.txt"
+stop "$CC_BOARD"; stop "$INGEST_PID"; stop "$CC_WORKER"
 fi
 
 # --- 7. login flood ---------------------------------------------------------------

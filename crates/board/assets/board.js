@@ -352,6 +352,7 @@
     recentLimit = Math.max(RECENT_MIN, (msg.calls || []).length);
     (msg.calls || []).forEach((c) => calls.set(key(c.source, c.call_id), c));
     renderCalls();
+    tell('snapshot', msg);
   }
   function onDelta(msg) {
     takeClock(msg);
@@ -369,7 +370,11 @@
       renderCalls();
     }
     if (alert) alertTone();
+    tell('delta', msg);
   }
+  // The other scripts of the page (queues.js, missed.js) follow the same
+  // events, after the cards are up to date.
+  function tell(kind, msg) { document.dispatchEvent(new CustomEvent('board:' + kind, { detail: msg })); }
 
   // ---- the live connection ----
   let es = null, backoff = BACKOFF_MIN, retryTimer = 0, errors = 0;

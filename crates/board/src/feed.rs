@@ -18,10 +18,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use domain::projection::read;
-use store::changes::{self, Payload, CHANNEL};
+use store::changes::{self, Notice, CHANNEL};
 use store::listen::{ListenError, Subscriber};
 use store::{Access, PgPool};
 
+use crate::callcentre::load::{self, Named};
 use crate::hub::Hub;
 
 /// The longest a reload or a re-read may take: they read a few hundred
@@ -66,17 +67,18 @@ impl Subscriber for Feed {
         metrics::counter!("switchboard_board_notifications_total").increment(payloads.len() as u64);
         let mut exts = BTreeSet::new();
         let mut calls = BTreeSet::new();
+        let mut named = Named::default();
         let mut resync = false;
         for p in &payloads {
-            match changes::decode(p) {
-                Ok(Payload::Changes {
-                    extensions,
-                    calls: c,
-                }) => {
-                    exts.extend(extensions);
-                    calls.extend(c);
+            match changes::decode_notice(p) {
+                Ok(Notice::Changes(c)) => {
+                    exts.extend(c.extensions);
+                    calls.extend(c.calls);
+                    named.queues.extend(c.queues);
+                    named.agents.extend(c.agents);
+                    named.missed.extend(c.missed);
                 }
-                Ok(Payload::Resync) => resync = true,
+                Ok(Notice::Resync) => resync = true,
                 Err(e) => {
                     tracing::warn!(error = %e, "unreadable change notification; reloading everything");
                     resync = true;
@@ -86,7 +88,7 @@ impl Subscriber for Feed {
         if resync {
             reload(&self.pool, &self.hub).await
         } else {
-            apply(&self.pool, &self.hub, exts, calls).await
+            apply(&self.pool, &self.hub, exts, calls, named).await
         }
     }
 
@@ -101,7 +103,7 @@ impl Subscriber for Feed {
 /// Loads every card and the recent calls into the hub.
 async fn reload(pool: &PgPool, hub: &Hub) -> Result<(), FeedError> {
     let recent = hub_recent(hub);
-    let (cards, calls) = store::run(
+    let (cards, calls, cc) = store::run(
         pool,
         READ_WITHIN,
         "reloading the board",
@@ -109,10 +111,12 @@ async fn reload(pool: &PgPool, hub: &Hub) -> Result<(), FeedError> {
         async |c| {
             let cards = read::cards(c, None).await?;
             let calls = read::recent_calls(c, None, recent).await?;
-            Ok((cards, calls))
+            let cc = load::all(c).await?;
+            Ok((cards, calls, cc))
         },
     )
     .await?;
+    hub.set_callcentre(cc);
     hub.replace(cards, calls);
     Ok(())
 }
@@ -122,15 +126,17 @@ fn hub_recent(hub: &Hub) -> i64 {
 }
 
 /// Re-reads the changed extensions (and those with a leg in a changed
-/// call) and the changed calls, and applies them.
+/// call) and the changed calls, and applies them; then the queues, agents
+/// and missed calls `named` (and those the extensions touch: `load`).
 async fn apply(
     pool: &PgPool,
     hub: &Hub,
     exts: BTreeSet<(String, String)>,
     calls: BTreeSet<(String, String)>,
+    mut named: Named,
 ) -> Result<(), FeedError> {
     let calls: Vec<_> = calls.into_iter().collect();
-    let (cards, calls) = store::run(
+    let (cards, calls, cc) = store::run(
         pool,
         READ_WITHIN,
         "re-reading changes",
@@ -151,10 +157,13 @@ async fn apply(
             } else {
                 read::calls(c, &calls).await?
             };
-            Ok((cards, calls))
+            named.extensions = exts.into_iter().collect();
+            let cc = load::changed(c, named).await?;
+            Ok((cards, calls, cc))
         },
     )
     .await?;
     hub.apply(cards, calls);
+    hub.apply_callcentre(cc);
     Ok(())
 }

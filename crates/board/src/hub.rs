@@ -25,6 +25,8 @@ use domain::projection::read::{CallView, Card};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
+use crate::callcentre::state::{CallCentre, Part, Rows};
+
 /// `(source, extension number)`.
 type ExtKey = (String, String);
 /// `(source, call id)`.
@@ -54,6 +56,9 @@ struct Body<'a> {
     now: DateTime<Utc>,
     extensions: Vec<&'a Card>,
     calls: Vec<&'a CallView>,
+    /// Queues, agents and missed calls (issue 22), each only when any.
+    #[serde(flatten)]
+    cc: Part<'a>,
 }
 
 struct Inner {
@@ -65,6 +70,8 @@ struct Inner {
     /// Recent calls by id (the newest `recent` kept).
     calls: BTreeMap<i64, CallView>,
     call_ids: HashMap<CallKey, i64>,
+    /// Queues, agents and missed calls.
+    cc: CallCentre,
     /// The frames after `replay_base`, for resuming streams.
     replay: VecDeque<(u64, Frame)>,
     /// Streams whose last event is at or after this may resume.
@@ -96,6 +103,7 @@ impl Hub {
                 cards: BTreeMap::new(),
                 calls: BTreeMap::new(),
                 call_ids: HashMap::new(),
+                cc: CallCentre::default(),
                 replay: VecDeque::new(),
                 replay_base: 0,
                 snapshot: None,
@@ -195,8 +203,15 @@ impl Hub {
                 .iter()
                 .filter_map(|id| inner.calls.get(id))
                 .collect(),
+            cc: Part::default(),
         };
         let frame = frame(&self.epoch, inner.seq, "delta", &body);
+        self.publish(&mut inner, frame);
+    }
+
+    /// Keeps `frame` (the delta of `inner.seq`) for resuming streams, and
+    /// sends it to every stream.
+    fn publish(&self, inner: &mut Inner, frame: Frame) {
         let seq = inner.seq;
         inner.replay.push_back((seq, frame.clone()));
         while inner.replay.len() > self.replay_limit {
@@ -206,6 +221,38 @@ impl Hub {
         }
         let _ = self.tx.send(frame);
         metrics::counter!("switchboard_board_deltas_total").increment(1);
+    }
+
+    /// Sets the call centre's state without telling the streams: the
+    /// [`Hub::replace`] that follows (a reload) sends it in its snapshot.
+    pub fn set_callcentre(&self, rows: Rows) {
+        let mut inner = self.lock();
+        inner.cc = CallCentre::of(rows);
+        inner.snapshot = None;
+    }
+
+    /// Applies changed queues, agents and missed calls, and sends them to
+    /// every stream as a delta (without extensions or calls). Nothing is
+    /// sent when `rows` is empty.
+    pub fn apply_callcentre(&self, rows: Rows) {
+        if rows.is_empty() {
+            return;
+        }
+        let mut inner = self.lock();
+        if !inner.ready {
+            return;
+        }
+        inner.cc.apply(&rows);
+        inner.seq += 1;
+        inner.snapshot = None;
+        let body = Body {
+            now: Utc::now(),
+            extensions: Vec::new(),
+            calls: Vec::new(),
+            cc: CallCentre::part(&rows),
+        };
+        let frame = frame(&self.epoch, inner.seq, "delta", &body);
+        self.publish(&mut inner, frame);
     }
 
     /// Starts a stream for a browser whose last event id is `last_event_id`
@@ -261,6 +308,7 @@ impl Hub {
             now: Utc::now(),
             extensions: inner.cards.values().collect(),
             calls: inner.calls.values().rev().collect(),
+            cc: inner.cc.all(),
         };
         let f = frame(&self.epoch, inner.seq, "snapshot", &body);
         inner.snapshot = Some(f.clone());
@@ -441,6 +489,44 @@ mod tests {
         hub.replace(vec![card("1", "online")], vec![]);
         assert!(text(&sub.updates.try_recv().unwrap()).contains("event: snapshot"));
         assert_eq!(hub.subscribe(None).unwrap().first.len(), 1);
+    }
+
+    #[test]
+    fn call_centre_changes_are_deltas_and_in_the_next_snapshot() {
+        use domain::projection::read::MissedCallView;
+        let hub = Hub::new(10, 10, 10);
+        let missed = |count| MissedCallView {
+            source: "pbx".into(),
+            number: "+15555550101".into(),
+            missed_count: count,
+            first_at: None,
+            last_at: None,
+            last_call_id: None,
+            last_reason: None,
+            answered_at: None,
+            done_through: None,
+            done_at: None,
+            done_by: None,
+        };
+        let rows = |count| Rows {
+            missed: vec![missed(count)],
+            ..Rows::default()
+        };
+        hub.set_callcentre(rows(1));
+        hub.replace(vec![card("1", "online")], vec![]);
+        let mut sub = hub.subscribe(None).unwrap();
+        assert!(text(&sub.first[0]).contains("\"missed\":[{"));
+        hub.apply_callcentre(Rows::default());
+        assert!(sub.updates.try_recv().is_err(), "nothing to say");
+        hub.apply_callcentre(rows(0));
+        let f = sub.updates.try_recv().unwrap();
+        assert!(text(&f).contains("event: delta") && text(&f).contains("\"missed_count\":0"));
+        assert!(!text(&f).contains("\"queues\""));
+        let later = hub.subscribe(None).unwrap();
+        assert!(
+            !text(&later.first[0]).contains("\"missed\""),
+            "it left the list"
+        );
     }
 
     #[test]

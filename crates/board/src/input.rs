@@ -11,7 +11,10 @@
 //! ([`source`], [`call_ids`]), the session cookie and the bearer token in
 //! `auth` (with [`store::access`]'s shape checks), `Last-Event-ID` here
 //! ([`last_event_id`]). `Origin` and `Referer` are only compared, and asset
-//! names only matched.
+//! names only matched. The call centre's parameters (queues, extensions,
+//! numbers, dispositions, times, cursors, the body of "mark done") are
+//! checked with [`is_text`] and [`source`] in `callcentre::api` and
+//! `callcentre::history`.
 
 use actix_web::HttpRequest;
 

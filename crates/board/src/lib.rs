@@ -7,6 +7,7 @@
 
 mod actions;
 mod auth;
+mod callcentre;
 mod config;
 mod error;
 mod events;
@@ -146,7 +147,16 @@ pub fn serve(
             .route("/assets/{name}", web::get().to(routes::asset))
             .route("/api/me", web::get().to(routes::me))
             .route("/api/extensions", web::get().to(routes::api_extensions))
-            .route("/api/calls", web::get().to(routes::api_calls))
+            .route("/api/calls", web::get().to(callcentre::history::api_calls))
+            .route("/api/queues", web::get().to(callcentre::api::queues))
+            .route("/api/agents", web::get().to(callcentre::api::agents))
+            .route("/api/missed-calls", web::get().to(callcentre::api::missed))
+            .route(
+                "/api/missed-calls/done",
+                web::post().to(callcentre::api::mark_done),
+            )
+            .route("/history", web::get().to(callcentre::pages::history))
+            .route("/wallboard", web::get().to(callcentre::pages::wallboard))
             .route(
                 "/api/calls/{source}/{call_id}/hangup",
                 web::post().to(routes::hangup),

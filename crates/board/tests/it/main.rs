@@ -7,6 +7,11 @@
 mod actions;
 mod bad_input;
 mod browser;
+mod callcentre_api;
+mod callcentre_browser;
+mod callcentre_history;
+mod callcentre_screens;
+mod cc;
 mod fake_pbx;
 mod helpers;
 mod http;

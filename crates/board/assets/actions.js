@@ -107,7 +107,7 @@
   }
   async function loadAgents() {
     if (![...caps.values()].some((c) => c.actions.pause && c.actions.pause.available)) return;
-    const v = await getJson('/api/agent-queues');
+    const v = await getJson('/api/agents');
     if (!Array.isArray(v)) return;
     agents.clear();
     for (const a of v) agents.set(key(a.source, a.agent), a.queues || []);

@@ -4,9 +4,9 @@
 //!   with `{"leg_id", ...}`;
 //! - `POST /api/extensions/{source}/{number}/{presence|pause|resume}`;
 //! - `GET /api/capabilities`: what the logged-in user may do on each
-//!   source, and why not;
-//! - `GET /api/agent-queues`: each agent's queues and state there (what
-//!   the pause control offers).
+//!   source, and why not.
+//!
+//! (The pause control reads the agents' queues from `GET /api/agents`.)
 //!
 //! Every action route checks the origin, the session and the body (400),
 //! then the role (403, audited), then runs the action in its own task (it
@@ -54,7 +54,6 @@ pub fn register(cfg: &mut web::ServiceConfig) {
         );
     }
     cfg.route("/api/capabilities", web::get().to(capabilities_of));
-    cfg.route("/api/agent-queues", web::get().to(agent_queues));
 }
 
 #[derive(Deserialize)]
@@ -278,28 +277,6 @@ async fn capabilities_of(req: HttpRequest, state: Data) -> Result<HttpResponse, 
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({ "role": s.role.as_str(), "sources": out })))
-}
-
-/// `GET /api/agent-queues`: `[{"source", "agent", "queues": [{"queue",
-/// "state", "reason"}]}]`, every agent the sources reported.
-async fn agent_queues(req: HttpRequest, state: Data) -> Result<HttpResponse, BoardError> {
-    auth::require_session(&req, &state).await?;
-    let mut conn = state.conn().await?;
-    let agents = domain::projection::read::agents(&mut conn, None, None).await?;
-    let out: Vec<Value> = agents
-        .into_iter()
-        .map(|a| {
-            let queues: Vec<Value> = a
-                .queues
-                .iter()
-                .map(|q| json!({"queue": q.queue, "state": q.state.as_str(), "reason": q.reason}))
-                .collect();
-            json!({"source": a.source, "agent": a.agent, "queues": queues})
-        })
-        .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(out))
 }
 
 #[cfg(test)]

@@ -126,8 +126,9 @@ fn hub_recent(hub: &Hub) -> i64 {
 }
 
 /// Re-reads the changed extensions (and those with a leg in a changed
-/// call) and the changed calls, and applies them; then the queues, agents
-/// and missed calls `named` (and those the extensions touch: `load`).
+/// call) and the changed calls, and applies them (the cards go out first);
+/// then the queues, agents and missed calls `named`, and the agents among
+/// the changed extensions with their queues (`load`).
 async fn apply(
     pool: &PgPool,
     hub: &Hub,
@@ -136,7 +137,7 @@ async fn apply(
     mut named: Named,
 ) -> Result<(), FeedError> {
     let calls: Vec<_> = calls.into_iter().collect();
-    let (cards, calls, cc) = store::run(
+    let (cards, calls, exts) = store::run(
         pool,
         READ_WITHIN,
         "re-reading changes",
@@ -146,24 +147,36 @@ async fn apply(
             if !calls.is_empty() {
                 exts.extend(read::extensions_of_calls(c, &calls).await?);
             }
-            let exts: Vec<_> = exts.into_iter().collect();
-            let cards = if exts.is_empty() {
+            let keys: Vec<_> = exts.iter().cloned().collect();
+            let cards = if keys.is_empty() {
                 Vec::new()
             } else {
-                read::cards(c, Some(&exts)).await?
+                read::cards(c, Some(&keys)).await?
             };
             let calls = if calls.is_empty() {
                 Vec::new()
             } else {
                 read::calls(c, &calls).await?
             };
-            named.extensions = exts.into_iter().collect();
-            let cc = load::changed(c, named).await?;
-            Ok((cards, calls, cc))
+            Ok((cards, calls, exts))
         },
     )
     .await?;
     hub.apply(cards, calls);
+    // Only an extension the board knows as an agent can change an agent (a
+    // new agent is named in `a` when its status is first reported).
+    named.extensions = hub.agents_among(&exts);
+    if named.is_empty() {
+        return Ok(());
+    }
+    let cc = store::run(
+        pool,
+        READ_WITHIN,
+        "re-reading queues and agents",
+        Access::Read,
+        async |c| Ok(load::changed(c, named).await?),
+    )
+    .await?;
     hub.apply_callcentre(cc);
     Ok(())
 }

@@ -16,7 +16,7 @@
 //! reports the lag): the browser reconnects and resumes or resyncs, and
 //! the server's memory stays bounded whatever the browser does.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 
 use actix_web::web::Bytes;
@@ -229,6 +229,12 @@ impl Hub {
         let mut inner = self.lock();
         inner.cc = CallCentre::of(rows);
         inner.snapshot = None;
+    }
+
+    /// The keys among `keys` (`(source, extension)`) of agents the board
+    /// shows.
+    pub fn agents_among(&self, keys: &BTreeSet<ExtKey>) -> BTreeSet<ExtKey> {
+        self.lock().cc.agents_among(keys)
     }
 
     /// Applies changed queues, agents and missed calls, and sends them to

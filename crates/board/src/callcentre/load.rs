@@ -37,6 +37,15 @@ pub struct Named {
     pub missed: BTreeSet<Key>,
 }
 
+impl Named {
+    pub fn is_empty(&self) -> bool {
+        self.extensions.is_empty()
+            && self.queues.is_empty()
+            && self.agents.is_empty()
+            && self.missed.is_empty()
+    }
+}
+
 /// The rows `named` names (agents of changed extensions, queues of changed
 /// agents included); unknown keys are left out.
 pub async fn changed(

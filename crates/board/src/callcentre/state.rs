@@ -4,7 +4,7 @@
 //! entry whose count fell to 0 has left the list (it is sent once, with its
 //! 0, so that pages remove it).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use domain::projection::read::{AgentView, MissedCallView, QueueView};
 use serde::Serialize;
@@ -72,6 +72,14 @@ impl CallCentre {
                 self.missed.remove(&k);
             }
         }
+    }
+
+    /// The keys among `keys` that are agents'.
+    pub fn agents_among(&self, keys: &BTreeSet<Key>) -> BTreeSet<Key> {
+        keys.iter()
+            .filter(|k| self.agents.contains_key(*k))
+            .cloned()
+            .collect()
     }
 
     /// Everything, for a snapshot.

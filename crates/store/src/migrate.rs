@@ -10,6 +10,11 @@ use crate::Error;
 /// The project's migrations, compiled into the binaries.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
+/// A digest of the migration files this library was compiled with (build.rs):
+/// reading it here makes a changed migration recompile the library, so the
+/// embedded migrations are never older than the files.
+pub const MIGRATIONS_DIGEST: &str = env!("SWITCHBOARD_MIGRATIONS_DIGEST");
+
 /// Advisory lock key held while migrating, so that concurrent `migrate`
 /// runs (a Job and a developer, two test processes) apply each migration once.
 const MIGRATION_LOCK: i64 = 0x5357_4254_4d49_4752; // "SWBTMIGR"

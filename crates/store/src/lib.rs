@@ -41,7 +41,7 @@ pub use dial::{
     CONNECT_TIMEOUT, KEEPALIVES_IDLE, KEEPALIVES_INTERVAL, KEEPALIVES_RETRIES, TCP_USER_TIMEOUT,
 };
 pub use error::Error;
-pub use migrate::{migrate, missing_migrations, MIGRATIONS};
+pub use migrate::{migrate, missing_migrations, MIGRATIONS, MIGRATIONS_DIGEST};
 pub use ping::{ping, probe_write, writable, PingError};
 pub use pool::{
     connect, pool, pool_to, pool_with, Deadlines, PgPool, PoolConfig, Upstream, ANSWER_MARGIN,

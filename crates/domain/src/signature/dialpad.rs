@@ -173,11 +173,20 @@ pub fn dialpad_claims(body: &[u8]) -> Result<Cow<'_, [u8]>, SignatureError> {
     if is_plain_json(body) {
         return Ok(Cow::Borrowed(body));
     }
-    let payload = body
-        .trim_ascii()
-        .split(|b| *b == b'.')
-        .nth(1)
-        .ok_or(SignatureError::Malformed("JWT must have three parts"))?;
+    // Between the first dot and the last, found from either end (the
+    // header and the signature are short; the payload is not scanned).
+    let token = body.trim_ascii();
+    let start = token
+        .iter()
+        .position(|b| *b == b'.')
+        .ok_or(SignatureError::Malformed("JWT must have three parts"))?
+        + 1;
+    let end = token
+        .iter()
+        .rposition(|b| *b == b'.')
+        .filter(|end| *end >= start)
+        .unwrap_or(token.len());
+    let payload = &token[start..end];
     URL_SAFE_NO_PAD
         .decode(payload)
         .map(Cow::Owned)

@@ -122,7 +122,8 @@ fn hub_recent(hub: &Hub) -> i64 {
 }
 
 /// Re-reads the changed extensions (and those with a leg in a changed
-/// call) and the changed calls, and applies them.
+/// call: one query, [`read::changed_cards`]) and the changed calls, and
+/// applies them.
 async fn apply(
     pool: &PgPool,
     hub: &Hub,
@@ -136,15 +137,11 @@ async fn apply(
         "re-reading changes",
         Access::Read,
         async |c| {
-            let mut exts = exts;
-            if !calls.is_empty() {
-                exts.extend(read::extensions_of_calls(c, &calls).await?);
-            }
             let exts: Vec<_> = exts.into_iter().collect();
-            let cards = if exts.is_empty() {
+            let cards = if exts.is_empty() && calls.is_empty() {
                 Vec::new()
             } else {
-                read::cards(c, Some(&exts)).await?
+                read::changed_cards(c, &exts, &calls).await?
             };
             let calls = if calls.is_empty() {
                 Vec::new()

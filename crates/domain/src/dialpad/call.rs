@@ -21,7 +21,7 @@ struct RecordingDetail<'a> {
 }
 
 #[derive(Deserialize)]
-struct CallEvent<'a> {
+pub(super) struct CallEvent<'a> {
     #[serde(borrow)]
     call_id: Scalar<'a>,
     #[serde(default, borrow)]
@@ -141,7 +141,18 @@ fn recording_of(ev: &CallEvent<'_>) -> Option<String> {
 /// call's end when this is its master leg ending, and the call centre it
 /// queues in when it is a call centre's leg. Errors on an empty `call_id`.
 pub(super) fn call_event(claims: &[u8], env: Envelope) -> Result<Parsed, ParseError> {
-    let ev: CallEvent<'_> = read(claims, "call event")?;
+    call_event_of(read(claims, "call event")?, env)
+}
+
+/// The claims read as a well-formed call event (`call_id` and `state`
+/// there, every field of the right type), in one pass; `None` otherwise
+/// (the caller then sorts them by their keys).
+pub(super) fn as_call_event(claims: &[u8]) -> Option<CallEvent<'_>> {
+    serde_json::from_slice(claims).ok()
+}
+
+/// [`call_event`] of claims already read.
+pub(super) fn call_event_of(ev: CallEvent<'_>, env: Envelope) -> Result<Parsed, ParseError> {
     let (leg_id, call_id) = ids_of(&ev)?;
     let mut u = call_details(&ev, call_id, env);
     let mut notes = Vec::new();

@@ -8,6 +8,7 @@
 # shutdown cancel out. The second run's profile stays in
 # .data/callgrind/cg.out for `callgrind_annotate --inclusive=yes`.
 #   bench/ingest-callgrind.sh            (N1=500 N2=2500)
+#   BENCH_BIN=DIR bench/ingest-callgrind.sh   (the binaries in DIR, unbuilt)
 # Needs valgrind (Debian: apt-get install valgrind) and PostgreSQL as for
 # `just test`.
 set -euo pipefail
@@ -18,9 +19,13 @@ source scripts/db-env.sh
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
 N1="${N1:-500}"; N2="${N2:-2500}"
 DIR="$ROOT/.data/callgrind"; mkdir -p "$DIR"
-cargo build --quiet --release -p switchboard-ingest -p switchboard-worker
-cargo build --quiet -p switchboard-traffic
-B="${CARGO_TARGET_DIR:-$ROOT/target}/release"; T="${CARGO_TARGET_DIR:-$ROOT/target}/debug/traffic"
+# BENCH_BIN=DIR: measure the binaries in DIR as they are (ingest, worker,
+# traffic; e.g. a copy of an earlier build, for a before/after), unbuilt.
+if [ -n "${BENCH_BIN:-}" ]; then B="$BENCH_BIN"; T="$BENCH_BIN/traffic"; else
+  cargo build --quiet --release -p switchboard-ingest -p switchboard-worker
+  cargo build --quiet -p switchboard-traffic
+  B="${CARGO_TARGET_DIR:-$ROOT/target}/release"; T="${CARGO_TARGET_DIR:-$ROOT/target}/debug/traffic"
+fi
 SECRET=callgrind-yeastar-secret-0123456789
 echo "$SECRET" >"$DIR/pbx.secret"
 export SWITCHBOARD_SECRETS_KEY="${SWITCHBOARD_SECRETS_KEY:-$(head -c 32 /dev/zero | base64)}"

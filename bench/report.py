@@ -8,10 +8,16 @@ and prints the markdown table.
 Files read from TMP_DIR:
   pg-ceiling.txt, graphile.txt  the anchors' `name: value` lines (empty when
                                 the anchors were skipped)
+  graphile-1.txt                graphile-worker batched in one process (like
+                                for like with one worker process)
+  http-limit-wrk.json           wrk's summary against `traffic http-limit`
+                                (the same bodies and HMAC, no database): the
+                                physical HTTP limit ingest is a fraction of
   ingest.json                   traffic generator summary of the ingest run
   group_commit.txt              switchboard_ingest_group_commit_size_{sum,count}
   drain-1.txt                   `events|seconds` of the drain by 1 worker (as shipped)
   drain-p1.txt, drain-p2.txt    the same by 1 and 2 workers of one claim loop each
+  drain-n2.txt                  the same by 2 workers as shipped (2 claim loops each)
   events-per-call.txt           `provider|events|calls` of the drained events
   e2e.txt                       `p50|p99|max|count` of accepted -> applied, ms
   ingest-wrk.json               wrk's summary (bench/wrk/ingest.lua) of the
@@ -35,6 +41,8 @@ Files read from TMP_DIR:
   cc-board_peak.txt, cc-board-metrics.txt  the same of the board of a call
                                 centre (section 6b)
   cc-seed.txt                   `extensions|queues|agents|waiting` it was seeded with
+  board-1000*                   the same five board files for the run with
+                                1,000 streams (board-1000.json, ...)
   login-flood.json              bench/login-flood.py: failed logins, the board's
                                 resident memory before / peak / after (KiB)
   history-calls.txt             calls the history section searched
@@ -82,16 +90,21 @@ def ratio(a, b):
 # a value that could not be measured (anchors skipped) is null and not met.
 TARGETS = [
     ("ingest_vs_single_row_ceiling", "ingest (external generator, wrk) >= 1.5x the single-row insert ceiling", 1.5, lambda v, t: v >= t),
+    ("ingest_vs_http_limit", "ingest (wrk) >= 0.5x the physical HTTP limit (the same bodies and HMAC, no database)", 0.5, lambda v, t: v >= t),
     ("ingest_p99_ms", "ingest (external generator, wrk) p99 < 20 ms", 20, lambda v, t: v < t),
-    ("one_worker_vs_graphile_batched", "1 worker >= graphile-worker batched no-op jobs", 1.0, lambda v, t: v >= t),
+    ("one_worker_vs_graphile_batched", "1 worker >= graphile-worker batched no-op jobs (2 processes)", 1.0, lambda v, t: v >= t),
+    ("one_worker_vs_claim_complete_ceiling", "1 worker >= 0.9x PostgreSQL's own claim+complete ceiling", 0.9, lambda v, t: v >= t),
+    ("two_processes_vs_graphile_batched", "2 worker processes (as shipped) >= 1.3x graphile-worker batched in 2 processes", 1.3, lambda v, t: v >= t),
     ("two_workers_vs_one", "2 workers >= 1.6x 1 worker", 1.6, lambda v, t: v >= t),
-    ("e2e_p99_ms", "end-to-end p99 < 50 ms at 1,000/s", 50, lambda v, t: v < t),
+    ("e2e_p99_ms", "end-to-end p99 < 20 ms at 1,000/s", 20, lambda v, t: v < t),
     ("queue_dead_tuples_share", "queue dead tuples < 10% of the steady run's events (max sampled / events)", 0.10, lambda v, t: v < t),
     ("prune_1m_seconds", "pruning 1,000,000 processed events < 1 s", 1.0, lambda v, t: v < t),
     ("peak_rss_mib", "ingest and worker < 64 MiB resident (largest shown)", 64, lambda v, t: v < t),
-    ("board_sse_p99_ms", "board: webhook 200 -> SSE delta p99 < 100 ms (500 streams, 1,000/s; a lost delivery counts as late)", 100, lambda v, t: v < t),
+    ("board_sse_p99_ms", "board: webhook 200 -> SSE delta p99 < 50 ms (500 streams, 1,000/s; a lost delivery counts as late)", 50, lambda v, t: v < t),
     ("board_peak_mib", "board peak resident < 64 MiB with 500 streams", 64, lambda v, t: v < t),
     ("board_callcentre_sse_p99_ms", "board of a call centre (1,000 extensions, 100 queues): webhook 200 -> SSE delta p99 < 100 ms", 100, lambda v, t: v < t),
+    ("board_1000_streams_p99_ms", "board: webhook 200 -> SSE delta p99 < 100 ms with 1,000 streams (1,000/s; lost counts as late)", 100, lambda v, t: v < t),
+    ("board_1000_streams_peak_mib", "board peak resident < 64 MiB with 1,000 streams", 64, lambda v, t: v < t),
     ("login_flood_growth_mib", "board: 200 failed logins, 40 at a time, grow resident memory < 124 MiB (4 checks x 19 MiB + 48)", 124, lambda v, t: v < t),
     ("history_p99_ms", "history search p99 < 200 ms over 10,000,000 calls", 200, lambda v, t: v < t),
 ]
@@ -118,10 +131,11 @@ def login_section(tmp):
             "growth_mib": mib("peak_kib") - mib("before_kib")}
 
 
-def board_section(tmp, prefix=""):
-    """The live board's figures (of the files named with `prefix`: `cc-`
-    for the call centre's), or None when the section did not run."""
-    p = lambda name: os.path.join(tmp, prefix + name)
+def board_section(tmp, prefix="", sfx=""):
+    """The live board's figures, or None when the section did not run.
+    A run's files are named with `prefix` (`cc-` for the call centre's:
+    cc-board.json, ...) and `sfx` ("-1000": board-1000.json, ...)."""
+    p = lambda name: os.path.join(tmp, prefix + name.replace("board", "board" + sfx, 1))
     if not os.path.exists(p("board.json")):
         return None
     w = json.loads(read(p("board.json")))
@@ -232,15 +246,23 @@ def kv_metrics(path):
 def build(tmp, batch):
     p = lambda name: os.path.join(tmp, name)
     has = lambda name: os.path.exists(p(name))
-    ceil, peer = kv(p("pg-ceiling.txt")), kv(p("graphile.txt"))
+    ceil, peer, peer1 = kv(p("pg-ceiling.txt")), kv(p("graphile.txt")), kv(p("graphile-1.txt"))
     single, batched = ceil.get("insert_1_per_tx_rows_per_s"), ceil.get("insert_batched_rows_per_s")
     claim, gbat = ceil.get("claim_complete_rows_per_s"), peer.get("graphile_batched_jobs_per_s")
     res = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "host": platform.node(), "cpus": os.cpu_count(),
-        "anchors": {"pg_ceiling": ceil, "graphile": peer},
+        "anchors": {"pg_ceiling": ceil, "graphile": peer, "graphile_1_process": peer1, "http_limit": None},
         "ingest": None, "ingest_external": None, "worker": None, "end_to_end": None, "peak_rss": None,
-        "prune": None, "pgbouncer": None, "board": None, "board_callcentre": None, "login_flood": None, "history": None,
+        "prune": None, "pgbouncer": None, "board": None, "board_1000": None, "board_callcentre": None,
+        "login_flood": None, "history": None,
     }
+    http_limit = None
+    if has("http-limit-wrk.json") and read(p("http-limit-wrk.json")).strip():
+        hl = json.loads(read(p("http-limit-wrk.json")).strip().splitlines()[-1])
+        errors = sum(hl[k] for k in ("errors_connect", "errors_read", "errors_write", "errors_status", "errors_timeout"))
+        http_limit = (hl["requests"] - errors) / hl["seconds"]
+        res["anchors"]["http_limit"] = {"generator": "wrk -t1 -c64", "accepted_per_s": http_limit, "errors": errors,
+                                        "p50_ms": hl["p50_ms"], "p99_ms": hl["p99_ms"]}
     if has("ingest.json"):
         ing = json.loads(read(p("ingest.json")))
         gc = kv(p("group_commit.txt"))
@@ -261,7 +283,8 @@ def build(tmp, batch):
                                   "wrapped": wrk.get("wrapped", 0), "p50_ms": wrk["p50_ms"], "p90_ms": wrk["p90_ms"],
                                   "p99_ms": wrk["p99_ms"], "max_ms": wrk["max_ms"],
                                   "vs_single_row_ceiling": ratio(ok_per_s, single),
-                                  "vs_batched_ceiling": ratio(ok_per_s, batched)}
+                                  "vs_batched_ceiling": ratio(ok_per_s, batched),
+                                  "vs_http_limit": ratio(ok_per_s, http_limit)}
     if has("prune.txt"):
         pr = kv(p("prune.txt"))
         res["prune"] = {"events": int(pr.get("events", 0)), "partition_seconds": pr.get("partition_seconds"),
@@ -279,7 +302,9 @@ def build(tmp, batch):
             res["pgbouncer"]["drain_events"] = int(n)
     if has("drain-1.txt") and has("drain-p1.txt") and has("drain-p2.txt"):
         drain = {}
-        for w in ("1", "p1", "p2"):
+        for w in ("1", "p1", "p2", "n2"):
+            if not has(f"drain-{w}.txt"):
+                continue
             n, secs = read(p(f"drain-{w}.txt")).strip().split("|")
             drain[w] = {"events": int(n), "seconds": float(secs), "events_per_s": int(n) / float(secs)}
         per_call = {}
@@ -292,6 +317,15 @@ def build(tmp, batch):
                          "one_vs_claim_complete_ceiling": ratio(drain["1"]["events_per_s"], claim),
                          "one_vs_graphile_batched": ratio(drain["1"]["events_per_s"], gbat),
                          "two_vs_graphile_batched": ratio(drain["p2"]["events_per_s"], gbat),
+                         # Like for like: N processes as shipped against
+                         # graphile-worker batched in N processes.
+                         "like_for_like": {
+                             "1": {"worker_events_per_s": drain["1"]["events_per_s"],
+                                   "graphile_jobs_per_s": peer1.get("graphile_batched_jobs_per_s"),
+                                   "ratio": ratio(drain["1"]["events_per_s"], peer1.get("graphile_batched_jobs_per_s"))},
+                             "2": {"worker_events_per_s": drain.get("n2", {}).get("events_per_s"),
+                                   "graphile_jobs_per_s": gbat,
+                                   "ratio": ratio(drain.get("n2", {}).get("events_per_s"), gbat)}},
                          "two_vs_one": ratio(drain["p2"]["events_per_s"], drain["p1"]["events_per_s"])}
     if has("e2e.txt"):
         p50, p99, mx, n = read(p("e2e.txt")).strip().split("|")
@@ -305,6 +339,7 @@ def build(tmp, batch):
         res["peak_rss"] = {"ingest_mib": peaks["ingest"] / 1024, "worker_mib": peaks["worker"] / 1024}
     res["board"] = board_section(tmp)
     res["board_callcentre"] = callcentre_section(tmp)
+    res["board_1000"] = board_section(tmp, sfx="-1000")
     res["login_flood"] = login_section(tmp)
     res["history"] = history_section(tmp)
 
@@ -312,8 +347,11 @@ def build(tmp, batch):
     ext, prune = res["ingest_external"], res["prune"]
     measured = {
         "ingest_vs_single_row_ceiling": ext and ext["vs_single_row_ceiling"],
+        "ingest_vs_http_limit": ext and ext["vs_http_limit"],
         "ingest_p99_ms": ext and ext["p99_ms"],
         "one_worker_vs_graphile_batched": wk and wk["one_vs_graphile_batched"],
+        "one_worker_vs_claim_complete_ceiling": wk and wk["one_vs_claim_complete_ceiling"],
+        "two_processes_vs_graphile_batched": wk and wk["like_for_like"]["2"]["ratio"],
         "two_workers_vs_one": wk and wk["two_vs_one"],
         "e2e_p99_ms": e2e and e2e["p99_ms"],
         "queue_dead_tuples_share": e2e and e2e["events"] and round(e2e["queue_dead_tuples_max"] / e2e["events"], 4),
@@ -331,6 +369,8 @@ def build(tmp, batch):
         "board_callcentre_sse_p99_ms": (res["board_callcentre"]["p99_counting_lost_ms"]
                                         if res["board_callcentre"] and res["board_callcentre"]["extensions"] >= 1000
                                         and res["board_callcentre"]["queues"] >= 100 else None),
+        "board_1000_streams_p99_ms": res["board_1000"] and res["board_1000"]["p99_counting_lost_ms"],
+        "board_1000_streams_peak_mib": res["board_1000"] and res["board_1000"]["peak_mib"],
         # Only a flood of at least 200 logins, 40 at a time, says anything.
         "login_flood_growth_mib": (res["login_flood"]["growth_mib"]
                                    if res["login_flood"] and res["login_flood"]["logins"] >= 200
@@ -345,6 +385,30 @@ def build(tmp, batch):
         v = measured[name]
         res["targets"][name] = {"met": v is not None and bool(ok(v, target)), "value": v, "target": target}
     return res
+
+
+def board_rows(board, cpus):
+    """The table rows of one board run."""
+    f = lambda x, d=0: "-" if x is None else f"{x:,.{d}f}"
+    md = []
+    st = board["stages"]
+    stage = lambda k: f"{f(st[k]['p50_ms'], 1)} / {f(st[k]['p99_ms'], 1)}"
+    md += [
+        f"| board, {board['clients']:,} SSE streams at {board['events_per_second']:,.0f} events/s: webhook 200 -> SSE delta p50 / p99 / max (ms) | {f(board['p50_ms'], 1)} / {f(board['p99_ms'], 1)} / {f(board['max_ms'], 1)} | | |",
+        f"| board: probes delivered to every stream; (probe, stream) pairs received | {board['probes_received_by_all']:,} of {board['probes_acknowledged']:,}; {board['pairs_received']:,} of {board['pairs_expected']:,} | | |",
+        f"| board: 200 -> the last stream has it, p50 / p99 (ms) | {f(board['all_streams_p50_ms'], 1)} / {f(board['all_streams_p99_ms'], 1)} | | |",
+        f"| board stages p50 / p99 (ms): 200 -> applied / applied -> first stream / first -> last stream | {stage('200_to_applied')} / {stage('applied_to_first_stream')} / {stage('first_to_last_stream')} | | |",
+        f"| board: deltas per stream per s, mean delta size (bytes), sent to all streams (MiB/s) | {f(board['deltas_per_stream_per_s'], 1)}, {f(board['mean_delta_bytes'])}, {f(board['stream_mib_per_s'], 1)} | | |",
+        f"| board resident memory with every stream open / peak (MiB) | {f(board['rss_connected_mib'], 1)} / {f(board['peak_mib'], 1)} | | |",
+        f"| board CPU under load, s of {f(board['seconds'], 1)} s (share of one core); the measuring process's (streams, load, probes); the machine's busy cores | {f(board['cpu_seconds_load'], 1)} ({f((board['cpu_core_share_load'] or 0) * 100)}%); {f(board['watcher_cpu_seconds_load'], 1)}; {f(board['machine_busy_cores_load'], 2)} of {cpus} | | |",
+    ]
+    m = board["metrics"]
+    if m:
+        dropped = sum(v for k, v in m.items() if k.startswith("switchboard_board_streams_dropped_total"))
+        md.append(f"| board: change notifications read / deltas sent / streams dropped / feed failures | "
+                  f"{f(m.get('switchboard_board_notifications_total'))} / {f(m.get('switchboard_board_deltas_total'))} / "
+                  f"{f(dropped)} / {f(m.get('switchboard_board_feed_failures_total', 0))} | | |")
+    return md
 
 
 def markdown(res):
@@ -371,6 +435,7 @@ def markdown(res):
         md += [
             f"| ingest from wrk (1 thread, 64 connections, pre-signed), accepted/s | {f(ext['accepted_per_s'])} | single-row insert ceiling {f(single)} | {f(ext['vs_single_row_ceiling'], 2)} |",
             f"| | | batched insert ceiling {f(batched)} | {f(ext['vs_batched_ceiling'], 2)} |",
+            f"| | | the HTTP limit (traffic http-limit: the same bodies and HMAC, no database) {f((res['anchors']['http_limit'] or {}).get('accepted_per_s'))} | {f(ext['vs_http_limit'], 2)} |",
             f"| ingest from wrk: latency p50 / p90 / p99 / max (ms); errors; stored | {f(ext['p50_ms'], 1)} / {f(ext['p90_ms'], 1)} / {f(ext['p99_ms'], 1)} / {f(ext['max_ms'], 1)}; {ext['errors']:,}; {f(ext['stored'])} of {ext['requests']:,} | | |",
         ]
     if wk:
@@ -381,6 +446,11 @@ def markdown(res):
             f"| | | graphile-worker unbatched {f(gunb)} | {f(ratio(drain['1']['events_per_s'], gunb), 2)} |",
             f"| worker drain, 1 process of 1 claim loop / 2 such processes, events/s | {f(drain['p1']['events_per_s'])} / {f(drain['p2']['events_per_s'])} | graphile-worker batched {f(gbat)} | {f(wk['two_vs_graphile_batched'], 2)} |",
             f"| 2 workers / 1 worker (1 claim loop each) | {f(wk['two_vs_one'], 2)} | | |",
+        ]
+        lfl = wk["like_for_like"]
+        md += [
+            f"| like for like, {n} worker process(es) as shipped / graphile-worker batched in {n} process(es), events/s | {f(lfl[n]['worker_events_per_s'])} | {f(lfl[n]['graphile_jobs_per_s'])} | {f(lfl[n]['ratio'], 2)} |"
+            for n in ("1", "2")
         ]
         if wk.get("events_per_call"):
             md.append("| events per call (realistic scenarios, status events included) | "
@@ -406,24 +476,9 @@ def markdown(res):
                       f"{f(prune['probe_inserts'])}; {f(prune['probe_p99_ms'], 1)} / {f(prune['probe_worst_ms'], 1)} | | |")
     if rss:
         md.append(f"| peak resident memory, ingest / worker (MiB) | {f(rss['ingest_mib'], 1)} / {f(rss['worker_mib'], 1)} | | |")
-    if board:
-        st = board["stages"]
-        stage = lambda k: f"{f(st[k]['p50_ms'], 1)} / {f(st[k]['p99_ms'], 1)}"
-        md += [
-            f"| board, {board['clients']:,} SSE streams at {board['events_per_second']:,.0f} events/s: webhook 200 -> SSE delta p50 / p99 / max (ms) | {f(board['p50_ms'], 1)} / {f(board['p99_ms'], 1)} / {f(board['max_ms'], 1)} | | |",
-            f"| board: probes delivered to every stream; (probe, stream) pairs received | {board['probes_received_by_all']:,} of {board['probes_acknowledged']:,}; {board['pairs_received']:,} of {board['pairs_expected']:,} | | |",
-            f"| board: 200 -> the last stream has it, p50 / p99 (ms) | {f(board['all_streams_p50_ms'], 1)} / {f(board['all_streams_p99_ms'], 1)} | | |",
-            f"| board stages p50 / p99 (ms): 200 -> applied / applied -> first stream / first -> last stream | {stage('200_to_applied')} / {stage('applied_to_first_stream')} / {stage('first_to_last_stream')} | | |",
-            f"| board: deltas per stream per s, mean delta size (bytes), sent to all streams (MiB/s) | {f(board['deltas_per_stream_per_s'], 1)}, {f(board['mean_delta_bytes'])}, {f(board['stream_mib_per_s'], 1)} | | |",
-            f"| board resident memory with every stream open / peak (MiB) | {f(board['rss_connected_mib'], 1)} / {f(board['peak_mib'], 1)} | | |",
-            f"| board CPU under load, s of {f(board['seconds'], 1)} s (share of one core); the measuring process's (streams, load, probes); the machine's busy cores | {f(board['cpu_seconds_load'], 1)} ({f((board['cpu_core_share_load'] or 0) * 100)}%); {f(board['watcher_cpu_seconds_load'], 1)}; {f(board['machine_busy_cores_load'], 2)} of {res['cpus']} | | |",
-        ]
-        m = board["metrics"]
-        if m:
-            dropped = sum(v for k, v in m.items() if k.startswith("switchboard_board_streams_dropped_total"))
-            md.append(f"| board: change notifications read / deltas sent / streams dropped / feed failures | "
-                      f"{f(m.get('switchboard_board_notifications_total'))} / {f(m.get('switchboard_board_deltas_total'))} / "
-                      f"{f(dropped)} / {f(m.get('switchboard_board_feed_failures_total', 0))} | | |")
+    for b in (board, res.get("board_1000")):
+        if b:
+            md += board_rows(b, res["cpus"])
     lf = res.get("login_flood")
     if lf:
         answers = ", ".join(f"{n:,} x {s}" for s, n in sorted(lf["statuses"].items()))

@@ -17,6 +17,7 @@
 #                        the board section: event streams, events/s, seconds
 #   BENCH_CC_EXTENSIONS=1000, BENCH_CC_QUEUES=100, BENCH_CC_CLIENTS=100, BENCH_CC_RATE=200
 #                        the board_callcentre section: its call centre and load
+#   BENCH_BOARD_CLIENTS_LARGE=1000  the board section's second run (streams)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -29,6 +30,7 @@ PRUNE_EVENTS="${BENCH_PRUNE_EVENTS:-1000000}"
 HISTORY_CALLS="${BENCH_HISTORY_CALLS:-10000000}"
 WRK_SECONDS="${BENCH_WRK_SECONDS:-10}"
 BOARD_CLIENTS="${BENCH_BOARD_CLIENTS:-500}"
+BOARD_CLIENTS_LARGE="${BENCH_BOARD_CLIENTS_LARGE:-1000}"
 BOARD_RATE="${BENCH_BOARD_RATE:-1000}"
 if [ "${BENCH_QUICK:-0}" = 1 ]; then BOARD_SECONDS="${BENCH_BOARD_SECONDS:-12}"; else BOARD_SECONDS="${BENCH_BOARD_SECONDS:-30}"; fi
 OUT="$ROOT/bench/results"
@@ -89,8 +91,11 @@ if [ "${BENCH_SKIP_ANCHORS:-0}" != 1 ] && want anchors; then
   DATABASE_URL="$ADMIN" bash bench/pg-ceiling.sh >"$TMP/pg-ceiling.txt"
   log "anchor: peer-graphile-worker.sh (graphile-worker no-op jobs, ~30 s)"
   DATABASE_URL="$ADMIN" bash bench/peer-graphile-worker.sh >"$TMP/graphile.txt"
+  # Like for like with one worker process: graphile-worker in one process.
+  log "anchor: peer-graphile-worker.sh, one process, batched (~15 s)"
+  DATABASE_URL="$ADMIN" WORKERS=1 ROWS=batched bash bench/peer-graphile-worker.sh >"$TMP/graphile-1.txt"
 else
-  : >"$TMP/pg-ceiling.txt"; : >"$TMP/graphile.txt"
+  : >"$TMP/pg-ceiling.txt"; : >"$TMP/graphile.txt"; : >"$TMP/graphile-1.txt"
 fi
 
 # --- 1. ingest ------------------------------------------------------------------
@@ -119,6 +124,19 @@ if command -v wrk >/dev/null 2>&1; then
     | grep '^{' >"$TMP/ingest-wrk.json"
   echo "$(( $(q sb_bench_wrk "SELECT count(*) FROM events") - WARM ))" >"$TMP/ingest-wrk-stored.txt"
   note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; stop "$INGEST_PID"
+  # The anchor: the physical HTTP limit on this machine. `traffic
+  # http-limit` reads the same bodies and checks the same HMAC (domain's
+  # verification) as ingest, but touches no database; the same wrk script,
+  # the same bodies, the same connections.
+  log "1. ingest anchor: the HTTP limit (traffic http-limit, no database), wrk $WRK_SECONDS s at 64 connections"
+  PORT="$(free_port)"
+  "$B/traffic" http-limit --bind "127.0.0.1:$PORT" --secret bench-yeastar-secret-0123456789ab >"$TMP/http-limit.log" 2>&1 &
+  LIMIT_PID=$!; PIDS+=("$LIMIT_PID")
+  wait_http "http://127.0.0.1:$PORT/healthz" 10 || { log "error: traffic http-limit did not start"; exit 1; }
+  wrk -t1 -c16 -d2s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-warm.tsv" pbx 1 >/dev/null  # warm-up
+  wrk -t1 -c64 -d"${WRK_SECONDS}s" --timeout 10s -s bench/wrk/ingest.lua "http://127.0.0.1:$PORT" -- "$TMP/wrk-bodies.tsv" pbx 1 \
+    | grep '^{' >"$TMP/http-limit-wrk.json"
+  stop "$LIMIT_PID"
   rm -f "$TMP/wrk-bodies.tsv" "$TMP/wrk-warm.tsv"
 else
   log "1. ingest: wrk not installed (apt-get install wrk): external-generator figures left empty"
@@ -136,8 +154,9 @@ note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; stop "$INGEST_PID"
 q sb_bench_src "VACUUM ANALYZE" >/dev/null
 # Runs: NAME PROCESSES CLAIM-LOOPS-EACH. "1" is one process as shipped
 # (--concurrency 2); "p1" and "p2" one and two processes of one claim loop
-# each, to see whether processes scale or serialise on each other.
-for run in "1 1 2" "p1 1 1" "p2 2 1"; do
+# each, to see whether processes scale or serialise on each other; "n2" two
+# processes as shipped, like for like with graphile-worker's two processes.
+for run in "1 1 2" "p1 1 1" "p2 2 1" "n2 2 2"; do
   read -r name w c <<<"$run"
   fresh_db "sb_bench_w$name" sb_bench_src
   log "2. worker: draining with $w worker process(es) x $c claim loop(s), batch $BATCH"
@@ -309,34 +328,41 @@ fi
 # from ingest's 200 to the first SSE delta naming its call id, both read in
 # that one process from one monotonic clock. The board's memory and CPU time
 # are read from /proc; the probes' stored events give the time the worker
-# applied them (processed_at), to split the latency into its stages.
-if want board; then
-log "6. board: $BOARD_CLIENTS event streams, $BOARD_RATE events/s for $BOARD_SECONDS s, a probe call every 100 ms"
+# applied them (processed_at), to split the latency into its stages. Run
+# twice: BOARD_CLIENTS streams, then BOARD_CLIENTS_LARGE (files board-1000*).
+board_run() { # CLIENTS SUFFIX: one board measurement, its files named board$SUFFIX*
+local clients="$1" sfx="$2"
+log "6. board: $clients event streams, $BOARD_RATE events/s for $BOARD_SECONDS s, a probe call every 100 ms"
 fresh_db sb_bench_board; setup_db sb_bench_board
 printf 'bench password 123\n' | DATABASE_URL="$(db_url sb_bench_board)" "$B/worker" user add bench --role viewer >/dev/null
 PORT="$(free_port)"; start_ingest sb_bench_board "$PORT"
-DATABASE_URL="$(db_url sb_bench_board)" "$B/worker" run >"$TMP/worker-board.log" 2>&1 &
+DATABASE_URL="$(db_url sb_bench_board)" "$B/worker" run >"$TMP/worker-board$sfx.log" 2>&1 &
 BOARD_WORKER=$!; PIDS+=("$BOARD_WORKER")
 BOARD_PORT="$(free_port)"; BOARD_METRICS="$(free_port)"
-# The streams stand for BOARD_CLIENTS browsers but share one login: lift
+# The streams stand for $clients browsers but share one login: lift
 # the caps per session and per user (6 and 16 by default) for them.
 DATABASE_URL="$(db_url sb_bench_board)" BOARD_BIND="127.0.0.1:$BOARD_PORT" BOARD_METRICS_BIND="127.0.0.1:$BOARD_METRICS" \
   BOARD_COOKIE_SECURE=false BOARD_STREAMS_PER_SESSION=100000 BOARD_STREAMS_PER_USER=100000 \
-  "$B/board" >"$TMP/board.log" 2>&1 &
+  "$B/board" >"$TMP/board$sfx.log" 2>&1 &
 BOARD_PID=$!; PIDS+=("$BOARD_PID")
 wait_http "http://127.0.0.1:$BOARD_METRICS/readyz" 10 || { log "error: the board is not ready"; exit 1; }
 printf 'bench password 123\n' | "$B/traffic" board-watch --board "http://127.0.0.1:$BOARD_PORT" --url "http://127.0.0.1:$PORT" \
-  "${TRAFFIC_SOURCES[@]}" --user bench --clients "$BOARD_CLIENTS" --rate "$BOARD_RATE" --seconds "$BOARD_SECONDS" \
-  --board-pid "$BOARD_PID" --probes-out "$TMP/board-probes.jsonl" --json >"$TMP/board.json"
+  "${TRAFFIC_SOURCES[@]}" --user bench --clients "$clients" --rate "$BOARD_RATE" --seconds "$BOARD_SECONDS" \
+  --board-pid "$BOARD_PID" --probes-out "$TMP/board$sfx-probes.jsonl" --json >"$TMP/board$sfx.json"
 wait_drained sb_bench_board 120
-"$B/worker" probe --print "http://127.0.0.1:$BOARD_METRICS/metrics" | grep '^switchboard_board_' >"$TMP/board-metrics.txt" || true
-peak_kib "$BOARD_PID" >"$TMP/board_peak.txt"
+"$B/worker" probe --print "http://127.0.0.1:$BOARD_METRICS/metrics" | grep '^switchboard_board_' >"$TMP/board$sfx-metrics.txt" || true
+peak_kib "$BOARD_PID" >"$TMP/board${sfx}_peak.txt"
 note_peak "$TMP/ingest_peak.txt" "$INGEST_PID"; note_peak "$TMP/worker_peak.txt" "$BOARD_WORKER"
 # When the worker applied each probe: `id|received_at|processed_at`, ms since the epoch.
-IDS="$(python3 -c 'import json,sys; print(",".join(str(r["event_id"]) for r in map(json.loads, open(sys.argv[1])) if r.get("event_id")))' "$TMP/board-probes.jsonl")"
+IDS="$(python3 -c 'import json,sys; print(",".join(str(r["event_id"]) for r in map(json.loads, open(sys.argv[1])) if r.get("event_id")))' "$TMP/board$sfx-probes.jsonl")"
 q sb_bench_board "SELECT id, extract(epoch FROM received_at) * 1000, extract(epoch FROM processed_at) * 1000
-  FROM webhook_events WHERE id IN (${IDS:-0})" >"$TMP/board-probes-db.txt"
+  FROM webhook_events WHERE id IN (${IDS:-0})" >"$TMP/board$sfx-probes-db.txt"
 stop "$BOARD_PID"; stop "$INGEST_PID"; stop "$BOARD_WORKER"
+}
+if want board; then
+  board_run "$BOARD_CLIENTS" ""
+  # The same with 1,000 streams (key board_1000_streams_p99_ms).
+  board_run "$BOARD_CLIENTS_LARGE" "-1000"
 fi
 
 # --- 6b. the board of a call centre -----------------------------------------------

@@ -126,9 +126,10 @@ fn hub_recent(hub: &Hub) -> i64 {
 }
 
 /// Re-reads the changed extensions (and those with a leg in a changed
-/// call) and the changed calls, and applies them (the cards go out first);
-/// then the queues, agents and missed calls `named`, and the agents among
-/// the changed extensions with their queues (`load`).
+/// call: one query, [`read::changed_cards`]) and the changed calls, and
+/// applies them (the cards go out first); then the queues, agents and
+/// missed calls `named`, and the agents among the re-read extensions with
+/// their queues (`load`).
 async fn apply(
     pool: &PgPool,
     hub: &Hub,
@@ -143,21 +144,23 @@ async fn apply(
         "re-reading changes",
         Access::Read,
         async |c| {
-            let mut exts = exts;
-            if !calls.is_empty() {
-                exts.extend(read::extensions_of_calls(c, &calls).await?);
-            }
-            let keys: Vec<_> = exts.iter().cloned().collect();
-            let cards = if keys.is_empty() {
+            let exts: Vec<_> = exts.into_iter().collect();
+            let cards = if exts.is_empty() && calls.is_empty() {
                 Vec::new()
             } else {
-                read::cards(c, Some(&keys)).await?
+                read::changed_cards(c, &exts, &calls).await?
             };
             let calls = if calls.is_empty() {
                 Vec::new()
             } else {
                 read::calls(c, &calls).await?
             };
+            // The extensions re-read: those named and those with a leg in
+            // a changed call.
+            let exts: BTreeSet<_> = cards
+                .iter()
+                .map(|card| (card.extension.source.clone(), card.extension.number.clone()))
+                .collect();
             Ok((cards, calls, exts))
         },
     )

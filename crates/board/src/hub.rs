@@ -171,13 +171,29 @@ impl Hub {
     }
 
     /// Applies changed cards and calls, and sends the change to every
-    /// stream. Nothing is sent when both are empty.
+    /// stream: only the cards and calls that differ from what the hub
+    /// shows (a batch that touched a row without changing what a card
+    /// shows sends nothing for it). Nothing is sent when nothing changed.
     pub fn apply(&self, cards: Vec<Card>, calls: Vec<CallView>) {
         if cards.is_empty() && calls.is_empty() {
             return;
         }
         let mut inner = self.lock();
         if !inner.ready {
+            return;
+        }
+        let cards: Vec<Card> = cards
+            .into_iter()
+            .filter(|c| {
+                let key = (c.extension.source.clone(), c.extension.number.clone());
+                inner.cards.get(&key) != Some(c)
+            })
+            .collect();
+        let calls: Vec<CallView> = calls
+            .into_iter()
+            .filter(|c| inner.calls.get(&c.id) != Some(c))
+            .collect();
+        if cards.is_empty() && calls.is_empty() {
             return;
         }
         let card_keys: Vec<ExtKey> = cards
@@ -446,8 +462,8 @@ mod tests {
         let r = hub.subscribe(Some(&last)).unwrap();
         assert!(r.resumed && r.first.is_empty());
         // Too far behind (the buffer holds 3), another epoch, garbage.
-        for _ in 0..4 {
-            hub.apply(vec![card("1", "online")], vec![]);
+        for s in ["online", "ringing", "online", "ringing"] {
+            hub.apply(vec![card("1", s)], vec![]);
         }
         for id in [snap_id.as_str(), "deadbeef-3", "junk", ""] {
             let r = hub.subscribe(Some(id)).unwrap();
@@ -495,6 +511,35 @@ mod tests {
         hub.replace(vec![card("1", "online")], vec![]);
         assert!(text(&sub.updates.try_recv().unwrap()).contains("event: snapshot"));
         assert_eq!(hub.subscribe(None).unwrap().first.len(), 1);
+    }
+
+    /// A change the hub already shows (a batch touched the row, but the
+    /// card or call reads the same) sends no frame; a real change still
+    /// does, with only what changed.
+    #[test]
+    fn an_unchanged_card_or_call_sends_nothing() {
+        let hub = Hub::new(10, 10, 10);
+        hub.replace(
+            vec![card("1", "online"), card("2", "online")],
+            vec![call(1)],
+        );
+        let mut sub = hub.subscribe(None).unwrap();
+        hub.apply(
+            vec![card("1", "online"), card("2", "online")],
+            vec![call(1)],
+        );
+        assert!(sub.updates.try_recv().is_err(), "nothing changed: no frame");
+        hub.apply(
+            vec![card("1", "online"), card("2", "ringing")],
+            vec![call(1)],
+        );
+        let t = text(&sub.updates.try_recv().unwrap()).to_string();
+        assert!(
+            t.contains("\"number\":\"2\"") && !t.contains("\"number\":\"1\""),
+            "{t}"
+        );
+        assert!(!t.contains("\"c1\""), "{t}");
+        assert!(sub.updates.try_recv().is_err());
     }
 
     #[test]

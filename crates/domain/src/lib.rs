@@ -5,6 +5,7 @@
 
 mod dialpad;
 mod event;
+mod wire;
 mod yeastar;
 
 pub mod merge;
@@ -32,11 +33,20 @@ pub fn parse(provider: Provider, body: &[u8], env: Envelope) -> Result<Parsed, P
 /// A Standard Webhooks body: its `type` is recorded; no call semantics are
 /// defined for generic senders, so the event is ignored.
 fn parse_standard(body: &[u8]) -> Result<Parsed, ParseError> {
-    let v: serde_json::Value = serde_json::from_slice(body)?;
-    let event_type = v
-        .get("type")
-        .and_then(|t| t.as_str())
-        .map_or_else(|| "standard.unknown".to_string(), |t| t.to_string());
+    #[derive(serde::Deserialize)]
+    struct Typed<'a> {
+        #[serde(default, rename = "type", borrow)]
+        kind: Option<wire::Scalar<'a>>,
+    }
+    let kind = if wire::object(body)? {
+        serde_json::from_slice::<Typed<'_>>(body)?.kind
+    } else {
+        None
+    };
+    let event_type = kind
+        .as_ref()
+        .and_then(wire::Scalar::as_str)
+        .map_or_else(|| "standard.unknown".to_string(), str::to_string);
     Ok(Parsed {
         event_type,
         effect: Effect::Ignored,

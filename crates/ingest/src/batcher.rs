@@ -304,7 +304,7 @@ mod tests {
             provider: Provider::Yeastar,
             dedup_key: key.into(),
             body: b"{}".to_vec(),
-            headers: serde_json::json!({}),
+            headers: "{}".into(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! `traffic`: sends signed call scenarios to an ingest URL, and measures
-//! the live board under that load (`board-watch`). Each command is a file
+//! the live board under that load (`board-watch`), and stands in for ingest
+//! without its database as a bench anchor (`http-limit`). Each command is a file
 //! of `cli/`, with its arguments.
 
 mod cli;
@@ -24,6 +25,7 @@ enum Cmd {
     Run(cli::run::Args),
     BoardWatch(cli::board_watch::Args),
     Demo(cli::demo::Args),
+    HttpLimit(cli::http_limit::Args),
 }
 
 #[tokio::main]
@@ -32,5 +34,6 @@ async fn main() -> Result<()> {
         Cmd::Run(args) => cli::run::run(args).await,
         Cmd::BoardWatch(args) => cli::board_watch::run(args).await,
         Cmd::Demo(args) => cli::demo::run(args).await,
+        Cmd::HttpLimit(args) => cli::http_limit::run(args).await,
     }
 }

@@ -2,25 +2,27 @@
 //! its call centres.
 
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::{id_text, millis, seq_of, Target};
+use super::{millis, read, seq_of, Target};
 use crate::event::{
     agent_status_word, AgentChange, AgentUpdate, Effect, Envelope, ParseError, Parsed, Provider,
 };
+use crate::wire::{Scalar, Text};
 
 #[derive(Deserialize)]
-struct AgentStatus {
-    target: Target,
-    on_duty_status: String,
-    #[serde(default)]
-    on_duty_status_reason: Option<String>,
-    #[serde(default)]
-    call_center_ids: Option<Vec<Value>>,
-    #[serde(default)]
-    event_timestamp: Option<Value>,
-    #[serde(default)]
-    date: Option<Value>,
+struct AgentStatus<'a> {
+    #[serde(borrow)]
+    target: Target<'a>,
+    #[serde(borrow)]
+    on_duty_status: Text<'a>,
+    #[serde(default, borrow)]
+    on_duty_status_reason: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    call_center_ids: Option<Vec<Scalar<'a>>>,
+    #[serde(default, borrow)]
+    event_timestamp: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    date: Option<Scalar<'a>>,
 }
 
 /// The agent update of an agent status event: the agent (`target.id`,
@@ -28,14 +30,13 @@ struct AgentStatus {
 /// its status word mapped ([`agent_status_word`]; an unknown one kept as
 /// `unknown:<word>` with a note) and its reason, ordered by
 /// `event_timestamp` (else `date`, else the arrival).
-pub(super) fn agent_status(root: Value, env: Envelope) -> Result<Parsed, ParseError> {
-    let ev: AgentStatus = serde_json::from_value(root)
-        .map_err(|e| ParseError::Shape(format!("agent status event: {e}")))?;
+pub(super) fn agent_status(claims: &[u8], env: Envelope) -> Result<Parsed, ParseError> {
+    let ev: AgentStatus<'_> = read(claims, "agent status event")?;
     let agent = ev
         .target
         .id
         .as_ref()
-        .map(id_text)
+        .map(Scalar::id)
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ParseError::Shape("agent status without target.id".into()))?;
     let seq = seq_of(&ev.event_timestamp, &ev.date, env);
@@ -51,7 +52,7 @@ pub(super) fn agent_status(root: Value, env: Envelope) -> Result<Parsed, ParseEr
         .call_center_ids
         .unwrap_or_default()
         .iter()
-        .map(id_text)
+        .map(Scalar::id)
         .filter(|q| !q.is_empty())
         .collect();
     queues.sort();
@@ -61,13 +62,18 @@ pub(super) fn agent_status(root: Value, env: Envelope) -> Result<Parsed, ParseEr
     }
     let reason = ev
         .on_duty_status_reason
+        .as_deref()
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
     Ok(Parsed {
         event_type: "agent.status".into(),
         effect: Effect::Agent(AgentUpdate {
             agent,
-            name: ev.target.name.filter(|n| !n.trim().is_empty()),
+            name: ev
+                .target
+                .name
+                .filter(|n| !n.trim().is_empty())
+                .map(Text::into_string),
             queues,
             change: AgentChange::Status { status, reason },
             seq,

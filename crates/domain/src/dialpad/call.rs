@@ -7,54 +7,58 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{id_text, millis, ms_of, opt_id, seq_of, time_of, Target};
+use super::{millis, read, seq_of, time_of, Target};
 use crate::event::{
     CallUpdate, Effect, Envelope, LegState, LegUpdate, ParseError, Parsed, QueueUpdate,
 };
 use crate::status::{dialpad_event_type, dialpad_state, Mapped};
+use crate::wire::{opt_id, owned, Scalar, Text};
 
 #[derive(Deserialize)]
-struct RecordingDetail {
-    #[serde(default)]
-    url: Option<String>,
+struct RecordingDetail<'a> {
+    #[serde(default, borrow)]
+    url: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
-struct CallEvent {
-    call_id: Value,
-    #[serde(default)]
-    master_call_id: Option<Value>,
-    #[serde(default)]
-    entry_point_call_id: Option<Value>,
-    state: String,
-    #[serde(default)]
-    direction: Option<String>,
-    #[serde(default)]
-    date_started: Option<Value>,
-    #[serde(default)]
-    date_queued: Option<Value>,
-    #[serde(default)]
-    date_connected: Option<Value>,
-    #[serde(default)]
-    date_ended: Option<Value>,
-    #[serde(default)]
-    event_timestamp: Option<Value>,
-    #[serde(default)]
-    duration: Option<Value>,
-    #[serde(default)]
-    total_duration: Option<Value>,
-    #[serde(default)]
-    external_number: Option<String>,
-    #[serde(default)]
-    internal_number: Option<String>,
-    #[serde(default)]
-    target: Option<Target>,
-    #[serde(default)]
-    call_center_ids: Option<Vec<Value>>,
-    #[serde(default)]
-    recording_details: Option<Vec<RecordingDetail>>,
-    #[serde(default)]
-    recording_url: Option<Value>,
+pub(super) struct CallEvent<'a> {
+    #[serde(borrow)]
+    call_id: Scalar<'a>,
+    #[serde(default, borrow)]
+    master_call_id: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    entry_point_call_id: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    state: Text<'a>,
+    #[serde(default, borrow)]
+    direction: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    date_started: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    date_queued: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    date_connected: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    date_ended: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    event_timestamp: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    duration: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    total_duration: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    external_number: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    internal_number: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    target: Option<Target<'a>>,
+    #[serde(default, borrow)]
+    call_center_ids: Option<Vec<Scalar<'a>>>,
+    #[serde(default, borrow)]
+    recording_details: Option<Vec<RecordingDetail<'a>>>,
+    /// A string, or an array of them.
+    #[serde(default, borrow)]
+    recording_url: Option<Scalar<'a>>,
 }
 
 /// Whether a Dialpad target type names a call centre.
@@ -70,7 +74,7 @@ fn is_call_centre(kind: &str) -> bool {
 /// that is or was queued (`queued`, `date_queued`), each of its
 /// `call_center_ids`. Entered at `date_queued`, else `date_started`, else
 /// `at` (the event's time). A queued leg naming no call centre is noted.
-fn queues_of(ev: &CallEvent, at: DateTime<Utc>, notes: &mut Vec<String>) -> Vec<QueueUpdate> {
+fn queues_of(ev: &CallEvent<'_>, at: DateTime<Utc>, notes: &mut Vec<String>) -> Vec<QueueUpdate> {
     let entered_at = time_of(&ev.date_queued)
         .or_else(|| time_of(&ev.date_started))
         .unwrap_or(at);
@@ -85,7 +89,12 @@ fn queues_of(ev: &CallEvent, at: DateTime<Utc>, notes: &mut Vec<String>) -> Vec<
             .into_iter()
             .collect();
     }
-    if ev.state != "queued" && ev.date_queued.as_ref().is_none_or(Value::is_null) {
+    if &*ev.state != "queued"
+        && ev
+            .date_queued
+            .as_ref()
+            .is_none_or(|q| matches!(q, Scalar::Null))
+    {
         return Vec::new();
     }
     let mut ids: Vec<String> = ev
@@ -93,7 +102,7 @@ fn queues_of(ev: &CallEvent, at: DateTime<Utc>, notes: &mut Vec<String>) -> Vec<
         .as_deref()
         .unwrap_or_default()
         .iter()
-        .map(id_text)
+        .map(Scalar::id)
         .filter(|q| !q.is_empty())
         .collect();
     ids.sort();
@@ -110,15 +119,15 @@ fn queues_of(ev: &CallEvent, at: DateTime<Utc>, notes: &mut Vec<String>) -> Vec<
         .collect()
 }
 
-fn recording_of(ev: &CallEvent) -> Option<String> {
+fn recording_of(ev: &CallEvent<'_>) -> Option<String> {
     let from_details = ev
         .recording_details
         .as_ref()
-        .and_then(|d| d.iter().find_map(|r| r.url.clone()))
+        .and_then(|d| d.iter().find_map(|r| owned(&r.url)))
         .filter(|u| !u.is_empty());
     let from_field = match &ev.recording_url {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(Value::Array(a)) => a
+        Some(Scalar::Str(s)) if !s.is_empty() => Some(s.to_string()),
+        Some(Scalar::Other(Value::Array(a))) => a
             .iter()
             .find_map(|v| v.as_str().map(str::to_string))
             .filter(|u| !u.is_empty()),
@@ -131,9 +140,19 @@ fn recording_of(ev: &CallEvent) -> Option<String> {
 /// the state is a post-call or unknown one, which changes no leg), the
 /// call's end when this is its master leg ending, and the call centre it
 /// queues in when it is a call centre's leg. Errors on an empty `call_id`.
-pub(super) fn call_event(root: Value, env: Envelope) -> Result<Parsed, ParseError> {
-    let ev: CallEvent =
-        serde_json::from_value(root).map_err(|e| ParseError::Shape(format!("call event: {e}")))?;
+pub(super) fn call_event(claims: &[u8], env: Envelope) -> Result<Parsed, ParseError> {
+    call_event_of(read(claims, "call event")?, env)
+}
+
+/// The claims read as a well-formed call event (`call_id` and `state`
+/// there, every field of the right type), in one pass; `None` otherwise
+/// (the caller then sorts them by their keys).
+pub(super) fn as_call_event(claims: &[u8]) -> Option<CallEvent<'_>> {
+    serde_json::from_slice(claims).ok()
+}
+
+/// [`call_event`] of claims already read.
+pub(super) fn call_event_of(ev: CallEvent<'_>, env: Envelope) -> Result<Parsed, ParseError> {
     let (leg_id, call_id) = ids_of(&ev)?;
     let mut u = call_details(&ev, call_id, env);
     let mut notes = Vec::new();
@@ -164,8 +183,8 @@ pub(super) fn call_event(root: Value, env: Envelope) -> Result<Parsed, ParseErro
 /// The event's leg id (its own `call_id`) and the id of the call it belongs
 /// to: the entry point's, else the master's, else the leg's own. Errors on
 /// an empty `call_id`.
-fn ids_of(ev: &CallEvent) -> Result<(String, String), ParseError> {
-    let leg_id = id_text(&ev.call_id);
+fn ids_of(ev: &CallEvent<'_>) -> Result<(String, String), ParseError> {
+    let leg_id = ev.call_id.id();
     if leg_id.is_empty() {
         return Err(ParseError::Shape("call event with an empty call_id".into()));
     }
@@ -178,14 +197,14 @@ fn ids_of(ev: &CallEvent) -> Result<(String, String), ParseError> {
 /// The call update of call `call_id` with what every call event says about
 /// the call: its position (the event timestamp, else the arrival time),
 /// direction, numbers, start and answer times and recording. No legs yet.
-fn call_details(ev: &CallEvent, call_id: String, env: Envelope) -> CallUpdate {
+fn call_details(ev: &CallEvent<'_>, call_id: String, env: Envelope) -> CallUpdate {
     let seq = seq_of(&ev.event_timestamp, &None, env);
     let (from_number, to_number) = numbers_of(ev);
     CallUpdate {
         call_id,
         seq,
         at: Some(millis(seq).unwrap_or(env.received_at)),
-        direction: ev.direction.clone(),
+        direction: owned(&ev.direction),
         from_number,
         to_number,
         started_at: time_of(&ev.date_started),
@@ -197,19 +216,20 @@ fn call_details(ev: &CallEvent, call_id: String, env: Envelope) -> CallUpdate {
 
 /// The call's (from, to) numbers, each `None` when empty: internal to
 /// external for an outbound call, else external to internal.
-fn numbers_of(ev: &CallEvent) -> (Option<String>, Option<String>) {
+fn numbers_of(ev: &CallEvent<'_>) -> (Option<String>, Option<String>) {
     let (from, to) = match ev.direction.as_deref() {
-        Some("outbound") => (ev.internal_number.clone(), ev.external_number.clone()),
-        _ => (ev.external_number.clone(), ev.internal_number.clone()),
+        Some("outbound") => (&ev.internal_number, &ev.external_number),
+        _ => (&ev.external_number, &ev.internal_number),
     };
-    (from.filter(|s| !s.is_empty()), to.filter(|s| !s.is_empty()))
+    let number = |n: &Option<Text<'_>>| owned(n).filter(|s| !s.is_empty());
+    (number(from), number(to))
 }
 
 /// The leg `leg_id` in `state`: its party is the event's target (an
 /// extension when the target is a user), and an ended leg ends at
 /// `date_ended`, else on arrival.
 fn leg_of(
-    ev: &CallEvent,
+    ev: &CallEvent<'_>,
     leg_id: String,
     state: LegState,
     hold: Option<bool>,
@@ -217,7 +237,7 @@ fn leg_of(
 ) -> LegUpdate {
     let no_target = Target::default();
     let target = ev.target.as_ref().unwrap_or(&no_target);
-    let kind = target.kind.clone().unwrap_or_else(|| "unknown".into());
+    let kind = owned(&target.kind).unwrap_or_else(|| "unknown".into());
     let is_user = kind == "user";
     let ended_at = if state == LegState::Ended {
         time_of(&ev.date_ended).or(Some(env.received_at))
@@ -227,8 +247,8 @@ fn leg_of(
     LegUpdate {
         leg_id,
         extension: if is_user { opt_id(&target.id) } else { None },
-        extension_name: if is_user { target.name.clone() } else { None },
-        party: target.name.clone().or(target.phone.clone()),
+        extension_name: if is_user { owned(&target.name) } else { None },
+        party: owned(&target.name).or_else(|| owned(&target.phone)),
         // The leg id is the Dialpad call id its hang-up API takes.
         channel_id: None,
         kind,
@@ -242,7 +262,7 @@ fn leg_of(
 
 /// Marks the call ended at `ended_at` (its master leg has ended), with its
 /// talk and total durations and its disposition.
-fn end_call(u: &mut CallUpdate, ev: &CallEvent, ended_at: Option<DateTime<Utc>>) {
+fn end_call(u: &mut CallUpdate, ev: &CallEvent<'_>, ended_at: Option<DateTime<Utc>>) {
     u.ends_call = true;
     u.ended_at = ended_at;
     u.talk_seconds = seconds_of(&ev.duration);
@@ -252,9 +272,9 @@ fn end_call(u: &mut CallUpdate, ev: &CallEvent, ended_at: Option<DateTime<Utc>>)
 
 /// A duration in milliseconds as whole seconds, rounded; `None` when absent,
 /// not positive or out of range.
-fn seconds_of(v: &Option<Value>) -> Option<i32> {
+fn seconds_of(v: &Option<Scalar<'_>>) -> Option<i32> {
     v.as_ref()
-        .and_then(ms_of)
+        .and_then(Scalar::ms)
         .and_then(|ms| i32::try_from(ms.saturating_add(500) / 1000).ok())
         .filter(|s| *s > 0)
 }

@@ -2,38 +2,40 @@
 //! (30029), agent auto-paused after missed calls (30025), agent ring
 //! timeout (30026).
 
+use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::{from_msg, opt_text, queue_of, text_of};
+use super::{queue_of, Msg};
 use crate::event::{agent_status_word, AgentChange, AgentUpdate, Envelope, ParseError, Provider};
+use crate::wire::{opt_text, Scalar, Text};
 
 #[derive(Deserialize)]
-struct AgentMsg {
+struct AgentMsg<'a> {
+    #[serde(default, borrow)]
+    queue_number: Option<Scalar<'a>>,
+    #[serde(borrow)]
+    agent_number: Scalar<'a>,
+    #[serde(default, borrow)]
+    status: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    reason: Option<Text<'a>>,
+    /// 30025: the missed calls that paused the agent (only counted).
     #[serde(default)]
-    queue_number: Option<Value>,
-    agent_number: Value,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
-    /// 30025: the missed calls that paused the agent.
-    #[serde(default)]
-    calls: Option<Vec<Value>>,
+    calls: Option<Vec<IgnoredAny>>,
     /// 30026: the call that rang out.
-    #[serde(default)]
-    call_id: Option<Value>,
+    #[serde(default, borrow)]
+    call_id: Option<Scalar<'a>>,
 }
 
 /// The agent update of an agent event with `change`: the agent (required)
 /// in its queue (`queue-6402` kept as `6402`; `""` when none is named).
 fn update(
-    m: &AgentMsg,
+    m: &AgentMsg<'_>,
     env: Envelope,
     change: AgentChange,
     notes: &mut Vec<String>,
 ) -> Result<AgentUpdate, ParseError> {
-    let agent = text_of(&m.agent_number);
+    let agent = m.agent_number.text();
     if agent.is_empty() {
         return Err(ParseError::Shape("agent event without agent_number".into()));
     }
@@ -53,11 +55,11 @@ fn update(
 /// 30029: the agent's status in the queue, with the reason of a pause. An
 /// unknown status word is kept as `unknown:<word>`, with a note.
 pub(super) fn status(
-    msg: &Value,
+    msg: &Msg<'_>,
     env: Envelope,
     notes: &mut Vec<String>,
 ) -> Result<AgentUpdate, ParseError> {
-    let m: AgentMsg = from_msg(msg)?;
+    let m: AgentMsg<'_> = msg.read()?;
     let word = m.status.as_deref().unwrap_or_default();
     let status = agent_status_word(Provider::Yeastar, word);
     if status.starts_with("unknown:") {
@@ -74,11 +76,11 @@ pub(super) fn status(
 
 /// 30025: the PBX paused the agent after missed calls.
 pub(super) fn auto_pause(
-    msg: &Value,
+    msg: &Msg<'_>,
     env: Envelope,
     notes: &mut Vec<String>,
 ) -> Result<AgentUpdate, ParseError> {
-    let m: AgentMsg = from_msg(msg)?;
+    let m: AgentMsg<'_> = msg.read()?;
     let reason = match m.calls.as_ref().map(Vec::len) {
         Some(n) if n > 0 => format!("auto-paused after {n} missed call(s)"),
         _ => "auto-paused after missed calls".to_string(),
@@ -92,11 +94,11 @@ pub(super) fn auto_pause(
 
 /// 30026: a queue call rang the agent out.
 pub(super) fn ring_timeout(
-    msg: &Value,
+    msg: &Msg<'_>,
     env: Envelope,
     notes: &mut Vec<String>,
 ) -> Result<AgentUpdate, ParseError> {
-    let m: AgentMsg = from_msg(msg)?;
+    let m: AgentMsg<'_> = msg.read()?;
     let change = AgentChange::RingTimeout {
         call_id: opt_text(&m.call_id),
     };

@@ -2,20 +2,20 @@
 //! status (30008), presence (30009), and uaCSTA call reports (30020).
 
 use serde::Deserialize;
-use serde_json::Value;
 
-use super::{from_msg, opt_text, text_of};
+use super::Msg;
 use crate::event::{CstaReport, Effect, Envelope, ParseError};
+use crate::wire::{opt_text, Scalar, Text};
 
 /// The effect of a 30007 registration event: one device (`kind`) of the
 /// extension registered or unregistered, or, for any other status,
 /// [`Effect::Ignored`] with a note.
 pub(super) fn registration(
-    msg: &Value,
+    msg: &Msg<'_>,
     env: Envelope,
     notes: &mut Vec<String>,
 ) -> Result<Effect, ParseError> {
-    let m: Registration = from_msg(msg)?;
+    let m: Registration<'_> = msg.read()?;
     let registered = match m.status.to_ascii_lowercase().as_str() {
         "registered" => true,
         "unregistered" => false,
@@ -27,7 +27,7 @@ pub(super) fn registration(
         }
     };
     Ok(Effect::Registration {
-        extension: text_of(&m.extension),
+        extension: m.extension.text(),
         device: device_of(m.kind.as_deref(), notes),
         registered,
         seq: env.id,
@@ -37,12 +37,12 @@ pub(super) fn registration(
 
 /// The effect of a 30008 extension call status event: the status as the
 /// provider reports it.
-pub(super) fn reported(msg: &Value, env: Envelope) -> Result<Effect, ParseError> {
-    let m: Registration = from_msg(msg)?;
+pub(super) fn reported(msg: &Msg<'_>, env: Envelope) -> Result<Effect, ParseError> {
+    let m: Registration<'_> = msg.read()?;
     Ok(Effect::Reported {
-        extension: text_of(&m.extension),
+        extension: m.extension.text(),
         name: None,
-        status: m.status,
+        status: m.status.into_string(),
         seq: env.id,
         at: env.received_at,
     })
@@ -51,12 +51,12 @@ pub(super) fn reported(msg: &Value, env: Envelope) -> Result<Effect, ParseError>
 /// The effect of a 30009 presence event: the provider's word mapped by
 /// [`presence_word`], with a note when it is not a known one.
 pub(super) fn presence(
-    msg: &Value,
+    msg: &Msg<'_>,
     env: Envelope,
     notes: &mut Vec<String>,
 ) -> Result<Effect, ParseError> {
-    let m: Registration = from_msg(msg)?;
-    let extension = text_of(&m.extension);
+    let m: Registration<'_> = msg.read()?;
+    let extension = m.extension.text();
     if extension.is_empty() {
         return Err(ParseError::Shape("presence without extension".into()));
     }
@@ -99,9 +99,9 @@ fn presence_word(status: &str) -> String {
 
 /// The report of a 30020 uaCSTA call event. Errors on an empty `call_id`
 /// or `operation`.
-pub(super) fn csta(msg: &Value, env: Envelope) -> Result<CstaReport, ParseError> {
-    let m: CstaMsg = from_msg(msg)?;
-    let call_id = text_of(&m.call_id);
+pub(super) fn csta(msg: &Msg<'_>, env: Envelope) -> Result<CstaReport, ParseError> {
+    let m: CstaMsg<'_> = msg.read()?;
+    let call_id = m.call_id.text();
     let operation = m.operation.trim().to_ascii_lowercase();
     if call_id.is_empty() || operation.is_empty() {
         return Err(ParseError::Shape(
@@ -114,6 +114,7 @@ pub(super) fn csta(msg: &Value, env: Envelope) -> Result<CstaReport, ParseError>
         extension: opt_text(&m.extension),
         ip_address: m
             .ip_address
+            .as_deref()
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty()),
         seq: env.id,
@@ -122,22 +123,26 @@ pub(super) fn csta(msg: &Value, env: Envelope) -> Result<CstaReport, ParseError>
 }
 
 #[derive(Deserialize)]
-struct CstaMsg {
-    call_id: Value,
-    operation: String,
-    #[serde(default)]
-    extension: Option<Value>,
-    #[serde(default)]
-    ip_address: Option<String>,
+struct CstaMsg<'a> {
+    #[serde(borrow)]
+    call_id: Scalar<'a>,
+    #[serde(borrow)]
+    operation: Text<'a>,
+    #[serde(default, borrow)]
+    extension: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    ip_address: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Registration {
-    extension: Value,
-    status: String,
+struct Registration<'a> {
+    #[serde(borrow)]
+    extension: Scalar<'a>,
+    #[serde(borrow)]
+    status: Text<'a>,
     /// 30007 only: the device (`Sip`, `Mobile`, `Desktop`, `Web`, `Pad`).
-    #[serde(default)]
-    kind: Option<String>,
+    #[serde(default, borrow)]
+    kind: Option<Text<'a>>,
 }
 
 /// The devices Yeastar names in 30007 `kind`, lower-cased.

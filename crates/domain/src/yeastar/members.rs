@@ -3,44 +3,78 @@
 //! member, the call's route, the queues the members' `call_path`s name,
 //! and a failed call's reason.
 
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::Value;
+use std::fmt;
 
-use super::{from_msg, opt_text, queue_of, text_of};
+use chrono::{DateTime, Utc};
+use serde::de::{self, MapAccess, Visitor};
+use serde::Deserialize;
+
+use super::{queue_of, Msg};
 use crate::event::{CallUpdate, Envelope, LegState, LegUpdate, ParseError, QueueUpdate};
 use crate::status::{yeastar_member_status, Mapped};
+use crate::wire::{opt_text, Scalar, Text};
 
 #[derive(Deserialize)]
-struct CallMsg {
-    call_id: Value,
-    #[serde(default)]
-    members: Vec<serde_json::Map<String, Value>>,
+struct CallMsg<'a> {
+    #[serde(borrow)]
+    call_id: Scalar<'a>,
+    #[serde(default, borrow)]
+    members: Vec<Entry<'a>>,
     /// 30015: why the call failed.
-    #[serde(default)]
-    reason: Option<String>,
+    #[serde(default, borrow)]
+    reason: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
-struct Member {
-    #[serde(default)]
-    number: Option<Value>,
-    #[serde(default)]
-    from: Option<Value>,
-    #[serde(default)]
-    to: Option<Value>,
-    #[serde(default)]
-    trunk_name: Option<String>,
-    #[serde(default)]
-    channel_id: Option<String>,
-    #[serde(default)]
-    member_status: Option<String>,
+struct Member<'a> {
+    #[serde(default, borrow)]
+    number: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    from: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    to: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    trunk_name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    channel_id: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    member_status: Option<Text<'a>>,
     /// The queue, ring group or IVR the call went through; blank when none.
-    #[serde(default)]
-    call_path: Option<String>,
+    #[serde(default, borrow)]
+    call_path: Option<Text<'a>>,
 }
 
-impl Member {
+/// One entry of `members`, `{kind: member}`: its kind and member, none for
+/// an empty entry. Of an entry with several keys, the first in sorted order
+/// counts (a repeated key: its last value), as when it was read into a map.
+struct Entry<'a>(Option<(Text<'a>, Member<'a>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entry<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Entry<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member entry {kind: member}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut first: Option<(Text<'a>, Member<'a>)> = None;
+                while let Some(kind) = map.next_key::<Text<'a>>()? {
+                    let member: Member<'a> = map
+                        .next_value()
+                        .map_err(|e| de::Error::custom(format!("member {}: {e}", &*kind)))?;
+                    if first.as_ref().is_none_or(|(k, _)| *kind <= **k) {
+                        first = Some((kind, member));
+                    }
+                }
+                Ok(Entry(first))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+impl Member<'_> {
     /// The member's `channel_id`, trimmed; `None` when absent or blank.
     fn channel(&self) -> Option<&str> {
         self.channel_id
@@ -55,13 +89,13 @@ impl Member {
 /// the call ends (it `failed`, or every member has hung up). Notes say which
 /// members were left out and why.
 pub(super) fn call_status(
-    msg: &Value,
+    msg: &Msg<'_>,
     env: Envelope,
     failed: bool,
     notes: &mut Vec<String>,
 ) -> Result<CallUpdate, ParseError> {
-    let m: CallMsg = from_msg(msg)?;
-    let call_id = text_of(&m.call_id);
+    let m: CallMsg<'_> = msg.read()?;
+    let call_id = m.call_id.text();
     if call_id.is_empty() {
         return Err(ParseError::Shape("msg has an empty call_id".into()));
     }
@@ -72,6 +106,7 @@ pub(super) fn call_status(
         u.disposition = Some("failed".into());
         u.failure_reason = m
             .reason
+            .as_deref()
             .map(|r| r.trim().to_string())
             .filter(|r| !r.is_empty());
     }
@@ -128,7 +163,7 @@ struct Members {
 /// skipped, and notes are added for members left out. Returns what the
 /// members say together, or the first malformed member's error.
 fn read_members(
-    entries: &[serde_json::Map<String, Value>],
+    entries: &[Entry<'_>],
     at: DateTime<Utc>,
     notes: &mut Vec<String>,
 ) -> Result<Members, ParseError> {
@@ -141,17 +176,15 @@ fn read_members(
         queues: Vec::new(),
     };
     for entry in entries {
-        let Some((kind, body)) = entry.iter().next() else {
+        let Some((kind, member)) = &entry.0 else {
             continue;
         };
-        let member: Member = serde_json::from_value(body.clone())
-            .map_err(|e| ParseError::Shape(format!("member {kind}: {e}")))?;
         if let Some(q) = member.call_path.as_deref().and_then(|p| queue_of(p, notes)) {
             if !members.queues.contains(&q) {
                 members.queues.push(q);
             }
         }
-        match read_member(kind, &member, at)? {
+        match read_member(kind, member, at)? {
             Reading::Leg(leg, part) => members.add(*leg, part),
             Reading::Skipped { note, ended } => {
                 notes.push(note);
@@ -165,9 +198,9 @@ fn read_members(
 /// Reads one member of kind `kind` (`extension`, `inbound`, `outbound`):
 /// its leg as seen at `at` and its part in the call, or why it is left out
 /// (an unknown status or kind). Errors when the member is malformed.
-fn read_member(kind: &str, member: &Member, at: DateTime<Utc>) -> Result<Reading, ParseError> {
-    let status = member.member_status.clone().unwrap_or_default();
-    let Mapped::Leg(state, hold) = yeastar_member_status(&status) else {
+fn read_member(kind: &str, member: &Member<'_>, at: DateTime<Utc>) -> Result<Reading, ParseError> {
+    let status = member.member_status.as_deref().unwrap_or_default();
+    let Mapped::Leg(state, hold) = yeastar_member_status(status) else {
         return Ok(Reading::Skipped {
             note: format!("unknown member_status {status:?} for {kind} member: leg unchanged"),
             ended: false,
@@ -185,11 +218,15 @@ fn read_member(kind: &str, member: &Member, at: DateTime<Utc>) -> Result<Reading
             leg.extension = Some(number.clone());
             Part::Extension {
                 number,
-                side: side_of(&status),
+                side: side_of(status),
             }
         }
         "inbound" | "outbound" => {
-            let trunk = member.trunk_name.clone().filter(|t| !t.trim().is_empty());
+            let trunk = member
+                .trunk_name
+                .as_deref()
+                .filter(|t| !t.trim().is_empty())
+                .map(str::to_string);
             leg.leg_id = channel.map_or_else(
                 || format!("{kind}:{}", trunk.clone().unwrap_or_default()),
                 str::to_string,

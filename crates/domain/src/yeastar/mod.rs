@@ -8,27 +8,95 @@ mod cdr;
 mod extension;
 mod members;
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
 
 use crate::event::{Effect, Envelope, ParseError, Parsed};
 use crate::status::yeastar_event_type;
+use crate::wire::{object, Scalar};
+
+/// The envelope: the event id, and `msg` as a JSON string (borrowed when
+/// it can be) or anything else (read again from the body as what the event
+/// id says).
+#[derive(Deserialize)]
+struct Head<'a> {
+    #[serde(default, rename = "type", borrow)]
+    kind: Option<Scalar<'a>>,
+    #[serde(default, borrow)]
+    msg: Option<MsgField<'a>>,
+}
+
+/// `msg` as found in the envelope.
+enum MsgField<'a> {
+    /// A JSON string holding the event's JSON (most events).
+    Json(Cow<'a, str>),
+    /// An object (the queue agent events), or any other value.
+    Inline,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for MsgField<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Scalar::deserialize(d)? {
+            Scalar::Str(s) => MsgField::Json(s),
+            _ => MsgField::Inline,
+        })
+    }
+}
+
+/// Where an event's `msg` is read from.
+enum Msg<'a> {
+    /// The text of a string `msg`.
+    Json(Cow<'a, str>),
+    /// `msg` itself, in this body.
+    Inline(&'a [u8]),
+    /// No `msg` (or null).
+    Null,
+}
+
+/// The body with its `msg` read as `T`, for a `msg` that is no string.
+#[derive(Deserialize)]
+struct Wrap<T> {
+    msg: T,
+}
+
+impl Msg<'_> {
+    /// `msg` read as `T`, straight from the bytes; a shape error naming what
+    /// is wrong, or the JSON error of a string `msg` that is not JSON.
+    fn read<'s, T: Deserialize<'s>>(&'s self) -> Result<T, ParseError> {
+        let shape = |e: serde_json::Error| match e.classify() {
+            serde_json::error::Category::Data => ParseError::Shape(format!("msg: {e}")),
+            _ => ParseError::Json(e),
+        };
+        match self {
+            Msg::Json(s) => serde_json::from_str(s).map_err(shape),
+            Msg::Inline(body) => serde_json::from_slice::<Wrap<T>>(body)
+                .map(|w| w.msg)
+                .map_err(shape),
+            Msg::Null => T::deserialize(serde_json::Value::Null)
+                .map_err(|e| ParseError::Shape(format!("msg: {e}"))),
+        }
+    }
+}
 
 /// Parses a Yeastar webhook body. Unknown event ids parse as
 /// [`Effect::Ignored`]; a malformed known event is an error.
 pub fn parse(body: &[u8], env: Envelope) -> Result<Parsed, ParseError> {
-    let root: Value = serde_json::from_slice(body)?;
-    let obj = root
-        .as_object()
-        .ok_or_else(|| ParseError::Shape("envelope is not a JSON object".into()))?;
-    let id = obj
-        .get("type")
-        .and_then(int_of)
+    if !object(body)? {
+        return Err(ParseError::Shape("envelope is not a JSON object".into()));
+    }
+    let head: Head<'_> = serde_json::from_slice(body)?;
+    let id = head
+        .kind
+        .as_ref()
+        .and_then(Scalar::int)
         .ok_or_else(|| ParseError::Shape("envelope has no integer `type`".into()))?;
     let event_type = yeastar_event_type(id);
-    let msg = match obj.get("msg") {
-        Some(Value::String(s)) => serde_json::from_str::<Value>(s)?,
-        Some(v) => v.clone(),
-        None => Value::Null,
+    let msg = match head.msg {
+        Some(MsgField::Json(s)) => Msg::Json(s),
+        Some(MsgField::Inline) => Msg::Inline(body),
+        None => Msg::Null,
     };
     let mut notes = Vec::new();
     let effect = match id {
@@ -44,39 +112,19 @@ pub fn parse(body: &[u8], env: Envelope) -> Result<Parsed, ParseError> {
         30025 => Effect::Agent(agents::auto_pause(&msg, env, &mut notes)?),
         30026 => Effect::Agent(agents::ring_timeout(&msg, env, &mut notes)?),
         30029 => Effect::Agent(agents::status(&msg, env, &mut notes)?),
-        _ => Effect::Ignored,
+        _ => {
+            // A string `msg` must still be JSON, whatever the event.
+            if let Msg::Json(s) = &msg {
+                serde_json::from_str::<IgnoredAny>(s)?;
+            }
+            Effect::Ignored
+        }
     };
     Ok(Parsed {
         event_type,
         effect,
         notes,
     })
-}
-
-/// `msg` read as `T`; a shape error naming what is wrong otherwise.
-fn from_msg<T: serde::de::DeserializeOwned>(msg: &Value) -> Result<T, ParseError> {
-    T::deserialize(msg).map_err(|e| ParseError::Shape(format!("msg: {e}")))
-}
-
-fn int_of(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-/// A string or number as text; ids are never floats.
-fn text_of(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.trim().to_string(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
-fn opt_text(v: &Option<Value>) -> Option<String> {
-    v.as_ref().map(text_of).filter(|s| !s.is_empty())
 }
 
 /// A queue (or ring group, IVR...) as the PBX names it (30011 `call_path`,

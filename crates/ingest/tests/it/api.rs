@@ -559,3 +559,31 @@ async fn a_retry_across_midnight_is_still_a_duplicate() {
     // Each stored event has its queue row; nothing else was written.
     assert_eq!(app.db.counts().await.expect("counts").queued, 2);
 }
+
+/// The request headers kept with the body are stored as one JSON object,
+/// values escaped (a quote and a backslash in a header), the peer's
+/// address beside them, and nothing else.
+#[tokio::test]
+async fn kept_headers_are_stored_as_a_json_object() {
+    let mut app = app().await;
+    let body = fixture("yeastar/30011-inbound-ringing.json");
+    let mut headers = yeastar_headers("old-secret", &body);
+    headers.extend(h(&[
+        ("User-Agent", r#"PBX "quoted" \ agent"#),
+        ("X-Request-Id", "r-1"),
+        ("X-Other", "not kept"),
+    ]));
+    let (status, v) = app.post("pbx", &headers, &body).await;
+    assert_eq!(status, 200, "{v}");
+    let kept = app
+        .db
+        .count(
+            r#"SELECT count(*) AS n FROM events
+                WHERE headers @> '{"user-agent": "PBX \"quoted\" \\ agent", "x-request-id": "r-1",
+                                   "remote-addr": "127.0.0.1"}'
+                  AND NOT headers ? 'x-other' AND NOT headers ? 'x-signature'"#,
+        )
+        .await
+        .expect("count");
+    assert_eq!(kept, 1, "one row with the kept headers");
+}

@@ -5,15 +5,13 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use diesel::sql_types::{Array, BigInt, Bool, Bytea, Double, Jsonb, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Bytea, Double, Text};
 use diesel::QueryableByName;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use domain::sql::Cached;
+use domain::sql::{Cached, CachedAs};
 use domain::Provider;
 
 use crate::Error;
-
-const NOTIFY: &str = concat!("NOTIFY ", channel!());
 
 /// One verified webhook to store.
 #[derive(Debug, Clone)]
@@ -23,7 +21,9 @@ pub struct NewEvent {
     /// What makes a retry of the same event the same row.
     pub dedup_key: String,
     pub body: Vec<u8>,
-    pub headers: serde_json::Value,
+    /// The request headers kept with the body: a JSON object's text
+    /// (ingest writes it with no JSON value built; stored as `jsonb`).
+    pub headers: String,
 }
 
 /// Where each event landed, by source and dedup key; looked up with
@@ -94,6 +94,11 @@ const MIDNIGHT_TURN: &str = concat!(
                  THEN pg_advisory_xact_lock(6009550036131267922)::text END AS turn"
 );
 
+/// The statement-cache names of [`MIDNIGHT_TURN`] and [`INSERT`], the
+/// statements of every insert transaction (see [`CachedAs`]).
+struct MidnightTurn;
+struct Insert;
+
 #[derive(QueryableByName)]
 struct Today {
     #[diesel(sql_type = diesel::sql_types::Date)]
@@ -107,22 +112,29 @@ const RETIRE: &str = "UPDATE events SET dedup_key = dedup_key || '@' || id
      WHERE id = ANY($1) AND day BETWEEN $2::date - 1 AND $2::date";
 
 /// Stores the new events and their queue rows; a key already stored today
-/// or yesterday is a duplicate.
-const INSERT: &str = "WITH new AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[], $5::text[])
+/// or yesterday is a duplicate. Each stored row also wakes the workers
+/// (`pg_notify` in the same statement, not a round trip of its own):
+/// PostgreSQL delivers one notification per transaction, on commit, however
+/// many rows signalled it.
+const INSERT: &str = concat!(
+    "WITH new AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[], $5::text[])
          AS u(source, provider, body, headers, dedup_key)
        WHERE NOT EXISTS (SELECT 1 FROM events e
                           WHERE e.source = u.source AND e.dedup_key = u.dedup_key
                             AND e.day BETWEEN $6::date - 1 AND $6::date)),
      stored AS (
        INSERT INTO events (day, source, provider, body, headers, dedup_key)
-       SELECT $6::date, source, provider, body, headers, dedup_key FROM new
+       SELECT $6::date, source, provider, body, headers::jsonb, dedup_key FROM new
        ON CONFLICT (source, dedup_key, day) DO NOTHING
        RETURNING id, day, source, dedup_key, received_at),
      queued AS (
        INSERT INTO event_queue (id, day, source, received_at)
        SELECT id, day, source, received_at FROM stored)
-     SELECT id, source, dedup_key FROM stored";
+     SELECT id, source, dedup_key, pg_notify('",
+    channel!(),
+    "', '') FROM stored"
+);
 
 /// The stored rows of keys that were not inserted (today's and
 /// yesterday's, `$4` being today, like [`INSERT`]), and whether each was
@@ -170,7 +182,7 @@ pub async fn insert(
 ) -> Result<(EventIds, EventIds), Error> {
     let (inserted, existing) = conn
         .transaction::<_, diesel::result::Error, _>(async |c| {
-            let day = Cached(diesel::sql_query(MIDNIGHT_TURN))
+            let day = CachedAs::<_, MidnightTurn>::new(diesel::sql_query(MIDNIGHT_TURN))
                 .get_result::<Today>(c)
                 .await?
                 .today;
@@ -212,11 +224,6 @@ pub async fn insert(
                 inserted.extend(insert_new(c, &again, day).await?);
             }
             let existing = by_key(existing.into_iter().map(|r| r.key).collect());
-            if !inserted.is_empty() {
-                // One wake-up per transaction, however many rows it holds;
-                // workers treat it as a hint and claim from the table.
-                Cached(diesel::sql_query(NOTIFY)).execute(c).await?;
-            }
             Ok((inserted, existing))
         })
         .await?;
@@ -231,14 +238,14 @@ async fn insert_new(
     let sources: Vec<&str> = events.iter().map(|e| e.source.as_str()).collect();
     let providers: Vec<&str> = events.iter().map(|e| e.provider.as_str()).collect();
     let bodies: Vec<&[u8]> = events.iter().map(|e| e.body.as_slice()).collect();
-    let headers: Vec<&serde_json::Value> = events.iter().map(|e| &e.headers).collect();
+    let headers: Vec<&str> = events.iter().map(|e| e.headers.as_str()).collect();
     let keys: Vec<&str> = events.iter().map(|e| e.dedup_key.as_str()).collect();
-    let rows: Vec<IdKey> = Cached(
+    let rows: Vec<IdKey> = CachedAs::<_, Insert>::new(
         diesel::sql_query(INSERT)
             .bind::<Array<Text>, _>(&sources)
             .bind::<Array<Text>, _>(&providers)
             .bind::<Array<Bytea>, _>(&bodies)
-            .bind::<Array<Jsonb>, _>(&headers)
+            .bind::<Array<Text>, _>(&headers)
             .bind::<Array<Text>, _>(&keys)
             .bind::<diesel::sql_types::Date, _>(day),
     )

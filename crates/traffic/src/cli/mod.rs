@@ -3,6 +3,7 @@
 
 pub mod board_watch;
 pub mod demo;
+pub mod http_limit;
 pub mod run;
 
 use anyhow::{bail, Result};

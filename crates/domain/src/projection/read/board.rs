@@ -7,7 +7,7 @@ use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 /// An extension as the board shows it.
-#[derive(Debug, Clone, serde::Serialize, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, QueryableByName)]
 pub struct ExtensionView {
     #[diesel(sql_type = Text)]
     pub source: String,
@@ -63,7 +63,7 @@ pub struct LiveLegView {
 }
 
 /// A call as the board shows it.
-#[derive(Debug, Clone, serde::Serialize, QueryableByName)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, QueryableByName)]
 pub struct CallView {
     /// Increases with each new call: the board keeps the newest by it.
     #[diesel(sql_type = BigInt)]
@@ -102,7 +102,7 @@ const CALL_COLUMNS: &str = "id, source, call_id, status, direction, from_number,
 
 /// An extension's card on the board: the extension, and the call it is in
 /// or ringing for (an answered leg first, then the newest), if any.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Card {
     #[serde(flatten)]
     pub extension: ExtensionView,
@@ -110,7 +110,7 @@ pub struct Card {
 }
 
 /// The call on a card.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CardCall {
     pub call_id: String,
     pub leg_id: String,
@@ -180,8 +180,58 @@ pub async fn cards(
         .iter()
         .map(|(s, n)| (s.as_str(), n.as_str()))
         .unzip();
-    let rows: Vec<CardRow> = diesel::sql_query(
-        "SELECT e.source, e.number, e.name, e.status, e.presence, e.last_seen,
+    let rows: Vec<CardRow> = diesel::sql_query(format!(
+        "{CARD_SELECT}
+         WHERE $1 OR (e.source, e.number) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+         ORDER BY e.source, e.number"
+    ))
+    .bind::<Bool, _>(keys.is_none())
+    .bind::<Array<Text>, _>(sources)
+    .bind::<Array<Text>, _>(numbers)
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(Card::from).collect())
+}
+
+/// The cards a committed change may have changed, in one round trip: those
+/// of the extensions `keys` (`(source, number)`) and of every extension
+/// with a leg (ended ones included) in one of the calls `calls` (`(source,
+/// call id)`), by source and number: what [`extensions_of_calls`] and
+/// [`cards`] give together. Prepared once per connection (the board's
+/// change feed runs it for every round).
+pub async fn changed_cards(
+    conn: &mut AsyncPgConnection,
+    keys: &[(String, String)],
+    calls: &[(String, String)],
+) -> Result<Vec<Card>, diesel::result::Error> {
+    let (sources, numbers): (Vec<&str>, Vec<&str>) =
+        keys.iter().map(|(s, n)| (s.as_str(), n.as_str())).unzip();
+    let (call_sources, call_ids): (Vec<&str>, Vec<&str>) =
+        calls.iter().map(|(s, c)| (s.as_str(), c.as_str())).unzip();
+    let rows: Vec<CardRow> = crate::sql::Cached(
+        diesel::sql_query(format!(
+            "{CARD_SELECT}
+             WHERE (e.source, e.number) IN (
+                     SELECT * FROM unnest($1::text[], $2::text[])
+                     UNION
+                     SELECT k.source, k.extension FROM call_legs k
+                      WHERE k.extension IS NOT NULL
+                        AND (k.source, k.call_id) IN (SELECT * FROM unnest($3::text[], $4::text[])))
+             ORDER BY e.source, e.number"
+        ))
+        .bind::<Array<Text>, _>(sources)
+        .bind::<Array<Text>, _>(numbers)
+        .bind::<Array<Text>, _>(call_sources)
+        .bind::<Array<Text>, _>(call_ids),
+    )
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(Card::from).collect())
+}
+
+/// A card's columns: the extension and its live leg (in call first, then
+/// the newest), from `extensions e`; the caller adds the WHERE.
+const CARD_SELECT: &str = "SELECT e.source, e.number, e.name, e.status, e.presence, e.last_seen,
                 l.call_id, l.leg_id, l.state AS leg_state, l.other_party, l.direction,
                 l.on_hold, l.started_at AS leg_started_at, l.answered_at AS leg_answered_at
          FROM extensions e
@@ -196,17 +246,7 @@ pub async fn cards(
               JOIN calls c ON c.source = l.source AND c.call_id = l.call_id
              WHERE l.source = e.source AND l.extension = e.number AND l.state <> 'ended'
              ORDER BY (l.state = 'incall') DESC, l.started_at DESC NULLS LAST, l.id DESC
-             LIMIT 1) l ON true
-         WHERE $1 OR (e.source, e.number) IN (SELECT * FROM unnest($2::text[], $3::text[]))
-         ORDER BY e.source, e.number",
-    )
-    .bind::<Bool, _>(keys.is_none())
-    .bind::<Array<Text>, _>(sources)
-    .bind::<Array<Text>, _>(numbers)
-    .load(conn)
-    .await?;
-    Ok(rows.into_iter().map(Card::from).collect())
-}
+             LIMIT 1) l ON true";
 
 /// The extensions (`(source, number)`) with a leg in one of the calls
 /// `calls` (`(source, call id)`), ended legs included: the cards a change
@@ -243,13 +283,15 @@ pub async fn calls(
 ) -> Result<Vec<CallView>, diesel::result::Error> {
     let (sources, ids): (Vec<&str>, Vec<&str>) =
         keys.iter().map(|(s, c)| (s.as_str(), c.as_str())).unzip();
-    diesel::sql_query(format!(
-        "SELECT {CALL_COLUMNS} FROM calls
-          WHERE (source, call_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-          ORDER BY id DESC"
-    ))
-    .bind::<Array<Text>, _>(sources)
-    .bind::<Array<Text>, _>(ids)
+    crate::sql::Cached(
+        diesel::sql_query(format!(
+            "SELECT {CALL_COLUMNS} FROM calls
+              WHERE (source, call_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+              ORDER BY id DESC"
+        ))
+        .bind::<Array<Text>, _>(sources)
+        .bind::<Array<Text>, _>(ids),
+    )
     .load(conn)
     .await
 }

@@ -8,6 +8,7 @@ mod event;
 mod yeastar;
 
 pub mod merge;
+pub mod outbound;
 pub mod projection;
 pub mod signature;
 pub mod sql;

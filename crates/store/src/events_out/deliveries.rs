@@ -1,0 +1,272 @@
+//! Deliveries: claimed when due with `FOR UPDATE SKIP LOCKED` (any number
+//! of delivery workers), leased while in flight, completed with what the
+//! attempt got. Order per subject: a delivery is claimable only when no
+//! earlier delivery of the same subject to the same endpoint is pending
+//! (delivered or given up lets the next one go), and a rescheduled one
+//! pushes its successors' due times behind it, so that blocked deliveries
+//! are not due and claims never wade through them.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, BigInt, Bool, Bytea, Integer, Jsonb, Nullable, Text, Timestamptz};
+use diesel::QueryableByName;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use domain::sql::Cached;
+
+use super::endpoints::{sealing_name, SigningSecrets};
+use crate::secrets::{CryptoError, Keyring};
+
+/// How long a claimed delivery stays leased to its delivery worker: past
+/// it (the worker died), another claims it again.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
+
+/// A claimed delivery, with its endpoint and event.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = BigInt)]
+    pub id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub endpoint_id: i64,
+    #[diesel(sql_type = Text)]
+    pub endpoint: String,
+    #[diesel(sql_type = Text)]
+    pub url: String,
+    #[diesel(sql_type = Bool)]
+    pub allow_private: bool,
+    /// Attempts so far, this one included.
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    #[diesel(sql_type = Timestamptz)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(sql_type = Text)]
+    pub event_id: String,
+    #[diesel(sql_type = Text)]
+    pub event_type: String,
+    #[diesel(sql_type = Jsonb)]
+    pub payload: serde_json::Value,
+    #[diesel(sql_type = Text)]
+    key_id: String,
+    #[diesel(sql_type = Bytea)]
+    nonce: Vec<u8>,
+    #[diesel(sql_type = Bytea)]
+    ciphertext: Vec<u8>,
+    #[diesel(sql_type = Nullable<Text>)]
+    previous_key_id: Option<String>,
+    #[diesel(sql_type = Nullable<Bytea>)]
+    previous_nonce: Option<Vec<u8>>,
+    #[diesel(sql_type = Nullable<Bytea>)]
+    previous_ciphertext: Option<Vec<u8>>,
+}
+
+impl Claimed {
+    /// The endpoint's secrets, opened with `keys`.
+    pub fn secrets(&self, keys: &Keyring) -> Result<SigningSecrets, CryptoError> {
+        let name = sealing_name(&self.endpoint);
+        let current = keys.open(&name, &self.key_id, &self.nonce, &self.ciphertext)?;
+        let previous = match (
+            &self.previous_key_id,
+            &self.previous_nonce,
+            &self.previous_ciphertext,
+        ) {
+            (Some(k), Some(n), Some(c)) => Some(keys.open(&name, k, n, c)?),
+            _ => None,
+        };
+        Ok(SigningSecrets { current, previous })
+    }
+}
+
+const CLAIM: &str = "WITH c AS (
+        SELECT d.id FROM webhook_deliveries d
+          JOIN webhook_endpoints e ON e.id = d.endpoint_id
+         WHERE d.state = 'pending' AND d.next_at <= now() AND e.enabled
+           AND (d.leased_until IS NULL OR d.leased_until < now())
+           AND d.endpoint_id <> ALL ($2::int8[])
+           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+                            WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject
+                              AND p.state = 'pending' AND p.event_seq < d.event_seq)
+         ORDER BY d.next_at, d.id
+         LIMIT $1
+         FOR UPDATE OF d SKIP LOCKED)
+     UPDATE webhook_deliveries d
+        SET leased_until = now() + $3 * interval '1 ms', attempts = d.attempts + 1,
+            first_attempt_at = coalesce(d.first_attempt_at, now()), last_attempt_at = now()
+       FROM c, webhook_endpoints e, outbox o
+      WHERE d.id = c.id AND e.id = d.endpoint_id AND o.seq = d.event_seq
+     RETURNING d.id, d.endpoint_id, e.name AS endpoint, e.url, e.allow_private, d.attempts,
+            d.created_at, o.event_id, o.type AS event_type, o.payload, e.key_id, e.nonce,
+            e.ciphertext,
+            CASE WHEN e.previous_until > now() THEN e.previous_key_id END AS previous_key_id,
+            CASE WHEN e.previous_until > now() THEN e.previous_nonce END AS previous_nonce,
+            CASE WHEN e.previous_until > now() THEN e.previous_ciphertext END
+              AS previous_ciphertext";
+
+/// Claims up to `limit` due deliveries, none of the endpoints `busy` (at
+/// their in-flight limit in this worker), leasing them for [`CLAIM_LEASE`].
+pub async fn claim(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+    busy: &[i64],
+) -> Result<Vec<Claimed>, crate::Error> {
+    Ok(Cached(
+        diesel::sql_query(CLAIM)
+            .bind::<BigInt, _>(limit)
+            .bind::<Array<BigInt>, _>(busy)
+            .bind::<BigInt, _>(CLAIM_LEASE.as_millis() as i64),
+    )
+    .load(conn)
+    .await?)
+}
+
+/// What one attempt got.
+#[derive(Debug, Clone, Default)]
+pub struct Attempt {
+    /// The HTTP status, when an answer came.
+    pub status: Option<i32>,
+    /// Why it failed without an answer (timeout, refused, SSRF).
+    pub error: Option<String>,
+    pub latency_ms: i32,
+    /// The start of the answer's body (capped, UTF-8, no NUL).
+    pub excerpt: Option<String>,
+}
+
+/// What becomes of a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// A 2xx: done; the endpoint's failure streak ends.
+    Delivered,
+    /// Try again at this time (its successors wait behind it).
+    Retry(DateTime<Utc>),
+    /// Retried for long enough: given up (its successors go on).
+    GiveUp,
+    /// 410 Gone: the endpoint is disabled; the delivery waits, pending, for
+    /// it to be enabled again.
+    Gone,
+}
+
+const COMPLETE: &str = "UPDATE webhook_deliveries SET
+        state = CASE $2 WHEN 'delivered' THEN 'delivered' WHEN 'failed' THEN 'failed'
+                ELSE 'pending' END,
+        next_at = coalesce($3, next_at), leased_until = NULL, last_status = $4, last_error = $5,
+        last_latency_ms = $6, response_excerpt = $7,
+        done_at = CASE WHEN $2 IN ('delivered', 'failed') THEN now() END
+      WHERE id = $1";
+
+// Successors of a rescheduled delivery wait behind it.
+const PUSH_BACK: &str = "UPDATE webhook_deliveries s SET next_at = $2
+       FROM webhook_deliveries d
+      WHERE d.id = $1 AND s.endpoint_id = d.endpoint_id AND s.subject = d.subject
+        AND s.state = 'pending' AND s.event_seq > d.event_seq AND s.next_at < $2";
+
+const ENDPOINT_OK: &str = "UPDATE webhook_endpoints SET failing_since = NULL
+      WHERE id = $1 AND failing_since IS NOT NULL";
+const ENDPOINT_FAILED: &str = "UPDATE webhook_endpoints SET failing_since = now()
+      WHERE id = $1 AND failing_since IS NULL";
+const ENDPOINT_GONE: &str = "UPDATE webhook_endpoints SET enabled = false,
+        disabled_reason = 'the endpoint answered 410 Gone', updated_at = now()
+      WHERE id = $1";
+
+/// Records attempt `a` of delivery `id` (to endpoint `endpoint_id`) and
+/// what becomes of it, in one transaction.
+pub async fn complete(
+    conn: &mut AsyncPgConnection,
+    id: i64,
+    endpoint_id: i64,
+    a: &Attempt,
+    next: Next,
+) -> Result<(), crate::Error> {
+    use diesel_async::AsyncConnection;
+    let (state, at) = match next {
+        Next::Delivered => ("delivered", None),
+        Next::Retry(at) => ("pending", Some(at)),
+        Next::GiveUp => ("failed", None),
+        Next::Gone => ("pending", None),
+    };
+    let (excerpt, error) = (a.excerpt.clone(), a.error.clone());
+    conn.transaction::<(), crate::Error, _>(async |conn| {
+        Cached(
+            diesel::sql_query(COMPLETE)
+                .bind::<BigInt, _>(id)
+                .bind::<Text, _>(state)
+                .bind::<Nullable<Timestamptz>, _>(at)
+                .bind::<Nullable<Integer>, _>(a.status)
+                .bind::<Nullable<Text>, _>(&error)
+                .bind::<Integer, _>(a.latency_ms)
+                .bind::<Nullable<Text>, _>(&excerpt),
+        )
+        .execute(conn)
+        .await?;
+        if let Some(at) = at {
+            Cached(
+                diesel::sql_query(PUSH_BACK)
+                    .bind::<BigInt, _>(id)
+                    .bind::<Timestamptz, _>(at),
+            )
+            .execute(conn)
+            .await?;
+        }
+        let endpoint = match next {
+            Next::Delivered => ENDPOINT_OK,
+            Next::Gone => ENDPOINT_GONE,
+            Next::Retry(_) | Next::GiveUp => ENDPOINT_FAILED,
+        };
+        Cached(diesel::sql_query(endpoint).bind::<BigInt, _>(endpoint_id))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+    .await
+}
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// Disables the enabled endpoints whose every attempt has failed for at
+/// least `after`. Returns their names.
+pub async fn disable_failing(
+    conn: &mut AsyncPgConnection,
+    after: Duration,
+) -> Result<Vec<String>, crate::Error> {
+    let rows: Vec<Name> = diesel::sql_query(
+        "UPDATE webhook_endpoints SET enabled = false, updated_at = now(),
+            disabled_reason = 'failing since ' || to_char(failing_since AT TIME ZONE 'UTC',
+                                                           'YYYY-MM-DD HH24:MI:SS') || ' UTC'
+          WHERE enabled AND failing_since < now() - $1 * interval '1 ms'
+          RETURNING name",
+    )
+    .bind::<BigInt, _>(i64::try_from(after.as_millis()).unwrap_or(i64::MAX))
+    .load(conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.name).collect())
+}
+
+/// Deliveries of one endpoint by state, for the metrics.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct DeliveryStats {
+    #[diesel(sql_type = Text)]
+    pub endpoint: String,
+    #[diesel(sql_type = Bool)]
+    pub enabled: bool,
+    #[diesel(sql_type = BigInt)]
+    pub pending: i64,
+    #[diesel(sql_type = BigInt)]
+    pub failed: i64,
+}
+
+impl DeliveryStats {
+    /// Every endpoint's pending and given-up deliveries.
+    pub async fn load(conn: &mut AsyncPgConnection) -> Result<Vec<DeliveryStats>, crate::Error> {
+        Ok(diesel::sql_query(
+            "SELECT e.name AS endpoint, e.enabled,
+                    count(*) FILTER (WHERE d.state = 'pending') AS pending,
+                    count(*) FILTER (WHERE d.state = 'failed') AS failed
+               FROM webhook_endpoints e LEFT JOIN webhook_deliveries d ON d.endpoint_id = e.id
+              GROUP BY e.id ORDER BY e.name",
+        )
+        .load(conn)
+        .await?)
+    }
+}

@@ -1,0 +1,5 @@
+//! Events out: the outbox the batches write (exactly one event per change,
+//! each valid against its documented schema), endpoints, deliveries.
+
+mod exactly_once;
+pub mod support;

@@ -270,3 +270,25 @@ impl DeliveryStats {
         .await?)
     }
 }
+
+/// Deletes outbox events older than `retention` that no delivery still
+/// waits for (their delivered and given-up deliveries go with them), at
+/// most `limit` at a time. Returns how many.
+pub async fn prune(
+    conn: &mut AsyncPgConnection,
+    retention: Duration,
+    limit: i64,
+) -> Result<usize, crate::Error> {
+    Ok(diesel::sql_query(
+        "DELETE FROM outbox WHERE seq IN (
+            SELECT o.seq FROM outbox o
+             WHERE o.created_at < now() - $1 * interval '1 ms'
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                                WHERE d.event_seq = o.seq AND d.state = 'pending')
+             ORDER BY o.seq LIMIT $2)",
+    )
+    .bind::<BigInt, _>(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX))
+    .bind::<BigInt, _>(limit)
+    .execute(conn)
+    .await?)
+}

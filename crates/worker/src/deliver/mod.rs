@@ -59,6 +59,10 @@ pub struct DeliverArgs {
     /// An endpoint whose every attempt failed for this long is disabled.
     #[arg(long, env = "DELIVER_DISABLE_AFTER", default_value = "5days", value_parser = humantime::parse_duration)]
     pub disable_after: Duration,
+    /// How long the outbox keeps events (the stream resumes within it);
+    /// events still awaited by a delivery are kept until it is done.
+    #[arg(long, env = "DELIVER_OUTBOX_RETENTION", default_value = "7days", value_parser = humantime::parse_duration)]
+    pub outbox_retention: Duration,
     /// Database connections held by this process.
     #[arg(long, env = "DELIVER_POOL_SIZE", default_value_t = 8)]
     pub pool_size: usize,
@@ -158,7 +162,7 @@ pub async fn run(
             stopping.clone(),
         ));
     }
-    background.spawn(upkeep(pool, args.disable_after, stopping.clone()));
+    background.spawn(upkeep(pool, args.clone(), stopping.clone()));
     tracing::info!(
         concurrency = args.concurrency,
         per_endpoint = args.per_endpoint,
@@ -339,10 +343,24 @@ async fn deliver(shared: &Shared, c: Claimed) {
     }
 }
 
-/// Disables endpoints failing for `disable_after` (a log line and a metric
-/// each) and samples the per-endpoint gauges, every [`UPKEEP_EVERY`].
-async fn upkeep(pool: PgPool, disable_after: Duration, mut shutdown: watch::Receiver<bool>) {
+/// Disables endpoints failing for `--disable-after` (a log line and a
+/// metric each), prunes the outbox past its retention, and samples the
+/// per-endpoint gauges, every [`UPKEEP_EVERY`].
+async fn upkeep(pool: PgPool, args: DeliverArgs, mut shutdown: watch::Receiver<bool>) {
+    let disable_after = args.disable_after;
     loop {
+        let retention = args.outbox_retention;
+        if let Err(e) = store::run(
+            &pool,
+            DEADLINE,
+            "pruning the outbox",
+            Access::Write,
+            async |c| events_out::prune(c, retention, 10_000).await,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "pruning the outbox failed");
+        }
         let disabled = store::run(
             &pool,
             DEADLINE,

@@ -6,6 +6,7 @@
 //! APIs (`actions`), and the phone system's webhooks then change the cards.
 
 mod actions;
+mod api_stream;
 mod auth;
 mod config;
 mod error;
@@ -147,6 +148,7 @@ pub fn serve(
             .route("/api/me", web::get().to(routes::me))
             .route("/api/extensions", web::get().to(routes::api_extensions))
             .route("/api/calls", web::get().to(routes::api_calls))
+            .route("/api/stream", web::get().to(api_stream::stream))
             .route(
                 "/api/calls/{source}/{call_id}/hangup",
                 web::post().to(routes::hangup),

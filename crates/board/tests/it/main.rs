@@ -5,6 +5,7 @@
 //! through are FAKES on loopback (`fake_pbx`).
 
 mod actions;
+mod api_stream;
 mod bad_input;
 mod browser;
 mod fake_pbx;

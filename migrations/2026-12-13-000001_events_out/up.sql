@@ -16,6 +16,9 @@ CREATE TABLE outbox (
     -- 'agent:SOURCE:QUEUE:AGENT'.
     subject     text NOT NULL,
     occurred_at timestamptz NOT NULL,
+    -- When ingest accepted the earliest webhook of the batch that wrote it
+    -- (webhook accepted -> delivered, as `just bench` measures it).
+    accepted_at timestamptz,
     created_at  timestamptz NOT NULL DEFAULT now(),
     xid         xid8 NOT NULL DEFAULT pg_current_xact_id(),
     -- The body delivered: {"type", "timestamp", "data"}.

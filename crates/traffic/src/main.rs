@@ -24,6 +24,7 @@ enum Cmd {
     Run(cli::run::Args),
     BoardWatch(cli::board_watch::Args),
     Demo(cli::demo::Args),
+    Receive(cli::receive::Args),
 }
 
 #[tokio::main]
@@ -32,5 +33,6 @@ async fn main() -> Result<()> {
         Cmd::Run(args) => cli::run::run(args).await,
         Cmd::BoardWatch(args) => cli::board_watch::run(args).await,
         Cmd::Demo(args) => cli::demo::run(args).await,
+        Cmd::Receive(args) => cli::receive::run(args).await,
     }
 }

@@ -117,7 +117,8 @@ pub(crate) async fn run(
             })?;
         // The normalized events of what changed, and their deliveries:
         // committed with the changes or not at all.
-        events_out::write(conn, &changed.events).await?;
+        let accepted = sorted.items.iter().map(|i| i.received_at).min();
+        events_out::write(conn, &changed.events, accepted).await?;
         // One notification per batch, delivered on commit only.
         changes::notify(conn, &changed).await?;
         Ok(Committed {

@@ -2,7 +2,8 @@
 //! batch, each fanned out at once to a delivery per matching endpoint; and
 //! the stream's read of committed events in order.
 
-use diesel::sql_types::{Array, BigInt, Jsonb, Text, Timestamptz};
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz};
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::outbound::OutEvent;
@@ -23,8 +24,8 @@ const WRITE: &str = r#"WITH u AS (
           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
                WITH ORDINALITY AS u(type, source, subject, occurred_at, payload, n)),
       ev AS (
-        INSERT INTO outbox (event_id, type, source, subject, occurred_at, payload)
-        SELECT u.event_id, u.type, u.source, u.subject, u.occurred_at,
+        INSERT INTO outbox (event_id, type, source, subject, occurred_at, accepted_at, payload)
+        SELECT u.event_id, u.type, u.source, u.subject, u.occurred_at, $6,
                jsonb_set(jsonb_set(u.payload, '{data,id}', to_jsonb(u.event_id)),
                          '{data,provider}', to_jsonb(coalesce(s.provider, 'unknown')))
           FROM u LEFT JOIN sources s ON s.name = u.source
@@ -42,9 +43,14 @@ const WRITE: &str = r#"WITH u AS (
 const NOTIFY: &str = "SELECT pg_notify($1, '')";
 
 /// Writes `events` to the outbox and their deliveries, inside the caller's
-/// transaction, and wakes the delivery workers on commit. Returns the
-/// number of deliveries created.
-pub async fn write(conn: &mut AsyncPgConnection, events: &[OutEvent]) -> Result<usize, Error> {
+/// transaction, and wakes the delivery workers on commit; `accepted_at`:
+/// when ingest accepted the batch's earliest webhook. Returns the number of
+/// deliveries created.
+pub async fn write(
+    conn: &mut AsyncPgConnection,
+    events: &[OutEvent],
+    accepted_at: Option<DateTime<Utc>>,
+) -> Result<usize, Error> {
     if events.is_empty() {
         return Ok(0);
     }
@@ -62,7 +68,8 @@ pub async fn write(conn: &mut AsyncPgConnection, events: &[OutEvent]) -> Result<
             .bind::<Array<Text>, _>(c.1)
             .bind::<Array<Text>, _>(c.2)
             .bind::<Array<Timestamptz>, _>(c.3)
-            .bind::<Array<Jsonb>, _>(c.4),
+            .bind::<Array<Jsonb>, _>(c.4)
+            .bind::<Nullable<Timestamptz>, _>(accepted_at),
     )
     .execute(conn)
     .await?;

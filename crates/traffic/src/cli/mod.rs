@@ -3,6 +3,7 @@
 
 pub mod board_watch;
 pub mod demo;
+pub mod receive;
 pub mod run;
 
 use anyhow::{bail, Result};

@@ -12,5 +12,6 @@ mod fake_pbx;
 mod helpers;
 mod http;
 mod login_flood;
+mod openapi;
 mod silent_streams;
 mod webdriver;

@@ -292,3 +292,44 @@ pub async fn prune(
     .execute(conn)
     .await?)
 }
+
+/// Sends event `event_id` to endpoint `endpoint` again (a delivery of its
+/// own if the endpoint never had one), due now, with a fresh retry period.
+/// Returns `false` when there is no such endpoint or event.
+pub async fn resend(
+    conn: &mut AsyncPgConnection,
+    endpoint: &str,
+    event_id: &str,
+) -> Result<bool, crate::Error> {
+    let n = diesel::sql_query(
+        "INSERT INTO webhook_deliveries (endpoint_id, event_seq, subject)
+         SELECT e.id, o.seq, o.subject FROM webhook_endpoints e, outbox o
+          WHERE e.name = $1 AND o.event_id = $2
+         ON CONFLICT (endpoint_id, event_seq) DO UPDATE SET state = 'pending', next_at = now(),
+            created_at = now(), done_at = NULL, leased_until = NULL",
+    )
+    .bind::<Text, _>(endpoint)
+    .bind::<Text, _>(event_id)
+    .execute(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Sends again every delivery to endpoint `endpoint` given up since
+/// `since`, due now with a fresh retry period. Returns how many.
+pub async fn recover(
+    conn: &mut AsyncPgConnection,
+    endpoint: &str,
+    since: DateTime<Utc>,
+) -> Result<usize, crate::Error> {
+    Ok(diesel::sql_query(
+        "UPDATE webhook_deliveries d SET state = 'pending', next_at = now(), created_at = now(),
+            done_at = NULL, leased_until = NULL
+           FROM webhook_endpoints e
+          WHERE e.id = d.endpoint_id AND e.name = $1 AND d.state = 'failed' AND d.done_at >= $2",
+    )
+    .bind::<Text, _>(endpoint)
+    .bind::<Timestamptz, _>(since)
+    .execute(conn)
+    .await?)
+}

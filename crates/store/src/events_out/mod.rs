@@ -8,7 +8,8 @@ mod endpoints;
 mod outbox;
 
 pub use deliveries::{
-    claim, complete, disable_failing, prune, Attempt, Claimed, DeliveryStats, Next, CLAIM_LEASE,
+    claim, complete, disable_failing, prune, recover, resend, Attempt, Claimed, DeliveryStats,
+    Next, CLAIM_LEASE,
 };
 pub use endpoints::{
     add, list, remove, rotate_secret, set_enabled, valid_name, Endpoint, EndpointError,

@@ -46,6 +46,15 @@ pub enum Cmd {
     RotateSecret { name: String },
     /// Remove an endpoint and its deliveries.
     Remove { name: String },
+    /// Send one event (its id, evt_...) to the endpoint again, now.
+    Resend { name: String, event_id: String },
+    /// Send again every delivery to the endpoint given up since a time
+    /// (RFC 3339, e.g. 2026-12-07T08:00:00Z).
+    Recover {
+        name: String,
+        #[arg(long)]
+        since: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 /// Runs the endpoint command `cmd`.
@@ -123,6 +132,20 @@ pub async fn run(url: &str, cmd: Cmd) -> Result<()> {
                 events_out::rotate_secret(&mut conn, &keys, &name, ROTATION_OVERLAP).await?;
             eprintln!("rotated the secret of endpoint {name}; the old one signs alongside for 24 h. The new one, shown once:");
             println!("{secret}");
+        }
+        Cmd::Resend { name, event_id } => {
+            if !events_out::resend(&mut conn, &name, &event_id).await? {
+                anyhow::bail!(
+                    "no endpoint {name} or no event {event_id} (kept for DELIVER_OUTBOX_RETENTION)"
+                );
+            }
+            tracing::info!(endpoint = %name, %event_id, "resend requested");
+            println!("{event_id} will be sent to {name} again");
+        }
+        Cmd::Recover { name, since } => {
+            let n = events_out::recover(&mut conn, &name, since).await?;
+            tracing::info!(endpoint = %name, %since, deliveries = n, "recovery requested");
+            println!("{n} given-up deliveries to {name} will be sent again");
         }
         Cmd::Remove { name } => {
             events_out::remove(&mut conn, &name).await?;

@@ -476,3 +476,73 @@ async fn a_rotated_secret_signs_beside_the_old_one() {
     let _ = stop.send(());
     let _ = task.await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn given_up_deliveries_are_recovered_and_one_event_resent() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("ds", "dialpad", &[]).await.expect("source");
+    let up = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let u = up.clone();
+    let rx = Receiver::start(move |_, _, _| {
+        Reply::status(if u.load(std::sync::atomic::Ordering::SeqCst) {
+            200
+        } else {
+            500
+        })
+    })
+    .await;
+    add_endpoint(
+        &db,
+        "crm",
+        &rx.url("/h"),
+        &["--allow-private", "--types", "call.ringing,call.ended"],
+    )
+    .await;
+    let since = chrono::Utc::now().to_rfc3339();
+    // Retried for 300 ms only: given up.
+    let (stop, task) = deliverer(
+        &db,
+        DeliverArgs {
+            retry_for: Duration::from_millis(300),
+            ..args()
+        },
+    );
+    one_call(&db, "ds", 1).await;
+    settled(&db, "crm").await;
+    let failed = "SELECT count(*) AS n FROM webhook_deliveries WHERE state = 'failed'";
+    assert_eq!(count(&db, failed).await, 2, "both given up");
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    let out = testkit::worker_ok(&db.url, &["endpoint", "recover", "crm", "--since", &since])
+        .await
+        .expect("recover");
+    assert!(out.contains("2 given-up deliveries"), "{out}");
+    settled(&db, "crm").await;
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM webhook_deliveries WHERE state = 'delivered'"
+        )
+        .await,
+        2
+    );
+    let ok_before = rx.on("/h").iter().filter(|r| r.status == 200).count();
+    assert_eq!(ok_before, 2);
+    // Resend one delivered event.
+    let events = support::outbox(&db, "type = 'call.ended'")
+        .await
+        .expect("outbox");
+    testkit::worker_ok(&db.url, &["endpoint", "resend", "crm", &events[0].event_id])
+        .await
+        .expect("resend");
+    settled(&db, "crm").await;
+    let got = rx.on("/h");
+    let last = got.last().expect("a request");
+    assert_eq!(last.status, 200);
+    assert_eq!(
+        last.headers["webhook-id"].to_str().expect("id"),
+        events[0].event_id
+    );
+    assert_eq!(got.iter().filter(|r| r.status == 200).count(), 3);
+    let _ = stop.send(());
+    let _ = task.await;
+}

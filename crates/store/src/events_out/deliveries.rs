@@ -144,30 +144,46 @@ pub enum Next {
     Gone,
 }
 
-const COMPLETE: &str = "UPDATE webhook_deliveries SET
-        state = CASE $2 WHEN 'delivered' THEN 'delivered' WHEN 'failed' THEN 'failed'
-                ELSE 'pending' END,
-        next_at = coalesce($3, next_at), leased_until = NULL, last_status = $4, last_error = $5,
-        last_latency_ms = $6, response_excerpt = $7,
-        done_at = CASE WHEN $2 IN ('delivered', 'failed') THEN now() END
-      WHERE id = $1";
+// One statement (one round trip): the delivery; its successors wait behind
+// a retried one; the endpoint's failure streak ends on a success, starts on
+// a failure; a 410 disables it. $2: delivered, retry, failed or gone.
+const COMPLETE: &str = "WITH d AS (
+        UPDATE webhook_deliveries SET
+            state = CASE $2 WHEN 'delivered' THEN 'delivered' WHEN 'failed' THEN 'failed'
+                    ELSE 'pending' END,
+            next_at = coalesce($3, next_at), leased_until = NULL, last_status = $4,
+            last_error = $5, last_latency_ms = $6, response_excerpt = $7,
+            done_at = CASE WHEN $2 IN ('delivered', 'failed') THEN now() END
+         WHERE id = $1
+        RETURNING endpoint_id, subject, event_seq),
+      pushed AS (
+        UPDATE webhook_deliveries s SET next_at = $3
+          FROM d
+         WHERE $3 IS NOT NULL AND s.endpoint_id = d.endpoint_id AND s.subject = d.subject
+           AND s.state = 'pending' AND s.event_seq > d.event_seq AND s.next_at < $3
+        RETURNING 1),
+      e AS (
+        UPDATE webhook_endpoints SET
+            failing_since = CASE $2 WHEN 'delivered' THEN NULL WHEN 'gone' THEN failing_since
+                            ELSE coalesce(failing_since, now()) END,
+            enabled = CASE WHEN $2 = 'gone' THEN false ELSE enabled END,
+            disabled_reason = CASE WHEN $2 = 'gone' THEN 'the endpoint answered 410 Gone'
+                              ELSE disabled_reason END,
+            updated_at = CASE WHEN $2 = 'gone' THEN now() ELSE updated_at END
+         WHERE id = $8 AND ($2 = 'gone' OR ($2 = 'delivered' AND failing_since IS NOT NULL)
+                OR ($2 IN ('retry', 'failed') AND failing_since IS NULL))
+        RETURNING 1)
+     SELECT (SELECT count(*) FROM d) AS n";
 
-// Successors of a rescheduled delivery wait behind it.
-const PUSH_BACK: &str = "UPDATE webhook_deliveries s SET next_at = $2
-       FROM webhook_deliveries d
-      WHERE d.id = $1 AND s.endpoint_id = d.endpoint_id AND s.subject = d.subject
-        AND s.state = 'pending' AND s.event_seq > d.event_seq AND s.next_at < $2";
-
-const ENDPOINT_OK: &str = "UPDATE webhook_endpoints SET failing_since = NULL
-      WHERE id = $1 AND failing_since IS NOT NULL";
-const ENDPOINT_FAILED: &str = "UPDATE webhook_endpoints SET failing_since = now()
-      WHERE id = $1 AND failing_since IS NULL";
-const ENDPOINT_GONE: &str = "UPDATE webhook_endpoints SET enabled = false,
-        disabled_reason = 'the endpoint answered 410 Gone', updated_at = now()
-      WHERE id = $1";
+#[derive(QueryableByName)]
+struct Completed {
+    #[diesel(sql_type = BigInt)]
+    #[allow(dead_code)]
+    n: i64,
+}
 
 /// Records attempt `a` of delivery `id` (to endpoint `endpoint_id`) and
-/// what becomes of it, in one transaction.
+/// what becomes of it, in one statement.
 pub async fn complete(
     conn: &mut AsyncPgConnection,
     id: i64,
@@ -175,47 +191,26 @@ pub async fn complete(
     a: &Attempt,
     next: Next,
 ) -> Result<(), crate::Error> {
-    use diesel_async::AsyncConnection;
-    let (state, at) = match next {
+    let (outcome, at) = match next {
         Next::Delivered => ("delivered", None),
-        Next::Retry(at) => ("pending", Some(at)),
+        Next::Retry(at) => ("retry", Some(at)),
         Next::GiveUp => ("failed", None),
-        Next::Gone => ("pending", None),
+        Next::Gone => ("gone", None),
     };
-    let (excerpt, error) = (a.excerpt.clone(), a.error.clone());
-    conn.transaction::<(), crate::Error, _>(async |conn| {
-        Cached(
-            diesel::sql_query(COMPLETE)
-                .bind::<BigInt, _>(id)
-                .bind::<Text, _>(state)
-                .bind::<Nullable<Timestamptz>, _>(at)
-                .bind::<Nullable<Integer>, _>(a.status)
-                .bind::<Nullable<Text>, _>(&error)
-                .bind::<Integer, _>(a.latency_ms)
-                .bind::<Nullable<Text>, _>(&excerpt),
-        )
-        .execute(conn)
-        .await?;
-        if let Some(at) = at {
-            Cached(
-                diesel::sql_query(PUSH_BACK)
-                    .bind::<BigInt, _>(id)
-                    .bind::<Timestamptz, _>(at),
-            )
-            .execute(conn)
-            .await?;
-        }
-        let endpoint = match next {
-            Next::Delivered => ENDPOINT_OK,
-            Next::Gone => ENDPOINT_GONE,
-            Next::Retry(_) | Next::GiveUp => ENDPOINT_FAILED,
-        };
-        Cached(diesel::sql_query(endpoint).bind::<BigInt, _>(endpoint_id))
-            .execute(conn)
-            .await?;
-        Ok(())
-    })
-    .await
+    let _: Vec<Completed> = Cached(
+        diesel::sql_query(COMPLETE)
+            .bind::<BigInt, _>(id)
+            .bind::<Text, _>(outcome)
+            .bind::<Nullable<Timestamptz>, _>(at)
+            .bind::<Nullable<Integer>, _>(a.status)
+            .bind::<Nullable<Text>, _>(&a.error)
+            .bind::<Integer, _>(a.latency_ms)
+            .bind::<Nullable<Text>, _>(&a.excerpt)
+            .bind::<BigInt, _>(endpoint_id),
+    )
+    .load(conn)
+    .await?;
+    Ok(())
 }
 
 #[derive(QueryableByName)]

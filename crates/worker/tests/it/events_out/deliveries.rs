@@ -546,3 +546,37 @@ async fn given_up_deliveries_are_recovered_and_one_event_resent() {
     let _ = stop.send(());
     let _ = task.await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_endpoint_failing_for_days_is_disabled() {
+    let db = TestDb::new().await.expect("db");
+    let rx = Receiver::start(|_, _, _| Reply::status(500)).await;
+    add_endpoint(&db, "old", &rx.url("/h"), &["--allow-private"]).await;
+    add_endpoint(&db, "new", &rx.url("/h"), &["--allow-private"]).await;
+    db.exec(
+        "UPDATE webhook_endpoints SET failing_since = now() - interval '6 days' WHERE name = 'old'",
+    )
+    .await
+    .expect("age");
+    db.exec(
+        "UPDATE webhook_endpoints SET failing_since = now() - interval '4 days' WHERE name = 'new'",
+    )
+    .await
+    .expect("age");
+    let (stop, task) = deliverer(&db, args());
+    testkit::wait_until(Duration::from_secs(30), "old disabled", || async {
+        Ok(db.count("SELECT count(*) AS n FROM webhook_endpoints WHERE NOT enabled AND disabled_reason LIKE 'failing since %'").await? == 1)
+    })
+    .await
+    .expect("disabled after 5 days");
+    let _ = stop.send(());
+    let _ = task.await;
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) AS n FROM webhook_endpoints WHERE name = 'new' AND enabled"
+        )
+        .await,
+        1
+    );
+}

@@ -78,7 +78,9 @@ CREATE TABLE webhook_deliveries (
     done_at          timestamptz,
     UNIQUE (endpoint_id, event_seq)
 );
-CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_at) WHERE state = 'pending';
+-- Claims walk each endpoint's pending deliveries in due order.
+CREATE INDEX webhook_deliveries_due
+    ON webhook_deliveries (endpoint_id, next_at) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_order
     ON webhook_deliveries (endpoint_id, subject, event_seq) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event_seq);

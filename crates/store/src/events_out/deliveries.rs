@@ -76,18 +76,24 @@ impl Claimed {
     }
 }
 
+// Per enabled endpoint not busy in this worker, up to $4 due deliveries in
+// due order (the index (endpoint_id, next_at) of pending ones, read until
+// enough are found: a claim never scans the backlog), each the earliest
+// pending of its subject to that endpoint; at most $1 in all.
 const CLAIM: &str = "WITH c AS (
-        SELECT d.id FROM webhook_deliveries d
-          JOIN webhook_endpoints e ON e.id = d.endpoint_id
-         WHERE d.state = 'pending' AND d.next_at <= now() AND e.enabled
-           AND (d.leased_until IS NULL OR d.leased_until < now())
-           AND d.endpoint_id <> ALL ($2::int8[])
-           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
-                            WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject
-                              AND p.state = 'pending' AND p.event_seq < d.event_seq)
-         ORDER BY d.next_at, d.id
-         LIMIT $1
-         FOR UPDATE OF d SKIP LOCKED)
+        SELECT x.id FROM webhook_endpoints e
+         CROSS JOIN LATERAL (
+           SELECT d.id FROM webhook_deliveries d
+            WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.next_at <= now()
+              AND (d.leased_until IS NULL OR d.leased_until < now())
+              AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+                               WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject
+                                 AND p.state = 'pending' AND p.event_seq < d.event_seq)
+            ORDER BY d.next_at
+            LIMIT $4
+            FOR UPDATE OF d SKIP LOCKED) x
+         WHERE e.enabled AND e.id <> ALL ($2::int8[])
+         LIMIT $1)
      UPDATE webhook_deliveries d
         SET leased_until = now() + $3 * interval '1 ms', attempts = d.attempts + 1,
             first_attempt_at = coalesce(d.first_attempt_at, now()), last_attempt_at = now()
@@ -101,18 +107,21 @@ const CLAIM: &str = "WITH c AS (
             CASE WHEN e.previous_until > now() THEN e.previous_ciphertext END
               AS previous_ciphertext";
 
-/// Claims up to `limit` due deliveries, none of the endpoints `busy` (at
-/// their in-flight limit in this worker), leasing them for [`CLAIM_LEASE`].
+/// Claims up to `limit` due deliveries, at most `per_endpoint` of each
+/// endpoint and none of the endpoints `busy` (at their in-flight limit in
+/// this worker), leasing them for [`CLAIM_LEASE`].
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     limit: i64,
+    per_endpoint: i64,
     busy: &[i64],
 ) -> Result<Vec<Claimed>, crate::Error> {
     Ok(Cached(
         diesel::sql_query(CLAIM)
             .bind::<BigInt, _>(limit)
             .bind::<Array<BigInt>, _>(busy)
-            .bind::<BigInt, _>(CLAIM_LEASE.as_millis() as i64),
+            .bind::<BigInt, _>(CLAIM_LEASE.as_millis() as i64)
+            .bind::<BigInt, _>(per_endpoint),
     )
     .load(conn)
     .await?)

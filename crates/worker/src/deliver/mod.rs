@@ -202,7 +202,7 @@ async fn claim_loop(
             break;
         }
         while tasks.try_join_next().is_some() {}
-        let free = slots.available_permits().min(per_endpoint);
+        let free = slots.available_permits();
         let mut got = 0;
         if free > 0 {
             let busy: Vec<i64> = lock(&shared.inflight)
@@ -215,7 +215,7 @@ async fn claim_loop(
                 DEADLINE,
                 "claiming deliveries",
                 Access::Write,
-                async |c| events_out::claim(c, free as i64, &busy).await,
+                async |c| events_out::claim(c, free as i64, per_endpoint as i64, &busy).await,
             )
             .await;
             match claimed {

@@ -48,6 +48,12 @@ Files read from TMP_DIR:
   history-calls.txt             calls the history section searched
   history.jsonl                 one line per search run of `worker history
                                 --repeat`: {"name": kind, "ms": [query ms...]}
+  deliv-drain.txt               `deliveries|seconds` of the deliveries drain
+  deliv-steady.txt              `p50|p99|max|count|failing attempts|events` of
+                                webhook accepted -> delivery received by the 4
+                                healthy endpoints (ms), the 5th failing
+  deliv-traffic.json            traffic generator summary of that run
+  deliver_peak.txt              `worker deliver`'s peak resident set, KiB
 
 A section whose files are missing (BENCH_ONLY ran others) is left out of the
 table and its targets are null and not met.
@@ -107,7 +113,23 @@ TARGETS = [
     ("board_1000_streams_peak_mib", "board peak resident < 64 MiB with 1,000 streams", 64, lambda v, t: v < t),
     ("login_flood_growth_mib", "board: 200 failed logins, 40 at a time, grow resident memory < 124 MiB (4 checks x 19 MiB + 48)", 124, lambda v, t: v < t),
     ("history_p99_ms", "history search p99 < 200 ms over 10,000,000 calls", 200, lambda v, t: v < t),
+    ("delivery_p99_ms", "events out: webhook accepted -> delivery received p99 < 100 ms at 1,000/s, 5 endpoints, one failing", 100, lambda v, t: v < t),
 ]
+
+
+def deliveries_section(tmp):
+    """The events-out figures, or None when the section did not run."""
+    p = lambda name: os.path.join(tmp, name)
+    if not os.path.exists(p("deliv-steady.txt")):
+        return None
+    n, secs = read(p("deliv-drain.txt")).strip().split("|")
+    p50, p99, mx, count, failing, events = read(p("deliv-steady.txt")).strip().split("|")
+    peak = int(read(p("deliver_peak.txt")).strip() or 0) if os.path.exists(p("deliver_peak.txt")) else 0
+    return {"drain_deliveries": int(n), "drain_seconds": float(secs),
+            "deliveries_per_s": int(n) / float(secs) if float(secs) else None,
+            "p50_ms": float(p50), "p99_ms": float(p99), "max_ms": float(mx), "delivered": int(count),
+            "failing_attempts": int(failing), "events": int(events), "deliver_peak_mib": peak / 1024,
+            "traffic": json.loads(read(p("deliv-traffic.json")))}
 
 
 def pct(values, p):
@@ -342,6 +364,7 @@ def build(tmp, batch):
     res["board_1000"] = board_section(tmp, sfx="-1000")
     res["login_flood"] = login_section(tmp)
     res["history"] = history_section(tmp)
+    res["deliveries"] = deliveries_section(tmp)
 
     ing, wk, e2e, rss, board = res["ingest"], res["worker"], res["end_to_end"], res["peak_rss"], res["board"]
     ext, prune = res["ingest_external"], res["prune"]
@@ -379,6 +402,7 @@ def build(tmp, batch):
         # target (a smaller one is null: not met).
         "history_p99_ms": (res["history"]["p99_ms"]
                            if res["history"] and res["history"]["calls"] >= 10_000_000 else None),
+        "delivery_p99_ms": res["deliveries"] and res["deliveries"]["p99_ms"],
     }
     res["targets"] = {}
     for name, _label, target, ok in TARGETS:
@@ -498,6 +522,12 @@ def markdown(res):
                   f"{f(hist['p50_ms'], 1)} / {f(hist['p99_ms'], 1)} / {f(hist['max_ms'], 1)} | | |")
         kinds = ", ".join(f"{k} {f(v['p99_ms'], 1)}" for k, v in hist["kinds"].items())
         md.append(f"| history search p99 by kind (ms): {kinds} | | | |")
+    dl = res.get("deliveries")
+    if dl:
+        md.append(f"| events out: deliveries/s to a local receiver (drain of {dl['drain_deliveries']:,}, one endpoint) | {f(dl['deliveries_per_s'])} | | |")
+        md.append(f"| events out at {dl['traffic']['events_per_second']:,.0f} webhooks/s, 5 endpoints (one answering 500): accepted -> received p50 / p99 / max (ms), {dl['delivered']:,} deliveries to the 4 healthy, {dl['failing_attempts']:,} attempts on the failing one | "
+                  f"{f(dl['p50_ms'], 1)} / {f(dl['p99_ms'], 1)} / {f(dl['max_ms'], 1)} | | |")
+        md.append(f"| `worker deliver` peak resident (MiB) | {f(dl['deliver_peak_mib'], 1)} | | |")
     md += [
         "",
         "| target | measured | met |",

@@ -10,9 +10,10 @@
 #   BENCH_SKIP_ANCHORS=1 skip the anchor scripts (ratios left empty)
 #   BENCH_ONLY=board     run only these sections (comma-separated: anchors,
 #                        ingest, worker, e2e, prune, pgbouncer, board, board_callcentre,
-#                        login, history); a
+#                        login, history, deliveries); a
 #                        partial run writes its report to .data/bench/results, not bench/results
 #   BENCH_HISTORY_CALLS=10000000  calls the history section searches
+#   BENCH_DELIVERY_EVENTS=20000    webhooks whose events the deliveries drain sends
 #   BENCH_BOARD_CLIENTS=500, BENCH_BOARD_RATE=1000, BENCH_BOARD_SECONDS=30
 #                        the board section: event streams, events/s, seconds
 #   BENCH_CC_EXTENSIONS=1000, BENCH_CC_QUEUES=100, BENCH_CC_CLIENTS=100, BENCH_CC_RATE=200
@@ -473,6 +474,65 @@ deep page|--after $deep
 EOF_SEARCHES
 done
 "$PSQL" -q "$ADMIN" -c "DROP DATABASE IF EXISTS sb_bench_history WITH (FORCE)" >/dev/null
+fi
+
+# --- deliveries (events out) -----------------------------------------------------
+# Deliveries/s: the events of DELIVERY_EVENTS webhooks, made first, then
+# delivered by one `worker deliver` to one endpoint on a local receiver
+# (`traffic receive`). Then webhook accepted -> delivery received at
+# E2E_RATE webhooks/s for E2E_SECONDS with 5 endpoints, one of which answers
+# 500 to everything (retried with backoff: it must hold nothing up).
+if want deliveries; then
+DELIVERY_EVENTS="${BENCH_DELIVERY_EVENTS:-20000}"
+log "deliveries: drain of $DELIVERY_EVENTS webhooks' events, then $E2E_RATE/s for $E2E_SECONDS s to 5 endpoints, one failing"
+fresh_db sb_bench_deliv; setup_db sb_bench_deliv
+DURL="$(db_url sb_bench_deliv)"
+"$B/traffic" receive --out "$TMP/deliv-recv.tsv" >"$TMP/deliv-recv.addr" 2>"$TMP/deliv-recv.log" &
+RECV=$!; PIDS+=("$RECV")
+for _ in $(seq 50); do [ -s "$TMP/deliv-recv.addr" ] && break; sleep 0.1; done
+RADDR="$(head -1 "$TMP/deliv-recv.addr")"
+endpoint() { DATABASE_URL="$DURL" "$B/worker" endpoint "$@" >/dev/null; }
+endpoint add drain --url "http://$RADDR/drain" --allow-private
+PORT="$(free_port)"; start_ingest sb_bench_deliv "$PORT"
+DATABASE_URL="$DURL" "$B/worker" run >"$TMP/worker-deliv.log" 2>&1 &
+DWORKER=$!; PIDS+=("$DWORKER")
+"$B/traffic" run --url "http://127.0.0.1:$PORT" "${TRAFFIC_SOURCES[@]}" \
+  --events "$DELIVERY_EVENTS" --concurrency 32 --json >"$TMP/deliv-drain-traffic.json"
+wait_drained sb_bench_deliv 300
+DRAIN_N="$(q sb_bench_deliv "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'")"
+DATABASE_URL="$DURL" "$B/worker" deliver >"$TMP/deliver-drain.log" 2>&1 &
+DELIVER=$!; PIDS+=("$DELIVER")
+T0="$(date +%s.%N)"
+until [ "$(q sb_bench_deliv "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'")" = 0 ]; do sleep 0.05; done
+T1="$(date +%s.%N)"
+stop "$DELIVER"
+echo "$DRAIN_N|$(python3 -c "print($T1 - $T0)")" >"$TMP/deliv-drain.txt"
+endpoint remove drain
+for i in 1 2 3 4; do endpoint add "ok$i" --url "http://$RADDR/ok$i" --allow-private; done
+endpoint add failing --url "http://$RADDR/fail" --allow-private
+DATABASE_URL="$DURL" "$B/worker" deliver >"$TMP/deliver-steady.log" 2>&1 &
+DELIVER=$!; PIDS+=("$DELIVER")
+"$B/traffic" run --url "http://127.0.0.1:$PORT" "${TRAFFIC_SOURCES[@]}" \
+  --events "$((E2E_RATE * E2E_SECONDS))" --rate "$E2E_RATE" --concurrency 32 --json >"$TMP/deliv-traffic.json"
+wait_drained sb_bench_deliv 120
+for _ in $(seq 1200); do
+  [ "$(q sb_bench_deliv "SELECT count(*) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.name <> 'failing' AND d.state = 'pending'")" = 0 ] && break
+  sleep 0.1
+done
+note_peak "$TMP/worker_peak.txt" "$DWORKER"
+echo "$(peak_kib "$DELIVER")" >"$TMP/deliver_peak.txt"
+stop "$DELIVER"; stop "$INGEST_PID"; stop "$DWORKER"; stop "$RECV"
+"$PSQL" -q "$DURL" -c "CREATE TABLE bench_received (event_id text, at_ms float8, path text)" \
+  -c "\copy bench_received FROM '$TMP/deliv-recv.tsv'"
+# Accepted (the batch's earliest webhook, outbox.accepted_at) to received by
+# a healthy endpoint, each event's first arrival per endpoint; and the
+# failing endpoint's attempts meanwhile.
+q sb_bench_deliv "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d), max(d), count(*),
+    (SELECT count(*) FROM bench_received WHERE path = '/fail'),
+    (SELECT count(*) FROM outbox o WHERE o.seq > (SELECT min(seq) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.name = 'ok1'))
+  FROM (SELECT r.path, o.event_id, min(r.at_ms) - extract(epoch FROM o.accepted_at) * 1000 AS d
+          FROM bench_received r JOIN outbox o ON o.event_id = r.event_id
+         WHERE r.path LIKE '/ok%' GROUP BY r.path, o.event_id, o.accepted_at) x" >"$TMP/deliv-steady.txt"
 fi
 
 # --- report ---------------------------------------------------------------------

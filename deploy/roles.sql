@@ -207,6 +207,18 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON source_apis TO :"worker_role";
 -- `worker audit`: reads the actions on calls; only the board writes them,
 -- and nobody changes or deletes them.
 GRANT SELECT ON call_actions TO :"worker_role";
+-- Events out (docs/events.md): the batch writes the outbox and fans each
+-- event out to deliveries; `worker endpoint ...` manages endpoints (sealed
+-- secrets), `worker deliver` claims and completes deliveries, and the
+-- retention removes old events and deliveries.
+REVOKE ALL ON TABLE outbox, webhook_endpoints, webhook_deliveries
+  FROM :"ingest_role", :"worker_role", :"board_role";
+REVOKE ALL ON SEQUENCE outbox_seq_seq, webhook_endpoints_id_seq, webhook_deliveries_id_seq
+  FROM :"ingest_role", :"worker_role", :"board_role";
+GRANT SELECT, INSERT, UPDATE, DELETE ON outbox, webhook_endpoints, webhook_deliveries
+  TO :"worker_role";
+GRANT USAGE ON SEQUENCE outbox_seq_seq, webhook_endpoints_id_seq, webhook_deliveries_id_seq
+  TO :"worker_role";
 
 -- ------------------------------------------------------------------ board --
 -- Exactly what the board and store::users::verify / store::access run.
@@ -244,6 +256,8 @@ GRANT UPDATE (last_used_at) ON api_tokens TO :"board_role";
 GRANT SELECT ON source_apis TO :"board_role";
 GRANT INSERT ON call_actions TO :"board_role";
 GRANT USAGE ON SEQUENCE call_actions_id_seq TO :"board_role";
+-- The event stream (GET /api/stream): reads the outbox, nothing else of it.
+GRANT SELECT ON outbox TO :"board_role";
 
 -- Tables and sequences the owner creates from now on (later migrations).
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public

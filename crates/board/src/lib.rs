@@ -6,6 +6,7 @@
 //! APIs (`actions`), and the phone system's webhooks then change the cards.
 
 mod actions;
+mod api_stream;
 mod auth;
 mod callcentre;
 mod config;
@@ -157,6 +158,7 @@ pub fn serve(
             )
             .route("/history", web::get().to(callcentre::pages::history))
             .route("/wallboard", web::get().to(callcentre::pages::wallboard))
+            .route("/api/stream", web::get().to(api_stream::stream))
             .route(
                 "/api/calls/{source}/{call_id}/hangup",
                 web::post().to(routes::hangup),

@@ -9,6 +9,7 @@ mod wire;
 mod yeastar;
 
 pub mod merge;
+pub mod outbound;
 pub mod projection;
 pub mod signature;
 pub mod sql;

@@ -14,6 +14,7 @@ pub mod load;
 pub mod plan;
 pub mod proxy;
 pub mod reference;
+pub mod schema;
 pub mod snapshot;
 
 mod counts;

@@ -26,6 +26,7 @@ enum Cmd {
     BoardWatch(cli::board_watch::Args),
     Demo(cli::demo::Args),
     HttpLimit(cli::http_limit::Args),
+    Receive(cli::receive::Args),
 }
 
 #[tokio::main]
@@ -35,5 +36,6 @@ async fn main() -> Result<()> {
         Cmd::BoardWatch(args) => cli::board_watch::run(args).await,
         Cmd::Demo(args) => cli::demo::run(args).await,
         Cmd::HttpLimit(args) => cli::http_limit::run(args).await,
+        Cmd::Receive(args) => cli::receive::run(args).await,
     }
 }

@@ -2,8 +2,9 @@
 //! what they say to the projections, record each event's outcome. Either
 //! all of it commits or none of it does, so every effect happens once. The
 //! batch announces the calls and extensions it wrote on the change feed
-//! ([`store::changes`]) in the same transaction: listeners hear of a batch
-//! only if it commits.
+//! ([`store::changes`]) and writes the normalized events of what changed to
+//! the outbox ([`store::events_out`]) in the same transaction: listeners
+//! hear of a batch, and integrators of its changes, only if it commits.
 
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
@@ -12,8 +13,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use domain::projection::{self, Changed, Item};
 use domain::{Effect, Envelope, ParseError, Parsed, Provider};
 use futures_util::FutureExt;
-use store::changes;
 use store::inbox::{self, Claimed, Outcome};
+use store::{changes, events_out};
 
 use crate::{retry, WorkerConfig};
 
@@ -114,6 +115,10 @@ pub(crate) async fn run(
                 ids: claimed.iter().map(|c| c.id).collect(),
                 cause,
             })?;
+        // The normalized events of what changed, and their deliveries:
+        // committed with the changes or not at all.
+        let accepted = sorted.items.iter().map(|i| i.received_at).min();
+        events_out::write(conn, &changed.events, accepted).await?;
         // One notification per batch, delivered on commit only.
         changes::notify(conn, &changed).await?;
         Ok(Committed {

@@ -6,6 +6,7 @@
 
 mod batch;
 mod config;
+pub mod deliver;
 mod depth;
 mod maintain;
 mod retry;

@@ -49,6 +49,10 @@ enum Cmd {
     #[command(subcommand)]
     Missed(cli::missed::Cmd),
     History(cli::history::Args),
+    #[command(subcommand)]
+    Endpoint(cli::endpoint::Cmd),
+    /// Deliver normalized events to the endpoints until SIGTERM/SIGINT.
+    Deliver(worker::deliver::DeliverArgs),
 }
 
 #[tokio::main]
@@ -78,5 +82,7 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Queue(cmd) => cli::queue::run(url, cmd).await,
         Cmd::Missed(cmd) => cli::missed::run(url, cmd).await,
         Cmd::History(args) => cli::history::run(url, args).await,
+        Cmd::Endpoint(cmd) => cli::endpoint::run(url, cmd).await,
+        Cmd::Deliver(args) => cli::deliver::run(url, args).await,
     }
 }

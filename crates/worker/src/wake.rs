@@ -14,9 +14,19 @@ use tokio::sync::{watch, Notify};
 /// Keeps a LISTEN connection to `url` open until `shutdown`, reconnecting
 /// with backoff, and turns notifications into `wake.notify_one()` (several
 /// notifications before a loop wakes count as one).
-pub async fn listen(url: String, wake: Arc<Notify>, mut shutdown: watch::Receiver<bool>) {
+pub async fn listen(url: String, wake: Arc<Notify>, shutdown: watch::Receiver<bool>) {
+    listen_on(url, CHANNEL, wake, shutdown).await
+}
+
+/// Like [`listen`], on `channel` (the delivery workers: the outbox's).
+pub async fn listen_on(
+    url: String,
+    channel: &'static str,
+    wake: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     tokio::select! {
-        _ = store::listen::listen(&url, CHANNEL, Wake(wake)) => {}
+        _ = store::listen::listen(&url, channel, Wake(wake)) => {}
         _ = shutdown.wait_for(|stop| *stop) => {}
     }
 }

@@ -5,6 +5,7 @@
 //! through are FAKES on loopback (`fake_pbx`).
 
 mod actions;
+mod api_stream;
 mod bad_input;
 mod browser;
 mod callcentre_api;
@@ -16,6 +17,7 @@ mod fake_pbx;
 mod helpers;
 mod http;
 mod login_flood;
+mod openapi;
 mod silent_streams;
 mod webdriver;
 

@@ -14,11 +14,13 @@ use crate::event::Effect;
 use crate::merge::{self, AgentRow};
 use crate::sql::Cached;
 
-/// What [`write`] wrote: `(source, queue)` and `(source, agent)` keys.
+/// What [`write`] wrote: `(source, queue)` and `(source, agent)` keys, and
+/// each `(source, queue, agent)` row as loaded and as written (events out).
 #[derive(Debug, Default)]
 pub(super) struct Written {
     pub(super) queues: BTreeSet<Key>,
     pub(super) agents: BTreeSet<Key>,
+    pub(super) rows: BTreeMap<(String, String, String), (AgentRow, AgentRow)>,
 }
 
 /// Merges and writes the batch's agent updates. Returns their keys.
@@ -45,6 +47,18 @@ pub(super) async fn write(
     }
     if rows.is_empty() {
         return Ok(written);
+    }
+    written.rows = lock(conn, &rows).await?;
+    for i in items {
+        let Effect::Agent(a) = i.effect else {
+            continue;
+        };
+        for q in &a.queues {
+            let key = (i.source.to_string(), q.clone(), a.agent.clone());
+            if let Some((_, after)) = written.rows.get_mut(&key) {
+                merge::merge_agent(after, a);
+            }
+        }
     }
     let mut c = Columns::default();
     for ((source, queue, agent), r) in &rows {
@@ -75,6 +89,88 @@ pub(super) async fn write(
     .execute(conn)
     .await?;
     Ok(written)
+}
+
+/// Creates the missing rows of `rows`' keys and locks them all, in key
+/// order. Returns each as loaded, twice (before, and to merge into).
+async fn lock(
+    conn: &mut AsyncPgConnection,
+    rows: &BTreeMap<(String, String, String), AgentRow>,
+) -> Result<BTreeMap<(String, String, String), (AgentRow, AgentRow)>, diesel::result::Error> {
+    let mut keys: (Vec<&str>, Vec<&str>, Vec<&str>) = Default::default();
+    for (s, q, a) in rows.keys() {
+        keys.0.push(s);
+        keys.1.push(q);
+        keys.2.push(a);
+    }
+    Cached(
+        diesel::sql_query(ENSURE_AGENTS)
+            .bind::<Array<Text>, _>(&keys.0)
+            .bind::<Array<Text>, _>(&keys.1)
+            .bind::<Array<Text>, _>(&keys.2),
+    )
+    .execute(conn)
+    .await?;
+    let loaded: Vec<AgentDb> = Cached(
+        diesel::sql_query(LOCK_AGENTS)
+            .bind::<Array<Text>, _>(&keys.0)
+            .bind::<Array<Text>, _>(&keys.1)
+            .bind::<Array<Text>, _>(&keys.2),
+    )
+    .load(conn)
+    .await?;
+    Ok(loaded
+        .into_iter()
+        .map(|r| {
+            let row = AgentRow {
+                status: r.status,
+                reason: r.reason,
+                status_seq: r.status_seq,
+                status_at: r.status_at,
+                ring_timeout_at: r.ring_timeout_at,
+                ring_timeout_call: r.ring_timeout_call,
+                ring_timeout_seq: r.ring_timeout_seq,
+            };
+            ((r.source, r.queue, r.agent), (row.clone(), row))
+        })
+        .collect())
+}
+
+const ENSURE_AGENTS: &str = "INSERT INTO queue_agents (source, queue, agent)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) AS k(s, q, a) ORDER BY s, q, a
+     ON CONFLICT (source, queue, agent) DO NOTHING";
+
+const LOCK_AGENTS: &str =
+    "SELECT x.source, x.queue, x.agent, status, reason, status_seq, status_at,
+        ring_timeout_at, ring_timeout_call, ring_timeout_seq
+     FROM queue_agents x JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(s, q, a)
+       ON x.source = k.s AND x.queue = k.q AND x.agent = k.a
+     ORDER BY x.source, x.queue, x.agent
+     FOR UPDATE OF x";
+
+/// A `queue_agents` row as loaded.
+#[derive(diesel::QueryableByName)]
+struct AgentDb {
+    #[diesel(sql_type = Text)]
+    source: String,
+    #[diesel(sql_type = Text)]
+    queue: String,
+    #[diesel(sql_type = Text)]
+    agent: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    status: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    reason: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    status_seq: Option<i64>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    status_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    ring_timeout_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Text>)]
+    ring_timeout_call: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    ring_timeout_seq: Option<i64>,
 }
 
 /// The batch's agent rows as column arrays.

@@ -14,6 +14,7 @@ use super::zones::Zones;
 use super::{csta, ensure_locked, unzip, Item, Key};
 use crate::event::{CallStatus, Effect};
 use crate::merge::{self, CallOutcome, CallRow, CstaRow, LegRow, QueueRow};
+use crate::outbound::CallChange;
 use crate::sql::Cached;
 
 /// The legs of one call, by leg id.
@@ -42,6 +43,27 @@ impl LockedCalls {
     /// writes back.
     pub(super) fn keys(&self) -> impl Iterator<Item = &Key> {
         self.calls.keys()
+    }
+
+    /// Each call of the batch as loaded and as written, with its legs and
+    /// queues (events out).
+    pub(super) fn changes(&self, now: DateTime<Utc>) -> Vec<CallChange<'_>> {
+        self.calls
+            .iter()
+            .filter_map(|(key, after)| {
+                Some(CallChange {
+                    source: &key.0,
+                    call_id: &key.1,
+                    before: self.loaded_calls.get(key)?,
+                    after,
+                    legs_before: self.loaded_legs.get(key),
+                    legs_after: self.legs.get(key),
+                    queues_before: self.loaded_queues.get(key),
+                    queues_after: self.queues.get(key),
+                    now,
+                })
+            })
+            .collect()
     }
 
     /// Every leg of every call of the batch, after merging.

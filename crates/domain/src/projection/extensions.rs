@@ -19,6 +19,8 @@ use crate::sql::Cached;
 pub(super) struct LockedExtensions {
     rows: BTreeMap<Key, (ExtensionRow, ExtensionStatus)>,
     loaded_devices: BTreeMap<Key, BTreeMap<String, DeviceRow>>,
+    /// The status and presence of each row as loaded (events out).
+    loaded: BTreeMap<Key, (String, Option<String>)>,
 }
 
 /// Every extension the batch names (in call legs, registrations, reported
@@ -62,6 +64,7 @@ pub(super) async fn lock(
         return Ok(LockedExtensions {
             rows: BTreeMap::new(),
             loaded_devices: BTreeMap::new(),
+            loaded: BTreeMap::new(),
         });
     }
     let (sources, numbers) = unzip(keys);
@@ -72,6 +75,13 @@ pub(super) async fn lock(
         LOCK_EXTENSIONS,
     )
     .await?;
+    let loaded = rows
+        .iter()
+        .map(|r| {
+            let key = (r.source.clone(), r.number.clone());
+            (key, (r.status.clone(), r.presence.clone()))
+        })
+        .collect();
     Ok(LockedExtensions {
         rows: rows
             .into_iter()
@@ -81,10 +91,28 @@ pub(super) async fn lock(
             })
             .collect(),
         loaded_devices: BTreeMap::new(),
+        loaded,
     })
 }
 
 impl LockedExtensions {
+    /// Each locked extension as loaded `(status, presence)` and as it will
+    /// be written.
+    pub(super) fn changes(
+        &self,
+    ) -> impl Iterator<
+        Item = (
+            &Key,
+            &(String, Option<String>),
+            &ExtensionRow,
+            ExtensionStatus,
+        ),
+    > {
+        self.rows
+            .iter()
+            .filter_map(|(key, (row, status))| Some((key, self.loaded.get(key)?, row, *status)))
+    }
+
     fn row(&mut self, source: &str, number: &str) -> &mut ExtensionRow {
         &mut self
             .rows
@@ -315,7 +343,7 @@ const ENSURE_EXTENSIONS: &str = "INSERT INTO extensions (source, number)
 
 const LOCK_EXTENSIONS: &str = "SELECT e.source, e.number, name, registered, registered_seq,
         reported_status, reported_seq, presence, presence_seq, last_seen, reported_at,
-        leg_seen_at
+        leg_seen_at, status
      FROM extensions e JOIN unnest($1::text[], $2::text[]) AS k(s, n)
        ON e.source = k.s AND e.number = k.n
      ORDER BY e.source, e.number
@@ -397,6 +425,8 @@ struct ExtDb {
     reported_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     leg_seen_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Text)]
+    status: String,
 }
 
 impl From<ExtDb> for ExtensionRow {

@@ -26,6 +26,7 @@ mod csta;
 mod extensions;
 mod legs;
 pub mod missed;
+mod outbound;
 mod queues;
 pub mod read;
 mod zones;
@@ -34,6 +35,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 
 use crate::event::Effect;
+use crate::outbound::OutEvent;
 
 /// One parsed event to apply.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +59,10 @@ pub struct Changed {
     pub agents: Vec<(String, String)>,
     /// `(source, number)` of every missed call entry recomputed.
     pub missed: Vec<(String, String)>,
+    /// The normalized events of what changed (events out), in order per
+    /// subject; the caller writes them to the outbox in the same
+    /// transaction.
+    pub events: Vec<OutEvent>,
 }
 
 impl Changed {
@@ -111,9 +117,11 @@ pub async fn apply(
     let numbers = calls.missed_keys();
     missed::refresh(conn, &numbers).await?;
 
+    let events = outbound::events(&calls, &exts, &agents, Utc::now());
     let mut queues = calls.queue_keys();
     queues.extend(agents.queues);
     Ok(Changed {
+        events,
         extensions: keys.into_iter().collect(),
         calls: calls.keys().cloned().collect(),
         queues: queues.into_iter().collect(),

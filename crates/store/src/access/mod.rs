@@ -17,10 +17,12 @@ use ring::rand::{SecureRandom, SystemRandom};
 use crate::users::UserError;
 
 mod rate_limit;
+mod scopes;
 mod sessions;
 mod tokens;
 
 pub use rate_limit::{begin_login, clear_login_failures, Attempt, LoginLimit};
+pub use scopes::{set_stream_scope, stream_scope};
 pub use sessions::{close_session, open_session, session, Session};
 pub use tokens::{add_token, list_tokens, revoke_token, token, Token};
 

@@ -4,6 +4,7 @@
 pub mod board_watch;
 pub mod demo;
 pub mod http_limit;
+pub mod receive;
 pub mod run;
 
 use anyhow::{bail, Result};

@@ -3,6 +3,8 @@
 
 pub mod audit;
 pub mod board;
+pub mod deliver;
+pub mod endpoint;
 pub mod history;
 pub mod input;
 pub mod migrate;

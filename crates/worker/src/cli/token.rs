@@ -14,6 +14,9 @@ pub enum Cmd {
     Add {
         /// A name for whoever uses it: 1-63 of a-z, 0-9, '.', '_', '-'.
         name: String,
+        /// Also open the event stream (GET /api/stream, docs/events.md).
+        #[arg(long)]
+        stream: bool,
     },
     /// List tokens (name, created, last used, revoked; never the value).
     List,
@@ -25,8 +28,11 @@ pub enum Cmd {
 pub async fn run(url: &str, cmd: Cmd) -> Result<()> {
     let mut conn = connect(url).await?;
     match cmd {
-        Cmd::Add { name } => {
+        Cmd::Add { name, stream } => {
             let secret = access::add_token(&mut conn, &name).await?;
+            if stream {
+                access::set_stream_scope(&mut conn, &name, true).await?;
+            }
             eprintln!("created API token {name}; it is shown once, here (store it now):");
             println!("{}", secret.expose());
         }

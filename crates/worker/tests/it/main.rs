@@ -9,6 +9,7 @@ mod config_docs;
 mod convergence;
 mod crash;
 mod e2e;
+mod events_out;
 mod failover;
 mod failures;
 mod helpers;

@@ -1,0 +1,18 @@
+//! Events out (docs/events.md): the outbox the worker's batches write
+//! (`outbox.rs`), the endpoints events are delivered to (`endpoints.rs`),
+//! and the deliveries the delivery workers claim and complete
+//! (`deliveries.rs`).
+
+mod deliveries;
+mod endpoints;
+mod outbox;
+
+pub use deliveries::{
+    claim, complete, disable_failing, prune, recover, resend, Attempt, Claimed, DeliveryStats,
+    Next, CLAIM_LEASE,
+};
+pub use endpoints::{
+    add, list, remove, rotate_secret, set_enabled, valid_name, Endpoint, EndpointError,
+    NewEndpoint, SigningSecrets, SECRET_PREFIX,
+};
+pub use outbox::{read_after, write, StreamEvent, CHANNEL};

@@ -1,0 +1,128 @@
+//! The outbox: normalized events written in the transaction that applies a
+//! batch, each fanned out at once to a delivery per matching endpoint; and
+//! the stream's read of committed events in order.
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz};
+use diesel::QueryableByName;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use domain::outbound::OutEvent;
+use domain::sql::Cached;
+
+use crate::Error;
+
+/// The channel a batch that wrote deliveries NOTIFYs (on commit).
+pub const CHANNEL: &str = "switchboard_deliveries";
+
+// Each event gets its id (evt_ and 32 hex digits of a random UUID) and its
+// source's provider here; the ordinality keeps the batch's order, so that
+// the events of one subject get increasing seqs. Then one delivery per
+// enabled endpoint whose source and type patterns match ('call.*' matches
+// every call event; no pattern: every type).
+const WRITE: &str = r#"WITH u AS (
+        SELECT u.*, 'evt_' || replace(gen_random_uuid()::text, '-', '') AS event_id
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
+               WITH ORDINALITY AS u(type, source, subject, occurred_at, payload, n)),
+      ev AS (
+        INSERT INTO outbox (event_id, type, source, subject, occurred_at, accepted_at, payload)
+        SELECT u.event_id, u.type, u.source, u.subject, u.occurred_at, $6,
+               jsonb_set(jsonb_set(u.payload, '{data,id}', to_jsonb(u.event_id)),
+                         '{data,provider}', to_jsonb(coalesce(s.provider, 'unknown')))
+          FROM u LEFT JOIN sources s ON s.name = u.source
+         ORDER BY u.n
+        RETURNING seq, type, source, subject)
+     INSERT INTO webhook_deliveries (endpoint_id, event_seq, subject)
+     SELECT e.id, ev.seq, ev.subject
+       FROM ev JOIN webhook_endpoints e ON e.enabled
+        AND (e.source IS NULL OR e.source = ev.source)
+        AND (cardinality(e.types) = 0 OR EXISTS (
+              SELECT 1 FROM unnest(e.types) t
+               WHERE t = ev.type OR (t LIKE '%.*' AND starts_with(ev.type, left(t, -1)))))
+      ORDER BY ev.seq, e.id"#;
+
+const NOTIFY: &str = "SELECT pg_notify($1, '')";
+
+/// Writes `events` to the outbox and their deliveries, inside the caller's
+/// transaction, and wakes the delivery workers on commit; `accepted_at`:
+/// when ingest accepted the batch's earliest webhook. Returns the number of
+/// deliveries created.
+pub async fn write(
+    conn: &mut AsyncPgConnection,
+    events: &[OutEvent],
+    accepted_at: Option<DateTime<Utc>>,
+) -> Result<usize, Error> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let mut c: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<_>, Vec<_>) = Default::default();
+    for e in events {
+        c.0.push(e.event_type);
+        c.1.push(&e.source);
+        c.2.push(&e.subject);
+        c.3.push(e.occurred_at);
+        c.4.push(e.payload("", ""));
+    }
+    let n = Cached(
+        diesel::sql_query(WRITE)
+            .bind::<Array<Text>, _>(c.0)
+            .bind::<Array<Text>, _>(c.1)
+            .bind::<Array<Text>, _>(c.2)
+            .bind::<Array<Timestamptz>, _>(c.3)
+            .bind::<Array<Jsonb>, _>(c.4)
+            .bind::<Nullable<Timestamptz>, _>(accepted_at),
+    )
+    .execute(conn)
+    .await?;
+    if n > 0 {
+        Cached(diesel::sql_query(NOTIFY).bind::<Text, _>(CHANNEL))
+            .execute(conn)
+            .await?;
+    }
+    Ok(n)
+}
+
+/// One committed event, for the stream.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct StreamEvent {
+    /// The position to resume after (`Last-Event-ID`).
+    #[diesel(sql_type = Text)]
+    pub position: String,
+    #[diesel(sql_type = Text)]
+    pub event_type: String,
+    #[diesel(sql_type = Text)]
+    pub source: String,
+    #[diesel(sql_type = Jsonb)]
+    pub payload: serde_json::Value,
+}
+
+// Positions are (xid, seq): only transactions that are over are served
+// (xid below the snapshot's xmin), and any later commit has a greater xid
+// than every one served, so resuming after a position never skips one.
+const READ_AFTER: &str = "SELECT xid::text || '-' || seq::text AS position, type AS event_type,
+        source, payload
+     FROM outbox
+     WHERE (xid, seq) > ($1::text::xid8, $2)
+       AND xid < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY xid, seq
+     LIMIT $3";
+
+/// Up to `limit` committed events after `position` (`None`: from the
+/// oldest kept), in order. A malformed position reads from the oldest.
+pub async fn read_after(
+    conn: &mut AsyncPgConnection,
+    position: Option<&str>,
+    limit: i64,
+) -> Result<Vec<StreamEvent>, Error> {
+    let (xid, seq) = position
+        .and_then(|p| p.split_once('-'))
+        .and_then(|(x, s)| Some((x.parse::<u64>().ok()?, s.parse::<i64>().ok()?)))
+        .unwrap_or((0, 0));
+    Ok(Cached(
+        diesel::sql_query(READ_AFTER)
+            .bind::<Text, _>(xid.to_string())
+            .bind::<BigInt, _>(seq)
+            .bind::<BigInt, _>(limit),
+    )
+    .load(conn)
+    .await?)
+}

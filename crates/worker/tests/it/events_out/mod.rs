@@ -1,0 +1,7 @@
+//! Events out: the outbox the batches write (exactly one event per change,
+//! each valid against its documented schema), endpoints, deliveries.
+
+mod deliveries;
+mod exactly_once;
+mod receiver;
+pub mod support;

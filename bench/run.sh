@@ -44,6 +44,9 @@ rm -f "$TMP"/*.txt "$TMP"/*.json "$TMP"/*.jsonl
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 
+# wrk, valgrind and pgbouncer (and PostgreSQL's server when none answers),
+# installed when missing, before anything compiles.
+DATABASE_URL="${DATABASE_URL:-}" scripts/install-deps.sh bench
 source scripts/lib.sh
 source scripts/db-env.sh
 source scripts/secrets-key.sh

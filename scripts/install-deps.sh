@@ -14,6 +14,7 @@
 #   up         postgres
 #   cluster    postgres nginx
 #   all        postgres browser pgbouncer nginx monitoring (CI)
+#   bench      postgres pgbouncer wrk valgrind (`just bench`, the callgrind scripts)
 #   postgres   PostgreSQL's server binaries (package postgresql), for the
 #              project-local server under ./.data; not needed when
 #              DATABASE_URL (environment or .env) names a server that answers
@@ -22,6 +23,8 @@
 #   pgbouncer  pgbouncer, for the test through PgBouncer (the service the
 #              package starts is stopped: the test runs its own)
 #   nginx      nginx (nginx-light, else nginx), for `just cluster`
+#   wrk        wrk, the HTTP load generator of `just bench`'s ingest runs
+#   valgrind   valgrind, for bench/ingest-callgrind.sh and bench/worker-callgrind.sh
 #   monitoring promtool (Debian's package prometheus, without its recommended
 #              node exporter; the service it starts is stopped) and jq, for
 #              scripts/monitoring-check.sh (the alert rules and dashboard)
@@ -63,9 +66,10 @@ for arg in "$@"; do
     up) add postgres ;;
     cluster) add postgres nginx ;;
     all) add postgres browser pgbouncer nginx monitoring ;;
-    postgres|browser|pgbouncer|nginx|monitoring) add "$arg" ;;
+    bench) add postgres pgbouncer wrk valgrind ;;
+    postgres|browser|pgbouncer|nginx|monitoring|wrk|valgrind) add "$arg" ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) say "unknown need '$arg' (test, up, cluster, all, postgres, browser, pgbouncer, nginx, monitoring)"; exit 2 ;;
+    *) say "unknown need '$arg' (test, up, cluster, all, bench, postgres, browser, pgbouncer, nginx, monitoring, wrk, valgrind)"; exit 2 ;;
   esac
 done
 
@@ -91,6 +95,7 @@ present() {
     pgbouncer) [ -x /usr/sbin/pgbouncer ] || [ -x /usr/bin/pgbouncer ] ;;
     nginx) command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] ;;
     monitoring) command -v promtool >/dev/null 2>&1 && command -v jq >/dev/null 2>&1 ;;
+    wrk|valgrind) command -v "$1" >/dev/null 2>&1 ;;
   esac
 }
 why() {
@@ -100,6 +105,8 @@ why() {
     pgbouncer) echo "pgbouncer (the test through PgBouncer)" ;;
     nginx) echo "nginx (just cluster)" ;;
     monitoring) echo "promtool and jq (scripts/monitoring-check.sh: the alert rules and the dashboard)" ;;
+    wrk) echo "wrk (just bench: the ingest and HTTP-limit runs)" ;;
+    valgrind) echo "valgrind (the callgrind instruction counts of bench/*-callgrind.sh)" ;;
   esac
 }
 
@@ -183,6 +190,7 @@ for n in "${WANT[@]}"; do
     pgbouncer) PKGS+=(pgbouncer) ;;
     nginx) if has_candidate nginx-light; then PKGS+=(nginx-light); else PKGS+=(nginx); fi ;;
     monitoring) NO_RECOMMENDS+=(prometheus); PKGS+=(jq) ;;
+    wrk|valgrind) PKGS+=("$n") ;;
     browser)
       if has_candidate chromium && has_candidate chromium-driver; then
         PKGS+=(chromium chromium-driver)

@@ -54,9 +54,9 @@ screenshot:
     export SCREENSHOT
     cargo build --workspace --bins
     if cargo nextest --version >/dev/null 2>&1; then
-      cargo nextest run -p switchboard-board --run-ignored only screenshot_mid_call
+      cargo nextest run -p switchboard-board --run-ignored only -E 'test(screenshot_mid_call) | test(screenshot_call_control)'
     else
-      cargo test -p switchboard-board --test it -- --ignored --exact browser::screenshot_mid_call
+      cargo test -p switchboard-board --test it -- --ignored --exact browser::screenshot_mid_call browser_control::screenshot_call_control
     fi
     echo "wrote $SCREENSHOT"
 

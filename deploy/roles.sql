@@ -224,8 +224,9 @@ GRANT UPDATE (missed_count, first_at, last_at, last_call_id, last_reason, answer
 GRANT INSERT ON missed_call_actions TO :"board_role";
 GRANT USAGE ON SEQUENCE missed_call_actions_id_seq TO :"board_role";
 -- Logging in and checking a session: the user's row (store::users::verify
--- reads all of these; a column a later migration adds stays unreadable).
-GRANT SELECT (id, name, role, password_hash, created_at, disabled_at) ON board_users
+-- reads all of these; a column a later migration adds stays unreadable);
+-- the user's own extension, which a supervisor listens from.
+GRANT SELECT (id, name, role, password_hash, created_at, disabled_at, extension) ON board_users
   TO :"board_role";
 -- Sessions: opened at login (expired ones deleted on the way), looked up
 -- on every request, deleted at logout. Never changed.

@@ -30,7 +30,7 @@
   const sourceSel = $('[data-filter=source]'), searchIn = $('[data-filter=search]');
   const soundBtn = $('[data-action=enable-sound]'), muteBtn = $('[data-action=mute]');
   const alertSel = $('[data-setting=alert-on]');
-  const isOperator = document.body.dataset.role === 'operator';
+  const isOperator = ['operator', 'supervisor'].includes(document.body.dataset.role);
 
   // ---- state ----
   const cards = new Map(); // "source\u0000number" -> {data, el}
@@ -131,6 +131,8 @@
     e.dataset.source = c.source;
     e.dataset.extension = c.number;
     e.dataset.status = c.status;
+    // The live call, for the call control of actions.js.
+    if (call) { e.dataset.callId = call.call_id; e.dataset.legId = call.leg_id; } else { delete e.dataset.callId; delete e.dataset.legId; }
     e.classList.toggle('on-hold', !!(call && call.on_hold));
     setText(f('number'), c.number);
     setText(f('source'), c.source);

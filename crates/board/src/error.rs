@@ -83,6 +83,7 @@ impl From<store::users::UserError> for BoardError {
             }
             E::BadName(_)
             | E::BadRole(_)
+            | E::BadExtension(_)
             | E::PasswordTooShort
             | E::PasswordTooLong
             | E::PasswordControl

@@ -161,6 +161,7 @@ pub fn serve(
                 "/api/calls/{source}/{call_id}/hangup",
                 web::post().to(routes::hangup),
             )
+            .configure(actions::routes::register)
             .route("/healthz", web::get().to(telemetry::healthz))
             .default_service(web::to(telemetry::not_found))
     })

@@ -8,6 +8,8 @@ const BOARD_HTML: &str = include_str!("../assets/board.html");
 const LOGIN_HTML: &str = include_str!("../assets/login.html");
 const BOARD_JS: &str = include_str!("../assets/board.js");
 const BOARD_CSS: &str = include_str!("../assets/board.css");
+const ACTIONS_JS: &str = include_str!("../assets/actions.js");
+const ACTIONS_CSS: &str = include_str!("../assets/actions.css");
 
 /// The security headers of every answer: nothing but the board's own
 /// scripts, styles and connections; no framing; no referrer; no sniffing.
@@ -66,9 +68,11 @@ pub fn login(status: actix_web::http::StatusCode, error: Option<&str>) -> HttpRe
     html(status, LOGIN_HTML.replace("{{error}}", &error))
 }
 
-/// An asset by name: `board.js` or `board.css`.
+/// An asset by name: `board.js`, `board.css`, `actions.js`, `actions.css`.
 pub fn asset(name: &str) -> Option<HttpResponse> {
     let (body, kind) = match name {
+        "actions.js" => (ACTIONS_JS, "text/javascript; charset=utf-8"),
+        "actions.css" => (ACTIONS_CSS, "text/css; charset=utf-8"),
         "board.js" => (BOARD_JS, "text/javascript; charset=utf-8"),
         "board.css" => (BOARD_CSS, "text/css; charset=utf-8"),
         _ => return crate::callcentre::pages::asset(name),

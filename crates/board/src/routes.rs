@@ -235,13 +235,9 @@ pub async fn api_calls(
     Ok(HttpResponse::Ok().json(calls))
 }
 
-#[derive(Deserialize)]
-struct HangupBody {
-    leg_id: String,
-}
-
 /// `POST /api/calls/{source}/{call_id}/hangup` with `{"leg_id": ...}`:
-/// operators only, same origin only. Hangs the leg up through the source's
+/// operators (and supervisors) only, same origin only; one of the
+/// actions of `actions::routes`. Hangs the leg up through the source's
 /// phone system API (see `actions`): 200 `{"result"}` once the provider
 /// accepted it (the card changes when its webhook arrives); otherwise
 /// `{"error"}` with 404 (the call is not on the board), 409 (ended, another
@@ -253,31 +249,5 @@ pub async fn hangup(
     path: web::Path<(String, String)>,
     body: Bytes,
 ) -> Result<HttpResponse, BoardError> {
-    auth::check_origin(&req, state.cfg.public_origin.as_deref())?;
-    let s = auth::require_session(&req, &state).await?;
-    let (source, call_id) = path.into_inner();
-    let leg_id = serde_json::from_slice::<HangupBody>(&body)
-        .map_err(|_| BoardError::BadRequest(r#"send {"leg_id": "..."}"#.into()))?
-        .leg_id;
-    input::call_ids(&source, &call_id, &leg_id)?;
-    let request = actions::Request {
-        user: s.name,
-        source,
-        call_id,
-        leg_id,
-    };
-    if s.role != users::Role::Operator {
-        const WHY: &str = "only operators may hang up calls";
-        actions::refuse(&state, request, WHY).await;
-        return Err(BoardError::Forbidden(WHY));
-    }
-    // Its own task: once asked, the action runs to its audit row even if
-    // the browser goes away.
-    let st = state.clone();
-    let result = actix_web::rt::spawn(async move { actions::hangup(&st, request).await })
-        .await
-        .map_err(|_| BoardError::Unavailable("the hang-up failed; try again".into()))??;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "result": result })))
+    actions::routes::on_call(req, state, path, body, "hangup").await
 }

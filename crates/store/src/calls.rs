@@ -60,3 +60,33 @@ pub async fn try_action_lock(
     .await?;
     Ok(r.locked)
 }
+
+/// The channel of the other party of call `call_id` of `source`, seen from
+/// leg `leg_id`: a live leg of the call that is not `leg_id` and has a
+/// channel, a trunk party (the caller) first, else the oldest extension.
+/// What a transfer or a park moves (Yeastar). `None` when there is none.
+pub async fn other_channel(
+    conn: &mut AsyncPgConnection,
+    source: &str,
+    call_id: &str,
+    leg_id: &str,
+) -> Result<Option<String>, diesel::result::Error> {
+    #[derive(QueryableByName)]
+    struct Channel {
+        #[diesel(sql_type = Text)]
+        channel_id: String,
+    }
+    let mut rows: Vec<Channel> = diesel::sql_query(
+        "SELECT channel_id FROM call_legs
+          WHERE source = $1 AND call_id = $2 AND leg_id <> $3
+            AND state <> 'ended' AND channel_id IS NOT NULL
+          ORDER BY (kind = 'extension'), leg_id
+          LIMIT 1",
+    )
+    .bind::<Text, _>(source)
+    .bind::<Text, _>(call_id)
+    .bind::<Text, _>(leg_id)
+    .load(conn)
+    .await?;
+    Ok(rows.pop().map(|r| r.channel_id))
+}

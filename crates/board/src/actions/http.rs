@@ -20,6 +20,10 @@ pub(super) enum Fail {
     Unreachable(String),
     /// No answer within the timeout.
     Timeout,
+    /// Not sent: what it needs is missing (no channel, not a provider id).
+    Refused(String),
+    /// Not sent: the provider cannot do this (a presence it has no word for).
+    Unavailable(String),
 }
 
 impl Actions {

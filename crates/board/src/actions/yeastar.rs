@@ -1,12 +1,13 @@
-//! The Yeastar P-Series OpenAPI client: the hang-up and its tokens.
+//! The Yeastar P-Series OpenAPI client: one request ([`Actions::yeastar_call`])
+//! and its tokens; which request each action is, is `yeastar_control.rs`.
 //!
-//! The hang-up is `POST {base}/openapi/v1.0/call/hangup?access_token=...`
-//! with `{"channel_id": ...}` (the leg's channel, from event 30011). Tokens come from `get_token` (header `User-Agent:
-//! OpenAPI`, the client id and secret) and are cached per source in this
+//! Every request is `{base}/openapi/v1.0/<path>?access_token=...` with the
+//! header `User-Agent: OpenAPI`. Tokens come from `get_token` (the client
+//! id and secret) and are cached per source in this
 //! process, refreshed with `refresh_token` before the access token expires
 //! (when less than a minute, or half its lifetime, is left) while the
 //! refresh token is valid, and obtained again when the PBX says a token is
-//! invalid (then the hang-up is retried once). Never one login per request:
+//! invalid (then the request is retried once). Never one login per request:
 //! cloud editions allow few live tokens; and a refused login is not tried
 //! again with the same settings for a minute (the PBX blocks an address
 //! after a few failed logins). Errors are `errcode`/`errmsg` in a
@@ -94,17 +95,24 @@ fn margin(lifetime: Duration) -> Duration {
 }
 
 impl Actions {
-    /// Hangs up `channel` on `api`'s PBX, logging in again and retrying once
-    /// when the PBX says the token is not valid. Returns the PBX's answer.
-    pub(super) async fn yeastar_hangup(
+    /// Sends `body` to `path` of `api`'s PBX (a POST; a GET with `query`
+    /// when `get`), logging in again and retrying once when the PBX says the
+    /// token is not valid. Returns the PBX's answer (errcode 0) and its
+    /// summary for the audit; any other errcode is the provider error "The
+    /// PBX refused the {what}: {errmsg} (errcode {errcode})".
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn yeastar_call(
         &self,
         api: &ApiSettings,
         client_id: &str,
         client_secret: &str,
-        channel: &str,
-    ) -> Result<String, Fail> {
-        let url = format!("{}/openapi/v1.0/call/hangup", api.base_url);
-        let body = json!({ "channel_id": channel });
+        get: bool,
+        path: &str,
+        query: &[(&str, String)],
+        body: &Value,
+        what: &str,
+    ) -> Result<(Value, String), Fail> {
+        let url = format!("{}/openapi/v1.0/{path}", api.base_url);
         let mut token = self
             .yeastar_token(api, client_id, client_secret, None)
             .await?;
@@ -112,18 +120,21 @@ impl Actions {
         loop {
             let (status, bytes) = self
                 .send(|| {
-                    self.http
-                        .post(&url)
-                        .query(&[("access_token", token.as_str())])
+                    let r = if get {
+                        self.http.get(&url)
+                    } else {
+                        self.http.post(&url).json(body)
+                    };
+                    r.query(&[("access_token", token.as_str())])
+                        .query(query)
                         .header(reqwest::header::USER_AGENT, YEASTAR_USER_AGENT)
-                        .json(&body)
                 })
                 .await?;
-            let v = yeastar_answer("the hang-up", status, &bytes)?;
+            let v = yeastar_answer(&format!("the {what}"), status, &bytes)?;
             let (code, msg) = errcode(&v);
-            let answer = format!("call/hangup: errcode {code}: {msg}");
+            let answer = format!("{path}: errcode {code}: {msg}");
             if code == 0 {
-                return Ok(answer);
+                return Ok((v, answer));
             }
             if !retried && invalid_token(code, &msg) {
                 tracing::info!(source = %api.source, errcode = code, errmsg = %msg,
@@ -135,7 +146,7 @@ impl Actions {
                 continue;
             }
             return Err(Fail::Provider {
-                message: format!("The PBX refused the hang-up: {msg} (errcode {code})"),
+                message: format!("The PBX refused the {what}: {msg} (errcode {code})"),
                 answer,
             });
         }

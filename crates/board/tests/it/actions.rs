@@ -20,12 +20,12 @@ use traffic::scenario;
 use crate::fake_pbx::{self, Dialpad, Pbx, BAD_LOGIN, CLIENT_ID, CLIENT_SECRET, DIALPAD_KEY};
 use crate::helpers::{call, http, login, stack, stack_with, OPERATOR, PBX_SECRET, VIEWER, WAIT};
 
-const CALLER: &str = "+15555550199";
-const LONG: Duration = Duration::from_secs(3600);
+pub(crate) const CALLER: &str = "+15555550199";
+pub(crate) const LONG: Duration = Duration::from_secs(3600);
 const OK_TEXT: &str = "hang-up requested; the card changes when the phone system reports it";
 
 /// `worker source set-api SOURCE --base-url URL` with `stdin`; must succeed.
-async fn set_api(s: &Stack, source: &str, url: &str, stdin: &str) -> String {
+pub(crate) async fn set_api(s: &Stack, source: &str, url: &str, stdin: &str) -> String {
     testkit::worker_ok_stdin(
         &s.db.url,
         &["source", "set-api", source, "--base-url", url],
@@ -36,12 +36,12 @@ async fn set_api(s: &Stack, source: &str, url: &str, stdin: &str) -> String {
 }
 
 /// The Yeastar credentials as `set-api` reads them.
-fn yeastar_stdin(id: &str, secret: &str) -> String {
+pub(crate) fn yeastar_stdin(id: &str, secret: &str) -> String {
     format!("{id}\n{secret}\n")
 }
 
 /// A fake PBX reporting to the stack's ingest for `pbx`, set up as its API.
-async fn pbx_for(s: &Stack, access: Duration, refresh: Duration) -> Pbx {
+pub(crate) async fn pbx_for(s: &Stack, access: Duration, refresh: Duration) -> Pbx {
     let pbx = Pbx::start(access, refresh, s.ingest().authority(), "pbx", PBX_SECRET).await;
     set_api(
         s,
@@ -73,7 +73,7 @@ async fn ringing_call(
 
 /// The (call id, leg id) on the card of `ext` of `source`, as the page
 /// gets it.
-async fn live_leg(s: &Stack, source: &str, ext: &str) -> (String, String) {
+pub(crate) async fn live_leg(s: &Stack, source: &str, ext: &str) -> (String, String) {
     let cookie = login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
     let url = format!("{}/api/extensions?source={source}", s.board().url());
     let deadline = Instant::now() + WAIT;
@@ -144,13 +144,13 @@ async fn hangup(
 }
 
 /// Audit rows with `outcome` (and `extra` SQL conditions).
-async fn audited(s: &Stack, outcome: &str, extra: &str) -> i64 {
+pub(crate) async fn audited(s: &Stack, outcome: &str, extra: &str) -> i64 {
     s.db.count_where(Counter::Actions, &format!("outcome = '{outcome}' {extra}"))
         .await
         .expect("audit count")
 }
 
-fn error_of(v: &Value) -> &str {
+pub(crate) fn error_of(v: &Value) -> &str {
     v["error"].as_str().unwrap_or_default()
 }
 

@@ -27,6 +27,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use traffic::scenario::Step;
 
+use crate::fake_control::{self, Control};
+
 /// One request as the fake saw it.
 #[derive(Debug, Clone)]
 pub struct Req {
@@ -232,6 +234,8 @@ struct PbxState {
     /// Channels hung up, in order.
     hung_up: Vec<String>,
     serial: u64,
+    /// Call control (transfer, park, ...): `fake_control`.
+    control: Control,
 }
 
 /// A fake Yeastar P-Series OpenAPI.
@@ -345,6 +349,35 @@ impl Pbx {
                         tokio::spawn(deliver(ingest, source, reqs));
                         ok(json!({"errcode": 0, "errmsg": "SUCCESS"}))
                     }
+                    (_, path) if path.starts_with("/openapi/v1.0/") => {
+                        let token = req.query.get("access_token").cloned().unwrap_or_default();
+                        let (valid, error, delay) = {
+                            let s = st.lock().unwrap();
+                            let valid = s.access.get(&token).is_some_and(|t| *t > Instant::now());
+                            (valid, s.error.clone(), s.delay)
+                        };
+                        if !valid {
+                            return ok(json!({"errcode": BAD_TOKEN.0, "errmsg": BAD_TOKEN.1}));
+                        }
+                        tokio::time::sleep(delay).await;
+                        if let Some((code, msg)) = error {
+                            st.lock()
+                                .unwrap()
+                                .control
+                                .seen
+                                .push((path.to_string(), Value::Null));
+                            return ok(json!({"errcode": code, "errmsg": msg}));
+                        }
+                        let (answer, bodies) = st.lock().unwrap().control.yeastar(&req);
+                        if !bodies.is_empty() {
+                            let reqs = bodies
+                                .iter()
+                                .map(|b| testkit::sign_yeastar(&secret, b))
+                                .collect();
+                            tokio::spawn(deliver(ingest, source, reqs));
+                        }
+                        ok(answer)
+                    }
                     _ => Resp {
                         status: 404,
                         body: json!({"errcode": 404, "errmsg": "NOT FOUND"}),
@@ -388,6 +421,28 @@ impl Pbx {
             .calls
             .insert(channel.clone(), bodies);
         channel
+    }
+
+    /// Makes call `call_id` from `caller` to `ext` known to the call
+    /// control (transfer, park, hold, listen).
+    pub fn control_call(&self, call_id: &str, caller: &str, ext: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .control
+            .add_call(call_id, caller, ext);
+    }
+
+    /// The extensions and queues the PBX lists (ids 100, 101, ...).
+    pub fn list(&self, extensions: &[&str], queues: &[&str]) {
+        let mut s = self.state.lock().unwrap();
+        s.control.extensions = extensions.iter().map(|e| e.to_string()).collect();
+        s.control.queues = queues.iter().map(|e| e.to_string()).collect();
+    }
+
+    /// The control requests seen: path (under `/openapi/v1.0/`) and body.
+    pub fn control_seen(&self) -> Vec<(String, Value)> {
+        self.state.lock().unwrap().control.seen.clone()
     }
 
     /// Tokens issued from now on live this long.
@@ -452,6 +507,12 @@ struct DialpadState {
     /// Dialpad call id → the claims of its `hangup` event.
     calls: HashMap<String, Vec<u8>>,
     hung_up: Vec<String>,
+    /// Call control requests: path (under `/api/v2/`) and body.
+    control: Vec<(String, Value)>,
+    /// Answer control requests with this status and message.
+    error: Option<(u16, String)>,
+    /// Answer control requests after this long.
+    delay: Duration,
 }
 
 /// A fake Dialpad API v2.
@@ -484,6 +545,37 @@ impl Dialpad {
                         status: 401,
                         body: json!({"error": {"code": 401, "message": "Invalid API key"}}),
                     };
+                }
+                let (error, delay) = {
+                    let s = st.lock().unwrap();
+                    (s.error.clone(), s.delay)
+                };
+                let control = {
+                    let mut guard = st.lock().unwrap();
+                    let s = &mut *guard;
+                    if let Some((status, message)) =
+                        error.filter(|_| !req.path.ends_with("/hangup"))
+                    {
+                        s.control.push((req.path.clone(), Value::Null));
+                        Some((
+                            status,
+                            json!({"error": {"code": status, "message": message}}),
+                            vec![],
+                        ))
+                    } else {
+                        fake_control::dialpad(&req, &mut s.calls, &mut s.control)
+                    }
+                };
+                if let Some((status, body, events)) = control {
+                    tokio::time::sleep(delay).await;
+                    if !events.is_empty() {
+                        let reqs = events
+                            .iter()
+                            .map(|c| testkit::sign_dialpad(Some(&secret), c))
+                            .collect();
+                        tokio::spawn(deliver(ingest, source, reqs));
+                    }
+                    return Resp { status, body };
                 }
                 let id = req
                     .path
@@ -536,5 +628,20 @@ impl Dialpad {
 
     pub fn hung_up(&self) -> Vec<String> {
         self.state.lock().unwrap().hung_up.clone()
+    }
+
+    /// The call control requests seen: path (under `/api/v2/`) and body.
+    pub fn control_seen(&self) -> Vec<(String, Value)> {
+        self.state.lock().unwrap().control.clone()
+    }
+
+    /// Control requests are answered with this error from now on.
+    pub fn fail_control(&self, error: Option<(u16, &str)>) {
+        self.state.lock().unwrap().error = error.map(|(c, m)| (c, m.to_string()));
+    }
+
+    /// Control requests are answered after this long from now on.
+    pub fn delay_control(&self, d: Duration) {
+        self.state.lock().unwrap().delay = d;
     }
 }

@@ -18,3 +18,8 @@ mod http;
 mod login_flood;
 mod silent_streams;
 mod webdriver;
+
+// Call control (issue 23).
+mod browser_control;
+mod control;
+mod fake_control;

@@ -12,6 +12,9 @@ use serde::Serialize;
 
 use super::MAX_ANSWER_LEN;
 
+/// Longest `detail` stored in the audit, in bytes.
+pub const MAX_DETAIL_LEN: usize = 512;
+
 /// How an action ended (`call_actions.outcome`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Outcome {
@@ -29,10 +32,12 @@ pub enum Outcome {
     NoApi,
     /// The leg had already ended.
     NotLive,
+    /// The source's phone system cannot do the action (nothing was sent).
+    Unavailable,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 7] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Ok,
         Outcome::ProviderError,
         Outcome::Timeout,
@@ -40,6 +45,7 @@ impl Outcome {
         Outcome::Refused,
         Outcome::NoApi,
         Outcome::NotLive,
+        Outcome::Unavailable,
     ];
 
     /// The name stored in `call_actions.outcome`.
@@ -52,6 +58,7 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::NoApi => "no_api",
             Outcome::NotLive => "not_live",
+            Outcome::Unavailable => "unavailable",
         }
     }
 }
@@ -73,13 +80,20 @@ impl FromStr for Outcome {
     }
 }
 
-/// One action to record.
+/// One action to record: on a call's leg (`call_id` and `leg_id`), or on
+/// an extension (`extension`: presence, agent pause).
 #[derive(Debug, Clone)]
 pub struct NewAction<'a> {
     pub user_name: &'a str,
     pub source: &'a str,
-    pub call_id: &'a str,
-    pub leg_id: &'a str,
+    pub call_id: Option<&'a str>,
+    pub leg_id: Option<&'a str>,
+    pub extension: Option<&'a str>,
+    /// `hangup`, `transfer`, `park`, ... (the CHECK of `call_actions.action`).
+    pub action: &'a str,
+    /// What was asked beyond the action (a transfer's target, a presence,
+    /// a queue and reason); cut to [`MAX_DETAIL_LEN`] bytes.
+    pub detail: Option<&'a str>,
     pub channel_id: Option<&'a str>,
     pub outcome: Outcome,
     /// Cut to [`MAX_ANSWER_LEN`] bytes (at a character boundary).
@@ -99,25 +113,28 @@ pub fn truncate(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Records an action (hang-up). (No `RETURNING`: the board may insert
-/// audit rows, never read them.)
+/// Records an action. (No `RETURNING`: the board may insert audit rows,
+/// never read them.)
 pub async fn record(
     conn: &mut AsyncPgConnection,
     a: &NewAction<'_>,
 ) -> Result<(), diesel::result::Error> {
     diesel::sql_query(
         "INSERT INTO call_actions (user_name, source, call_id, leg_id, channel_id, action,
-                                   outcome, provider_answer, duration_ms)
-         VALUES ($1, $2, $3, $4, $5, 'hangup', $6, $7, $8)",
+                                   outcome, provider_answer, duration_ms, extension, detail)
+         VALUES ($1, $2, $3, $4, $5, $9, $6, $7, $8, $10, $11)",
     )
     .bind::<Text, _>(a.user_name)
     .bind::<Text, _>(a.source)
-    .bind::<Text, _>(a.call_id)
-    .bind::<Text, _>(a.leg_id)
+    .bind::<Nullable<Text>, _>(a.call_id)
+    .bind::<Nullable<Text>, _>(a.leg_id)
     .bind::<Nullable<Text>, _>(a.channel_id)
     .bind::<Text, _>(a.outcome.as_str())
     .bind::<Nullable<Text>, _>(a.provider_answer.map(|s| truncate(s, MAX_ANSWER_LEN)))
     .bind::<Nullable<Integer>, _>(a.duration_ms)
+    .bind::<Text, _>(a.action)
+    .bind::<Nullable<Text>, _>(a.extension)
+    .bind::<Nullable<Text>, _>(a.detail.map(|s| truncate(s, MAX_DETAIL_LEN)))
     .execute(conn)
     .await?;
     Ok(())
@@ -134,10 +151,14 @@ pub struct ActionRow {
     pub user_name: String,
     #[diesel(sql_type = Text)]
     pub source: String,
-    #[diesel(sql_type = Text)]
-    pub call_id: String,
-    #[diesel(sql_type = Text)]
-    pub leg_id: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub call_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub leg_id: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub extension: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub detail: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
     pub channel_id: Option<String>,
     #[diesel(sql_type = Text)]
@@ -157,8 +178,8 @@ pub async fn audit(
     limit: i64,
 ) -> Result<Vec<ActionRow>, diesel::result::Error> {
     diesel::sql_query(
-        "SELECT id, at, user_name, source, call_id, leg_id, channel_id, action, outcome,
-                provider_answer, duration_ms
+        "SELECT id, at, user_name, source, call_id, leg_id, extension, detail, channel_id,
+                action, outcome, provider_answer, duration_ms
            FROM call_actions
           WHERE $1::text IS NULL OR source = $1
           ORDER BY id DESC

@@ -20,9 +20,11 @@ use serde::{Deserialize, Serialize};
 use crate::secrets::CryptoError;
 
 mod audit;
+mod providers;
 mod settings;
 
-pub use audit::{audit, record, truncate, ActionRow, NewAction, Outcome};
+pub use audit::{audit, record, truncate, ActionRow, NewAction, Outcome, MAX_DETAIL_LEN};
+pub use providers::{providers, SourceProvider};
 pub use settings::{
     api_provider, clear, get, list, rekey, set, ApiLine, ApiSettings, Rekeyed, SetApi,
 };

@@ -18,8 +18,10 @@ use diesel::sql_types::{BigInt, Bool, Nullable, Text, Timestamptz};
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
+mod extension;
 mod hash;
 
+pub use extension::{extension, set_extension, set_role, validate_extension};
 pub use hash::{hash_password, Checks};
 
 /// Fewest characters (Unicode scalar values) a password may have.
@@ -34,6 +36,9 @@ pub enum Role {
     Viewer,
     /// Sees the board and may act on calls.
     Operator,
+    /// An operator who may also listen, whisper and barge in on calls and
+    /// pause or resume queue agents.
+    Supervisor,
 }
 
 impl Role {
@@ -42,7 +47,19 @@ impl Role {
         match self {
             Role::Viewer => "viewer",
             Role::Operator => "operator",
+            Role::Supervisor => "supervisor",
         }
+    }
+
+    /// Whether this role may do what `needed` may (roles are ordered:
+    /// viewer, operator, supervisor).
+    pub fn may(self, needed: Role) -> bool {
+        let rank = |r: Role| match r {
+            Role::Viewer => 0,
+            Role::Operator => 1,
+            Role::Supervisor => 2,
+        };
+        rank(self) >= rank(needed)
     }
 }
 
@@ -59,6 +76,7 @@ impl FromStr for Role {
         match s {
             "viewer" => Ok(Role::Viewer),
             "operator" => Ok(Role::Operator),
+            "supervisor" => Ok(Role::Supervisor),
             other => Err(UserError::BadRole(other.to_string())),
         }
     }
@@ -82,7 +100,7 @@ pub struct User {
 pub enum UserError {
     #[error("invalid user name {0:?}: use 1-63 of a-z, 0-9, '.', '_' and '-', starting with a letter or digit")]
     BadName(String),
-    #[error("invalid role {0:?}: use viewer or operator")]
+    #[error("invalid role {0:?}: use viewer, operator or supervisor")]
     BadRole(String),
     #[error("the password is too short: use at least {MIN_PASSWORD_CHARS} characters")]
     PasswordTooShort,
@@ -92,6 +110,8 @@ pub enum UserError {
         "the password contains a control character (a tab, a line break, ...): give it as one line"
     )]
     PasswordControl,
+    #[error("invalid extension {0:?}: use 1-32 of 0-9, A-Z, a-z, '*', '#', '+', '_', '.', '-'")]
+    BadExtension(String),
     #[error("user {0:?} does not exist")]
     NoUser(String),
     #[error("user {name:?} has an unusable role {role:?} in the database")]
@@ -385,5 +405,8 @@ mod tests {
         }
         assert_eq!("operator".parse::<Role>().unwrap(), Role::Operator);
         assert!("admin".parse::<Role>().is_err());
+        assert_eq!("supervisor".parse::<Role>().unwrap(), Role::Supervisor);
+        assert!(Role::Supervisor.may(Role::Operator) && Role::Operator.may(Role::Operator));
+        assert!(!Role::Operator.may(Role::Supervisor) && !Role::Viewer.may(Role::Operator));
     }
 }

@@ -23,6 +23,22 @@ pub enum Cmd {
     List,
     /// Disable a board user: they can no longer log in.
     Disable { name: String },
+    /// Change a board user's role (viewer, operator or supervisor); it
+    /// applies to their next request, open boards included.
+    SetRole {
+        name: String,
+        #[arg(value_parser = parse_role)]
+        role: Role,
+    },
+    /// Set the user's own extension: the phone a supervisor listens,
+    /// whispers or barges in from. `--clear` removes it.
+    SetExtension {
+        name: String,
+        #[arg(required_unless_present = "clear")]
+        extension: Option<String>,
+        #[arg(long, conflicts_with = "extension")]
+        clear: bool,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
@@ -54,6 +70,24 @@ pub async fn run(url: &str, cmd: Cmd) -> Result<()> {
                 println!("disabled board user {name}");
             } else {
                 println!("board user {name} was already disabled");
+            }
+        }
+        Cmd::SetRole { name, role } => {
+            let mut conn = connect(url).await?;
+            let old = users::set_role(&mut conn, &name, role).await?;
+            println!("board user {name}: role {old} -> {role}");
+        }
+        Cmd::SetExtension {
+            name, extension, ..
+        } => {
+            if let Some(e) = &extension {
+                users::validate_extension(e)?;
+            }
+            let mut conn = connect(url).await?;
+            users::set_extension(&mut conn, &name, extension.as_deref()).await?;
+            match extension {
+                Some(e) => println!("board user {name}: extension {e}"),
+                None => println!("board user {name}: no extension"),
             }
         }
     }

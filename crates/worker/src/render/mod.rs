@@ -173,8 +173,17 @@ pub fn tokens(tokens: &[store::access::Token]) -> String {
 /// first; the provider's answer last, on one line.
 pub fn audit(rows: &[ActionRow]) -> String {
     let mut out = format!(
-        "{:<7} {:<19} {:<16} {:<12} {:<22} {:<24} {:<14} {:>6}  {}\n",
-        "ID", "AT (UTC)", "USER", "SOURCE", "CALL", "LEG", "OUTCOME", "MS", "ANSWER"
+        "{:<7} {:<19} {:<16} {:<12} {:<26} {:<22} {:<24} {:<14} {:>6}  {}\n",
+        "ID",
+        "AT (UTC)",
+        "USER",
+        "SOURCE",
+        "ACTION",
+        "CALL / EXT",
+        "LEG",
+        "OUTCOME",
+        "MS",
+        "ANSWER"
     );
     if rows.is_empty() {
         out.push_str("(no actions)\n");
@@ -188,15 +197,25 @@ pub fn audit(rows: &[ActionRow]) -> String {
     };
     for r in rows {
         let answer = clean(r.provider_answer.as_deref().unwrap_or("-"));
+        let action = match &r.detail {
+            Some(d) => format!("{} {}", r.action, clean(d)),
+            None => r.action.clone(),
+        };
+        let target = match (&r.call_id, &r.extension) {
+            (Some(c), _) => clean(c),
+            (None, Some(e)) => format!("ext {}", clean(e)),
+            (None, None) => "-".to_string(),
+        };
         let _ = writeln!(
             out,
-            "{:<7} {:<19} {:<16} {:<12} {:<22} {:<24} {:<14} {:>6}  {}",
+            "{:<7} {:<19} {:<16} {:<12} {:<26} {:<22} {:<24} {:<14} {:>6}  {}",
             r.id,
             r.at.format("%Y-%m-%d %H:%M:%S"),
             r.user_name,
             r.source,
-            clean(&r.call_id),
-            clean(&r.leg_id),
+            action,
+            target,
+            clean(r.leg_id.as_deref().unwrap_or("-")),
             r.outcome,
             r.duration_ms
                 .map_or_else(|| "-".to_string(), |d| d.to_string()),

@@ -674,3 +674,48 @@ async fn the_call_centre_reads_and_done_marks_fit_the_board_and_worker_roles() {
         denied(&worker_url, sql).await;
     }
 }
+
+#[tokio::test]
+async fn call_control_fits_the_board_and_worker_roles() {
+    let s = with_roles().await;
+    s.add_source().await;
+    let (worker_url, board_url) = (s.worker_url(), s.board_url());
+    // The worker role sets roles and extensions (`worker user`).
+    testkit::worker_ok_stdin(
+        &worker_url,
+        &["user", "add", "sam", "--role", "operator"],
+        "supervisor password 1\n",
+    )
+    .await
+    .expect("user add as the worker role");
+    testkit::worker_ok(&worker_url, &["user", "set-role", "sam", "supervisor"])
+        .await
+        .expect("set-role as the worker role");
+    testkit::worker_ok(&worker_url, &["user", "set-extension", "sam", "2009"])
+        .await
+        .expect("set-extension as the worker role");
+    // What the board runs: the user's extension, the sources' providers,
+    // the audit of an action on an extension.
+    for sql in [
+        "SELECT extension FROM board_users WHERE name = 'sam'",
+        "SELECT source, provider FROM source_apis ORDER BY source",
+        "INSERT INTO call_actions (user_name, source, call_id, leg_id, channel_id, action,
+                                   outcome, provider_answer, duration_ms, extension, detail)
+         VALUES ('sam', 'pbx', NULL, NULL, NULL, 'pause', 'unavailable', 'roles test', 1, '2003', 'queue 6400')",
+    ] {
+        allowed(&board_url, sql).await;
+    }
+    for sql in [
+        "UPDATE board_users SET extension = '1' WHERE name = 'sam'",
+        "UPDATE board_users SET role = 'supervisor'",
+    ] {
+        denied(&board_url, sql).await;
+    }
+    let audit = testkit::worker_ok(&worker_url, &["audit"])
+        .await
+        .expect("audit as the worker role");
+    assert!(
+        audit.contains("pause queue 6400") && audit.contains("ext 2003"),
+        "{audit}"
+    );
+}

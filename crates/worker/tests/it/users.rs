@@ -167,3 +167,66 @@ async fn invalid_names_and_roles_are_refused() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn set_role_and_set_extension_change_a_user_and_refuse_bad_values() {
+    let db = fresh().await;
+    ok(
+        &db,
+        &["user", "add", "sam", "--role", "operator"],
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    let out = ok(&db, &["user", "set-role", "sam", "supervisor"], "").await;
+    assert!(
+        out.contains("board user sam: role operator -> supervisor"),
+        "{out}"
+    );
+    let user = verify(&db, "sam", PASSWORD).await.expect("verifies");
+    assert_eq!(user.role, store::users::Role::Supervisor);
+    let out = ok(&db, &["user", "set-extension", "sam", "2009"], "").await;
+    assert!(out.contains("board user sam: extension 2009"), "{out}");
+    let mut c = db.conn().await.expect("conn");
+    assert_eq!(
+        store::users::extension(&mut c, "sam")
+            .await
+            .expect("extension")
+            .as_deref(),
+        Some("2009")
+    );
+    ok(&db, &["user", "set-extension", "sam", "--clear"], "").await;
+    assert_eq!(
+        store::users::extension(&mut c, "sam")
+            .await
+            .expect("extension"),
+        None
+    );
+    for (args, says) in [
+        (vec!["user", "set-role", "sam", "admin"], "invalid role"),
+        (
+            vec!["user", "set-role", "nobody", "viewer"],
+            "does not exist",
+        ),
+        (
+            vec!["user", "set-extension", "sam", "20 09"],
+            "invalid extension",
+        ),
+        (
+            vec!["user", "set-extension", "nobody", "2009"],
+            "does not exist",
+        ),
+    ] {
+        let err = refused(&db, &args, "").await;
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+    // The table refuses what the command would (a role or extension
+    // written by hand).
+    assert!(db
+        .exec("UPDATE board_users SET role = 'admin' WHERE name = 'sam'")
+        .await
+        .is_err());
+    assert!(db
+        .exec("UPDATE board_users SET extension = '20 09' WHERE name = 'sam'")
+        .await
+        .is_err());
+}

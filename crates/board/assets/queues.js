@@ -86,7 +86,6 @@
     setText(f('queue'), 'Queue ' + q.queue);
     setText(f('source'), q.source);
     setText(f('waiting'), String(q.waiting));
-    setText(f('waiting-label'), q.waiting === 1 ? 'waiting' : 'waiting');
     const sl = q.service_level == null ? '–' : Math.round(q.service_level * 100) + '%';
     setText(f('service-level'), sl);
     setText(f('service-level-label'), 'in ' + q.sla_seconds + ' s today');

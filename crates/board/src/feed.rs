@@ -22,6 +22,7 @@ use store::changes::{self, Notice, CHANNEL};
 use store::listen::{ListenError, Subscriber};
 use store::{Access, PgPool};
 
+use crate::callcentre::follow::Follower;
 use crate::callcentre::load::{self, Named};
 use crate::hub::Hub;
 
@@ -44,13 +45,16 @@ pub async fn run(url: String, pool: PgPool, hub: Arc<Hub>) {
     // At zero from the start, so that rates and alerts see the series.
     metrics::counter!("switchboard_board_feed_failures_total").increment(0);
     metrics::gauge!("switchboard_board_feed_up").set(0.0);
-    store::listen::listen(&url, CHANNEL, Feed { pool, hub }).await
+    let cc = Follower::spawn(pool.clone(), hub.clone());
+    store::listen::listen(&url, CHANNEL, Feed { pool, hub, cc }).await
 }
 
 /// The feed's side of the LISTEN connection.
 struct Feed {
     pool: PgPool,
     hub: Arc<Hub>,
+    /// Re-reads the call centre's rows, off the feed's path.
+    cc: Follower,
 }
 
 impl Subscriber for Feed {
@@ -88,7 +92,7 @@ impl Subscriber for Feed {
         if resync {
             reload(&self.pool, &self.hub).await
         } else {
-            apply(&self.pool, &self.hub, exts, calls, named).await
+            apply(&self.pool, &self.hub, &self.cc, exts, calls, named).await
         }
     }
 
@@ -127,12 +131,13 @@ fn hub_recent(hub: &Hub) -> i64 {
 
 /// Re-reads the changed extensions (and those with a leg in a changed
 /// call: one query, [`read::changed_cards`]) and the changed calls, and
-/// applies them (the cards go out first); then the queues, agents and
-/// missed calls `named`, and the agents among the re-read extensions with
-/// their queues (`load`).
+/// applies them (the cards go out first); then hands the queues, agents and
+/// missed calls `named`, and the agents among the re-read extensions, to
+/// the call centre's follower (`follow`).
 async fn apply(
     pool: &PgPool,
     hub: &Hub,
+    cc: &Follower,
     exts: BTreeSet<(String, String)>,
     calls: BTreeSet<(String, String)>,
     mut named: Named,
@@ -169,17 +174,6 @@ async fn apply(
     // Only an extension the board knows as an agent can change an agent (a
     // new agent is named in `a` when its status is first reported).
     named.extensions = hub.agents_among(&exts);
-    if named.is_empty() {
-        return Ok(());
-    }
-    let cc = store::run(
-        pool,
-        READ_WITHIN,
-        "re-reading queues and agents",
-        Access::Read,
-        async |c| Ok(load::changed(c, named).await?),
-    )
-    .await?;
-    hub.apply_callcentre(cc);
+    cc.follow(named);
     Ok(())
 }

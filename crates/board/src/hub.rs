@@ -70,8 +70,10 @@ struct Inner {
     /// Recent calls by id (the newest `recent` kept).
     calls: BTreeMap<i64, CallView>,
     call_ids: HashMap<CallKey, i64>,
-    /// Queues, agents and missed calls.
+    /// Queues, agents and missed calls, and how many times they were
+    /// replaced (a re-read from before a reload is dropped).
     cc: CallCentre,
+    cc_generation: u64,
     /// The frames after `replay_base`, for resuming streams.
     replay: VecDeque<(u64, Frame)>,
     /// Streams whose last event is at or after this may resume.
@@ -104,6 +106,7 @@ impl Hub {
                 calls: BTreeMap::new(),
                 call_ids: HashMap::new(),
                 cc: CallCentre::default(),
+                cc_generation: 0,
                 replay: VecDeque::new(),
                 replay_base: 0,
                 snapshot: None,
@@ -244,6 +247,7 @@ impl Hub {
     pub fn set_callcentre(&self, rows: Rows) {
         let mut inner = self.lock();
         inner.cc = CallCentre::of(rows);
+        inner.cc_generation += 1;
         inner.snapshot = None;
     }
 
@@ -253,15 +257,22 @@ impl Hub {
         self.lock().cc.agents_among(keys)
     }
 
-    /// Applies changed queues, agents and missed calls, and sends them to
-    /// every stream as a delta (without extensions or calls). Nothing is
-    /// sent when `rows` is empty.
-    pub fn apply_callcentre(&self, rows: Rows) {
+    /// The call centre's generation now (see [`Hub::apply_callcentre`]).
+    pub fn callcentre_generation(&self) -> u64 {
+        self.lock().cc_generation
+    }
+
+    /// Applies changed queues, agents and missed calls read when the
+    /// generation was `generation`, and sends them to every stream as a
+    /// delta (without extensions or calls). Nothing is applied or sent when
+    /// `rows` is empty, or when a reload replaced everything since (its
+    /// rows are newer).
+    pub fn apply_callcentre(&self, generation: u64, rows: Rows) {
         if rows.is_empty() {
             return;
         }
         let mut inner = self.lock();
-        if !inner.ready {
+        if !inner.ready || inner.cc_generation != generation {
             return;
         }
         inner.cc.apply(&rows);
@@ -567,9 +578,15 @@ mod tests {
         hub.replace(vec![card("1", "online")], vec![]);
         let mut sub = hub.subscribe(None).unwrap();
         assert!(text(&sub.first[0]).contains("\"missed\":[{"));
-        hub.apply_callcentre(Rows::default());
+        let generation = hub.callcentre_generation();
+        hub.apply_callcentre(generation, Rows::default());
         assert!(sub.updates.try_recv().is_err(), "nothing to say");
-        hub.apply_callcentre(rows(0));
+        hub.apply_callcentre(generation - 1, rows(0));
+        assert!(
+            sub.updates.try_recv().is_err(),
+            "read before a reload: dropped"
+        );
+        hub.apply_callcentre(generation, rows(0));
         let f = sub.updates.try_recv().unwrap();
         assert!(text(&f).contains("event: delta") && text(&f).contains("\"missed_count\":0"));
         assert!(!text(&f).contains("\"queues\""));

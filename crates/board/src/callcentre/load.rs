@@ -44,6 +44,14 @@ impl Named {
             && self.agents.is_empty()
             && self.missed.is_empty()
     }
+
+    /// Adds the names of `other`.
+    pub fn merge(&mut self, other: Named) {
+        self.extensions.extend(other.extensions);
+        self.queues.extend(other.queues);
+        self.agents.extend(other.agents);
+        self.missed.extend(other.missed);
+    }
 }
 
 /// The rows `named` names (agents of changed extensions, queues of changed

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod csv;
+pub mod follow;
 pub mod history;
 pub mod load;
 pub mod pages;

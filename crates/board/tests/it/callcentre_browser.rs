@@ -204,6 +204,14 @@ return [n, blank, W, H];
 async fn the_compact_board_shows_200_of_1000_extensions_on_1920x1080() -> anyhow::Result<()> {
     let s = stack(&[]).await?;
     register(&s, 3000, 1000).await?;
+    // All applied before the page is timed (a loaded machine takes a while).
+    s.db.wait_count(
+        std::time::Duration::from_secs(180),
+        testkit::Counter::Pending,
+        "true",
+        0,
+    )
+    .await?;
     let b = logged_in(&s, VIEWER).await;
     let chrome: u32 = b
         .js("return window.outerHeight - window.innerHeight;", vec![])

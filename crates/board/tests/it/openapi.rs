@@ -15,20 +15,94 @@ fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
-/// `(METHOD, path)` of every `.route(PATH, web::METHOD()` in the board's
-/// source.
+/// Every `.rs` file under `dir`, recursively.
+fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The strings of `const NAME: [&str; N] = [...]` in `src`.
+fn const_list(src: &str, name: &str) -> Vec<String> {
+    let start = src
+        .find(&format!("const {name}:"))
+        .unwrap_or_else(|| panic!("const {name} not found"));
+    let rest = &src[start..];
+    let list = rest.split('=').nth(1).unwrap_or_default();
+    let list = &list[..list.find(';').unwrap_or(list.len())];
+    list.split('"')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The paths a `.route(` argument stands for: a literal, or a
+/// `format!` inside `for NAME in CONST` (`{{`/`}}` are literal braces,
+/// `{NAME}` takes each of CONST's strings).
+fn expand(src: &str, at: usize, path: &str, format: bool) -> Vec<String> {
+    if !format {
+        return vec![path.to_string()];
+    }
+    let literal = path.replace("{{", "\u{1}").replace("}}", "\u{2}");
+    let unbrace = |p: &str| p.replace('\u{1}', "{").replace('\u{2}', "}");
+    let Some(open) = literal.find('{') else {
+        return vec![unbrace(&literal)];
+    };
+    let close = literal[open..].find('}').expect("closing brace") + open;
+    let var = &literal[open + 1..close];
+    let head = &src[..at];
+    let loop_at = head
+        .rfind(&format!("for {var} in "))
+        .unwrap_or_else(|| panic!("no `for {var} in` before a route"));
+    let konst = head[loop_at..]
+        .split_whitespace()
+        .nth(3)
+        .unwrap_or_default()
+        .trim_start_matches('&');
+    const_list(src, konst)
+        .iter()
+        .map(|v| unbrace(&literal.replace(&format!("{{{var}}}"), v)))
+        .collect()
+}
+
+/// `(METHOD, path)` of every `.route(PATH, web::METHOD()` (and
+/// `cfg.route(...)`) in the board's source, every `.rs` file under
+/// `crates/board/src`; the path may be on the next line.
 fn server_routes() -> BTreeSet<(String, String)> {
-    let src = std::fs::read_to_string(root().join("crates/board/src/lib.rs")).expect("lib.rs");
+    let mut files = Vec::new();
+    sources(&root().join("crates/board/src"), &mut files);
     let mut out = BTreeSet::new();
-    for piece in src.split(".route(").skip(1) {
-        let path = piece.split('"').nth(1).unwrap_or_default().to_string();
-        let method = piece
-            .split("web::")
-            .nth(1)
-            .and_then(|m| m.split('(').next())
-            .unwrap_or_default()
-            .to_uppercase();
-        out.insert((method, path));
+    for file in files {
+        let src = std::fs::read_to_string(&file).expect("source");
+        let mut at = 0;
+        for piece in src.split(".route(") {
+            let here = at;
+            at += piece.len() + ".route(".len();
+            if here == 0 {
+                continue;
+            }
+            let path = piece.split('"').nth(1).unwrap_or_default();
+            let method = piece
+                .split("web::")
+                .nth(1)
+                .and_then(|m| m.split('(').next())
+                .unwrap_or_default()
+                .to_uppercase();
+            let format = piece
+                .split('"')
+                .next()
+                .unwrap_or_default()
+                .contains("format!");
+            for p in expand(&src, here, path, format) {
+                out.insert((method.clone(), p));
+            }
+        }
     }
     out
 }

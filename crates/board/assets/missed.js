@@ -13,7 +13,7 @@
   const queuesPanel = document.getElementById('queues-panel');
   const noticeEl = document.getElementById('notice');
   if (!listEl) return;
-  const isOperator = document.body.dataset.role === 'operator';
+  const isOperator = ['operator', 'supervisor'].includes(document.body.dataset.role);
   const REASONS = {
     abandoned: 'Abandoned in a queue', no_answer: 'Not answered', busy: 'Busy',
     failed: 'Failed', voicemail: 'Voicemail',

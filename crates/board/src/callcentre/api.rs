@@ -129,7 +129,8 @@ pub async fn mark_done(
         .map_err(|_| BoardError::BadRequest(r#"send {"source": "...", "number": "..."}"#.into()))?;
     let source = input::source(&b.source)?;
     let number = number(&b.number)?;
-    if s.role != users::Role::Operator {
+    // Operators and supervisors (who may do whatever an operator may).
+    if !s.role.may(users::Role::Operator) {
         tracing::info!(user = %s.name, source, number, "missed call not marked done: not an operator");
         return Err(BoardError::Forbidden(
             "only operators may mark missed calls done",

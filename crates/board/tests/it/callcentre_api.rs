@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use testkit::Stack;
 
 use crate::cc::{self, caller, get, json, play, token, yeastar, AGENTS, QUEUE};
+use crate::control::SUPERVISOR;
 use crate::helpers::{http, login, stack, OPERATOR, VIEWER};
 
 /// A stack after a call-centre morning: a queue call answered by 1001
@@ -191,6 +192,19 @@ async fn an_operator_marks_a_missed_call_done_and_it_is_audited() -> anyhow::Res
     // Not (or no longer) on the list.
     let (status, v) = mark_done(&s, Some(&op), &url, &body).await;
     assert_eq!(status, 404, "{v}");
+
+    // A supervisor may do whatever an operator may: mark the other one done.
+    testkit::worker_ok_stdin(
+        &s.db.url,
+        &["user", "add", SUPERVISOR.0, "--role", "supervisor"],
+        &format!("{}\n", SUPERVISOR.1),
+    )
+    .await?;
+    let sup = login(&url, SUPERVISOR.0, SUPERVISOR.1).await;
+    let other = json!({"source": "pbx", "number": caller(1)}).to_string();
+    let (status, v) = mark_done(&s, Some(&sup), &url, &other).await;
+    assert_eq!(status, 200, "a supervisor marks done: {v}");
+    assert_eq!(cc::audited(&s).await, 2);
     Ok(())
 }
 

@@ -21,6 +21,9 @@ use crate::secrets::{CryptoError, Keyring};
 /// it (the worker died), another claims it again.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
 
+/// Claims and completions commit without waiting for the WAL flush.
+const ASYNC_COMMIT: &str = "SET LOCAL synchronous_commit = off";
+
 /// A claimed delivery, with its endpoint and event.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Claimed {
@@ -118,15 +121,23 @@ pub async fn claim(
     per_endpoint: i64,
     busy: &[i64],
 ) -> Result<Vec<Claimed>, crate::Error> {
-    Ok(Cached(
-        diesel::sql_query(CLAIM)
-            .bind::<BigInt, _>(limit)
-            .bind::<Array<BigInt>, _>(busy)
-            .bind::<BigInt, _>(CLAIM_LEASE.as_millis() as i64)
-            .bind::<BigInt, _>(per_endpoint),
-    )
-    .load(conn)
-    .await?)
+    use diesel_async::AsyncConnection;
+    // A lease lost in a crash is only claimed again (see complete).
+    conn.transaction::<_, crate::Error, _>(async |conn| {
+        Cached(diesel::sql_query(ASYNC_COMMIT))
+            .execute(conn)
+            .await?;
+        Ok(Cached(
+            diesel::sql_query(CLAIM)
+                .bind::<BigInt, _>(limit)
+                .bind::<Array<BigInt>, _>(busy)
+                .bind::<BigInt, _>(CLAIM_LEASE.as_millis() as i64)
+                .bind::<BigInt, _>(per_endpoint),
+        )
+        .load(conn)
+        .await?)
+    })
+    .await
 }
 
 /// What one attempt got.
@@ -208,20 +219,30 @@ pub async fn complete(
         Next::GiveUp => ("failed", None),
         Next::Gone => ("gone", None),
     };
-    let _: Vec<Completed> = Cached(
-        diesel::sql_query(COMPLETE)
-            .bind::<BigInt, _>(id)
-            .bind::<Text, _>(outcome)
-            .bind::<Nullable<Timestamptz>, _>(at)
-            .bind::<Nullable<Integer>, _>(a.status)
-            .bind::<Nullable<Text>, _>(&a.error)
-            .bind::<Integer, _>(a.latency_ms)
-            .bind::<Nullable<Text>, _>(&a.excerpt)
-            .bind::<BigInt, _>(endpoint_id),
-    )
-    .load(conn)
-    .await?;
-    Ok(())
+    use diesel_async::AsyncConnection;
+    // Not waiting for the WAL flush: a completion lost in a crash only
+    // sends that delivery again once its lease runs out (at least once),
+    // and one flush per delivery would cap deliveries at the disk's syncs.
+    conn.transaction::<(), crate::Error, _>(async |conn| {
+        Cached(diesel::sql_query(ASYNC_COMMIT))
+            .execute(conn)
+            .await?;
+        let _: Vec<Completed> = Cached(
+            diesel::sql_query(COMPLETE)
+                .bind::<BigInt, _>(id)
+                .bind::<Text, _>(outcome)
+                .bind::<Nullable<Timestamptz>, _>(at)
+                .bind::<Nullable<Integer>, _>(a.status)
+                .bind::<Nullable<Text>, _>(&a.error)
+                .bind::<Integer, _>(a.latency_ms)
+                .bind::<Nullable<Text>, _>(&a.excerpt)
+                .bind::<BigInt, _>(endpoint_id),
+        )
+        .load(conn)
+        .await?;
+        Ok(())
+    })
+    .await
 }
 
 #[derive(QueryableByName)]

@@ -532,7 +532,7 @@ stop "$DELIVER"; stop "$INGEST_PID"; stop "$DWORKER"; stop "$RECV"
 # failing endpoint's attempts meanwhile.
 q sb_bench_deliv "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.99) WITHIN GROUP (ORDER BY d), max(d), count(*),
     (SELECT count(*) FROM bench_received WHERE path = '/fail'),
-    (SELECT count(*) FROM outbox o WHERE o.seq > (SELECT min(seq) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.name = 'ok1'))
+    (SELECT count(*) FROM outbox o WHERE o.seq >= (SELECT min(d.event_seq) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.name = 'ok1'))
   FROM (SELECT r.path, o.event_id, min(r.at_ms) - extract(epoch FROM o.accepted_at) * 1000 AS d
           FROM bench_received r JOIN outbox o ON o.event_id = r.event_id
          WHERE r.path LIKE '/ok%' GROUP BY r.path, o.event_id, o.accepted_at) x" >"$TMP/deliv-steady.txt"

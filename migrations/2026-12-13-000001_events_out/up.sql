@@ -84,3 +84,6 @@ CREATE INDEX webhook_deliveries_due
 CREATE INDEX webhook_deliveries_order
     ON webhook_deliveries (endpoint_id, subject, event_seq) WHERE state = 'pending';
 CREATE INDEX webhook_deliveries_by_event ON webhook_deliveries (event_seq);
+-- A busy table whose plans depend on fresh statistics.
+ALTER TABLE webhook_deliveries SET (autovacuum_analyze_scale_factor = 0.02,
+                                    autovacuum_vacuum_scale_factor = 0.05);

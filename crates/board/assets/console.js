@@ -26,6 +26,14 @@
     const t = Date.parse(iso || '');
     return Number.isNaN(t) ? '' : new Date(t).toLocaleString();
   }
+  // A short local time for tables: the date only when not today.
+  function fmtShort(iso) {
+    const t = Date.parse(iso || '');
+    if (Number.isNaN(t)) return '';
+    const d = new Date(t);
+    const time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    return d.toDateString() === new Date().toDateString() ? time : d.toLocaleDateString() + ' ' + time;
+  }
   function say(text) { notice.textContent = text; }
 
   // A JSON request; answers {ok, status, data}. 401 goes to the login.
@@ -76,9 +84,10 @@
     tr.dataset.id = String(e.id);
     tr.dataset.outcome = e.outcome;
     tr.tabIndex = 0;
-    tr.append(el('td', 'num', String(e.id)), el('td', 'num', fmtTime(e.received_at)),
+    tr.append(el('td', 'num', String(e.id)), el('td', 'num', fmtShort(e.received_at)),
       el('td', null, e.source), el('td', null, e.event_type || ''),
       el('td', null, null), el('td', 'num', String(e.attempts)), el('td', 'excerpt', e.last_error || ''));
+    tr.children[6].title = e.last_error || '';
     tr.children[4].append(el('span', 'outcome', e.outcome));
     tr.addEventListener('click', () => openEvent(e.id));
     tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') openEvent(e.id); });
@@ -182,7 +191,7 @@
       tr.setAttribute('aria-selected', String(e.name === endpoint));
       tr.append(el('td', null, e.name), el('td', 'excerpt', e.url), el('td', null, null),
         el('td', 'num', String(e.pending)), el('td', 'num', String(e.delivered)),
-        el('td', 'num', String(e.failed)), el('td', 'num', fmtTime(e.failing_since)));
+        el('td', 'num', String(e.failed)), el('td', 'num', fmtShort(e.failing_since)));
       tr.children[2].append(el('span', 'outcome', e.enabled ? (e.failing_since ? 'failing' : 'enabled') : 'disabled'));
       if (!e.enabled && e.disabled_reason) tr.children[2].title = e.disabled_reason;
       tr.addEventListener('click', () => openEndpoint(e.name));
@@ -210,10 +219,11 @@
       loadDeliveries(false);
     });
     const answer = d.last_error || d.response_excerpt || '';
-    tr.append(el('td', 'num', String(d.id)), el('td', 'excerpt', d.event_id), el('td', null, d.event_type),
+    tr.append(el('td', 'num', String(d.id)), el('td', 'excerpt event-id', d.event_id), el('td', null, d.event_type),
       el('td', null, null), el('td', 'num', String(d.attempts)), el('td', 'num', d.last_status == null ? '' : String(d.last_status)),
       el('td', 'num', d.last_latency_ms == null ? '' : d.last_latency_ms + ' ms'),
-      el('td', 'num', fmtTime(d.last_attempt_at)), el('td', 'excerpt', answer), el('td', null, null));
+      el('td', 'num', fmtShort(d.last_attempt_at)), el('td', 'excerpt', answer), el('td', null, null));
+    tr.children[1].title = d.event_id;
     tr.children[3].append(el('span', 'outcome', d.state));
     tr.children[8].title = answer;
     tr.children[9].append(resend);

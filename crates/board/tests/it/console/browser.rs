@@ -46,6 +46,15 @@ async fn an_operator_replays_a_dead_event_and_recovers_deliveries_in_the_console
     let dead = dead_event(&s, "dead-1").await?;
     let b = Browser::start().await;
     b.login(&url, OPERATOR.0, OPERATOR.1).await;
+    // The board links the console for operators.
+    let shown: bool = b
+        .js(
+            "const a = document.querySelector('.views a[href=\"/console\"]');
+             return !!a && getComputedStyle(a).display !== 'none';",
+            vec![],
+        )
+        .await?;
+    assert!(shown, "the board's link to the console");
 
     // In: the dead event, read, replayed, applied.
     open_in(&b, &url, "outcome=dead", 1).await;

@@ -15,8 +15,9 @@ async fn deliveries_are_listed_recovered_and_resent() -> anyhow::Result<()> {
     let op = login(&s.board().url(), OPERATOR.0, OPERATOR.1).await;
     let rx = Receiver::start().await;
     let since = chrono::Utc::now().to_rfc3339();
-    let failed = given_up(&s, &rx, "out-1").await?;
-    assert!(failed > 0);
+    given_up(&s, &rx, "out-1").await?;
+    let failed = given_up(&s, &rx, "out-2").await?;
+    assert!(failed >= 2, "{failed}");
 
     let (status, list) = get(&s, "/api/console/endpoints", &op).await;
     assert_eq!(status, 200, "{list}");
@@ -42,6 +43,20 @@ async fn deliveries_are_listed_recovered_and_resent() -> anyhow::Result<()> {
     assert_eq!(first["response_excerpt"], "crm is down");
     assert!(first["attempts"].as_i64().unwrap_or(0) >= 1, "{first}");
     assert!(first["last_latency_ms"].is_i64(), "{first}");
+    // Keyset pages: one at a time, newest first.
+    let (_, page) = get(&s, "/api/console/endpoints/crm/deliveries?limit=1", &op).await;
+    assert_eq!(page["deliveries"][0]["id"], first["id"], "{page}");
+    assert_eq!(page["next"], first["id"], "{page}");
+    let (_, page) = get(
+        &s,
+        &format!(
+            "/api/console/endpoints/crm/deliveries?limit=1&before={}",
+            first["id"]
+        ),
+        &op,
+    )
+    .await;
+    assert_eq!(page["deliveries"][0]["id"], rows[1]["id"], "{page}");
     let (_, d) = get(
         &s,
         "/api/console/endpoints/crm/deliveries?state=delivered",

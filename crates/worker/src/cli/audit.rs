@@ -27,8 +27,8 @@ pub struct Args {
     #[arg(long, conflicts_with = "console")]
     missed: bool,
     /// What operators did in the board's console instead (replays of dead
-    /// events, resends and recoveries of deliveries).
-    #[arg(long)]
+    /// events, resends and recoveries of deliveries; not by source).
+    #[arg(long, conflicts_with = "source")]
     console: bool,
 }
 

@@ -79,6 +79,25 @@ screenshot-callcentre:
     fi
     echo "wrote the screenshots in $SCREENSHOT_DIR"
 
+# Screenshots of the operators' console in headless chromium: docs/console-in.png, console-out.png (or SCREENSHOT_DIR).
+screenshot-console:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ -z "${TEST_DATABASE_URL:-}" ]; then
+      source scripts/db-env.sh
+      TEST_DATABASE_URL="$DATABASE_URL"
+    fi
+    export TEST_DATABASE_URL
+    SCREENSHOT_DIR="$(realpath -m "${SCREENSHOT_DIR:-docs}")"
+    export SCREENSHOT_DIR
+    cargo build --workspace --bins
+    if cargo nextest --version >/dev/null 2>&1; then
+      cargo nextest run -p switchboard-board --run-ignored only screenshot_console
+    else
+      cargo test -p switchboard-board --test it -- --ignored --exact console::browser::screenshot_console
+    fi
+    echo "wrote the screenshots in $SCREENSHOT_DIR"
+
 # Formatting and lints, as CI wants them.
 lint:
     cargo fmt --all -- --check

@@ -16,8 +16,11 @@
 --                       (sessions, the login rate limit) and checks API
 --                       tokens; reads the sources' (sealed) API settings to
 --                       hang calls up and appends each action to the audit;
---                       marks missed calls done (and audits it). Writes
---                       nothing else.
+--                       marks missed calls done (and audits it); the
+--                       operators' console reads the inbox and the
+--                       deliveries, re-queues dead events and sends
+--                       deliveries again (and audits it). Writes nothing
+--                       else.
 --
 -- No role owns anything or may create anything. The schema belongs to
 -- the migration owner: the role `worker migrate` connects as, which is the
@@ -258,6 +261,28 @@ GRANT INSERT ON call_actions TO :"board_role";
 GRANT USAGE ON SEQUENCE call_actions_id_seq TO :"board_role";
 -- The event stream (GET /api/stream): reads the outbox, nothing else of it.
 GRANT SELECT ON outbox TO :"board_role";
+-- The operators' console (/console, docs/events.md): reads the inbox
+-- (bodies and kept headers: ingest keeps no signature) with each event's
+-- state; re-queues dead events (store::inbox::replay: the queue row's
+-- attempts, next attempt and death reset, nothing else); reads the
+-- endpoints without their sealed secrets and their deliveries, and sends
+-- deliveries again (store::events_out::resend and recover). Every action
+-- is appended to console_actions, which it never changes or deletes.
+REVOKE ALL ON TABLE console_actions FROM :"ingest_role", :"worker_role", :"board_role";
+REVOKE ALL ON SEQUENCE console_actions_id_seq FROM :"ingest_role", :"worker_role", :"board_role";
+GRANT SELECT ON events, event_queue, event_results TO :"board_role";
+GRANT UPDATE (dead_at, next_attempt_at, attempts) ON event_queue TO :"board_role";
+GRANT SELECT (id, name, url, types, source, allow_private, enabled, disabled_reason,
+              failing_since, previous_until) ON webhook_endpoints TO :"board_role";
+GRANT SELECT ON webhook_deliveries TO :"board_role";
+GRANT INSERT (endpoint_id, event_seq, subject) ON webhook_deliveries TO :"board_role";
+GRANT UPDATE (state, next_at, created_at, done_at, leased_until) ON webhook_deliveries
+  TO :"board_role";
+GRANT USAGE ON SEQUENCE webhook_deliveries_id_seq TO :"board_role";
+GRANT INSERT ON console_actions TO :"board_role";
+GRANT USAGE ON SEQUENCE console_actions_id_seq TO :"board_role";
+-- The console's audit, for reading (`worker audit --console`).
+GRANT SELECT ON console_actions TO :"worker_role";
 
 -- Tables and sequences the owner creates from now on (later migrations).
 ALTER DEFAULT PRIVILEGES FOR ROLE :"owner" IN SCHEMA public

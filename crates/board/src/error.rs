@@ -98,6 +98,18 @@ impl From<diesel::result::Error> for BoardError {
     }
 }
 
+impl From<store::Error> for BoardError {
+    fn from(e: store::Error) -> Self {
+        match e {
+            store::Error::Query(e) => statement(e),
+            e => {
+                tracing::error!(error = %e, "query failed");
+                BoardError::Unavailable("the database is unavailable; try again".into())
+            }
+        }
+    }
+}
+
 impl From<crate::hub::NotReady> for BoardError {
     fn from(e: crate::hub::NotReady) -> Self {
         BoardError::Unavailable(e.to_string())

@@ -10,6 +10,7 @@ mod api_stream;
 mod auth;
 mod callcentre;
 mod config;
+mod console;
 mod error;
 mod events;
 mod feed;
@@ -164,6 +165,7 @@ pub fn serve(
                 web::post().to(routes::hangup),
             )
             .configure(actions::routes::register)
+            .configure(console::register)
             .route("/healthz", web::get().to(telemetry::healthz))
             .default_service(web::to(telemetry::not_found))
     })

@@ -75,7 +75,7 @@ pub fn asset(name: &str) -> Option<HttpResponse> {
         "actions.css" => (ACTIONS_CSS, "text/css; charset=utf-8"),
         "board.js" => (BOARD_JS, "text/javascript; charset=utf-8"),
         "board.css" => (BOARD_CSS, "text/css; charset=utf-8"),
-        _ => return crate::callcentre::pages::asset(name),
+        _ => return crate::callcentre::pages::asset(name).or_else(|| crate::console::asset(name)),
     };
     Some(
         HttpResponse::Ok()

@@ -25,6 +25,7 @@ pub mod access;
 pub mod apis;
 pub mod calls;
 pub mod changes;
+pub mod console;
 pub mod events_out;
 pub mod health;
 pub mod inbox;

@@ -75,7 +75,8 @@ fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
 }
 
-fn time(what: &str, v: &str) -> Result<DateTime<Utc>, BoardError> {
+/// An RFC 3339 time given as parameter `what` (400 otherwise).
+pub fn time(what: &str, v: &str) -> Result<DateTime<Utc>, BoardError> {
     if !input::is_text(v, 64) {
         return Err(BoardError::BadRequest(format!("invalid {what}")));
     }

@@ -131,7 +131,7 @@ fn out(name: &str) -> PathBuf {
 }
 
 /// Sizes the viewport to `w` x `h` and takes the picture into `name`.
-async fn shot(b: &Browser, w: u32, h: u32, name: &str) {
+pub(crate) async fn shot(b: &Browser, w: u32, h: u32, name: &str) {
     let chrome: u32 = b
         .js("return window.outerHeight - window.innerHeight;", vec![])
         .await

@@ -13,6 +13,7 @@ mod callcentre_browser;
 mod callcentre_history;
 mod callcentre_screens;
 mod cc;
+mod console;
 mod fake_pbx;
 mod helpers;
 mod http;

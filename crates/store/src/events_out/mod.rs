@@ -1,10 +1,11 @@
 //! Events out (docs/events.md): the outbox the worker's batches write
 //! (`outbox.rs`), the endpoints events are delivered to (`endpoints.rs`),
 //! and the deliveries the delivery workers claim and complete
-//! (`deliveries.rs`).
+//! (`deliveries.rs`), and the console's list of deliveries (`history.rs`).
 
 mod deliveries;
 mod endpoints;
+mod history;
 mod outbox;
 
 pub use deliveries::{
@@ -15,4 +16,5 @@ pub use endpoints::{
     add, list, remove, rotate_secret, set_enabled, valid_name, Endpoint, EndpointError,
     NewEndpoint, SigningSecrets, SECRET_PREFIX,
 };
+pub use history::{deliveries, wake, DeliveryRow, STATES};
 pub use outbox::{read_after, write, StreamEvent, CHANNEL};

@@ -13,7 +13,8 @@
 //! One file per operation: [`insert()`] (ingest), [`claim()`] and
 //! [`complete()`] (the worker), [`depth()`] and [`stats()`] (probes and
 //! `worker stats`), [`prune()`] (retention), [`ensure_partitions`] and
-//! [`vacuum_queue`] (upkeep), and [`replay()`].
+//! [`vacuum_queue`] (upkeep), [`replay()`], and the console's [`search()`]
+//! and [`event()`].
 
 /// The pending predicate on `event_queue`: not dead (due now or later).
 /// A processed event has no queue row.
@@ -43,6 +44,7 @@ mod insert;
 mod maintenance;
 mod prune;
 mod replay;
+mod search;
 mod stats;
 
 pub use claim::{claim, claim_ids, Claimed};
@@ -52,6 +54,7 @@ pub use insert::{insert, EventIds, NewEvent};
 pub use maintenance::{ensure_partitions, queue_dead_tuples, vacuum_queue};
 pub use prune::{prune, Pruned};
 pub use replay::{replay, ReplayFilter};
+pub use search::{event, search, wake, EventDetail, EventFilter, EventRow, OUTCOMES};
 pub use stats::{stats, FailingEvent, PendingGroup, Stats};
 
 /// The channel ingest NOTIFYs after each insert transaction and workers

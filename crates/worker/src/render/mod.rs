@@ -3,10 +3,12 @@
 //! (`callcentre.rs`). Pure text from what the queries returned.
 
 mod callcentre;
+mod console;
 
 use std::fmt::Write as _;
 
 pub use callcentre::{history, history_csv, missed, missed_audit, queue_settings, queues};
+pub use console::console_audit;
 
 use domain::projection::read::{CallView, ExtensionView};
 use store::apis::{ActionRow, ApiLine};

@@ -454,14 +454,52 @@ async fn the_board_role_may_change_nothing_else() {
         "INSERT INTO calls (source, call_id, status) VALUES ('pbx', 'x', 'ringing')",
         "UPDATE board_users SET role = 'operator'",
         "INSERT INTO api_tokens (name, token_hash) VALUES ('x', decode(repeat('00', 32), 'hex'))",
-        "SELECT body FROM events",
-        "SELECT * FROM event_queue",
+        // The console reads the inbox and re-queues dead events: nothing
+        // more of it.
+        "DELETE FROM events",
+        "UPDATE events SET body = 'x'",
+        "DELETE FROM event_queue",
+        "UPDATE event_queue SET last_error = 'x', event_type = 'x'",
+        "INSERT INTO event_results (id, day, processed_at, outcome, attempts)
+         VALUES (1, current_date, now(), 'applied', 1)",
+        "SELECT ciphertext FROM webhook_endpoints",
+        "UPDATE webhook_endpoints SET enabled = false",
+        "DELETE FROM webhook_deliveries",
+        "UPDATE webhook_deliveries SET last_status = 200",
+        "SELECT * FROM console_actions",
+        "DELETE FROM console_actions",
         "SELECT * FROM source_secrets",
         "CREATE TABLE mine (x int)",
     ] {
         denied(&board_url, sql).await;
     }
     allowed(&board_url, "SELECT count(*) FROM board_sessions").await;
+    // Exactly what the console runs (store::inbox::search, event, replay;
+    // store::events_out::list, deliveries, resend, recover;
+    // store::console::record).
+    for sql in [
+        "SELECT e.body, e.headers, q.dead_at, r.outcome FROM events e
+           LEFT JOIN event_queue q ON q.id = e.id
+           LEFT JOIN event_results r ON r.id = e.id AND r.day = e.day",
+        "UPDATE event_queue SET dead_at = NULL, next_attempt_at = NULL, attempts = 0
+          WHERE dead_at IS NOT NULL AND id = ANY('{1}') AND source = 'pbx' AND event_type = 'x'",
+        "NOTIFY switchboard_inbox",
+        "SELECT e.name, e.url, e.types, e.source, e.allow_private, e.enabled, e.disabled_reason,
+                e.failing_since, e.previous_until, count(d.id)
+           FROM webhook_endpoints e LEFT JOIN webhook_deliveries d ON d.endpoint_id = e.id
+          GROUP BY e.id ORDER BY e.name",
+        "INSERT INTO webhook_deliveries (endpoint_id, event_seq, subject)
+         SELECT e.id, o.seq, o.subject FROM webhook_endpoints e, outbox o WHERE false
+         ON CONFLICT (endpoint_id, event_seq) DO UPDATE SET state = 'pending', next_at = now(),
+            created_at = now(), done_at = NULL, leased_until = NULL",
+        "UPDATE webhook_deliveries d SET state = 'pending', next_at = now(), created_at = now(),
+            done_at = NULL, leased_until = NULL
+           FROM webhook_endpoints e WHERE e.id = d.endpoint_id AND e.name = 'x' AND d.state = 'failed'",
+        "INSERT INTO console_actions (user_name, action, target, count)
+         VALUES ('olivia', 'replay', '1', 1)",
+    ] {
+        allowed(&board_url, sql).await;
+    }
 }
 
 /// Hanging up: the worker role sets a source's API settings and reads the

@@ -18,7 +18,7 @@ use store::access;
 use tokio::time::Instant;
 
 use crate::error::BoardError;
-use crate::{input, State};
+use crate::{auth, input, State};
 
 /// Events read at once.
 const PAGE: i64 = 500;
@@ -29,22 +29,12 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// How often the token is checked again.
 const RECHECK: Duration = Duration::from_secs(30);
 
-/// The bearer token of the request, if well shaped.
-fn bearer(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .filter(|v| access::token_shaped(v))
-        .map(str::to_string)
-}
-
 /// `GET /api/stream`: 401 without a valid API token, 403 for a token
 /// without the stream scope; else the stream.
 pub async fn stream(req: HttpRequest, state: web::Data<State>) -> Result<HttpResponse, BoardError> {
-    let token = bearer(&req).ok_or(BoardError::Unauthorized)?;
+    let token = auth::bearer(&req)
+        .map(str::to_string)
+        .ok_or(BoardError::Unauthorized)?;
     {
         let mut conn = state.conn().await?;
         access::token(&mut conn, &token)

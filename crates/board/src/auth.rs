@@ -72,18 +72,24 @@ impl std::fmt::Display for Reader {
     }
 }
 
+/// The `Authorization: Bearer` token of the request, if it has one of a
+/// token's shape (never looked up here).
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|v| access::token_shaped(v))
+}
+
 /// The request's reader: `Authorization: Bearer <token>` when present
 /// (and then only that), otherwise the session cookie; 401 without either,
 /// and for a token not of a token's shape (not looked up).
 pub async fn require_reader(req: &HttpRequest, state: &State) -> Result<Reader, BoardError> {
-    if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
-        let value = auth
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|v| access::token_shaped(v))
-            .ok_or(BoardError::Unauthorized)?;
+    if req.headers().contains_key(header::AUTHORIZATION) {
+        let value = bearer(req).ok_or(BoardError::Unauthorized)?;
         let mut conn = state.conn().await?;
         return access::token(&mut conn, value)
             .await?

@@ -86,6 +86,13 @@ pub fn asset(name: &str) -> Option<HttpResponse> {
     )
 }
 
+/// A 200 answer that no cache keeps (the JSON API's and the console's).
+pub fn no_store() -> actix_web::HttpResponseBuilder {
+    let mut r = HttpResponse::Ok();
+    r.insert_header((header::CACHE_CONTROL, "no-store"));
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

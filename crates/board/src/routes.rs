@@ -37,7 +37,8 @@ pub fn readiness(state: &State) -> Readiness {
     }
 }
 
-fn see_other(to: &str) -> HttpResponse {
+/// A 303 to `to`, never cached.
+pub(crate) fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to))
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -3,7 +3,6 @@
 //! audited): the call centre as JSON, read from the database when asked
 //! (so that waits are as of the answer).
 
-use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -166,11 +165,7 @@ pub async fn mark_done(
     Ok(no_store().json(serde_json::json!({ "result": result, "done": done })))
 }
 
-fn no_store() -> actix_web::HttpResponseBuilder {
-    let mut r = HttpResponse::Ok();
-    r.insert_header((header::CACHE_CONTROL, "no-store"));
-    r
-}
+use crate::pages::no_store;
 
 #[cfg(test)]
 mod tests {

@@ -70,10 +70,7 @@ pub async fn history(
                 .replace("{{user}}", &escape(&s.name))
                 .replace("{{role}}", &escape(s.role.as_str())),
         ),
-        None => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/login"))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish(),
+        None => crate::routes::see_other("/login"),
     })
 }
 

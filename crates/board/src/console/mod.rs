@@ -116,20 +116,13 @@ pub fn limit(v: Option<u32>, default: i64, max: i64) -> Result<i64, BoardError> 
 }
 
 /// A JSON answer that no cache keeps.
-pub fn no_store() -> actix_web::HttpResponseBuilder {
-    let mut r = HttpResponse::Ok();
-    r.insert_header((header::CACHE_CONTROL, "no-store"));
-    r
-}
+pub use crate::pages::no_store;
 
 /// `GET /console`: the page for an operator or supervisor, 403 for a
 /// viewer, the way to the login for anyone else.
 pub async fn page(req: HttpRequest, state: Data) -> Result<HttpResponse, BoardError> {
     let Some(s) = auth::session(&req, &state).await? else {
-        return Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, "/login"))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .finish());
+        return Ok(crate::routes::see_other("/login"));
     };
     if !s.role.may(Role::Operator) {
         return Err(BoardError::Forbidden(

@@ -96,12 +96,13 @@ pub async fn metric(board: &Board, name: &str, label: &str) -> f64 {
         .sum()
 }
 
-/// The resident memory of process `pid`, in kB (0 once it is gone).
+/// The resident memory of process `pid`, in kB. Panics when it cannot be
+/// read: a bound checked against 0 would pass whatever the board used.
 pub fn rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     status
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+        .expect("VmRSS")
 }

@@ -197,13 +197,6 @@ const COMPLETE: &str = "WITH d AS (
         RETURNING 1)
      SELECT (SELECT count(*) FROM d) AS n";
 
-#[derive(QueryableByName)]
-struct Completed {
-    #[diesel(sql_type = BigInt)]
-    #[allow(dead_code)]
-    n: i64,
-}
-
 /// Records attempt `a` of delivery `id` (to endpoint `endpoint_id`) and
 /// what becomes of it, in one statement.
 pub async fn complete(
@@ -227,7 +220,7 @@ pub async fn complete(
         Cached(diesel::sql_query(ASYNC_COMMIT))
             .execute(conn)
             .await?;
-        let _: Vec<Completed> = Cached(
+        Cached(
             diesel::sql_query(COMPLETE)
                 .bind::<BigInt, _>(id)
                 .bind::<Text, _>(outcome)
@@ -238,7 +231,7 @@ pub async fn complete(
                 .bind::<Nullable<Text>, _>(&a.excerpt)
                 .bind::<BigInt, _>(endpoint_id),
         )
-        .load(conn)
+        .execute(conn)
         .await?;
         Ok(())
     })

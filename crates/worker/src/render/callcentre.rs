@@ -10,13 +10,7 @@ use domain::projection::read::{HistoryCall, MissedCallView, QueueView, WaitingCa
 use store::missed::DoneRow;
 use store::queues::QueueSettings;
 
-/// Text from the database or a phone system, on one line without control
-/// characters (they never reach the terminal).
-fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
+use super::clean;
 
 fn when(t: Option<DateTime<Utc>>) -> String {
     t.map_or_else(|| "-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())

@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 
 use store::console::ActionRow;
 
+use super::clean;
+
 /// Renders the console's audit as a table, newest first.
 pub fn console_audit(rows: &[ActionRow]) -> String {
     let mut out = format!(
@@ -14,11 +16,6 @@ pub fn console_audit(rows: &[ActionRow]) -> String {
     if rows.is_empty() {
         out.push_str("(nothing done from the console)\n");
     }
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect()
-    };
     for r in rows {
         let _ = writeln!(
             out,

@@ -191,12 +191,7 @@ pub fn audit(rows: &[ActionRow]) -> String {
         out.push_str("(no actions)\n");
     }
     // What the phone system answered, and ids from the request's path,
-    // may hold anything: control characters never reach the terminal.
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect()
-    };
+    // may hold anything: `clean` keeps control characters off the terminal.
     for r in rows {
         let answer = clean(r.provider_answer.as_deref().unwrap_or("-"));
         let action = match &r.detail {
@@ -329,6 +324,14 @@ pub fn board(exts: &[ExtensionView], recent: &[CallView]) -> String {
         );
     }
     out
+}
+
+/// Text from the database or a phone system, on one line without control
+/// characters (they never reach the terminal).
+pub(crate) fn clean(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 #[cfg(test)]

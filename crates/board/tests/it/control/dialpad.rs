@@ -261,8 +261,15 @@ async fn dialpad_refusals_are_verbatim_timeouts_bounded_and_double_clicks_act_on
             json!({"leg_id": leg_id, "to": "303"}),
         )
     };
+    // The second click once the first is at the phone system (the fake
+    // records a request before its delay).
+    let seen = dp.control_seen().len();
     let second = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        testkit::wait_until(WAIT, "the first transfer at the fake", || async {
+            Ok(dp.control_seen().len() > seen)
+        })
+        .await
+        .expect("the first transfer reaches the fake");
         send().await
     };
     let ((s1, b1), (s2, b2)) = tokio::join!(send(), second);

@@ -176,6 +176,25 @@ pub fn envelope(k: usize) -> Envelope {
     }
 }
 
+/// The projections (Yeastar, Dialpad) of `events` processed in `order`,
+/// each event with the inbox id and arrival it got when sent in order.
+pub fn project(
+    events: &[PlannedEvent],
+    order: impl Iterator<Item = usize>,
+) -> (Projection, Projection) {
+    let (mut y, mut d) = (Projection::default(), Projection::default());
+    for k in order {
+        let e = &events[k];
+        let parsed = domain::parse(e.provider, &e.body, envelope(k))
+            .unwrap_or_else(|err| panic!("{} {}: {err}", e.scenario, e.label));
+        match e.provider {
+            Provider::Yeastar => y.apply(&parsed.effect),
+            _ => d.apply(&parsed.effect),
+        }
+    }
+    (y, d)
+}
+
 /// The reference state of one provider's events: each applied once, in
 /// sending order, by the pure merges.
 pub fn reference(events: &[PlannedEvent], provider: Provider) -> Projection {

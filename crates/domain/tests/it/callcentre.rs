@@ -9,28 +9,9 @@ use chrono::{Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 use domain::merge::{extension_status, CallOutcome, ExtensionRow, QueueOutcome};
 use domain::{parse, ExtensionStatus, LegState, Provider};
 use proptest::test_runner::{Config, TestRunner};
-use testkit::plan::{self, Plan, PlannedEvent, CALLERS, CALL_CENTRE, QUEUE};
+use testkit::plan::{self, project, Plan, CALLERS, CALL_CENTRE, QUEUE};
 use testkit::reference::Projection;
 use traffic::scenario::CALLCENTRE_SCENARIOS;
-
-/// The projections (Yeastar, Dialpad) of `events` processed in `order`,
-/// each event with the inbox id and arrival it got when sent in order.
-fn project(
-    events: &[PlannedEvent],
-    order: impl Iterator<Item = usize>,
-) -> (Projection, Projection) {
-    let (mut y, mut d) = (Projection::default(), Projection::default());
-    for k in order {
-        let e = &events[k];
-        let parsed = parse(e.provider, &e.body, plan::envelope(k))
-            .unwrap_or_else(|err| panic!("{} {}: {err}", e.scenario, e.label));
-        match e.provider {
-            Provider::Yeastar => y.apply(&parsed.effect),
-            _ => d.apply(&parsed.effect),
-        }
-    }
-    (y, d)
-}
 
 #[test]
 fn callcentre_events_converge_in_any_order() {

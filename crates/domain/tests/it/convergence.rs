@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use domain::{parse, Provider};
 use proptest::test_runner::{Config, TestRunner};
-use testkit::plan::{self, Plan, PlannedEvent};
+use testkit::plan::{self, Plan};
 use testkit::reference::Projection;
 use testkit::snapshot::Snapshot;
 use traffic::scenario::{DIALPAD_SCENARIOS, YEASTAR_SCENARIOS};
@@ -16,22 +16,7 @@ use traffic::scenario::{DIALPAD_SCENARIOS, YEASTAR_SCENARIOS};
 // (`plan::envelope`); reordering is in processing, duplicates re-process the
 // same row.
 
-fn project(
-    events: &[PlannedEvent],
-    order: impl Iterator<Item = usize>,
-) -> (Projection, Projection) {
-    let (mut y, mut d) = (Projection::default(), Projection::default());
-    for k in order {
-        let e = &events[k];
-        let parsed = parse(e.provider, &e.body, plan::envelope(k))
-            .unwrap_or_else(|err| panic!("{} {}: {err}", e.scenario, e.label));
-        match e.provider {
-            Provider::Yeastar => y.apply(&parsed.effect),
-            _ => d.apply(&parsed.effect),
-        }
-    }
-    (y, d)
-}
+use testkit::plan::project;
 
 #[test]
 fn any_order_and_duplication_converges() {

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use diesel_async::AsyncConnection;
 use serde::Deserialize;
 use store::console::Action;
-use store::events_out::{self, STATES};
+use store::events_out::{self, Resent, STATES};
 
 use super::{acting_operator, body, limit, no_store, operator, Data};
 use crate::callcentre::api::query;
@@ -115,7 +115,8 @@ struct ResendBody {
 
 /// `POST /api/console/endpoints/{name}/resend` with `{"event_id":
 /// "evt_..."}`: the event is sent to the endpoint again, due now
-/// (`{"resent": 1}`); 404 when there is no such endpoint or event.
+/// (`{"resent": 1}`); 404 when there is no such endpoint or event, 409
+/// while that delivery is being sent.
 pub async fn resend(
     req: HttpRequest,
     state: Data,
@@ -130,19 +131,27 @@ pub async fn resend(
     }
     let target = format!("{name} {}", b.event_id);
     let mut conn = state.conn().await?;
-    let done = conn
-        .transaction::<bool, store::Error, _>(async |c| {
-            let done = events_out::resend(c, name, &b.event_id).await?;
-            if done {
+    let resent = conn
+        .transaction::<Resent, store::Error, _>(async |c| {
+            let resent = events_out::resend(c, name, &b.event_id).await?;
+            if resent == Resent::Queued {
                 store::console::record(c, &s.name, Action::Resend, &target, 1).await?;
             }
-            Ok(done)
+            Ok(resent)
         })
         .await?;
-    if !done {
-        return Err(BoardError::NotFound(
-            "no such endpoint or event (the event may have been pruned)".into(),
-        ));
+    match resent {
+        Resent::Queued => {}
+        Resent::InFlight => {
+            return Err(BoardError::Conflict(
+                "this delivery is being sent right now; resend it once that attempt is over".into(),
+            ))
+        }
+        Resent::Unknown => {
+            return Err(BoardError::NotFound(
+                "no such endpoint or event (the event may have been pruned)".into(),
+            ))
+        }
     }
     woken(&mut conn, Action::Resend).await;
     tracing::info!(user = %s.name, endpoint = name, event_id = %b.event_id, "console: resend requested");

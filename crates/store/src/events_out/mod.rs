@@ -9,8 +9,8 @@ mod history;
 mod outbox;
 
 pub use deliveries::{
-    claim, complete, disable_failing, prune, recover, resend, Attempt, Claimed, DeliveryStats,
-    Next, CLAIM_LEASE,
+    claim, complete, disable_failing, prune, recover, resend, Attempt, Claimed, Completion,
+    DeliveryStats, Next, Resent, Room, CLAIM_LEASE,
 };
 pub use endpoints::{
     add, list, remove, rotate_secret, set_enabled, valid_name, Endpoint, EndpointError,

@@ -134,10 +134,14 @@ pub async fn run(url: &str, cmd: Cmd) -> Result<()> {
             println!("{secret}");
         }
         Cmd::Resend { name, event_id } => {
-            if !events_out::resend(&mut conn, &name, &event_id).await? {
-                anyhow::bail!(
+            match events_out::resend(&mut conn, &name, &event_id).await? {
+                events_out::Resent::Queued => {}
+                events_out::Resent::InFlight => anyhow::bail!(
+                    "{event_id} is being sent to {name} right now; resend it once that attempt is over"
+                ),
+                events_out::Resent::Unknown => anyhow::bail!(
                     "no endpoint {name} or no event {event_id} (kept for DELIVER_OUTBOX_RETENTION)"
-                );
+                ),
             }
             tracing::info!(endpoint = %name, %event_id, "resend requested");
             println!("{event_id} will be sent to {name} again");

@@ -1,27 +1,33 @@
-//! `worker deliver`: the delivery workers. A claim loop takes due
+//! `worker deliver`: the delivery workers. A claim loop takes runs of due
 //! deliveries (`FOR UPDATE SKIP LOCKED`, leased: any number of processes
-//! scale out) and sends each on its own task with a pooled HTTP client,
-//! at most `--concurrency` at once and at most `--per-endpoint` to one
-//! endpoint (an endpoint at its limit is left out of claims), so that a
-//! slow endpoint never holds up another. Woken by the outbox's NOTIFY,
-//! polling as the fallback. Upkeep disables endpoints failing for too long
-//! and samples the per-endpoint gauges.
+//! scale out): each run is the due deliveries of one subject (a call, an
+//! extension) to one endpoint, sent in order by a lane of its own with a
+//! pooled HTTP client; at most `--concurrency` lanes at once and at most
+//! `--per-endpoint` to one endpoint (claims take only an endpoint's room),
+//! so that a slow endpoint never holds up another. The lanes' results are
+//! written in groups by one completer. Woken by the outbox's NOTIFY and by
+//! each written group, polling as the fallback. Upkeep disables endpoints
+//! failing for too long and samples the per-endpoint gauges.
 //!
-//! Here: the flags and the loop; `send.rs` one attempt, `schedule.rs` the
-//! retries, `ssrf.rs` which addresses are refused, `metrics.rs` the
-//! metrics.
+//! Here: the flags, start-up and the claim loop; `lane.rs` a run,
+//! `completer.rs` the groups of results, `send.rs` one attempt,
+//! `schedule.rs` the retries, `ssrf.rs` which addresses are refused,
+//! `upkeep.rs` upkeep, `metrics.rs` the metrics.
 
+mod completer;
+mod lane;
 mod metrics;
 mod schedule;
 mod send;
 pub mod ssrf;
+mod upkeep;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use store::events_out::{self, Attempt, Claimed, Next};
+use store::events_out::{self, Claimed, Room, CLAIM_LEASE};
 use store::secrets::Keyring;
 use store::{Access, PgPool};
 use tokio::sync::{watch, Notify, Semaphore};
@@ -99,24 +105,24 @@ pub enum DeliverError {
 
 /// Statements' deadline.
 const DEADLINE: Duration = Duration::from_secs(10);
-/// How often upkeep runs.
-const UPKEEP_EVERY: Duration = Duration::from_secs(15);
 
-/// What every delivery task shares.
+/// What every lane shares.
 struct Shared {
-    pool: PgPool,
     keys: Keyring,
     clients: send::Clients,
     schedule: Schedule,
-    /// In flight per endpoint.
-    inflight: Mutex<HashMap<i64, usize>>,
-    /// Woken when a delivery finishes (a slot, maybe a successor, is free).
-    done: Notify,
+    /// Each attempt's timeout.
+    timeout: Duration,
+    /// How long a claimed run is leased.
+    lease: Duration,
+    completer: completer::Completer,
+    stopping: watch::Receiver<bool>,
 }
 
 /// Runs the delivery workers on the database at `url` with the secrets
 /// `keys` until `shutdown` resolves, then lets the attempts in flight
-/// finish (each within its timeout).
+/// finish (each within its timeout), gives back the rest of their runs and
+/// records them.
 pub async fn run(
     url: &str,
     args: &DeliverArgs,
@@ -128,18 +134,6 @@ pub async fn run(
         store::PoolConfig::new(args.pool_size.max(2), Duration::from_secs(5)),
     )
     .map_err(DeliverError::Pool)?;
-    let shared = Arc::new(Shared {
-        pool: pool.clone(),
-        keys,
-        clients: send::Clients::new(args.timeout).map_err(DeliverError::Client)?,
-        schedule: Schedule {
-            base: args.backoff_base,
-            cap: args.backoff_cap,
-            retry_for: args.retry_for,
-        },
-        inflight: Mutex::new(HashMap::new()),
-        done: Notify::new(),
-    });
     let mut background = JoinSet::new();
     if let Some(listener) = telemetry::bind_ops(args.metrics_bind.as_deref())? {
         let handle = telemetry::install_metrics().ok_or(DeliverError::Recorder)?;
@@ -162,14 +156,28 @@ pub async fn run(
             stopping.clone(),
         ));
     }
-    background.spawn(upkeep(pool, args.clone(), stopping.clone()));
+    background.spawn(upkeep::run(pool.clone(), args.clone(), stopping.clone()));
+    let (completer, completing) = completer::start(pool.clone(), wake.clone());
+    let shared = Arc::new(Shared {
+        keys,
+        clients: send::Clients::new(args.timeout).map_err(DeliverError::Client)?,
+        schedule: Schedule {
+            base: args.backoff_base,
+            cap: args.backoff_cap,
+            retry_for: args.retry_for,
+        },
+        timeout: args.timeout,
+        lease: CLAIM_LEASE.max(args.timeout * 4),
+        completer,
+        stopping: stopping.clone(),
+    });
     tracing::info!(
         concurrency = args.concurrency,
         per_endpoint = args.per_endpoint,
         timeout_ms = args.timeout.as_millis() as u64,
         "delivery worker started"
     );
-    let claims = claim_loop(shared, args.clone(), wake, stopping);
+    let claims = claim_loop(pool, shared, args.clone(), wake, stopping);
     tokio::pin!(claims);
     tokio::select! {
         _ = &mut claims => {}
@@ -179,14 +187,22 @@ pub async fn run(
             claims.await;
         }
     }
+    // Every lane is over and `shared` with its completer dropped: the
+    // completer writes what is left and ends.
+    let _ = completing.await;
     background.shutdown().await;
     tracing::info!("delivery worker stopped");
     Ok(())
 }
 
-/// Claims due deliveries while there are free slots, sends each on its own
-/// task; sleeps until woken, a delivery finishes, or the poll interval.
+/// Lanes in flight per endpoint.
+type InFlight = Arc<Mutex<HashMap<i64, usize>>>;
+
+/// Claims runs while there are free lanes and room, sends each on a lane
+/// of its own; sleeps until woken (NOTIFY, a written group of results, a
+/// finished lane) or the poll interval.
 async fn claim_loop(
+    pool: PgPool,
     shared: Arc<Shared>,
     args: DeliverArgs,
     wake: Arc<Notify>,
@@ -194,45 +210,44 @@ async fn claim_loop(
 ) {
     let slots = Arc::new(Semaphore::new(usize::from(args.concurrency)));
     let per_endpoint = usize::from(args.per_endpoint);
-    let mut tasks = JoinSet::new();
+    let inflight: InFlight = Arc::default();
+    let lane_done = Arc::new(Notify::new());
+    let mut lanes = JoinSet::new();
     let mut backoff =
         store::retry::Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
     loop {
         if *stopping.borrow() {
             break;
         }
-        while tasks.try_join_next().is_some() {}
+        while lanes.try_join_next().is_some() {}
         let free = slots.available_permits();
         let mut got = 0;
         if free > 0 {
-            let busy: Vec<i64> = lock(&shared.inflight)
-                .iter()
-                .filter(|(_, n)| **n >= per_endpoint)
-                .map(|(e, _)| *e)
-                .collect();
+            let room = room(&inflight, per_endpoint);
             let claimed = store::run(
-                &shared.pool,
+                &pool,
                 DEADLINE,
                 "claiming deliveries",
                 Access::Write,
-                async |c| events_out::claim(c, free as i64, per_endpoint as i64, &busy).await,
+                async |c| events_out::claim(c, free as i64, &room, shared.lease).await,
             )
             .await;
             match claimed {
                 Ok(claimed) => {
                     backoff.reset();
-                    got = claimed.len();
-                    for c in claimed {
+                    for run in runs(claimed) {
                         let Ok(permit) = slots.clone().acquire_owned().await else {
                             break;
                         };
-                        *lock(&shared.inflight).entry(c.endpoint_id).or_default() += 1;
-                        let shared = shared.clone();
-                        tasks.spawn(async move {
-                            let endpoint = c.endpoint_id;
-                            deliver(&shared, c).await;
+                        got += 1;
+                        let endpoint = run[0].endpoint_id;
+                        *lock(&inflight).entry(endpoint).or_default() += 1;
+                        let (shared, inflight, lane_done) =
+                            (shared.clone(), inflight.clone(), lane_done.clone());
+                        lanes.spawn(async move {
+                            lane::send_run(&shared, run).await;
                             drop(permit);
-                            let mut inflight = lock(&shared.inflight);
+                            let mut inflight = lock(&inflight);
                             if let Some(n) = inflight.get_mut(&endpoint) {
                                 *n = n.saturating_sub(1);
                                 if *n == 0 {
@@ -240,7 +255,7 @@ async fn claim_loop(
                                 }
                             }
                             drop(inflight);
-                            shared.done.notify_one();
+                            lane_done.notify_one();
                         });
                     }
                 }
@@ -260,134 +275,39 @@ async fn claim_loop(
         }
         tokio::select! {
             _ = wake.notified() => {}
-            _ = shared.done.notified() => {}
+            _ = lane_done.notified() => {}
             _ = tokio::time::sleep(args.poll_interval) => {}
             _ = stopping.wait_for(|s| *s) => {}
         }
     }
-    while tasks.join_next().await.is_some() {}
+    while lanes.join_next().await.is_some() {}
+}
+
+/// The room each endpoint has left in this worker.
+fn room(inflight: &InFlight, per_endpoint: usize) -> Room {
+    let inflight = lock(inflight);
+    Room {
+        endpoints: inflight.keys().copied().collect(),
+        room: inflight
+            .values()
+            .map(|n| per_endpoint.saturating_sub(*n) as i64)
+            .collect(),
+        default: per_endpoint as i64,
+    }
+}
+
+/// Claimed deliveries (in (head, seq) order) cut into their runs.
+fn runs(claimed: Vec<Claimed>) -> Vec<Vec<Claimed>> {
+    let mut out: Vec<Vec<Claimed>> = Vec::new();
+    for c in claimed {
+        match out.last_mut() {
+            Some(run) if run[0].head == c.head => run.push(c),
+            _ => out.push(vec![c]),
+        }
+    }
+    out
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// One attempt of delivery `c`, recorded.
-async fn deliver(shared: &Shared, c: Claimed) {
-    let now = chrono::Utc::now();
-    let (attempt, next) = match c.secrets(&shared.keys) {
-        Err(e) => {
-            let a = Attempt {
-                error: Some(format!("cannot open the endpoint's secret: {e}")),
-                ..Default::default()
-            };
-            (
-                a,
-                shared
-                    .schedule
-                    .after_failure(c.created_at, c.attempts, now, None),
-            )
-        }
-        Ok(secrets) => {
-            let body = serde_json::to_vec(&c.payload).unwrap_or_default();
-            let sent = send::send(
-                &shared.clients,
-                &c.url,
-                c.allow_private,
-                &secrets,
-                &c.event_id,
-                body,
-            )
-            .await;
-            let now = chrono::Utc::now();
-            let next = match sent.attempt.status {
-                Some(200..=299) => Next::Delivered,
-                Some(410) => Next::Gone,
-                Some(429 | 503) => {
-                    let ra = sent
-                        .retry_after
-                        .as_deref()
-                        .and_then(|v| parse_retry_after(v, now));
-                    shared
-                        .schedule
-                        .after_failure(c.created_at, c.attempts, now, ra)
-                }
-                _ => shared
-                    .schedule
-                    .after_failure(c.created_at, c.attempts, now, None),
-            };
-            (sent.attempt, next)
-        }
-    };
-    metrics::attempt(&c, &attempt, next);
-    match next {
-        Next::Gone => {
-            tracing::warn!(endpoint = %c.endpoint, "the endpoint answered 410 Gone: disabled")
-        }
-        Next::GiveUp => {
-            tracing::warn!(endpoint = %c.endpoint, event_id = %c.event_id, attempts = c.attempts, "delivery given up")
-        }
-        _ => {}
-    }
-    let done = store::run(
-        &shared.pool,
-        DEADLINE,
-        "completing a delivery",
-        Access::Write,
-        async |conn| events_out::complete(conn, c.id, c.endpoint_id, &attempt, next).await,
-    )
-    .await;
-    if let Err(e) = done {
-        // The lease runs out and the delivery is sent again: at least once.
-        tracing::warn!(error = %e, delivery = c.id, "recording a delivery failed");
-    }
-}
-
-/// Disables endpoints failing for `--disable-after` (a log line and a
-/// metric each), prunes the outbox past its retention, and samples the
-/// per-endpoint gauges, every [`UPKEEP_EVERY`].
-async fn upkeep(pool: PgPool, args: DeliverArgs, mut shutdown: watch::Receiver<bool>) {
-    let disable_after = args.disable_after;
-    loop {
-        let retention = args.outbox_retention;
-        if let Err(e) = store::run(
-            &pool,
-            DEADLINE,
-            "pruning the outbox",
-            Access::Write,
-            async |c| events_out::prune(c, retention, 10_000).await,
-        )
-        .await
-        {
-            tracing::warn!(error = %e, "pruning the outbox failed");
-        }
-        let disabled = store::run(
-            &pool,
-            DEADLINE,
-            "disabling failing endpoints",
-            Access::Write,
-            async |c| events_out::disable_failing(c, disable_after).await,
-        )
-        .await;
-        match disabled {
-            Ok(names) => {
-                for name in names {
-                    tracing::error!(endpoint = %name, failing_for_s = disable_after.as_secs(), "endpoint failing for too long: disabled");
-                    metrics::disabled(&name, "failing");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "disabling failing endpoints failed"),
-        }
-        if let Ok(stats) = store::run(&pool, DEADLINE, "delivery stats", Access::Read, async |c| {
-            events_out::DeliveryStats::load(c).await
-        })
-        .await
-        {
-            metrics::gauges(&stats);
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(UPKEEP_EVERY) => {}
-            _ = shutdown.wait_for(|s| *s) => return,
-        }
-    }
 }

@@ -8,115 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use domain::Provider;
-use proptest::strategy::{Strategy, ValueTree};
-use proptest::test_runner::TestRunner;
-use testkit::plan::{self, Plan};
 use testkit::TestDb;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 use worker::deliver::DeliverArgs;
 
+use super::fixture::{a_plan, add_endpoint, args, count, deliverer, one_call, produce, settled};
 use super::receiver::{Receiver, Reply};
 use super::support;
-
-/// Fast retries for tests.
-fn args() -> DeliverArgs {
-    DeliverArgs {
-        concurrency: 8,
-        per_endpoint: 4,
-        poll_interval: Duration::from_millis(20),
-        backoff_base: Duration::from_millis(20),
-        backoff_cap: Duration::from_millis(200),
-        ..DeliverArgs::default()
-    }
-}
-
-/// A delivery worker in this process until the sender is dropped or used.
-fn deliverer(db: &TestDb, args: DeliverArgs) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let url = db.url.clone();
-    let task = tokio::spawn(async move {
-        let keys = testkit::test_keyring().expect("keyring");
-        let _ = worker::deliver::run(&url, &args, keys, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    (stop, task)
-}
-
-/// `worker endpoint add NAME --url URL ARGS...`; returns the secret.
-async fn add_endpoint(db: &TestDb, name: &str, url: &str, extra: &[&str]) -> String {
-    let mut a = vec!["endpoint", "add", name, "--url", url];
-    a.extend_from_slice(extra);
-    testkit::worker_ok(&db.url, &a)
-        .await
-        .expect("endpoint add")
-        .trim()
-        .to_string()
-}
-
-/// Puts the plan's webhooks of sources `ys` / `ds` in the inbox and drains
-/// it with three concurrent workers.
-async fn produce(db: &TestDb, ys: &str, ds: &str, plan: &Plan) {
-    static BATCH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let batch = BATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let rows: Vec<(&str, String, Vec<u8>)> = plan
-        .delivery
-        .iter()
-        .enumerate()
-        .map(|(copy, k)| {
-            let e = &plan.events[*k];
-            let s = if e.provider == Provider::Yeastar {
-                ys
-            } else {
-                ds
-            };
-            (s, format!("k{k}-{copy}-{batch}"), e.body.clone())
-        })
-        .collect();
-    db.insert_events(&rows).await.expect("insert");
-    let mut tasks = Vec::new();
-    for w in 0..3 {
-        let pool = store::pool(&db.url, 1, Duration::from_secs(10)).expect("pool");
-        let cfg = worker::WorkerConfig {
-            batch_size: 1 + w,
-            ..Default::default()
-        };
-        tasks.push(tokio::spawn(async move {
-            worker::Worker::new(pool, cfg).drain().await
-        }));
-    }
-    for t in tasks {
-        t.await.expect("join").expect("drain");
-    }
-}
-
-async fn count(db: &TestDb, sql: &str) -> i64 {
-    db.count(sql).await.expect("count")
-}
-
-/// Waits until no delivery of endpoint `name` is pending.
-async fn settled(db: &TestDb, name: &str) {
-    let sql = format!(
-        "SELECT count(*) AS n FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-          WHERE e.name = '{name}' AND d.state = 'pending'"
-    );
-    testkit::wait_until(Duration::from_secs(60), "deliveries settle", || {
-        let sql = sql.clone();
-        async move { Ok(db.count(&sql).await? == 0) }
-    })
-    .await
-    .expect("settled");
-}
-
-fn a_plan(seed_calls: usize, first: u64) -> Plan {
-    let mut runner = TestRunner::deterministic();
-    plan::plans(seed_calls, first)
-        .new_tree(&mut runner)
-        .expect("plan")
-        .current()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deliveries_verify_with_standardwebhooks_and_keep_per_call_order() {
@@ -225,17 +123,6 @@ async fn deliveries_verify_with_standardwebhooks_and_keep_per_call_order() {
         got.len()
     );
     assert!(retried > 0 && calls > 5);
-}
-
-/// One Dialpad call's webhooks, in order, from source `ds`, applied.
-async fn one_call(db: &TestDb, ds: &str, n: u64) {
-    let s = plan::build(traffic::scenario::YEASTAR_SCENARIOS.len(), 0, n);
-    let events = plan::flatten(&[s]);
-    let plan = Plan {
-        delivery: (0..events.len()).collect(),
-        events,
-    };
-    produce(db, "unused", ds, &plan).await;
 }
 
 fn gaps(got: &[super::receiver::Received]) -> Vec<Duration> {

@@ -3,5 +3,7 @@
 
 mod deliveries;
 mod exactly_once;
+mod fixture;
+mod leases;
 mod receiver;
 pub mod support;

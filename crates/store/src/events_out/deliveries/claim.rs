@@ -102,13 +102,18 @@ pub struct Room {
 // Heads: per enabled endpoint, up to its room of due deliveries in due
 // order (the index (endpoint_id, next_at) of pending ones, read until
 // enough are found: a claim never scans the backlog), each the earliest
-// pending of its subject to that endpoint (a min() only the index
-// (endpoint_id, subject, event_seq) serves); at most $1 in all, locked
+// pending of its subject to that endpoint (a min() only the order index
+// serves: "pending" is spelt as its predicate, `state <> 'delivered' AND
+// state <> 'failed'`, which the due index cannot answer, whatever the
+// statistics say); at most $1 in all, locked
 // with SKIP LOCKED. Runs: behind each head, the pending deliveries of its
 // subject in order, as long as each is due and not leased (the first that
 // is not ends the run: order). No other claim can take those: none of them
-// heads its subject while the head is pending. $2/$3: endpoints and their
-// room; $4: the room of the others; $5: the lease in ms.
+// heads its subject while the head is pending. A claimed delivery is due
+// again when its lease runs out (claims do not wade through those in
+// flight; a lapsed lease makes it claimable). $2/$3: endpoints and their
+// room; $4: the room of the others; $5: the lease in ms; $6: the longest
+// run.
 const CLAIM: &str = "WITH h AS (
         SELECT x.id, x.endpoint_id, x.subject, x.event_seq FROM webhook_endpoints e
          CROSS JOIN LATERAL (
@@ -117,7 +122,7 @@ const CLAIM: &str = "WITH h AS (
               AND (d.leased_until IS NULL OR d.leased_until < now())
               AND d.event_seq = (SELECT min(p.event_seq) FROM webhook_deliveries p
                                   WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject
-                                    AND p.state = 'pending')
+                                    AND p.state <> 'delivered' AND p.state <> 'failed')
             ORDER BY d.next_at
             LIMIT coalesce((SELECT r.room FROM unnest($2::int8[], $3::int8[]) r(id, room)
                              WHERE r.id = e.id), $4)
@@ -134,12 +139,13 @@ const CLAIM: &str = "WITH h AS (
                            OVER (ORDER BY s.event_seq) AS free
               FROM webhook_deliveries s
              WHERE s.endpoint_id = h.endpoint_id AND s.subject = h.subject
-               AND s.state = 'pending' AND s.event_seq > h.event_seq
+               AND s.state <> 'delivered' AND s.state <> 'failed' AND s.event_seq > h.event_seq
              ORDER BY s.event_seq
              LIMIT $6) t
            WHERE t.free) s)
      UPDATE webhook_deliveries d
-        SET leased_until = now() + $5 * interval '1 ms', attempts = d.attempts + 1
+        SET leased_until = now() + $5 * interval '1 ms', next_at = now() + $5 * interval '1 ms',
+            attempts = d.attempts + 1
        FROM r, webhook_endpoints e, outbox o
       WHERE d.id = r.id AND e.id = d.endpoint_id AND o.seq = d.event_seq
      RETURNING d.id, r.head, d.event_seq, d.leased_until AS lease, d.endpoint_id,

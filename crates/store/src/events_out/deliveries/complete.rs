@@ -32,10 +32,11 @@ pub enum Completion {
     },
 }
 
-// The unsent rest of runs: the lease and the attempt the claim counted go.
+// The unsent rest of runs: the lease and the attempt the claim counted go;
+// due now, or behind the retry that stopped the run.
 const RELEASE: &str = "UPDATE webhook_deliveries w
         SET leased_until = NULL, attempts = w.attempts - 1,
-            next_at = greatest(w.next_at, coalesce(u.not_before, w.next_at))
+            next_at = coalesce(u.not_before, now())
        FROM unnest($1::int8[], $2::timestamptz[], $3::timestamptz[]) AS u(id, lease, not_before)
       WHERE w.id = u.id AND w.leased_until = u.lease AND w.state = 'pending'";
 
@@ -50,7 +51,7 @@ const COMPLETE: &str = "WITH u AS (
         UPDATE webhook_deliveries w SET
             state = CASE u.outcome WHEN 'delivered' THEN 'delivered' WHEN 'failed' THEN 'failed'
                     ELSE 'pending' END,
-            next_at = coalesce(u.next_at, w.next_at), leased_until = NULL,
+            next_at = coalesce(u.next_at, now()), leased_until = NULL,
             first_attempt_at = coalesce(w.first_attempt_at, u.at), last_attempt_at = u.at,
             last_status = u.status, last_error = u.error, last_latency_ms = u.latency,
             response_excerpt = u.excerpt,
@@ -80,7 +81,8 @@ const COMPLETE: &str = "WITH u AS (
         UPDATE webhook_deliveries s SET next_at = d.next_at
           FROM d
          WHERE d.outcome = 'retry' AND s.endpoint_id = d.endpoint_id AND s.subject = d.subject
-           AND s.state = 'pending' AND s.event_seq > d.event_seq AND s.next_at < d.next_at
+           AND s.state <> 'delivered' AND s.state <> 'failed' AND s.event_seq > d.event_seq
+           AND s.next_at < d.next_at
            AND s.id <> ALL ($1::int8[])
         RETURNING 1)
      SELECT count(*) AS n FROM d";

@@ -88,7 +88,7 @@ async fn a_completion_applies_only_while_its_lease_holds() {
     // The first holder stalls past its lease; another worker claims the
     // head again (the rest of the run is still leased: not claimed).
     db.exec(&format!(
-        "UPDATE webhook_deliveries SET leased_until = now() - interval '1 second' WHERE id = {}",
+        "UPDATE webhook_deliveries SET leased_until = now() - interval '1 second', next_at = now() - interval '1 second' WHERE id = {}",
         head.id
     ))
     .await

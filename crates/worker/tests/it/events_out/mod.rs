@@ -3,5 +3,5 @@
 
 mod deliveries;
 mod exactly_once;
-mod receiver;
+pub(crate) mod receiver;
 pub mod support;

@@ -196,5 +196,8 @@ async fn still_allowed(st: &Stream) -> bool {
     let Ok(mut conn) = st.state.conn().await else {
         return false;
     };
-    matches!(access::stream_scope(&mut conn, &st.token).await, Ok(Some(_)))
+    matches!(
+        access::stream_scope(&mut conn, &st.token).await,
+        Ok(Some(_))
+    )
 }

@@ -89,7 +89,9 @@ async fn follow(pool: PgPool, hint: Arc<Notify>, up: Arc<AtomicBool>, tx: watch:
                 }
                 last = Some(head);
             }
-            Err(e) => tracing::warn!(error = %e, "reading where the outbox ends failed; the streams wait"),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading where the outbox ends failed; the streams wait")
+            }
         }
     }
 }

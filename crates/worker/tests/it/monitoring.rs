@@ -62,7 +62,14 @@ async fn rules_and_dashboard_use_real_metrics() {
     let gone = Receiver::start(|_, _, _| Reply::status(410)).await;
     testkit::worker_ok(
         &db.url,
-        &["endpoint", "add", "gone", "--url", &gone.url("/gone"), "--allow-private"],
+        &[
+            "endpoint",
+            "add",
+            "gone",
+            "--url",
+            &gone.url("/gone"),
+            "--allow-private",
+        ],
     )
     .await
     .expect("endpoint add");

@@ -5,6 +5,10 @@
 //! `/api/stream` is woken (a [`watch`] channel) and reads from its own
 //! position; an idle stream reads nothing.
 //!
+//! Wake-ups come at most every [`GAP`] (under load, a stream reads what
+//! several batches wrote at once), and the head is not read while no
+//! stream is open.
+//!
 //! A notification only hints: the task also reads the head every
 //! [`SAFETY_POLL`] while listening, every [`DOWN_POLL`] while the listener
 //! is down, and every [`HELD_BACK_POLL`] while committed events wait behind
@@ -21,6 +25,7 @@ use store::events_out::{self, Head, EVENTS_CHANNEL};
 use store::listen::{ListenError, Subscriber};
 use store::{Access, PgPool};
 use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
 
 /// Between two reads of the head while listening (a missed hint).
 pub const SAFETY_POLL: Duration = Duration::from_secs(5);
@@ -28,6 +33,9 @@ pub const SAFETY_POLL: Duration = Duration::from_secs(5);
 pub const DOWN_POLL: Duration = Duration::from_secs(1);
 /// Between two reads of the head while committed events are held back.
 pub const HELD_BACK_POLL: Duration = Duration::from_millis(250);
+/// The shortest time between two wake-ups: an idle board wakes its
+/// streams at once; under load, each reads at most this often.
+pub const GAP: Duration = Duration::from_millis(100);
 /// The longest a read of the head may take.
 const READ_WITHIN: Duration = Duration::from_secs(5);
 
@@ -57,6 +65,7 @@ pub fn start(url: String, pool: PgPool) -> Wakeups {
 async fn follow(pool: PgPool, hint: Arc<Notify>, up: Arc<AtomicBool>, tx: watch::Sender<u64>) {
     let mut last: Option<Head> = None;
     let mut held_back = false;
+    let mut woken_at = Instant::now();
     loop {
         let every = if held_back {
             HELD_BACK_POLL
@@ -72,6 +81,15 @@ async fn follow(pool: PgPool, hint: Arc<Notify>, up: Arc<AtomicBool>, tx: watch:
         if tx.is_closed() {
             return;
         }
+        // No stream open (the board's own receiver only): nothing to wake,
+        // and a stream that opens reads at once.
+        if tx.receiver_count() <= 1 {
+            (last, held_back) = (None, false);
+            continue;
+        }
+        // Under load, one wake-up per GAP: each stream then reads what
+        // several batches wrote, at once.
+        tokio::time::sleep_until(woken_at + GAP).await;
         let head = store::run(
             &pool,
             READ_WITHIN,
@@ -84,6 +102,7 @@ async fn follow(pool: PgPool, hint: Arc<Notify>, up: Arc<AtomicBool>, tx: watch:
             Ok(head) => {
                 held_back = head.held_back;
                 if last.as_ref().map(|h| &h.last) != Some(&head.last) {
+                    woken_at = Instant::now();
                     tx.send_modify(|n| *n = n.wrapping_add(1));
                     metrics::counter!("switchboard_board_outbox_wakeups_total").increment(1);
                 }

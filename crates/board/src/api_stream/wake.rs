@@ -109,6 +109,8 @@ async fn follow(pool: PgPool, hint: Arc<Notify>, up: Arc<AtomicBool>, tx: watch:
                 last = Some(head);
             }
             Err(e) => {
+                // Tried again within a second (or at the next hint).
+                held_back = false;
                 tracing::warn!(error = %e, "reading where the outbox ends failed; the streams wait")
             }
         }

@@ -3,5 +3,6 @@
 
 mod deliveries;
 mod exactly_once;
+mod head;
 pub(crate) mod receiver;
 pub mod support;

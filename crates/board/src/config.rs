@@ -51,6 +51,10 @@ pub struct BoardConfig {
     /// sessions; more get 429.
     #[arg(long, env = "BOARD_STREAMS_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub streams_per_user: usize,
+    /// `/api/stream` streams one API token may hold open at once; more
+    /// get 429.
+    #[arg(long, env = "BOARD_API_STREAMS_PER_TOKEN", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
+    pub api_streams_per_token: usize,
     /// How often an open event stream re-checks its session (logout,
     /// disabled user, expiry end it).
     #[arg(long, env = "BOARD_SESSION_CHECK", default_value = "30s", value_parser = humantime::parse_duration)]
@@ -123,5 +127,6 @@ mod tests {
         assert_eq!(c.action_timeout, Duration::from_secs(5));
         assert_eq!(c.stream_write_timeout, Duration::from_secs(30));
         assert_eq!((c.streams_per_session, c.streams_per_user), (6, 16));
+        assert_eq!(c.api_streams_per_token, 4);
     }
 }

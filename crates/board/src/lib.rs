@@ -50,6 +50,8 @@ pub(crate) struct State {
     /// ...each checked in one of as many Argon2 buffers, kept and reused.
     checks: store::users::Checks,
     streams: Arc<streams::Streams>,
+    /// Changes whenever `/api/stream` has more to read (`api_stream::wake`).
+    outbox: api_stream::wake::Wakeups,
     actions: actions::Actions,
 }
 
@@ -96,15 +98,19 @@ pub fn serve(
     let streams = Arc::new(streams::Streams::new(
         cfg.streams_per_session,
         cfg.streams_per_user,
+        cfg.api_streams_per_token,
         cfg.stream_write_timeout,
     ));
-    // The feed and the streams' watchdog run as long as the process.
+    // The feed, the API streams' wake-up and the streams' watchdog run as
+    // long as the process.
+    let outbox = api_stream::wake::start(database_url.clone(), pool.clone());
     tokio::spawn(feed::run(database_url, pool.clone(), hub.clone()));
     tokio::spawn(streams::watchdog(streams.clone()));
     let state = web::Data::new(State {
         password_checks: Semaphore::new(cfg.password_checks),
         checks: store::users::Checks::new(cfg.password_checks),
         streams,
+        outbox,
         pool,
         cfg,
         hub,

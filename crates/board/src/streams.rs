@@ -1,7 +1,8 @@
 //! The open event streams, and what one client may hold with them: at most
 //! `BOARD_STREAMS_PER_SESSION` per login session and
-//! `BOARD_STREAMS_PER_USER` per user (429 beyond), and no stream whose
-//! client accepts nothing for `BOARD_STREAM_WRITE_TIMEOUT`.
+//! `BOARD_STREAMS_PER_USER` per user (429 beyond), and
+//! `BOARD_API_STREAMS_PER_TOKEN` per API token (`/api/stream`), and no
+//! stream whose client accepts nothing for `BOARD_STREAM_WRITE_TIMEOUT`.
 //!
 //! The write timeout. actix-web has none for a streaming body: when a
 //! client stops reading, the socket fills, actix stops pulling the stream
@@ -65,6 +66,7 @@ pub struct Streams {
     inner: Mutex<Inner>,
     per_session: usize,
     per_user: usize,
+    per_token: usize,
     write_timeout: Duration,
 }
 
@@ -76,6 +78,14 @@ struct Inner {
     sessions: HashMap<String, usize>,
     /// Open streams per user id.
     users: HashMap<i64, usize>,
+    /// Open API streams per token name.
+    tokens: HashMap<String, usize>,
+}
+
+/// Whose a stream is: a login session's (`/events`) or an API token's.
+enum Holder {
+    Session { session: String, user_id: i64 },
+    Token(String),
 }
 
 /// What the watchdog knows of one stream.
@@ -96,8 +106,7 @@ impl Watch {
 pub struct Slot {
     streams: Arc<Streams>,
     id: u64,
-    session: String,
-    user_id: i64,
+    holder: Holder,
     watch: Arc<Watch>,
 }
 
@@ -117,8 +126,13 @@ impl Drop for Slot {
     fn drop(&mut self) {
         let mut inner = self.streams.lock();
         inner.open.remove(&self.id);
-        release(&mut inner.sessions, &self.session);
-        release(&mut inner.users, &self.user_id);
+        match &self.holder {
+            Holder::Session { session, user_id } => {
+                release(&mut inner.sessions, session);
+                release(&mut inner.users, user_id);
+            }
+            Holder::Token(name) => release(&mut inner.tokens, name),
+        }
     }
 }
 
@@ -132,12 +146,19 @@ fn release<K: std::hash::Hash + Eq + Clone>(counts: &mut HashMap<K, usize>, key:
 }
 
 impl Streams {
-    /// No stream open yet; the caps and the write timeout.
-    pub fn new(per_session: usize, per_user: usize, write_timeout: Duration) -> Streams {
+    /// No stream open yet; the caps (per session, user, API token) and the
+    /// write timeout.
+    pub fn new(
+        per_session: usize,
+        per_user: usize,
+        per_token: usize,
+        write_timeout: Duration,
+    ) -> Streams {
         Streams {
             inner: Mutex::new(Inner::default()),
             per_session: per_session.max(1),
             per_user: per_user.max(1),
+            per_token: per_token.max(1),
             write_timeout: write_timeout.max(Duration::from_millis(100)),
         }
     }
@@ -180,16 +201,47 @@ impl Streams {
             };
             if let Some((why, message)) = refused {
                 drop(inner);
-                metrics::counter!("switchboard_board_streams_refused_total", "why" => why)
-                    .increment(1);
-                tracing::info!(user, why, "event stream refused: over the cap");
-                return Err(BoardError::TooMany(message));
+                return Err(refuse(user, why, message));
             }
             *inner.sessions.entry(session.to_string()).or_default() += 1;
             *inner.users.entry(user_id).or_default() += 1;
             inner.next_id += 1;
             inner.next_id
         };
+        let holder = Holder::Session {
+            session: session.to_string(),
+            user_id,
+        };
+        Ok(self.watch(id, holder, socket))
+    }
+
+    /// A slot for a new `/api/stream` of API token `token` (its name), on
+    /// `socket`; 429 over `BOARD_API_STREAMS_PER_TOKEN` (counted as
+    /// `token_limit`). The socket gets the stream's options, as [`open`](Self::open).
+    pub fn open_token(
+        self: &Arc<Self>,
+        token: &str,
+        socket: Option<Arc<Socket>>,
+    ) -> Result<Slot, BoardError> {
+        let id = {
+            let mut inner = self.lock();
+            if inner.tokens.get(token).copied().unwrap_or(0) >= self.per_token {
+                drop(inner);
+                let message = format!(
+                    "too many open streams for API token {token} (at most {}): close one, then reconnect",
+                    self.per_token
+                );
+                return Err(refuse(token, "token_limit", message));
+            }
+            *inner.tokens.entry(token.to_string()).or_default() += 1;
+            inner.next_id += 1;
+            inner.next_id
+        };
+        Ok(self.watch(id, Holder::Token(token.to_string()), socket))
+    }
+
+    /// Sets up the socket of admitted stream `id` and watches it.
+    fn watch(self: &Arc<Self>, id: u64, holder: Holder, socket: Option<Arc<Socket>>) -> Slot {
         if let Some(s) = &socket {
             // Best effort: without them the watchdog still closes the
             // stream, once the kernel's larger buffer is full.
@@ -201,13 +253,12 @@ impl Streams {
             handed: Mutex::new(None),
         });
         self.lock().open.insert(id, watch.clone());
-        Ok(Slot {
+        Slot {
             streams: self.clone(),
             id,
-            session: session.to_string(),
-            user_id,
+            holder,
             watch,
-        })
+        }
     }
 
     /// Closes the streams stuck longer than the write timeout; returns how
@@ -247,6 +298,13 @@ impl Streams {
     }
 }
 
+/// A refusal over a cap, counted and logged.
+fn refuse(who: &str, why: &'static str, message: String) -> BoardError {
+    metrics::counter!("switchboard_board_streams_refused_total", "why" => why).increment(1);
+    tracing::info!(who, why, "event stream refused: over the cap");
+    BoardError::TooMany(message)
+}
+
 /// Runs for the life of the process: every second (or a quarter of the
 /// write timeout, when shorter), closes the streams stuck longer than it.
 pub async fn watchdog(streams: Arc<Streams>) {
@@ -265,7 +323,7 @@ mod tests {
 
     #[test]
     fn caps_per_session_and_per_user() {
-        let s = Arc::new(Streams::new(2, 3, Duration::from_secs(30)));
+        let s = Arc::new(Streams::new(2, 3, 2, Duration::from_secs(30)));
         let a1 = s.open("a", 1, "alice", None).unwrap();
         let _a2 = s.open("a", 1, "alice", None).unwrap();
         let e = s.open("a", 1, "alice", None).err().unwrap();
@@ -285,8 +343,22 @@ mod tests {
     }
 
     #[test]
+    fn api_streams_are_capped_per_token_apart_from_sessions() {
+        let s = Arc::new(Streams::new(1, 1, 2, Duration::from_secs(30)));
+        let _board = s.open("a", 1, "alice", None).unwrap();
+        let t1 = s.open_token("crm", None).unwrap();
+        let _t2 = s.open_token("crm", None).unwrap();
+        let e = s.open_token("crm", None).err().unwrap();
+        assert!(e.to_string().contains("API token crm"), "{e}");
+        let _other = s.open_token("erp", None).unwrap();
+        drop(t1);
+        let _t3 = s.open_token("crm", None).unwrap();
+        assert_eq!(s.lock().tokens.get("crm"), Some(&2));
+    }
+
+    #[test]
     fn a_stream_is_stuck_only_while_actix_holds_a_piece() {
-        let s = Arc::new(Streams::new(9, 9, Duration::from_secs(5)));
+        let s = Arc::new(Streams::new(9, 9, 9, Duration::from_secs(5)));
         let slot = s.open("a", 1, "alice", None).unwrap();
         let t0 = Instant::now();
         assert_eq!(
@@ -303,5 +375,6 @@ mod tests {
         assert_eq!(s.close_stuck(Instant::now() + Duration::from_secs(6)), 0);
         drop(slot);
         assert!(s.lock().open.is_empty() && s.lock().users.is_empty());
+        assert!(s.lock().sessions.is_empty() && s.lock().tokens.is_empty());
     }
 }

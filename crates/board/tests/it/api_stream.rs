@@ -9,14 +9,14 @@ use crate::helpers::{http, stack};
 
 /// One SSE message: its id, event name and data.
 #[derive(Debug, Clone)]
-struct Message {
-    id: String,
-    event: String,
-    data: Value,
+pub struct Message {
+    pub id: String,
+    pub event: String,
+    pub data: Value,
 }
 
 /// Reads messages from `resp` until `n` arrived (bounded by the wait).
-async fn read(resp: &mut reqwest::Response, n: usize) -> Vec<Message> {
+pub async fn read(resp: &mut reqwest::Response, n: usize) -> Vec<Message> {
     let mut buf = String::new();
     let mut out = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -48,7 +48,7 @@ async fn read(resp: &mut reqwest::Response, n: usize) -> Vec<Message> {
 }
 
 /// A Yeastar call's webhooks (a traffic scenario), number `n`.
-fn call(n: u64) -> Vec<Vec<u8>> {
+pub fn call(n: u64) -> Vec<Vec<u8>> {
     testkit::plan::build(0, 0, n)
         .steps
         .into_iter()

@@ -248,6 +248,9 @@ pub struct Pbx {
     pub refreshes: Arc<AtomicUsize>,
     /// `call/hangup` calls (whatever the answer).
     pub hangup_calls: Arc<AtomicUsize>,
+    /// Call control requests (transfer, park, ...) as they arrive, before
+    /// any check or delay: a test waits on it to know one is in flight.
+    pub control_arrived: Arc<AtomicUsize>,
     /// Requests without `User-Agent: OpenAPI` (refused with HTTP 403).
     pub bad_user_agent: Arc<AtomicUsize>,
 }
@@ -272,17 +275,26 @@ impl Pbx {
         let refreshes = Arc::new(AtomicUsize::new(0));
         let hangup_calls = Arc::new(AtomicUsize::new(0));
         let bad_user_agent = Arc::new(AtomicUsize::new(0));
-        let (st, li, re, hc, bu) = (
+        let control_arrived = Arc::new(AtomicUsize::new(0));
+        let (st, li, re, hc, bu, ca) = (
             state.clone(),
             logins.clone(),
             refreshes.clone(),
             hangup_calls.clone(),
             bad_user_agent.clone(),
+            control_arrived.clone(),
         );
         let source = source.to_string();
         let secret = secret.to_string();
         let handler: Handler = Arc::new(move |req: Req| {
-            let (st, li, re, hc, bu) = (st.clone(), li.clone(), re.clone(), hc.clone(), bu.clone());
+            let (st, li, re, hc, bu, ca) = (
+                st.clone(),
+                li.clone(),
+                re.clone(),
+                hc.clone(),
+                bu.clone(),
+                ca.clone(),
+            );
             let (ingest, source, secret) = (ingest.clone(), source.clone(), secret.clone());
             Box::pin(async move {
                 if req.header("user-agent") != Some("OpenAPI") {
@@ -350,6 +362,7 @@ impl Pbx {
                         ok(json!({"errcode": 0, "errmsg": "SUCCESS"}))
                     }
                     (_, path) if path.starts_with("/openapi/v1.0/") => {
+                        ca.fetch_add(1, Ordering::SeqCst);
                         let token = req.query.get("access_token").cloned().unwrap_or_default();
                         let (valid, error, delay) = {
                             let s = st.lock().unwrap();
@@ -392,6 +405,7 @@ impl Pbx {
             refreshes,
             hangup_calls,
             bad_user_agent,
+            control_arrived,
         }
     }
 

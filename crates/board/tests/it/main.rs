@@ -6,6 +6,7 @@
 
 mod actions;
 mod api_stream;
+mod api_stream_load;
 mod bad_input;
 mod browser;
 mod callcentre_api;

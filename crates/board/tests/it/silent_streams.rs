@@ -35,10 +35,15 @@ async fn with_extensions(n: usize) -> anyhow::Result<Stack> {
     Ok(s)
 }
 
-/// A client of `/events` that never reads: a 4 KiB receive buffer and a
-/// small segment size, so that its window closes at once and the board's
-/// send buffer stays small.
+/// A client of `/events` that never reads: see [`silent_get`].
 async fn silent(port: u16, cookie: &str) -> tokio::net::TcpStream {
+    silent_get(port, "/events", &format!("Cookie: {cookie}")).await
+}
+
+/// A client that asks for `path` with the header line `credentials` and
+/// then never reads: a 4 KiB receive buffer and a small segment size, so
+/// that its window closes at once and the board's send buffer stays small.
+pub async fn silent_get(port: u16, path: &str, credentials: &str) -> tokio::net::TcpStream {
     let sock = tokio::net::TcpSocket::new_v4().expect("socket");
     sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
     socket2::SockRef::from(&sock)
@@ -50,7 +55,7 @@ async fn silent(port: u16, cookie: &str) -> tokio::net::TcpStream {
         .expect("connect");
     tcp.write_all(
         format!(
-            "GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n\
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{credentials}\r\n\
              Accept: text/event-stream\r\n\r\n"
         )
         .as_bytes(),

@@ -17,4 +17,4 @@ pub use endpoints::{
     NewEndpoint, SigningSecrets, SECRET_PREFIX,
 };
 pub use history::{deliveries, wake, DeliveryRow, STATES};
-pub use outbox::{read_after, write, StreamEvent, CHANNEL};
+pub use outbox::{head, read_after, write, Head, StreamEvent, CHANNEL, EVENTS_CHANNEL};

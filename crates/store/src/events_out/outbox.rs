@@ -1,9 +1,9 @@
 //! The outbox: normalized events written in the transaction that applies a
 //! batch, each fanned out at once to a delivery per matching endpoint; and
-//! the stream's read of committed events in order.
+//! the stream's read of committed events in order, and of where they end.
 
 use chrono::{DateTime, Utc};
-use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz};
 use diesel::QueryableByName;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::outbound::OutEvent;
@@ -11,8 +11,12 @@ use domain::sql::Cached;
 
 use crate::Error;
 
-/// The channel a batch that wrote deliveries NOTIFYs (on commit).
+/// The channel a batch that wrote deliveries NOTIFYs (on commit): the
+/// delivery workers listen to it.
 pub const CHANNEL: &str = "switchboard_deliveries";
+/// The channel a batch that wrote events NOTIFYs (on commit), whether or
+/// not an endpoint wanted them: the board's stream listens to it.
+pub const EVENTS_CHANNEL: &str = "switchboard_events";
 
 // Each event gets its id (evt_ and 32 hex digits of a random UUID) and its
 // source's provider here; the ordinality keeps the batch's order, so that
@@ -41,9 +45,11 @@ const WRITE: &str = r#"WITH u AS (
       ORDER BY ev.seq, e.id"#;
 
 const NOTIFY: &str = "SELECT pg_notify($1, '')";
+const NOTIFY_BOTH: &str = "SELECT pg_notify($1, ''), pg_notify($2, '')";
 
 /// Writes `events` to the outbox and their deliveries, inside the caller's
-/// transaction, and wakes the delivery workers on commit; `accepted_at`:
+/// transaction, and on commit wakes the streams ([`EVENTS_CHANNEL`]) and,
+/// when it made deliveries, the delivery workers ([`CHANNEL`]); `accepted_at`:
 /// when ingest accepted the batch's earliest webhook. Returns the number of
 /// deliveries created.
 pub async fn write(
@@ -74,7 +80,15 @@ pub async fn write(
     .execute(conn)
     .await?;
     if n > 0 {
-        Cached(diesel::sql_query(NOTIFY).bind::<Text, _>(CHANNEL))
+        Cached(
+            diesel::sql_query(NOTIFY_BOTH)
+                .bind::<Text, _>(EVENTS_CHANNEL)
+                .bind::<Text, _>(CHANNEL),
+        )
+        .execute(conn)
+        .await?;
+    } else {
+        Cached(diesel::sql_query(NOTIFY).bind::<Text, _>(EVENTS_CHANNEL))
             .execute(conn)
             .await?;
     }
@@ -125,4 +139,32 @@ pub async fn read_after(
     )
     .load(conn)
     .await?)
+}
+
+/// Where the committed events end, for the stream's wake-ups.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct Head {
+    /// The position of the last event [`read_after`] can serve (`None`:
+    /// none). It moves only when more can be served.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub last: Option<String>,
+    /// Whether committed events wait behind a transaction that is not over
+    /// yet (they become readable when it ends, without a notification).
+    #[diesel(sql_type = Bool)]
+    pub held_back: bool,
+}
+
+const HEAD: &str = "SELECT (SELECT xid::text || '-' || seq::text FROM outbox
+                      WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
+                      ORDER BY xid DESC, seq DESC LIMIT 1) AS last,
+        EXISTS (SELECT 1 FROM outbox
+                 WHERE xid >= pg_snapshot_xmin(pg_current_snapshot())) AS held_back";
+
+/// Where the committed events end (two index probes).
+pub async fn head(conn: &mut AsyncPgConnection) -> Result<Head, Error> {
+    let mut rows: Vec<Head> = Cached(diesel::sql_query(HEAD)).load(conn).await?;
+    Ok(rows.pop().unwrap_or(Head {
+        last: None,
+        held_back: false,
+    }))
 }

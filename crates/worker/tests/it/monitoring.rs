@@ -1,6 +1,7 @@
 //! The alert rules and the dashboard of deploy/monitoring use the metrics
 //! the binaries really export: every `switchboard_*` name in them is on a
-//! running ingest's, worker's or board's `/metrics` after some traffic. And
+//! running ingest's, worker's, delivery worker's (with an endpoint that
+//! answers 410) or board's `/metrics` after some traffic. And
 //! the rules fire on synthetic series (`promtool test rules`), when
 //! promtool is installed here (CI runs it through scripts/monitoring-check.sh
 //! in any case).
@@ -10,7 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use testkit::load::Load;
-use testkit::{free_port, wait_until, Stack};
+use testkit::{free_port, wait_until, Stack, TestDb};
+
+use crate::events_out::receiver::{Receiver, Reply};
 
 const SECRET: &str = "monitoring-secret-0123456789abcd";
 const PASSWORD: &str = "monitoring-password-1";
@@ -53,11 +56,34 @@ async fn rules_and_dashboard_use_real_metrics() {
     assert!(used.len() > 10, "{used:?}");
 
     let worker_port = free_port().expect("port");
+    let deliver_port = free_port().expect("port");
+    // An endpoint that is gone: attempts, and a worker disabling it.
+    let db = TestDb::new().await.expect("database");
+    let gone = Receiver::start(|_, _, _| Reply::status(410)).await;
+    testkit::worker_ok(
+        &db.url,
+        &[
+            "endpoint",
+            "add",
+            "gone",
+            "--url",
+            &gone.url("/gone"),
+            "--allow-private",
+        ],
+    )
+    .await
+    .expect("endpoint add");
     let s = Stack::builder()
+        .on(db)
         .yeastar("pbx", SECRET)
         .user("olivia", "operator", PASSWORD)
         .ingest(&[])
         .worker(&["--metrics-bind", &format!("127.0.0.1:{worker_port}")])
+        .worker_command(&[
+            "deliver",
+            "--metrics-bind",
+            &format!("127.0.0.1:{deliver_port}"),
+        ])
         .board(&[])
         .start()
         .await
@@ -89,7 +115,12 @@ async fn rules_and_dashboard_use_real_metrics() {
         "every metric used to be exported",
         || async {
             let mut all = BTreeSet::new();
-            for port in [s.ingest().admin_port, worker_port, s.board().admin_port] {
+            for port in [
+                s.ingest().admin_port,
+                worker_port,
+                deliver_port,
+                s.board().admin_port,
+            ] {
                 let page = metrics_page(port).await;
                 // Names at the start of sample lines (not in HELP text).
                 for line in page.lines().filter(|l| !l.starts_with('#')) {

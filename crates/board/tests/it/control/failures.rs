@@ -86,6 +86,7 @@ async fn every_action_times_out_and_a_double_click_acts_once() -> anyhow::Result
     // Late, and then an error: a late answer changes nothing.
     pbx.delay_hangups(Duration::from_millis(1500));
     pbx.fail_hangups(Some((20003, "TOO LATE")));
+    let arrived = pbx.count(&pbx.control_arrived);
     for (route, body, supervisor, what) in every_action(&leg_id) {
         let cookie = if supervisor { &sup } else { &op };
         let send = || {
@@ -98,11 +99,18 @@ async fn every_action_times_out_and_a_double_click_acts_once() -> anyhow::Result
             }
         };
         let send = &send;
-        let second = async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            send().await
+        // The second click once the first is at the PBX (and so holds the
+        // action's place).
+        let before = pbx.count(&pbx.control_arrived);
+        let second = async {
+            testkit::wait_until(WAIT, "the first click at the PBX", || async {
+                Ok(pbx.count(&pbx.control_arrived) > before)
+            })
+            .await?;
+            anyhow::Ok(send().await)
         };
-        let ((s1, b1), (s2, b2)) = tokio::join!(send(), second);
+        let ((s1, b1), second) = tokio::join!(send(), second);
+        let (s2, b2) = second?;
         assert_eq!(s1, 504, "{what}: {b1}");
         assert_eq!(
             error_of(&b1),
@@ -128,5 +136,6 @@ async fn every_action_times_out_and_a_double_click_acts_once() -> anyhow::Result
     .await?;
     let seen = pbx.control_seen();
     assert_eq!(seen.len(), 7, "{seen:?}");
+    assert_eq!(pbx.count(&pbx.control_arrived) - arrived, 7);
     Ok(())
 }

@@ -4,6 +4,7 @@
 mod deliveries;
 mod exactly_once;
 mod fixture;
+mod head;
 mod leases;
-mod receiver;
+pub(crate) mod receiver;
 pub mod support;

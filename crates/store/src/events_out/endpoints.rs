@@ -203,10 +203,16 @@ pub async fn set_enabled(
 
 /// Removes an endpoint and its deliveries. Errors if unknown.
 pub async fn remove(conn: &mut AsyncPgConnection, name: &str) -> Result<(), EndpointError> {
-    let n = diesel::sql_query("DELETE FROM webhook_endpoints WHERE name = $1")
-        .bind::<Text, _>(name)
-        .execute(conn)
-        .await?;
+    // Deliveries have no foreign key (see the migration
+    // deliveries_without_foreign_keys): they go in the same statement.
+    let n = diesel::sql_query(
+        "WITH e AS (DELETE FROM webhook_endpoints WHERE name = $1 RETURNING id),
+              d AS (DELETE FROM webhook_deliveries WHERE endpoint_id IN (SELECT id FROM e))
+         SELECT 1 FROM e",
+    )
+    .bind::<Text, _>(name)
+    .execute(conn)
+    .await?;
     if n == 0 {
         return Err(EndpointError::Unknown(name.to_string()));
     }

@@ -22,7 +22,11 @@ pub const EVENTS_CHANNEL: &str = "switchboard_events";
 // source's provider here; the ordinality keeps the batch's order, so that
 // the events of one subject get increasing seqs. Then one delivery per
 // enabled endpoint whose source and type patterns match ('call.*' matches
-// every call event; no pattern: every type).
+// every call event; no pattern: every type). A delivery behind an earlier
+// one of its subject waiting for a retry is due no sooner than that retry
+// (claims never wade through deliveries that cannot go; a retry that fails
+// again pushes them further). Behind one in flight it is due now: it
+// becomes its subject's head when that one is done.
 const WRITE: &str = r#"WITH u AS (
         SELECT u.*, 'evt_' || replace(gen_random_uuid()::text, '-', '') AS event_id
           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
@@ -35,8 +39,12 @@ const WRITE: &str = r#"WITH u AS (
           FROM u LEFT JOIN sources s ON s.name = u.source
          ORDER BY u.n
         RETURNING seq, type, source, subject)
-     INSERT INTO webhook_deliveries (endpoint_id, event_seq, subject)
-     SELECT e.id, ev.seq, ev.subject
+     INSERT INTO webhook_deliveries (endpoint_id, event_seq, subject, next_at)
+     SELECT e.id, ev.seq, ev.subject,
+            greatest(now(), (SELECT max(p.next_at) FROM webhook_deliveries p
+                              WHERE p.endpoint_id = e.id AND p.subject = ev.subject
+                                AND p.state <> 'delivered' AND p.state <> 'failed'
+                                AND (p.leased_until IS NULL OR p.leased_until < now())))
        FROM ev JOIN webhook_endpoints e ON e.enabled
         AND (e.source IS NULL OR e.source = ev.source)
         AND (cardinality(e.types) = 0 OR EXISTS (

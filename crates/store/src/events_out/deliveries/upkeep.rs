@@ -61,20 +61,26 @@ impl DeliveryStats {
 }
 
 /// Deletes outbox events older than `retention` that no delivery still
-/// waits for (their delivered and given-up deliveries go with them), at
-/// most `limit` at a time. Returns how many.
+/// waits for, with their deliveries (delivered, given up, or left by an
+/// endpoint removed meanwhile), at most `limit` at a time. Returns how
+/// many.
 pub async fn prune(
     conn: &mut AsyncPgConnection,
     retention: Duration,
     limit: i64,
 ) -> Result<usize, crate::Error> {
     Ok(diesel::sql_query(
-        "DELETE FROM outbox WHERE seq IN (
-            SELECT o.seq FROM outbox o
-             WHERE o.created_at < now() - $1 * interval '1 ms'
-               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
-                                WHERE d.event_seq = o.seq AND d.state = 'pending')
-             ORDER BY o.seq LIMIT $2)",
+        "WITH o AS (
+            DELETE FROM outbox WHERE seq IN (
+              SELECT o.seq FROM outbox o
+               WHERE o.created_at < now() - $1 * interval '1 ms'
+                 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d
+                                   JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                                  WHERE d.event_seq = o.seq AND d.state = 'pending')
+               ORDER BY o.seq LIMIT $2)
+            RETURNING seq),
+          d AS (DELETE FROM webhook_deliveries WHERE event_seq IN (SELECT seq FROM o))
+         SELECT 1 FROM o",
     )
     .bind::<BigInt, _>(i64::try_from(retention.as_millis()).unwrap_or(i64::MAX))
     .bind::<BigInt, _>(limit)

@@ -2,6 +2,7 @@
 //! each valid against its documented schema), endpoints, deliveries.
 
 mod deliveries;
+mod due;
 mod exactly_once;
 mod fixture;
 mod head;

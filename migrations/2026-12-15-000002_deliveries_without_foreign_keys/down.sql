@@ -1,0 +1,8 @@
+DELETE FROM webhook_deliveries d
+ WHERE NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = d.endpoint_id)
+    OR NOT EXISTS (SELECT 1 FROM outbox o WHERE o.seq = d.event_seq);
+ALTER TABLE webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_endpoint_id_fkey
+        FOREIGN KEY (endpoint_id) REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
+    ADD CONSTRAINT webhook_deliveries_event_seq_fkey
+        FOREIGN KEY (event_seq) REFERENCES outbox (seq) ON DELETE CASCADE;

@@ -1,0 +1,11 @@
+-- Deliveries are written many per event in every batch; their foreign keys
+-- cost two trigger look-ups per row, and the one to webhook_endpoints a
+-- KEY SHARE lock on the same few endpoint rows from every batch (shared
+-- row locks held by concurrent transactions become MultiXacts). The
+-- statements that delete instead delete what the cascades did:
+-- `endpoint remove` an endpoint's deliveries with it, the outbox's pruning
+-- the deliveries of the events it deletes (and deliveries whose endpoint is
+-- gone, which a batch racing a removal may have written).
+ALTER TABLE webhook_deliveries
+    DROP CONSTRAINT webhook_deliveries_endpoint_id_fkey,
+    DROP CONSTRAINT webhook_deliveries_event_seq_fkey;

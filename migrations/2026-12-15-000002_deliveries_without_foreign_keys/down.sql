@@ -6,3 +6,4 @@ ALTER TABLE webhook_deliveries
         FOREIGN KEY (endpoint_id) REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
     ADD CONSTRAINT webhook_deliveries_event_seq_fkey
         FOREIGN KEY (event_seq) REFERENCES outbox (seq) ON DELETE CASCADE;
+ALTER TABLE webhook_deliveries RESET (fillfactor);

@@ -7,3 +7,6 @@ ALTER TABLE webhook_deliveries
     ADD CONSTRAINT webhook_deliveries_event_seq_fkey
         FOREIGN KEY (event_seq) REFERENCES outbox (seq) ON DELETE CASCADE;
 ALTER TABLE webhook_deliveries RESET (fillfactor);
+ALTER TABLE webhook_deliveries SET (autovacuum_analyze_scale_factor = 0.02,
+                                    autovacuum_vacuum_scale_factor = 0.05);
+ALTER TABLE webhook_deliveries RESET (autovacuum_vacuum_cost_delay);

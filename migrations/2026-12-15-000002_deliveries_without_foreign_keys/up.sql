@@ -13,3 +13,11 @@ ALTER TABLE webhook_deliveries
 -- Claims change only unindexed columns (the lease, the attempt count): room
 -- on each page lets those updates stay on it (HOT, no new index entries).
 ALTER TABLE webhook_deliveries SET (fillfactor = 80);
+
+-- Vacuums unthrottled and often (each clears the dead index entries that
+-- claims would otherwise step over); ANALYZE rarely: the claim's plan no
+-- longer depends on fresh statistics, and an ANALYZE holds back the
+-- horizon below which those entries can be cleared at all.
+ALTER TABLE webhook_deliveries SET (autovacuum_vacuum_cost_delay = 0,
+                                    autovacuum_vacuum_scale_factor = 0.02,
+                                    autovacuum_analyze_scale_factor = 0.2);

@@ -106,6 +106,10 @@ pub enum DeliverError {
 
 /// Statements' deadline.
 const DEADLINE: Duration = Duration::from_secs(10);
+/// How often claims take the deliveries of failing endpoints (whose last
+/// attempt failed) too: they wait for retries anyway, and claiming them
+/// on every wake-up made healthy endpoints wait behind them.
+const FAILING_EVERY: Duration = Duration::from_millis(250);
 
 /// What every lane shares.
 struct Shared {
@@ -216,6 +220,7 @@ async fn claim_loop(
     let mut lanes = JoinSet::new();
     let mut backoff =
         store::retry::Backoff::new(Duration::from_millis(200), Duration::from_secs(5));
+    let mut failing_at = tokio::time::Instant::now();
     loop {
         if *stopping.borrow() {
             break;
@@ -225,12 +230,18 @@ async fn claim_loop(
         let mut got = 0;
         if free > 0 {
             let room = room(&inflight, per_endpoint);
+            let with_failing = failing_at.elapsed() >= FAILING_EVERY;
+            if with_failing {
+                failing_at = tokio::time::Instant::now();
+            }
             let claimed = store::run(
                 &pool,
                 DEADLINE,
                 "claiming deliveries",
                 Access::Write,
-                async |c| events_out::claim(c, free as i64, &room, shared.lease).await,
+                async |c| {
+                    events_out::claim(c, free as i64, &room, shared.lease, with_failing).await
+                },
             )
             .await;
             match claimed {
@@ -277,7 +288,7 @@ async fn claim_loop(
         tokio::select! {
             _ = wake.notified() => {}
             _ = lane_done.notified() => {}
-            _ = tokio::time::sleep(args.poll_interval) => {}
+            _ = tokio::time::sleep(args.poll_interval.min(FAILING_EVERY)) => {}
             _ = stopping.wait_for(|s| *s) => {}
         }
     }

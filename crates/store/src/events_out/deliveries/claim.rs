@@ -114,7 +114,9 @@ pub struct Room {
 // us a delivery); claims skip leased heads by the lease before the order
 // check. $2/$3: endpoints and their
 // room; $4: the room of the others; $5: the lease in ms; $6: the longest
-// run.
+// run; $7: whether failing endpoints (last attempt failed) are claimed too:
+// their deliveries wait for retries, and reading them on every claim made
+// every healthy endpoint's deliveries wait behind those reads.
 const CLAIM: &str = "WITH h AS (
         SELECT x.id, x.endpoint_id, x.subject, x.event_seq FROM webhook_endpoints e
          CROSS JOIN LATERAL (
@@ -125,8 +127,9 @@ const CLAIM: &str = "WITH h AS (
                                   WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject
                                     AND p.state <> 'delivered' AND p.state <> 'failed')
             ORDER BY d.next_at
-            LIMIT coalesce((SELECT r.room FROM unnest($2::int8[], $3::int8[]) r(id, room)
-                             WHERE r.id = e.id), $4)
+            LIMIT CASE WHEN e.failing_since IS NOT NULL AND NOT $7 THEN 0
+                       ELSE coalesce((SELECT r.room FROM unnest($2::int8[], $3::int8[]) r(id, room)
+                                       WHERE r.id = e.id), $4) END
             FOR UPDATE OF d SKIP LOCKED) x
          WHERE e.enabled
          LIMIT $1),
@@ -168,13 +171,15 @@ const CLAIM_SETTINGS: &str = "SELECT set_config('enable_bitmapscan', 'off', true
 
 /// Claims up to `heads` runs: due deliveries heading their subject, as many
 /// of each endpoint as `room` leaves, each followed by the due run of its
-/// subject; all leased for `lease` (at least [`CLAIM_LEASE`]). Returned in
-/// (head, seq) order.
+/// subject; all leased for `lease` (at least [`CLAIM_LEASE`]); endpoints
+/// whose last attempt failed only when `with_failing`. Returned in (head,
+/// seq) order.
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     heads: i64,
     room: &Room,
     lease: Duration,
+    with_failing: bool,
 ) -> Result<Vec<Claimed>, crate::Error> {
     use diesel_async::AsyncConnection;
     let mut rows: Vec<Claimed> = conn
@@ -189,7 +194,8 @@ pub async fn claim(
                     .bind::<Array<BigInt>, _>(&room.room)
                     .bind::<BigInt, _>(room.default)
                     .bind::<BigInt, _>(lease.max(CLAIM_LEASE).as_millis() as i64)
-                    .bind::<BigInt, _>(RUN),
+                    .bind::<BigInt, _>(RUN)
+                    .bind::<Bool, _>(with_failing),
             )
             .load(conn)
             .await?)

@@ -2,7 +2,7 @@
 //! applies only while its lease holds; a resend leaves a delivery in
 //! flight alone; the rest of a run stopped by a retry goes back unsent,
 //! behind it; an endpoint never has more runs in flight than
-//! `--per-endpoint`.
+//! `--per-endpoint`; a failing endpoint is claimed only when asked for.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,13 +17,17 @@ use super::receiver::{Receiver, Reply};
 const LEASE: Duration = Duration::from_secs(60);
 
 async fn claim(db: &TestDb, heads: i64) -> Vec<Claimed> {
+    claim_with(db, heads, true).await
+}
+
+async fn claim_with(db: &TestDb, heads: i64, with_failing: bool) -> Vec<Claimed> {
     let pool = store::pool(&db.url, 1, Duration::from_secs(10)).expect("pool");
     let mut c = pool.get().await.expect("conn");
     let room = Room {
         default: 4,
         ..Room::default()
     };
-    events_out::claim(&mut c, heads, &room, LEASE)
+    events_out::claim(&mut c, heads, &room, LEASE, with_failing)
         .await
         .expect("claim")
 }
@@ -115,6 +119,17 @@ async fn a_completion_applies_only_while_its_lease_holds() {
     assert_eq!(complete(&db, &[delivered(&second[0])]).await, 1);
     assert_eq!(row(&db, head.id, "state = 'delivered'").await, 1);
     assert_eq!(row(&db, head.id, "attempts").await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_endpoint_is_left_out_of_claims_unless_asked_for() {
+    let db = TestDb::new().await.expect("db");
+    one_run(&db).await;
+    db.exec("UPDATE webhook_endpoints SET failing_since = now() WHERE name = 'crm'")
+        .await
+        .expect("failing");
+    assert!(claim_with(&db, 4, false).await.is_empty());
+    assert!(!claim_with(&db, 4, true).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

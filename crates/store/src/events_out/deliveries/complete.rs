@@ -111,8 +111,14 @@ pub async fn complete(
         latency: Vec<i32>,
         excerpt: Vec<Option<&'a str>>,
     }
+    #[derive(Default)]
+    struct Releases {
+        id: Vec<i64>,
+        lease: Vec<DateTime<Utc>>,
+        not_before: Vec<Option<DateTime<Utc>>>,
+    }
     let mut a = Attempts::default();
-    let mut r: (Vec<i64>, Vec<DateTime<Utc>>, Vec<Option<DateTime<Utc>>>) = Default::default();
+    let mut r = Releases::default();
     for c in done {
         match c {
             Completion::Attempted {
@@ -140,9 +146,9 @@ pub async fn complete(
                 lease,
                 not_before,
             } => {
-                r.0.push(*id);
-                r.1.push(*lease);
-                r.2.push(*not_before);
+                r.id.push(*id);
+                r.lease.push(*lease);
+                r.not_before.push(*not_before);
             }
         }
     }
@@ -151,12 +157,12 @@ pub async fn complete(
         Cached(diesel::sql_query(ASYNC_COMMIT))
             .execute(conn)
             .await?;
-        if !r.0.is_empty() {
+        if !r.id.is_empty() {
             Cached(
                 diesel::sql_query(RELEASE)
-                    .bind::<Array<BigInt>, _>(&r.0)
-                    .bind::<Array<Timestamptz>, _>(&r.1)
-                    .bind::<Array<Nullable<Timestamptz>>, _>(&r.2),
+                    .bind::<Array<BigInt>, _>(&r.id)
+                    .bind::<Array<Timestamptz>, _>(&r.lease)
+                    .bind::<Array<Nullable<Timestamptz>>, _>(&r.not_before),
             )
             .execute(conn)
             .await?;

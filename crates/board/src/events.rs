@@ -6,19 +6,18 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use futures_util::stream;
 use store::access;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio::time::{Instant, Interval};
 
 use crate::error::BoardError;
 use crate::hub::Frame;
 use crate::streams::{ConnSocket, Slot, PIECE};
-use crate::{auth, input, State};
+use crate::{auth, input, sse, State};
 
 /// `GET /events`: a snapshot (or, with a usable `Last-Event-ID`, the
 /// updates missed), then every update; a keep-alive comment when idle.
@@ -46,54 +45,15 @@ pub async fn events(req: HttpRequest, state: web::Data<State>) -> Result<HttpRes
     let st = Stream {
         first,
         updates: sub.updates,
-        heartbeat: interval(state.cfg.heartbeat),
-        check: jittered(state.cfg.session_check),
+        heartbeat: sse::interval(state.cfg.heartbeat),
+        check: sse::jittered(state.cfg.session_check),
         expires: Instant::now() + until,
         token,
         state: state.clone(),
         slot,
-        _open: OpenStream::new(),
+        _open: sse::Open::new("switchboard_board_streams_open"),
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        // nginx: do not buffer this answer.
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(stream::unfold(st, next_piece)))
-}
-
-fn interval(period: Duration) -> Interval {
-    let period = period.max(Duration::from_millis(100));
-    let mut i = tokio::time::interval_at(Instant::now() + period, period);
-    i.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    i
-}
-
-/// [`interval`] whose first tick comes at a random point of the first
-/// period: after a restart every browser reconnects within a second, and
-/// their session checks must not all hit the database at once.
-fn jittered(period: Duration) -> Interval {
-    let period = period.max(Duration::from_millis(100));
-    let first = period.mul_f64(0.5 + fastrand::f64() * 0.5);
-    let mut i = tokio::time::interval_at(Instant::now() + first, period);
-    i.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    i
-}
-
-/// Counts open streams in a gauge while alive.
-struct OpenStream;
-
-impl OpenStream {
-    fn new() -> OpenStream {
-        metrics::gauge!("switchboard_board_streams_open").increment(1.0);
-        OpenStream
-    }
-}
-
-impl Drop for OpenStream {
-    fn drop(&mut self) {
-        metrics::gauge!("switchboard_board_streams_open").decrement(1.0);
-    }
+    Ok(sse::response(stream::unfold(st, next_piece)))
 }
 
 struct Stream {
@@ -107,7 +67,7 @@ struct Stream {
     token: String,
     state: web::Data<State>,
     slot: Slot,
-    _open: OpenStream,
+    _open: sse::Open,
 }
 
 /// The next piece for actix: at most [`PIECE`] bytes of the next frame (so

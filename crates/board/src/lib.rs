@@ -18,6 +18,7 @@ mod hub;
 mod input;
 mod pages;
 mod routes;
+mod sse;
 mod streams;
 
 use std::net::TcpListener;

@@ -17,17 +17,14 @@
 
 pub mod wake;
 
-use std::time::Duration;
-
-use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use store::access;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio::time::Interval;
 
 use crate::error::BoardError;
 use crate::streams::{ConnSocket, Slot, PIECE};
-use crate::{auth, input, State};
+use crate::{auth, input, sse, State};
 
 /// Events read at once: the most a stream holds.
 const PAGE: i64 = 200;
@@ -54,54 +51,17 @@ pub async fn stream(req: HttpRequest, state: web::Data<State>) -> Result<HttpRes
     let slot = state.streams.open_token(&name, socket)?;
     let st = Stream {
         wake: state.outbox.clone(),
-        heartbeat: interval(state.cfg.heartbeat),
-        check: jittered(state.cfg.session_check),
+        heartbeat: sse::interval(state.cfg.heartbeat),
+        check: sse::jittered(state.cfg.session_check),
         state,
         token,
         position: input::last_event_id(&req).map(str::to_string),
         queued: Some(Bytes::from_static(b"retry: 1000\n\n")),
         read_due: true,
         slot,
-        _open: OpenStream::new(),
+        _open: sse::Open::new("switchboard_board_api_streams_open"),
     };
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(futures_util::stream::unfold(st, next_piece)))
-}
-
-fn interval(period: Duration) -> Interval {
-    let period = period.max(Duration::from_millis(100));
-    let mut i = tokio::time::interval_at(Instant::now() + period, period);
-    i.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    i
-}
-
-/// [`interval`] whose first tick comes at a random point of the first
-/// period, so that streams reconnected together do not check together.
-fn jittered(period: Duration) -> Interval {
-    let period = period.max(Duration::from_millis(100));
-    let first = period.mul_f64(0.5 + fastrand::f64() * 0.5);
-    let mut i = tokio::time::interval_at(Instant::now() + first, period);
-    i.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    i
-}
-
-/// Counts open API streams in a gauge while alive.
-struct OpenStream;
-
-impl OpenStream {
-    fn new() -> OpenStream {
-        metrics::gauge!("switchboard_board_api_streams_open").increment(1.0);
-        OpenStream
-    }
-}
-
-impl Drop for OpenStream {
-    fn drop(&mut self) {
-        metrics::gauge!("switchboard_board_api_streams_open").decrement(1.0);
-    }
+    Ok(sse::response(futures_util::stream::unfold(st, next_piece)))
 }
 
 struct Stream {
@@ -117,7 +77,7 @@ struct Stream {
     heartbeat: Interval,
     check: Interval,
     slot: Slot,
-    _open: OpenStream,
+    _open: sse::Open,
 }
 
 /// The next piece for actix (at most [`PIECE`] bytes), the stream's watch

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use testkit::TestDb;
-use tokio::sync::watch;
 use worker::deliver::DeliverArgs;
 
 use super::fixture::{a_plan, add_endpoint, args, count, deliverer, one_call, produce, settled};
@@ -215,15 +214,7 @@ async fn retries_back_off_honour_retry_after_and_410_disables_the_endpoint() {
 async fn a_slow_endpoint_does_not_hold_up_a_fast_one() {
     let db = TestDb::new().await.expect("db");
     db.add_source("ds", "dialpad", &[]).await.expect("source");
-    let (open, gate) = watch::channel(false);
-    let gate = Arc::new(gate);
-    let g = gate.clone();
-    let rx = Receiver::start(move |path, _, _| Reply {
-        status: 200,
-        headers: Vec::new(),
-        gate: (path == "/slow").then(|| (*g).clone()),
-    })
-    .await;
+    let (open, rx) = Receiver::gated("/slow").await;
     add_endpoint(&db, "slow", &rx.url("/slow"), &["--allow-private"]).await;
     add_endpoint(&db, "fast", &rx.url("/fast"), &["--allow-private"]).await;
     let (stop, task) = deliverer(&db, args());

@@ -23,8 +23,7 @@ fn event(subject: &str) -> OutEvent {
 }
 
 async fn write(db: &TestDb, events: &[OutEvent]) {
-    let pool = store::pool(&db.url, 1, Duration::from_secs(10)).expect("pool");
-    let mut c = pool.get().await.expect("conn");
+    let mut c = db.conn().await.expect("conn");
     events_out::write(&mut c, events, None)
         .await
         .expect("write");
@@ -107,8 +106,7 @@ async fn pruning_takes_the_deliveries_of_what_it_deletes() {
     ] {
         db.exec(sql).await.expect("states");
     }
-    let pool = store::pool(&db.url, 1, Duration::from_secs(10)).expect("pool");
-    let mut c = pool.get().await.expect("conn");
+    let mut c = db.conn().await.expect("conn");
     let pruned = events_out::prune(&mut c, Duration::from_secs(7 * 86_400), 100)
         .await
         .expect("prune");

@@ -4,12 +4,10 @@
 //! behind it; an endpoint never has more runs in flight than
 //! `--per-endpoint`; a failing endpoint is claimed only when asked for.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use store::events_out::{self, Attempt, Claimed, Completion, Next, Resent, Room};
 use testkit::TestDb;
-use tokio::sync::watch;
 
 use super::fixture::{add_endpoint, args, count, deliverer, one_call, settled};
 use super::receiver::{Receiver, Reply};
@@ -21,8 +19,7 @@ async fn claim(db: &TestDb, heads: i64) -> Vec<Claimed> {
 }
 
 async fn claim_with(db: &TestDb, heads: i64, with_failing: bool) -> Vec<Claimed> {
-    let pool = store::pool(&db.url, 1, Duration::from_secs(10)).expect("pool");
-    let mut c = pool.get().await.expect("conn");
+    let mut c = db.conn().await.expect("conn");
     let room = Room {
         default: 4,
         ..Room::default()
@@ -33,14 +30,12 @@ async fn claim_with(db: &TestDb, heads: i64, with_failing: bool) -> Vec<Claimed>
 }
 
 async fn complete(db: &TestDb, done: &[Completion]) -> usize {
-    let pool = store::pool(&db.url, 1, Duration::from_secs(10)).expect("pool");
-    let mut c = pool.get().await.expect("conn");
+    let mut c = db.conn().await.expect("conn");
     events_out::complete(&mut c, done).await.expect("complete")
 }
 
 async fn resend(db: &TestDb, event_id: &str) -> Resent {
-    let pool = store::pool(&db.url, 1, Duration::from_secs(10)).expect("pool");
-    let mut c = pool.get().await.expect("conn");
+    let mut c = db.conn().await.expect("conn");
     events_out::resend(&mut c, "crm", event_id)
         .await
         .expect("resend")
@@ -220,15 +215,7 @@ async fn a_retry_gives_the_rest_of_its_run_back_unsent() {
 async fn an_endpoint_never_has_more_runs_in_flight_than_per_endpoint() {
     let db = TestDb::new().await.expect("db");
     db.add_source("ds", "dialpad", &[]).await.expect("source");
-    let (open, gate) = watch::channel(false);
-    let gate = Arc::new(gate);
-    let g = gate.clone();
-    let rx = Receiver::start(move |path, _, _| Reply {
-        status: 200,
-        headers: Vec::new(),
-        gate: (path == "/slow").then(|| (*g).clone()),
-    })
-    .await;
+    let (open, rx) = Receiver::gated("/slow").await;
     // One run per call on the slow endpoint (its call events).
     add_endpoint(
         &db,

@@ -74,6 +74,19 @@ impl Receiver {
         Receiver { addr, got, task }
     }
 
+    /// A receiver answering 200 to everything, holding its answers on
+    /// `path` until the returned sender sends `true` (a slow endpoint).
+    pub async fn gated(path: &'static str) -> (watch::Sender<bool>, Receiver) {
+        let (open, gate) = watch::channel(false);
+        let rx = Receiver::start(move |p, _, _| Reply {
+            status: 200,
+            headers: Vec::new(),
+            gate: (p == path).then(|| gate.clone()),
+        })
+        .await;
+        (open, rx)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

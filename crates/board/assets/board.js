@@ -1,6 +1,7 @@
 // Switchboard live extension board. Plain JavaScript, no build step.
 // Data comes from the server-sent events of /events (see docs/board.md):
-// `snapshot` replaces everything, `delta` upserts cards and calls by key.
+// `snapshot` replaces everything, `delta` merges the changed fields of
+// cards and calls by key.
 // Everything from the server is untrusted text: it only ever goes into
 // textContent or attributes, never into HTML.
 'use strict';
@@ -357,16 +358,22 @@
   function onDelta(msg) {
     takeClock(msg);
     let added = false, alert = false;
-    for (const c of msg.extensions || []) {
-      const isNew = !cards.has(key(c.source, c.number));
+    // A delta holds each card's and call's key fields and what changed
+    // (whole when new to this page): merged into what the page holds.
+    for (const p of msg.extensions || []) {
+      const entry = cards.get(key(p.source, p.number));
+      const c = entry ? Object.assign({}, entry.data, p) : p;
       const prev = upsertCard(c);
-      added = added || isNew;
+      added = added || !entry;
       if (alertWorthy(prev, c.status)) alert = true;
     }
     if (added) orderCards();
     applyFilters();
     if (msg.calls && msg.calls.length) {
-      msg.calls.forEach((c) => calls.set(key(c.source, c.call_id), c));
+      msg.calls.forEach((p) => {
+        const k = key(p.source, p.call_id);
+        calls.set(k, Object.assign({}, calls.get(k), p));
+      });
       renderCalls();
     }
     if (alert) alertTone();

@@ -35,6 +35,11 @@ pub struct BoardConfig {
     /// reconnects and resumes). Bounds the server's memory per browser.
     #[arg(long, env = "BOARD_CLIENT_BACKLOG", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..).map(|v| v as usize))]
     pub client_backlog: usize,
+    /// At most one update per this window goes to the event streams: a
+    /// change after a quiet spell goes out at once, the changes that come
+    /// sooner go out together at the end of the window (0: each at once).
+    #[arg(long, env = "BOARD_DELTA_WINDOW", default_value = "20ms", value_parser = humantime::parse_duration)]
+    pub delta_window: Duration,
     /// How often an idle event stream gets a keep-alive comment.
     #[arg(long, env = "BOARD_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
     pub heartbeat: Duration,

@@ -92,7 +92,11 @@ impl Subscriber for Feed {
         if resync {
             reload(&self.pool, &self.hub).await
         } else {
-            apply(&self.pool, &self.hub, &self.cc, exts, calls, named).await
+            let started = std::time::Instant::now();
+            let applied = apply(&self.pool, &self.hub, &self.cc, exts, calls, named).await;
+            metrics::histogram!("switchboard_board_feed_read_seconds")
+                .record(started.elapsed().as_secs_f64());
+            applied
         }
     }
 

@@ -95,6 +95,7 @@ pub fn serve(
         cfg.recent_calls,
         cfg.replay_events,
         cfg.client_backlog,
+        cfg.delta_window,
     ));
     let streams = Arc::new(streams::Streams::new(
         cfg.streams_per_session,
@@ -102,10 +103,11 @@ pub fn serve(
         cfg.api_streams_per_token,
         cfg.stream_write_timeout,
     ));
-    // The feed, the API streams' wake-up and the streams' watchdog run as
-    // long as the process.
+    // The feed, the hub's flusher, the API streams' wake-up and the streams'
+    // watchdog run as long as the process.
     let outbox = api_stream::wake::start(database_url.clone(), pool.clone());
     tokio::spawn(feed::run(database_url, pool.clone(), hub.clone()));
+    tokio::spawn(hub::flusher(hub.clone()));
     tokio::spawn(streams::watchdog(streams.clone()));
     let state = web::Data::new(State {
         password_checks: Semaphore::new(cfg.password_checks),
@@ -186,6 +188,7 @@ pub fn serve(
     // A client that closes its side is gone: end its stream now, not at
     // the next write that fails (HTTP/1.1 clients do not half-close).
     .h1_allow_half_closed(false)
+    .h1_write_buffer_size(streams::PIECE)
     .client_request_timeout(Duration::from_secs(5))
     .client_disconnect_timeout(Duration::from_secs(1))
     .keep_alive(KeepAlive::Timeout(keep_alive))

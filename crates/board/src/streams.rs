@@ -37,8 +37,13 @@ use crate::error::BoardError;
 
 /// Most bytes an event stream's socket keeps that it could not send yet.
 pub const NOTSENT_LOWAT: u32 = 128 * 1024;
-/// Most bytes a stream hands actix at once.
-pub const PIECE: usize = 16 * 1024;
+/// Most bytes a stream hands actix at once, and the size of actix's write
+/// buffer (`HttpServer::h1_write_buffer_size`): actix pulls the next piece
+/// only while its buffer holds less, so a connection holds at most two
+/// pieces unsent (1,000 streams of a client that reads slowly: 16 MiB;
+/// actix's default buffer, 32 KiB, made it 48 MiB). What a stream has not
+/// taken yet waits in the hub's shared frames.
+pub const PIECE: usize = 8 * 1024;
 
 /// A duplicate of a connection's socket, kept in the connection's data
 /// (`HttpServer::on_connect`) so that a stream can be closed while actix

@@ -49,29 +49,42 @@ impl CallCentre {
     /// Everything in `rows` (a reload).
     pub fn of(rows: Rows) -> CallCentre {
         let mut cc = CallCentre::default();
-        cc.apply(&rows);
+        cc.apply(rows);
         cc
     }
 
     /// Replaces the rows `rows` names; a missed entry with no missed call
-    /// left is removed.
-    pub fn apply(&mut self, rows: &Rows) {
-        for q in &rows.queues {
-            self.queues
-                .insert((q.source.clone(), q.queue.clone()), q.clone());
-        }
-        for a in &rows.agents {
-            self.agents
-                .insert((a.source.clone(), a.agent.clone()), a.clone());
-        }
-        for m in &rows.missed {
-            let k = (m.source.clone(), m.number.clone());
-            if m.missed_count > 0 {
-                self.missed.insert(k, m.clone());
-            } else {
-                self.missed.remove(&k);
+    /// left is removed. Returns the rows that changed what the board
+    /// shows (a row read the same as before, or a missed entry at 0 that
+    /// had already left, is not news).
+    pub fn apply(&mut self, rows: Rows) -> Rows {
+        let mut changed = Rows::default();
+        for q in rows.queues {
+            let k = (q.source.clone(), q.queue.clone());
+            if self.queues.get(&k) != Some(&q) {
+                self.queues.insert(k, q.clone());
+                changed.queues.push(q);
             }
         }
+        for a in rows.agents {
+            let k = (a.source.clone(), a.agent.clone());
+            if self.agents.get(&k) != Some(&a) {
+                self.agents.insert(k, a.clone());
+                changed.agents.push(a);
+            }
+        }
+        for m in rows.missed {
+            let k = (m.source.clone(), m.number.clone());
+            if m.missed_count > 0 {
+                if self.missed.get(&k) != Some(&m) {
+                    self.missed.insert(k, m.clone());
+                    changed.missed.push(m);
+                }
+            } else if self.missed.remove(&k).is_some() {
+                changed.missed.push(m);
+            }
+        }
+        changed
     }
 
     /// The keys among `keys` that are agents'.
@@ -90,14 +103,42 @@ impl CallCentre {
             missed: self.missed.values().collect(),
         }
     }
+}
 
-    /// The rows of a change, for a delta (missed entries that left the
-    /// list included, with their count of 0).
-    pub fn part<'a>(rows: &'a Rows) -> Part<'a> {
+/// The call centre's changes waiting for the next delta: the newest row
+/// of each queue, agent and missed-call entry that changed.
+#[derive(Debug, Default)]
+pub struct Changes {
+    queues: BTreeMap<Key, QueueView>,
+    agents: BTreeMap<Key, AgentView>,
+    missed: BTreeMap<Key, MissedCallView>,
+}
+
+impl Changes {
+    /// Adds changed rows (a later row of the same key replaces the earlier).
+    pub fn add(&mut self, rows: Rows) {
+        for q in rows.queues {
+            self.queues.insert((q.source.clone(), q.queue.clone()), q);
+        }
+        for a in rows.agents {
+            self.agents.insert((a.source.clone(), a.agent.clone()), a);
+        }
+        for m in rows.missed {
+            self.missed.insert((m.source.clone(), m.number.clone()), m);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queues.is_empty() && self.agents.is_empty() && self.missed.is_empty()
+    }
+
+    /// The rows, for a delta (missed entries that left the list included,
+    /// with their count of 0).
+    pub fn part(&self) -> Part<'_> {
         Part {
-            queues: rows.queues.iter().collect(),
-            agents: rows.agents.iter().collect(),
-            missed: rows.missed.iter().collect(),
+            queues: self.queues.values().collect(),
+            agents: self.agents.values().collect(),
+            missed: self.missed.values().collect(),
         }
     }
 }
@@ -133,13 +174,23 @@ mod tests {
             missed: vec![missed("+1", 0)],
             ..Rows::default()
         };
-        cc.apply(&change);
+        let changed = cc.apply(change.clone());
         let all = cc.all();
         assert_eq!(all.missed.len(), 1);
         assert_eq!(all.missed[0].number, "+2");
         // The delta still names the entry that left, with its 0.
-        let json = serde_json::to_string(&CallCentre::part(&change)).unwrap_or_default();
+        let mut changes = Changes::default();
+        changes.add(changed);
+        let json = serde_json::to_string(&changes.part()).unwrap_or_default();
         assert!(json.contains("\"missed_count\":0"), "{json}");
         assert!(!json.contains("queues"), "empty lists are left out: {json}");
+        // Once gone, or unchanged, a row is not news.
+        assert!(cc.apply(change).is_empty());
+        assert!(cc
+            .apply(Rows {
+                missed: vec![missed("+2", 2)],
+                ..Rows::default()
+            })
+            .is_empty());
     }
 }

@@ -98,6 +98,7 @@ pub(crate) async fn run(
     conn: &mut AsyncPgConnection,
     cfg: &WorkerConfig,
     what: Claim,
+    scratch: &mut Scratch,
 ) -> Result<Committed, BatchError> {
     let started = Instant::now();
     conn.transaction::<Committed, BatchError, _>(async |conn| {
@@ -118,7 +119,8 @@ pub(crate) async fn run(
         // The normalized events of what changed, and their deliveries:
         // committed with the changes or not at all.
         let accepted = sorted.items.iter().map(|i| i.received_at).min();
-        events_out::write(conn, &changed.events, accepted).await?;
+        events_out::write(conn, &changed.events, accepted, &mut scratch.payloads).await?;
+        scratch.trim();
         // One notification per batch, delivered on commit only.
         changes::notify(conn, &changed).await?;
         Ok(Committed {
@@ -129,6 +131,25 @@ pub(crate) async fn run(
         })
     })
     .await
+}
+
+/// Buffers a claim loop keeps from batch to batch.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    /// The text of the batch's outbox payloads.
+    payloads: Vec<u8>,
+}
+
+impl Scratch {
+    /// The most a buffer keeps between batches.
+    const KEEP: usize = 1 << 20;
+
+    /// Lets a buffer an unusual batch grew go.
+    fn trim(&mut self) {
+        if self.payloads.capacity() > Self::KEEP {
+            self.payloads = Vec::new();
+        }
+    }
 }
 
 /// Records, in its own transaction, that event `id` failed alone with

@@ -18,7 +18,7 @@ use store::retry::Backoff;
 use store::{Access, PgPool};
 use tokio::sync::{watch, Notify};
 
-use crate::batch::{self, ApplyFailure, BatchError, BatchReport, Claim, Committed};
+use crate::batch::{self, ApplyFailure, BatchError, BatchReport, Claim, Committed, Scratch};
 use crate::WorkerConfig;
 
 /// The first wait after a failed batch; it doubles (with jitter) per
@@ -38,12 +38,18 @@ pub enum WorkerError {
 pub struct Worker {
     pool: PgPool,
     cfg: WorkerConfig,
+    /// Buffers reused from batch to batch.
+    scratch: Scratch,
 }
 
 impl Worker {
     /// A worker over `pool`.
     pub fn new(pool: PgPool, cfg: WorkerConfig) -> Self {
-        Worker { pool, cfg }
+        Worker {
+            pool,
+            cfg,
+            scratch: Scratch::default(),
+        }
     }
 
     /// Runs until `shutdown` turns true, then returns after the current
@@ -121,10 +127,11 @@ impl Worker {
     /// (rolled back); `Err` when the database failed (rolled back too),
     /// applying included.
     async fn batch(
-        &self,
+        &mut self,
         what: Claim,
     ) -> Result<Result<Committed, (Vec<i64>, ApplyFailure)>, store::Error> {
         let cfg = &self.cfg;
+        let scratch = &mut self.scratch;
         // Counted as a write only when it claimed something: an empty
         // claim succeeds on a full disk too.
         let r = store::run(
@@ -132,7 +139,7 @@ impl Worker {
             cfg.statement_timeout,
             "a batch",
             Access::Read,
-            async |conn| match batch::run(conn, cfg, what).await {
+            async |conn| match batch::run(conn, cfg, what, scratch).await {
                 Ok(c) => Ok(Ok(c)),
                 Err(BatchError::Apply {
                     cause: ApplyFailure::Database(e),

@@ -57,22 +57,53 @@ pub struct OutEvent {
 }
 
 impl OutEvent {
-    /// The body delivered: `{"type", "timestamp", "data"}`, with `data`
-    /// holding `id`, `version`, `source`, `provider` and the type's fields.
-    /// The outbox sets `id` and `provider` as it stores the event.
-    pub fn payload(&self, event_id: &str, provider: &str) -> Value {
-        let mut data = Map::new();
-        data.insert("id".into(), json!(event_id));
-        data.insert("version".into(), json!(VERSION));
-        data.insert("source".into(), json!(self.source));
-        data.insert("provider".into(), json!(provider));
-        data.extend(self.fields.clone());
-        json!({
-            "type": self.event_type,
-            "timestamp": time(Some(self.occurred_at)),
-            "data": Value::Object(data),
-        })
+    /// Writes the body delivered, `{"type", "timestamp", "data"}`, with
+    /// `data` holding `id`, `version`, `source`, `provider` and the type's
+    /// fields, to the end of `out` (serialized straight from the event: no
+    /// JSON tree is built). The outbox sets `id` and `provider` as it
+    /// stores the event.
+    pub fn write_payload(
+        &self,
+        out: &mut Vec<u8>,
+        event_id: &str,
+        provider: &str,
+    ) -> Result<(), serde_json::Error> {
+        let body = Body {
+            event_type: self.event_type,
+            timestamp: self
+                .occurred_at
+                .to_rfc3339_opts(SecondsFormat::Millis, true),
+            data: Data {
+                id: event_id,
+                version: VERSION,
+                source: &self.source,
+                provider,
+                fields: &self.fields,
+            },
+        };
+        serde_json::to_writer(out, &body)
     }
+}
+
+/// The body as written by [`OutEvent::write_payload`].
+#[derive(serde::Serialize)]
+struct Body<'a> {
+    #[serde(rename = "type")]
+    event_type: &'a str,
+    timestamp: String,
+    data: Data<'a>,
+}
+
+/// `data`: the common fields, then the type's own (a field of the type's
+/// named like a common one comes later and wins, as in `jsonb`).
+#[derive(serde::Serialize)]
+struct Data<'a> {
+    id: &'a str,
+    version: u32,
+    source: &'a str,
+    provider: &'a str,
+    #[serde(flatten)]
+    fields: &'a Map<String, Value>,
 }
 
 /// RFC 3339 in UTC with milliseconds, or JSON null.

@@ -29,12 +29,12 @@ pub const EVENTS_CHANNEL: &str = "switchboard_events";
 // becomes its subject's head when that one is done.
 const WRITE: &str = r#"WITH u AS (
         SELECT u.*, 'evt_' || replace(gen_random_uuid()::text, '-', '') AS event_id
-          FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[])
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
                WITH ORDINALITY AS u(type, source, subject, occurred_at, payload, n)),
       ev AS (
         INSERT INTO outbox (event_id, type, source, subject, occurred_at, accepted_at, payload)
         SELECT u.event_id, u.type, u.source, u.subject, u.occurred_at, $6,
-               jsonb_set(jsonb_set(u.payload, '{data,id}', to_jsonb(u.event_id)),
+               jsonb_set(jsonb_set(u.payload::jsonb, '{data,id}', to_jsonb(u.event_id)),
                          '{data,provider}', to_jsonb(coalesce(s.provider, 'unknown')))
           FROM u LEFT JOIN sources s ON s.name = u.source
          ORDER BY u.n
@@ -58,23 +58,36 @@ const NOTIFY_BOTH: &str = "SELECT pg_notify($1, ''), pg_notify($2, '')";
 /// Writes `events` to the outbox and their deliveries, inside the caller's
 /// transaction, and on commit wakes the streams ([`EVENTS_CHANNEL`]) and,
 /// when it made deliveries, the delivery workers ([`CHANNEL`]); `accepted_at`:
-/// when ingest accepted the batch's earliest webhook. Returns the number of
-/// deliveries created.
+/// when ingest accepted the batch's earliest webhook; `buf`: where the
+/// payloads are written (its allocation reused from batch to batch).
+/// Returns the number of deliveries created.
 pub async fn write(
     conn: &mut AsyncPgConnection,
     events: &[OutEvent],
     accepted_at: Option<DateTime<Utc>>,
+    buf: &mut Vec<u8>,
 ) -> Result<usize, Error> {
     if events.is_empty() {
         return Ok(0);
     }
-    let mut c: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<_>, Vec<_>) = Default::default();
+    // Every payload's text, one after the other in `buf` (kept by the
+    // caller from batch to batch); each is bound as a slice of it.
+    buf.clear();
+    let mut ends = Vec::with_capacity(events.len());
     for e in events {
+        e.write_payload(buf, "", "").map_err(encoding)?;
+        ends.push(buf.len());
+    }
+    let text = std::str::from_utf8(buf).map_err(encoding)?;
+    let mut c: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<_>, Vec<&str>) = Default::default();
+    let mut start = 0;
+    for (e, end) in events.iter().zip(ends) {
         c.0.push(e.event_type);
         c.1.push(&e.source);
         c.2.push(&e.subject);
         c.3.push(e.occurred_at);
-        c.4.push(e.payload("", ""));
+        c.4.push(text.get(start..end).unwrap_or_default());
+        start = end;
     }
     let n = Cached(
         diesel::sql_query(WRITE)
@@ -82,7 +95,7 @@ pub async fn write(
             .bind::<Array<Text>, _>(c.1)
             .bind::<Array<Text>, _>(c.2)
             .bind::<Array<Timestamptz>, _>(c.3)
-            .bind::<Array<Jsonb>, _>(c.4)
+            .bind::<Array<Text>, _>(c.4)
             .bind::<Nullable<Timestamptz>, _>(accepted_at),
     )
     .execute(conn)
@@ -101,6 +114,12 @@ pub async fn write(
             .await?;
     }
     Ok(n)
+}
+
+/// A payload that could not be written as JSON (not expected: every
+/// field is a JSON value already).
+fn encoding(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::Query(diesel::result::Error::SerializationError(Box::new(e)))
 }
 
 /// One committed event, for the stream.

@@ -14,9 +14,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 
-use super::{time, OutEvent};
+use super::{time, Fields, Millis, OutEvent};
 use crate::event::{CallStatus, LegState};
 use crate::merge::{shows_on_hold, CallRow, LegRow, QueueOutcome, QueueRow};
 
@@ -39,8 +40,8 @@ pub struct CallChange<'a> {
 pub fn call_events(c: &CallChange<'_>) -> Vec<OutEvent> {
     let (before, after) = (c.before, c.after);
     let mut out = Vec::new();
-    let event = |t: &'static str, at: Option<DateTime<Utc>>, mut fields: Map<String, Value>| {
-        fields.insert("call".into(), call_json(c.call_id, after));
+    let event = |t: &'static str, at: Option<DateTime<Utc>>, fields: Fields| {
+        let fields = fields.with("call", &CallJson::of(c.call_id, after));
         OutEvent {
             event_type: t,
             source: c.source.to_string(),
@@ -58,20 +59,20 @@ pub fn call_events(c: &CallChange<'_>) -> Vec<OutEvent> {
     let queues_after = c.queues_after.unwrap_or(&no_queues);
 
     if *before == empty && *after != empty {
-        out.push(event("call.ringing", after.started_at, Map::new()));
+        out.push(event("call.ringing", after.started_at, Fields::default()));
     }
     for (q, row) in queues_after {
         if !queues_before.contains_key(q) {
             out.push(event(
                 "queue.caller_waiting",
                 Some(row.entered_at),
-                fields([("queue", queue_json(q, row))]),
+                Fields::default().with("queue", &QueueJson::of(q, row)),
             ));
         }
     }
     let was_ended = before.status == CallStatus::Ended;
     if !was_ended && !answered(before) && answered(after) {
-        out.push(event("call.answered", after.answered_at, Map::new()));
+        out.push(event("call.answered", after.answered_at, Fields::default()));
     }
     for (q, row) in queues_after {
         let waited = queues_before
@@ -82,7 +83,7 @@ pub fn call_events(c: &CallChange<'_>) -> Vec<OutEvent> {
             out.push(event(
                 "queue.caller_left",
                 at,
-                fields([("queue", queue_json(q, row))]),
+                Fields::default().with("queue", &QueueJson::of(q, row)),
             ));
         }
     }
@@ -94,11 +95,10 @@ pub fn call_events(c: &CallChange<'_>) -> Vec<OutEvent> {
                     event(
                         "call.transferred",
                         legs_after[leg].answered_at,
-                        fields([
-                            ("from_extension", json!(from)),
-                            ("to_extension", json!(to)),
-                            ("leg", leg_json(leg, &legs_after[leg])),
-                        ]),
+                        Fields::default()
+                            .with("from_extension", from)
+                            .with("to_extension", to)
+                            .with("leg", &LegJson::of(leg, &legs_after[leg])),
                     )
                 }),
         );
@@ -111,23 +111,28 @@ pub fn call_events(c: &CallChange<'_>) -> Vec<OutEvent> {
                 } else {
                     "call.resumed"
                 };
-                out.push(event(t, None, fields([("leg", leg_json(id, leg))])));
+                out.push(event(
+                    t,
+                    None,
+                    Fields::default().with("leg", &LegJson::of(id, leg)),
+                ));
             }
         }
     }
     if !was_ended && after.status == CallStatus::Ended {
-        out.push(event("call.ended", after.ended_at, Map::new()));
+        out.push(event("call.ended", after.ended_at, Fields::default()));
         let missed = after.outcome.is_some_and(|o| o.is_missed());
         if missed && after.direction.as_deref() == Some("inbound") {
-            out.push(event("call.missed", after.ended_at, Map::new()));
+            out.push(event("call.missed", after.ended_at, Fields::default()));
         }
     } else if was_ended {
-        let (b, a) = (call_json(c.call_id, before), call_json(c.call_id, after));
-        let changed: Vec<Value> = match (&b, &a) {
-            (Value::Object(b), Value::Object(a)) => a
-                .iter()
-                .filter(|(k, v)| b.get(*k) != Some(*v))
-                .map(|(k, _)| json!(k))
+        // Rare (a recording or a CDR after the end): compared as JSON.
+        let as_value = |row| serde_json::to_value(CallJson::of(c.call_id, row));
+        let changed: Vec<String> = match (as_value(before), as_value(after)) {
+            (Ok(Value::Object(b)), Ok(Value::Object(a))) => a
+                .into_iter()
+                .filter(|(k, v)| b.get(k) != Some(v))
+                .map(|(k, _)| k)
                 .collect(),
             _ => Vec::new(),
         };
@@ -135,7 +140,7 @@ pub fn call_events(c: &CallChange<'_>) -> Vec<OutEvent> {
             out.push(event(
                 "call.updated",
                 None,
-                fields([("changed", Value::Array(changed))]),
+                Fields::default().with("changed", &changed),
             ));
         }
     }
@@ -172,51 +177,96 @@ fn transfers<'a>(
         .collect()
 }
 
-fn fields<const N: usize>(kv: [(&str, Value); N]) -> Map<String, Value> {
-    kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-}
-
 /// The call as events show it.
-pub(crate) fn call_json(call_id: &str, c: &CallRow) -> Value {
-    json!({
-        "call_id": call_id,
-        "status": c.status.as_str(),
-        "direction": c.direction,
-        "from": c.from_number,
-        "to": c.to_number,
-        "started_at": time(c.started_at),
-        "answered_at": time(c.answered_at),
-        "ended_at": time(c.ended_at),
-        "talk_seconds": c.talk_seconds,
-        "duration_seconds": c.duration_seconds,
-        "disposition": c.disposition,
-        "outcome": c.outcome.map(|o| o.as_str()),
-        "recording_url": c.recording_url,
-        "failure_reason": c.failure_reason,
-    })
+#[derive(Serialize)]
+struct CallJson<'a> {
+    call_id: &'a str,
+    status: &'a str,
+    direction: Option<&'a str>,
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+    started_at: Option<Millis>,
+    answered_at: Option<Millis>,
+    ended_at: Option<Millis>,
+    talk_seconds: Option<i32>,
+    duration_seconds: Option<i32>,
+    disposition: Option<&'a str>,
+    outcome: Option<&'a str>,
+    recording_url: Option<&'a str>,
+    failure_reason: Option<&'a str>,
 }
 
-fn leg_json(leg_id: &str, l: &LegRow) -> Value {
-    json!({
-        "leg_id": leg_id,
-        "kind": l.kind,
-        "extension": l.extension,
-        "party": l.party,
-        "state": l.state.as_str(),
-        "on_hold": shows_on_hold(l),
-        "started_at": time(l.started_at),
-        "answered_at": time(l.answered_at),
-        "ended_at": time(l.ended_at),
-    })
+impl<'a> CallJson<'a> {
+    fn of(call_id: &'a str, c: &'a CallRow) -> Self {
+        CallJson {
+            call_id,
+            status: c.status.as_str(),
+            direction: c.direction.as_deref(),
+            from: c.from_number.as_deref(),
+            to: c.to_number.as_deref(),
+            started_at: time(c.started_at),
+            answered_at: time(c.answered_at),
+            ended_at: time(c.ended_at),
+            talk_seconds: c.talk_seconds,
+            duration_seconds: c.duration_seconds,
+            disposition: c.disposition.as_deref(),
+            outcome: c.outcome.map(|o| o.as_str()),
+            recording_url: c.recording_url.as_deref(),
+            failure_reason: c.failure_reason.as_deref(),
+        }
+    }
 }
 
-fn queue_json(queue: &str, q: &QueueRow) -> Value {
-    json!({
-        "queue": queue,
-        "entered_at": time(Some(q.entered_at)),
-        "answered_at": time(q.answered_at),
-        "agent": q.agent,
-        "ended_at": time(q.ended_at),
-        "outcome": q.outcome.as_str(),
-    })
+/// A leg as events show it.
+#[derive(Serialize)]
+struct LegJson<'a> {
+    leg_id: &'a str,
+    kind: &'a str,
+    extension: Option<&'a str>,
+    party: Option<&'a str>,
+    state: &'a str,
+    on_hold: bool,
+    started_at: Option<Millis>,
+    answered_at: Option<Millis>,
+    ended_at: Option<Millis>,
+}
+
+impl<'a> LegJson<'a> {
+    fn of(leg_id: &'a str, l: &'a LegRow) -> Self {
+        LegJson {
+            leg_id,
+            kind: &l.kind,
+            extension: l.extension.as_deref(),
+            party: l.party.as_deref(),
+            state: l.state.as_str(),
+            on_hold: shows_on_hold(l),
+            started_at: time(l.started_at),
+            answered_at: time(l.answered_at),
+            ended_at: time(l.ended_at),
+        }
+    }
+}
+
+/// A queue of a call as events show it.
+#[derive(Serialize)]
+struct QueueJson<'a> {
+    queue: &'a str,
+    entered_at: Millis,
+    answered_at: Option<Millis>,
+    agent: Option<&'a str>,
+    ended_at: Option<Millis>,
+    outcome: &'a str,
+}
+
+impl<'a> QueueJson<'a> {
+    fn of(queue: &'a str, q: &'a QueueRow) -> Self {
+        QueueJson {
+            queue,
+            entered_at: Millis(q.entered_at),
+            answered_at: time(q.answered_at),
+            agent: q.agent.as_deref(),
+            ended_at: time(q.ended_at),
+            outcome: q.outcome.as_str(),
+        }
+    }
 }

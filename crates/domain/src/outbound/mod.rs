@@ -16,8 +16,9 @@
 mod calls;
 mod state;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Map, Value};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
 
 pub use calls::{call_events, CallChange};
 pub use state::{agent_events, extension_events, AgentChangeRow, ExtensionChange};
@@ -53,7 +54,7 @@ pub struct OutEvent {
     /// When the change happened (the provider's time where known).
     pub occurred_at: DateTime<Utc>,
     /// The type's own fields (`call`, `leg`, `extension`, ...).
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
 }
 
 impl OutEvent {
@@ -68,47 +69,128 @@ impl OutEvent {
         event_id: &str,
         provider: &str,
     ) -> Result<(), serde_json::Error> {
-        let body = Body {
-            event_type: self.event_type,
-            timestamp: self
-                .occurred_at
-                .to_rfc3339_opts(SecondsFormat::Millis, true),
-            data: Data {
-                id: event_id,
-                version: VERSION,
-                source: &self.source,
-                provider,
-                fields: &self.fields,
-            },
-        };
-        serde_json::to_writer(out, &body)
+        out.extend_from_slice(b"{\"type\":");
+        serde_json::to_writer(&mut *out, self.event_type)?;
+        out.extend_from_slice(b",\"timestamp\":");
+        serde_json::to_writer(&mut *out, &Millis(self.occurred_at))?;
+        out.extend_from_slice(b",\"data\":{\"id\":");
+        serde_json::to_writer(&mut *out, event_id)?;
+        out.extend_from_slice(b",\"version\":");
+        serde_json::to_writer(&mut *out, &VERSION)?;
+        out.extend_from_slice(b",\"source\":");
+        serde_json::to_writer(&mut *out, &self.source)?;
+        out.extend_from_slice(b",\"provider\":");
+        serde_json::to_writer(&mut *out, provider)?;
+        if !self.fields.0.is_empty() {
+            out.push(b',');
+            out.extend_from_slice(&self.fields.0);
+        }
+        out.extend_from_slice(b"}}");
+        Ok(())
     }
 }
 
-/// The body as written by [`OutEvent::write_payload`].
-#[derive(serde::Serialize)]
-struct Body<'a> {
-    #[serde(rename = "type")]
-    event_type: &'a str,
-    timestamp: String,
-    data: Data<'a>,
+/// The type's own fields of an event: the members of a JSON object
+/// (`"call":{...},"leg":{...}`), written straight from the rows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields(Vec<u8>);
+
+impl Fields {
+    /// These fields and `key`: `value`.
+    pub fn with<T: Serialize + ?Sized>(mut self, key: &str, value: &T) -> Fields {
+        let mark = self.0.len();
+        if mark > 0 {
+            self.0.push(b',');
+        }
+        let written = serde_json::to_writer(&mut self.0, key).and_then(|()| {
+            self.0.push(b':');
+            serde_json::to_writer(&mut self.0, value)
+        });
+        if written.is_err() {
+            // Not expected (the values are plain structs): the field is
+            // left out rather than half written.
+            self.0.truncate(mark);
+        }
+        self
+    }
+
+    /// The fields as a JSON object (for tests and the rare diff).
+    pub fn to_value(&self) -> Value {
+        let mut text = Vec::with_capacity(self.0.len() + 2);
+        text.push(b'{');
+        text.extend_from_slice(&self.0);
+        text.push(b'}');
+        serde_json::from_slice(&text).unwrap_or(Value::Null)
+    }
 }
 
-/// `data`: the common fields, then the type's own (a field of the type's
-/// named like a common one comes later and wins, as in `jsonb`).
-#[derive(serde::Serialize)]
-struct Data<'a> {
-    id: &'a str,
-    version: u32,
-    source: &'a str,
-    provider: &'a str,
-    #[serde(flatten)]
-    fields: &'a Map<String, Value>,
+/// A time as events show it: RFC 3339 in UTC with milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Millis(pub DateTime<Utc>);
+
+impl Serialize for Millis {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+    }
 }
 
-/// RFC 3339 in UTC with milliseconds, or JSON null.
-pub(crate) fn time(t: Option<DateTime<Utc>>) -> Value {
-    t.map_or(Value::Null, |t| {
-        json!(t.to_rfc3339_opts(SecondsFormat::Millis, true))
-    })
+/// An optional time as events show it (JSON null when unknown).
+pub(crate) fn time(t: Option<DateTime<Utc>>) -> Option<Millis> {
+    t.map(Millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{SecondsFormat, TimeZone};
+    use serde_json::json;
+
+    /// The body is the JSON the schema describes, times in RFC 3339 UTC
+    /// with milliseconds, `data`'s common fields then the type's.
+    #[test]
+    fn the_payload_is_written_straight_from_the_event() {
+        let at = Utc.timestamp_opt(1_765_000_000, 123_456_789).single();
+        let Some(at) = at else {
+            panic!("a valid time");
+        };
+        let e = OutEvent {
+            event_type: "call.held",
+            source: "pbx \"main\"".into(),
+            subject: "call:pbx:1".into(),
+            occurred_at: at,
+            fields: Fields::default()
+                .with("leg", &json!({"leg_id": "1", "on_hold": true}))
+                .with("call", &json!({"call_id": "1"})),
+        };
+        let mut out = b"[".to_vec();
+        e.write_payload(&mut out, "evt_1", "yeastar").unwrap();
+        let body: Value = serde_json::from_slice(&out[1..]).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "type": "call.held",
+                "timestamp": at.to_rfc3339_opts(SecondsFormat::Millis, true),
+                "data": {
+                    "id": "evt_1", "version": VERSION, "source": "pbx \"main\"",
+                    "provider": "yeastar",
+                    "leg": {"leg_id": "1", "on_hold": true},
+                    "call": {"call_id": "1"},
+                },
+            })
+        );
+        assert_eq!(body["timestamp"], "2025-12-06T05:46:40.123Z");
+        assert_eq!(
+            e.fields.to_value(),
+            json!({"leg": {"leg_id": "1", "on_hold": true}, "call": {"call_id": "1"}})
+        );
+        // No fields of its own: `data` holds the common ones alone.
+        let bare = OutEvent {
+            fields: Fields::default(),
+            ..e
+        };
+        let mut out = Vec::new();
+        bare.write_payload(&mut out, "", "").unwrap();
+        let body: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(body["data"].as_object().map(|m| m.len()), Some(4));
+    }
 }

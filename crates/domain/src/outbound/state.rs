@@ -2,9 +2,9 @@
 //! status in a queue, as loaded and as written.
 
 use chrono::{DateTime, Utc};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 
-use super::{time, OutEvent};
+use super::{time, Fields, Millis, OutEvent};
 use crate::merge::AgentRow;
 
 /// One extension of a batch, as loaded and as written.
@@ -24,33 +24,37 @@ pub struct ExtensionChange<'a> {
 /// `extension.presence_changed` when a presence was set or changed.
 pub fn extension_events(c: &ExtensionChange<'_>) -> Vec<OutEvent> {
     let mut out = Vec::new();
-    let event = |t: &'static str, ext: Value| OutEvent {
+    let event = |t: &'static str, ext: ExtensionJson<'_>| OutEvent {
         event_type: t,
         source: c.source.to_string(),
         subject: format!("extension:{}:{}", c.source, c.number),
         occurred_at: c.now,
-        fields: Map::from_iter([("extension".to_string(), ext)]),
+        fields: Fields::default().with("extension", &ext),
     };
     if c.status_before != c.status_after {
         out.push(event(
             "extension.status_changed",
-            json!({
-                "number": c.number,
-                "name": c.name,
-                "status": c.status_after,
-                "previous_status": c.status_before,
-            }),
+            ExtensionJson {
+                number: c.number,
+                name: c.name,
+                status: Some(c.status_after),
+                previous_status: Some(c.status_before),
+                presence: None,
+                previous_presence: None,
+            },
         ));
     }
     if c.presence_after.is_some() && c.presence_before != c.presence_after {
         out.push(event(
             "extension.presence_changed",
-            json!({
-                "number": c.number,
-                "name": c.name,
-                "presence": c.presence_after,
-                "previous_presence": c.presence_before,
-            }),
+            ExtensionJson {
+                number: c.number,
+                name: c.name,
+                status: None,
+                previous_status: None,
+                presence: Some(c.presence_after),
+                previous_presence: Some(c.presence_before),
+            },
         ));
     }
     out
@@ -80,17 +84,46 @@ pub fn agent_events(c: &AgentChangeRow<'_>) -> Vec<OutEvent> {
         source: c.source.to_string(),
         subject: format!("agent:{}:{}:{}", c.source, c.queue, c.agent),
         occurred_at: c.after.status_at.unwrap_or(c.now),
-        fields: Map::from_iter([(
-            "agent".to_string(),
-            json!({
-                "agent": c.agent,
-                "queue": c.queue,
-                "status": is.0,
-                "reason": is.1,
-                "previous_status": previous_status,
-                "previous_reason": previous_reason,
-                "status_at": time(c.after.status_at),
-            }),
-        )]),
+        fields: Fields::default().with(
+            "agent",
+            &AgentJson {
+                agent: c.agent,
+                queue: c.queue,
+                status: is.0,
+                reason: is.1,
+                previous_status,
+                previous_reason,
+                status_at: time(c.after.status_at),
+            },
+        ),
     }]
+}
+
+/// An extension as its events show it: `status` and `previous_status` in
+/// `extension.status_changed`, `presence` and `previous_presence` in
+/// `extension.presence_changed` (each only in its own event).
+#[derive(Serialize)]
+struct ExtensionJson<'a> {
+    number: &'a str,
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_presence: Option<Option<&'a str>>,
+}
+
+/// An agent in a queue as its events show it.
+#[derive(Serialize)]
+struct AgentJson<'a> {
+    agent: &'a str,
+    queue: &'a str,
+    status: Option<&'a str>,
+    reason: Option<&'a str>,
+    previous_status: Option<&'a str>,
+    previous_reason: Option<&'a str>,
+    status_at: Option<Millis>,
 }

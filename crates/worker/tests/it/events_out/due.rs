@@ -18,7 +18,7 @@ fn event(subject: &str) -> OutEvent {
         source: "ds".into(),
         subject: subject.into(),
         occurred_at: chrono::Utc::now(),
-        fields: serde_json::Map::new(),
+        fields: domain::outbound::Fields::default(),
     }
 }
 

@@ -207,8 +207,10 @@ async fn a_full_disk_gets_503s_names_the_cause_and_resumes_once_space_is_freed()
         wal_in: Some(wal.path.clone()),
         wal_segment_mb: Some(1),
         // Commits write the WAL themselves (the WAL writer waits 10 s):
-        // the session whose commit meets the full disk hears why.
-        settings: vec!["wal_writer_delay = 10s".into()],
+        // the session whose commit meets the full disk hears why. Old
+        // segments are not recycled: a checkpoint's renamed segments would
+        // let the WAL go on for a while on a full disk (seen: 60 s of 200s).
+        settings: vec!["wal_writer_delay = 10s".into(), "wal_recycle = off".into()],
         ..Default::default()
     })
     .expect("a server with its data and WAL on small disks");

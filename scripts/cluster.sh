@@ -59,9 +59,13 @@ wait_http "http://127.0.0.1:$P_LB/healthz" 30
 echo "==> nginx on :$P_LB -> ingest :$P_I1 :$P_I2; 3 workers; database $DB"
 
 echo "==> sending $EVENTS events through the load balancer"
+# The sender retries a request for up to 30 s, as phone systems do: when
+# the kill makes nginx mark both ingests down for its fail_timeout (5 s;
+# seen once, the surviving one having closed two connections at the same
+# moment), webhooks wait instead of failing.
 "$B/traffic" run --url "http://127.0.0.1:$P_LB" \
   --yeastar pbx=cluster-yeastar-secret-0123456789 --dialpad dp=cluster-dialpad-secret \
-  --events "$EVENTS" --concurrency 32 --duplicates 0.05 --reorder --retries 5 \
+  --events "$EVENTS" --concurrency 32 --duplicates 0.05 --reorder --retries 5 --retry-for 30s \
   --acked-out "$DIR/acked.txt" --json >"$DIR/traffic.json" &
 TRAFFIC=$!
 

@@ -143,25 +143,27 @@ impl Changes {
     }
 }
 
+/// A missed-call entry of `number` at `pbx` with `count` calls (tests).
+#[cfg(test)]
+pub(crate) fn missed(number: &str, count: i32) -> MissedCallView {
+    MissedCallView {
+        source: "pbx".into(),
+        number: number.into(),
+        missed_count: count,
+        first_at: None,
+        last_at: None,
+        last_call_id: None,
+        last_reason: None,
+        answered_at: None,
+        done_through: None,
+        done_at: None,
+        done_by: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn missed(number: &str, count: i32) -> MissedCallView {
-        MissedCallView {
-            source: "pbx".into(),
-            number: number.into(),
-            missed_count: count,
-            first_at: None,
-            last_at: None,
-            last_call_id: None,
-            last_reason: None,
-            answered_at: None,
-            done_through: None,
-            done_at: None,
-            done_by: None,
-        }
-    }
 
     #[test]
     fn a_missed_entry_leaves_when_its_count_is_zero() {

@@ -174,21 +174,8 @@ fn an_unchanged_card_or_call_sends_nothing() {
 
 #[test]
 fn call_centre_changes_are_deltas_and_in_the_next_snapshot() {
-    use domain::projection::read::MissedCallView;
     let hub = Hub::new(10, 10, 10, Duration::ZERO);
-    let missed = |count| MissedCallView {
-        source: "pbx".into(),
-        number: "+15555550101".into(),
-        missed_count: count,
-        first_at: None,
-        last_at: None,
-        last_call_id: None,
-        last_reason: None,
-        answered_at: None,
-        done_through: None,
-        done_at: None,
-        done_by: None,
-    };
+    let missed = |count| crate::callcentre::state::missed("+15555550101", count);
     let rows = |count| Rows {
         missed: vec![missed(count)],
         ..Rows::default()

@@ -18,7 +18,6 @@ mod state;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
 
 pub use calls::{call_events, CallChange};
 pub use state::{agent_events, extension_events, AgentChangeRow, ExtensionChange};
@@ -113,15 +112,6 @@ impl Fields {
         }
         self
     }
-
-    /// The fields as a JSON object (for tests and the rare diff).
-    pub fn to_value(&self) -> Value {
-        let mut text = Vec::with_capacity(self.0.len() + 2);
-        text.push(b'{');
-        text.extend_from_slice(&self.0);
-        text.push(b'}');
-        serde_json::from_slice(&text).unwrap_or(Value::Null)
-    }
 }
 
 /// A time as events show it: RFC 3339 in UTC with milliseconds.
@@ -143,7 +133,18 @@ pub(crate) fn time(t: Option<DateTime<Utc>>) -> Option<Millis> {
 mod tests {
     use super::*;
     use chrono::{SecondsFormat, TimeZone};
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    impl Fields {
+        /// The fields as a JSON object.
+        fn to_value(&self) -> Value {
+            let mut text = Vec::with_capacity(self.0.len() + 2);
+            text.push(b'{');
+            text.extend_from_slice(&self.0);
+            text.push(b'}');
+            serde_json::from_slice(&text).unwrap_or(Value::Null)
+        }
+    }
 
     /// The body is the JSON the schema describes, times in RFC 3339 UTC
     /// with milliseconds, `data`'s common fields then the type's.

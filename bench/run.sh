@@ -482,9 +482,11 @@ fi
 # --- deliveries (events out) -----------------------------------------------------
 # Deliveries/s: the events of DELIVERY_EVENTS webhooks, made first, then
 # delivered by one `worker deliver` to one endpoint on a local receiver
-# (`traffic receive`). Then webhook accepted -> delivery received at
-# E2E_RATE webhooks/s for E2E_SECONDS with 5 endpoints, one of which answers
-# 500 to everything (retried with backoff: it must hold nothing up).
+# (`traffic receive`): the claims' throughput. Then webhook accepted ->
+# delivery received at E2E_RATE webhooks/s for E2E_SECONDS with 5 endpoints,
+# one of which answers 500 to everything (retried with backoff: it must hold
+# nothing up), delivered by `worker run --deliver` (each batch's deliveries
+# handed over on commit; the failing endpoint's retries claimed).
 if want deliveries; then
 DELIVERY_EVENTS="${BENCH_DELIVERY_EVENTS:-20000}"
 log "deliveries: drain of $DELIVERY_EVENTS webhooks' events, then $E2E_RATE/s for $E2E_SECONDS s to 5 endpoints, one failing"
@@ -508,13 +510,15 @@ DELIVER=$!; PIDS+=("$DELIVER")
 T0="$(date +%s.%N)"
 until [ "$(q sb_bench_deliv "SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'")" = 0 ]; do sleep 0.05; done
 T1="$(date +%s.%N)"
+echo "$(peak_kib "$DELIVER")" >"$TMP/deliver_peak.txt"
 stop "$DELIVER"
 echo "$DRAIN_N|$(python3 -c "print($T1 - $T0)")" >"$TMP/deliv-drain.txt"
 endpoint remove drain
 for i in 1 2 3 4; do endpoint add "ok$i" --url "http://$RADDR/ok$i" --allow-private; done
 endpoint add failing --url "http://$RADDR/fail" --allow-private
-DATABASE_URL="$DURL" "$B/worker" deliver >"$TMP/deliver-steady.log" 2>&1 &
-DELIVER=$!; PIDS+=("$DELIVER")
+note_peak "$TMP/worker_peak.txt" "$DWORKER"; stop "$DWORKER"
+DATABASE_URL="$DURL" "$B/worker" run --deliver >"$TMP/worker-deliv-steady.log" 2>&1 &
+DWORKER=$!; PIDS+=("$DWORKER")
 "$B/traffic" run --url "http://127.0.0.1:$PORT" "${TRAFFIC_SOURCES[@]}" \
   --events "$((E2E_RATE * E2E_SECONDS))" --rate "$E2E_RATE" --concurrency 32 --json >"$TMP/deliv-traffic.json"
 wait_drained sb_bench_deliv 120
@@ -522,9 +526,9 @@ for _ in $(seq 1200); do
   [ "$(q sb_bench_deliv "SELECT count(*) FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.name <> 'failing' AND d.state = 'pending'")" = 0 ] && break
   sleep 0.1
 done
+echo "$(peak_kib "$DWORKER")" >"$TMP/deliver_run_peak.txt"
 note_peak "$TMP/worker_peak.txt" "$DWORKER"
-echo "$(peak_kib "$DELIVER")" >"$TMP/deliver_peak.txt"
-stop "$DELIVER"; stop "$INGEST_PID"; stop "$DWORKER"; stop "$RECV"
+stop "$INGEST_PID"; stop "$DWORKER"; stop "$RECV"
 "$PSQL" -q "$DURL" -c "CREATE TABLE bench_received (event_id text, at_ms float8, path text)" \
   -c "\copy bench_received FROM '$TMP/deliv-recv.tsv'"
 # Accepted (the batch's earliest webhook, outbox.accepted_at) to received by

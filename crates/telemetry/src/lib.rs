@@ -18,7 +18,7 @@ mod signal;
 pub use answers::{healthz, not_found};
 pub use bind::{bind, bind_ops, BindError};
 pub use client_ip::{client_ip, parse_net};
-pub use defaults::clap_defaults;
+pub use defaults::{clap_defaults, clap_from_env};
 pub use logging::{exit_with_error, init_logging, json_logs};
 pub use ops::{serve_ops, Readiness, ReadyCheck, READY_WITHIN};
 pub use recorder::{install_metrics, render_metrics};

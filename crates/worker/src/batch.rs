@@ -90,6 +90,8 @@ pub(crate) struct Committed {
     pub outcomes: Vec<(i64, Outcome)>,
     pub claim_secs: f64,
     pub apply_secs: f64,
+    /// Deliveries written leased to this process, to send now.
+    pub handed_over: Vec<events_out::Pushed>,
 }
 
 /// Claims, parses, applies and completes one batch in one transaction.
@@ -99,6 +101,7 @@ pub(crate) async fn run(
     cfg: &WorkerConfig,
     what: Claim,
     scratch: &mut Scratch,
+    hand_over: Option<events_out::HandOver>,
 ) -> Result<Committed, BatchError> {
     let started = Instant::now();
     conn.transaction::<Committed, BatchError, _>(async |conn| {
@@ -119,7 +122,14 @@ pub(crate) async fn run(
         // The normalized events of what changed, and their deliveries:
         // committed with the changes or not at all.
         let accepted = sorted.items.iter().map(|i| i.received_at).min();
-        events_out::write(conn, &changed.events, accepted, &mut scratch.payloads).await?;
+        let written = events_out::write(
+            conn,
+            &changed.events,
+            accepted,
+            &mut scratch.payloads,
+            hand_over,
+        )
+        .await?;
         scratch.trim();
         // One notification per batch, delivered on commit only.
         changes::notify(conn, &changed).await?;
@@ -128,6 +138,7 @@ pub(crate) async fn run(
             outcomes: sorted.outcomes,
             claim_secs,
             apply_secs: started.elapsed().as_secs_f64() - claim_secs,
+            handed_over: written.handed_over,
         })
     })
     .await
@@ -180,6 +191,7 @@ pub(crate) async fn fail_alone(
             outcomes,
             claim_secs: 0.0,
             apply_secs: 0.0,
+            handed_over: Vec::new(),
         })
     })
     .await

@@ -12,7 +12,9 @@ use telemetry::{Readiness, ReadyCheck};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
+use crate::deliver::{self, DeliverArgs};
 use crate::{depth, maintain, wake, Worker, WorkerConfig};
+use store::secrets::Keyring;
 
 /// How the service runs: flags and environment variables, with their
 /// defaults written once, here.
@@ -45,6 +47,12 @@ pub struct RunArgs {
     /// before the worker exits anyway (its transaction then rolls back).
     #[arg(long, env = "WORKER_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
+    /// Deliver the events out too, as `worker deliver` does (set by its
+    /// DELIVER_* variables; needs SWITCHBOARD_SECRETS_KEY), and send each
+    /// batch's deliveries as soon as it commits, without waiting for a
+    /// claim.
+    #[arg(long, env = "WORKER_DELIVER")]
+    pub deliver: bool,
 }
 
 impl Default for RunArgs {
@@ -69,6 +77,9 @@ pub enum ServiceError {
     /// The operators' server could not start.
     #[error("starting the metrics server")]
     Ops(#[source] std::io::Error),
+    /// The delivery workers (--deliver) could not start.
+    #[error("starting the delivery workers")]
+    Deliver(#[source] crate::deliver::DeliverError),
     /// The claim loops were still busy when the deadline passed: the
     /// current batch's transaction rolls back as the process exits.
     #[error(
@@ -87,6 +98,7 @@ const DEPTH_EVERY: Duration = Duration::from_secs(5);
 pub async fn run(
     url: &str,
     args: &RunArgs,
+    deliver: Option<(DeliverArgs, Keyring)>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     let loops = usize::from(args.concurrency);
@@ -127,9 +139,18 @@ pub async fn run(
         ));
     }
     background.spawn(maintain::run(pool.clone(), deadline, stopping.clone()));
+    let delivery = match deliver {
+        Some((mut d, keys)) => {
+            d.poll_only |= poll_only;
+            let started = deliver::start(url, &d, upstream, keys, stopping.clone());
+            Some(started.map_err(ServiceError::Deliver)?)
+        }
+        None => None,
+    };
+    let hand_off = delivery.as_ref().map(|d| d.hand_off.clone());
     let mut claim_loops = JoinSet::new();
     for _ in 0..loops {
-        let mut worker = Worker::new(pool.clone(), cfg.clone());
+        let mut worker = Worker::new(pool.clone(), cfg.clone()).with_hand_off(hand_off.clone());
         let (stopping, wake) = (stopping.clone(), wake.clone());
         claim_loops.spawn(async move { worker.run(stopping, wake).await });
     }
@@ -143,8 +164,18 @@ pub async fn run(
         let _ = stop.send(true);
         tokio::time::sleep(deadline).await;
     };
+    drop(hand_off);
+    let finished = async {
+        join_all(&mut claim_loops).await;
+        // The claim loops' hand-offs are gone: the delivery workers end
+        // once their attempts in flight are recorded.
+        if let Some(d) = delivery {
+            drop(d.hand_off);
+            let _ = d.done.await;
+        }
+    };
     let outcome = tokio::select! {
-        _ = join_all(&mut claim_loops) => Ok(()),
+        _ = finished => Ok(()),
         _ = stopped => Err(ServiceError::Deadline),
     };
     // After the deadline, this ends the batches still running: their

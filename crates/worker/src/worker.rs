@@ -19,6 +19,7 @@ use store::{Access, PgPool};
 use tokio::sync::{watch, Notify};
 
 use crate::batch::{self, ApplyFailure, BatchError, BatchReport, Claim, Committed, Scratch};
+use crate::deliver::HandOff;
 use crate::WorkerConfig;
 
 /// The first wait after a failed batch; it doubles (with jitter) per
@@ -40,6 +41,9 @@ pub struct Worker {
     cfg: WorkerConfig,
     /// Buffers reused from batch to batch.
     scratch: Scratch,
+    /// Where committed batches hand their deliveries over (`worker run
+    /// --deliver`); without it, every delivery waits for a claim.
+    hand_off: Option<HandOff>,
 }
 
 impl Worker {
@@ -49,7 +53,15 @@ impl Worker {
             pool,
             cfg,
             scratch: Scratch::default(),
+            hand_off: None,
         }
+    }
+
+    /// This worker's batches hand their deliveries to `hand_off`, to send
+    /// on commit.
+    pub fn with_hand_off(mut self, hand_off: Option<HandOff>) -> Self {
+        self.hand_off = hand_off;
+        self
     }
 
     /// Runs until `shutdown` turns true, then returns after the current
@@ -132,14 +144,15 @@ impl Worker {
     ) -> Result<Result<Committed, (Vec<i64>, ApplyFailure)>, store::Error> {
         let cfg = &self.cfg;
         let scratch = &mut self.scratch;
+        let hand_over = self.hand_off.as_ref().map(HandOff::hand_over);
         // Counted as a write only when it claimed something: an empty
         // claim succeeds on a full disk too.
-        let r = store::run(
+        let mut r = store::run(
             &self.pool,
             cfg.statement_timeout,
             "a batch",
             Access::Read,
-            async |conn| match batch::run(conn, cfg, what, scratch).await {
+            async |conn| match batch::run(conn, cfg, what, scratch, hand_over).await {
                 Ok(c) => Ok(Ok(c)),
                 Err(BatchError::Apply {
                     cause: ApplyFailure::Database(e),
@@ -150,8 +163,13 @@ impl Worker {
             },
         )
         .await;
-        if matches!(&r, Ok(Ok(c)) if c.report.claimed > 0) {
-            store::health::succeeded(true);
+        if let Ok(Ok(c)) = &mut r {
+            if c.report.claimed > 0 {
+                store::health::succeeded(true);
+            }
+            if let Some(h) = &self.hand_off {
+                h.take(std::mem::take(&mut c.handed_over));
+            }
         }
         r
     }

@@ -10,11 +10,13 @@ mod outbox;
 
 pub use deliveries::{
     claim, complete, disable_failing, prune, recover, resend, Attempt, Claimed, Completion,
-    DeliveryStats, Next, Resent, Room, CLAIM_LEASE,
+    DeliveryStats, Next, Pushed, Resent, Room, CLAIM_LEASE,
 };
 pub use endpoints::{
     add, list, remove, rotate_secret, set_enabled, valid_name, Endpoint, EndpointError,
     NewEndpoint, SigningSecrets, SECRET_PREFIX,
 };
 pub use history::{deliveries, wake, DeliveryRow, STATES};
-pub use outbox::{head, read_after, write, Head, StreamEvent, CHANNEL, EVENTS_CHANNEL};
+pub use outbox::{
+    head, read_after, write, HandOver, Head, StreamEvent, Written, CHANNEL, EVENTS_CHANNEL,
+};

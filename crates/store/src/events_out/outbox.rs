@@ -9,6 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use domain::outbound::OutEvent;
 use domain::sql::Cached;
 
+use super::deliveries::Pushed;
 use crate::Error;
 
 /// The channel a batch that wrote deliveries NOTIFYs (on commit): the
@@ -27,6 +28,15 @@ pub const EVENTS_CHANNEL: &str = "switchboard_events";
 // (claims never wade through deliveries that cannot go; a retry that fails
 // again pushes them further). Behind one in flight it is due now: it
 // becomes its subject's head when that one is done.
+//
+// Handed over ($7: the writing process's lessee; $8: the lease in ms): a
+// delivery to an endpoint that is not failing, whose subject's earlier
+// pending deliveries to it (if any) are all leased by this process, is
+// written leased to it (its first attempt counted, as a claim counts it):
+// the process sends it on commit, after those, without a claim. `behind`:
+// it had such earlier ones (the process sends it only behind them, or
+// gives it back). The rest wait for a claim. Every delivery is returned,
+// the handed-over ones with their body and endpoint.
 const WRITE: &str = r#"WITH u AS (
         SELECT u.*, 'evt_' || replace(gen_random_uuid()::text, '-', '') AS event_id
           FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[])
@@ -38,37 +48,89 @@ const WRITE: &str = r#"WITH u AS (
                          '{data,provider}', to_jsonb(coalesce(s.provider, 'unknown')))
           FROM u LEFT JOIN sources s ON s.name = u.source
          ORDER BY u.n
-        RETURNING seq, type, source, subject)
-     INSERT INTO webhook_deliveries (endpoint_id, event_seq, subject, next_at)
-     SELECT e.id, ev.seq, ev.subject,
-            greatest(now(), (SELECT max(p.next_at) FROM webhook_deliveries p
-                              WHERE p.endpoint_id = e.id AND p.subject = ev.subject
-                                AND p.state <> 'delivered' AND p.state <> 'failed'
-                                AND (p.leased_until IS NULL OR p.leased_until < now())))
-       FROM ev JOIN webhook_endpoints e ON e.enabled
-        AND (e.source IS NULL OR e.source = ev.source)
-        AND (cardinality(e.types) = 0 OR EXISTS (
-              SELECT 1 FROM unnest(e.types) t
-               WHERE t = ev.type OR (t LIKE '%.*' AND starts_with(ev.type, left(t, -1)))))
-      ORDER BY ev.seq, e.id"#;
+        RETURNING seq, event_id, type, source, subject, payload),
+      f AS (
+        SELECT e.id AS endpoint_id, ev.seq, ev.subject, p.wait_until, p.n > 0 AS behind,
+               $7::int8 IS NOT NULL AND e.failing_since IS NULL
+                 AND NOT coalesce(p.foreign, false) AS pushed
+          FROM ev JOIN webhook_endpoints e ON e.enabled
+           AND (e.source IS NULL OR e.source = ev.source)
+           AND (cardinality(e.types) = 0 OR EXISTS (
+                 SELECT 1 FROM unnest(e.types) t
+                  WHERE t = ev.type OR (t LIKE '%.*' AND starts_with(ev.type, left(t, -1)))))
+         CROSS JOIN LATERAL (
+           SELECT max(p.next_at) FILTER (WHERE p.leased_until IS NULL OR p.leased_until < now())
+                    AS wait_until,
+                  bool_or(p.lessee IS DISTINCT FROM $7::int8 OR p.leased_until IS NULL
+                          OR p.leased_until < now()) AS foreign,
+                  count(*) AS n
+             FROM webhook_deliveries p
+            WHERE p.endpoint_id = e.id AND p.subject = ev.subject
+              AND p.state <> 'delivered' AND p.state <> 'failed') p),
+      d AS (
+        INSERT INTO webhook_deliveries (endpoint_id, event_seq, subject, next_at, leased_until,
+                                        lessee, attempts)
+        SELECT f.endpoint_id, f.seq, f.subject,
+               CASE WHEN f.pushed THEN now() ELSE greatest(now(), f.wait_until) END,
+               CASE WHEN f.pushed THEN now() + $8 * interval '1 ms' END,
+               CASE WHEN f.pushed THEN $7::int8 END,
+               CASE WHEN f.pushed THEN 1 ELSE 0 END
+          FROM f
+         ORDER BY f.seq, f.endpoint_id
+        RETURNING id, endpoint_id, event_seq, subject, leased_until, attempts, created_at)
+     SELECT d.id, d.id AS head, d.event_seq, coalesce(d.leased_until, now()) AS lease,
+            d.endpoint_id, e.name AS endpoint, e.url, e.allow_private, d.attempts, d.created_at,
+            ev.event_id, ev.type AS event_type,
+            CASE WHEN f.pushed THEN ev.payload::text ELSE '' END AS body,
+            e.key_id, e.nonce, e.ciphertext,
+            CASE WHEN e.previous_until > now() THEN e.previous_key_id END AS previous_key_id,
+            CASE WHEN e.previous_until > now() THEN e.previous_nonce END AS previous_nonce,
+            CASE WHEN e.previous_until > now() THEN e.previous_ciphertext END
+              AS previous_ciphertext,
+            d.subject, f.behind, f.pushed
+       FROM d JOIN f ON f.endpoint_id = d.endpoint_id AND f.seq = d.event_seq
+       JOIN ev ON ev.seq = d.event_seq
+       JOIN webhook_endpoints e ON e.id = d.endpoint_id
+      ORDER BY d.event_seq, d.endpoint_id"#;
 
 const NOTIFY: &str = "SELECT pg_notify($1, '')";
 const NOTIFY_BOTH: &str = "SELECT pg_notify($1, ''), pg_notify($2, '')";
 
+/// Deliveries a process writes leased to itself, to send on commit.
+#[derive(Debug, Clone, Copy)]
+pub struct HandOver {
+    /// The process's lessee (random, per process).
+    pub lessee: i64,
+    /// How long the written deliveries are leased.
+    pub lease: std::time::Duration,
+}
+
+/// What [`write`] made.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// Deliveries created (handed over or not).
+    pub deliveries: usize,
+    /// The handed-over ones, in (seq, endpoint) order: the writing process
+    /// sends them once the transaction commits.
+    pub handed_over: Vec<Pushed>,
+}
+
 /// Writes `events` to the outbox and their deliveries, inside the caller's
 /// transaction, and on commit wakes the streams ([`EVENTS_CHANNEL`]) and,
-/// when it made deliveries, the delivery workers ([`CHANNEL`]); `accepted_at`:
-/// when ingest accepted the batch's earliest webhook; `buf`: where the
-/// payloads are written (its allocation reused from batch to batch).
-/// Returns the number of deliveries created.
+/// when it made deliveries left for a claim, the delivery workers
+/// ([`CHANNEL`]); `accepted_at`: when ingest accepted the batch's earliest
+/// webhook; `buf`: where the payloads are written (its allocation reused
+/// from batch to batch); `hand_over`: write the deliveries that can go at
+/// once leased to this process (`None`: every delivery waits for a claim).
 pub async fn write(
     conn: &mut AsyncPgConnection,
     events: &[OutEvent],
     accepted_at: Option<DateTime<Utc>>,
     buf: &mut Vec<u8>,
-) -> Result<usize, Error> {
+    hand_over: Option<HandOver>,
+) -> Result<Written, Error> {
     if events.is_empty() {
-        return Ok(0);
+        return Ok(Written::default());
     }
     // Every payload's text, one after the other in `buf` (kept by the
     // caller from batch to batch); each is bound as a slice of it.
@@ -89,18 +151,22 @@ pub async fn write(
         c.4.push(text.get(start..end).unwrap_or_default());
         start = end;
     }
-    let n = Cached(
+    let rows: Vec<Pushed> = Cached(
         diesel::sql_query(WRITE)
             .bind::<Array<Text>, _>(c.0)
             .bind::<Array<Text>, _>(c.1)
             .bind::<Array<Text>, _>(c.2)
             .bind::<Array<Timestamptz>, _>(c.3)
             .bind::<Array<Text>, _>(c.4)
-            .bind::<Nullable<Timestamptz>, _>(accepted_at),
+            .bind::<Nullable<Timestamptz>, _>(accepted_at)
+            .bind::<Nullable<BigInt>, _>(hand_over.map(|h| h.lessee))
+            .bind::<BigInt, _>(hand_over.map_or(0, |h| h.lease.as_millis() as i64)),
     )
-    .execute(conn)
+    .load(conn)
     .await?;
-    if n > 0 {
+    let deliveries = rows.len();
+    let handed_over: Vec<Pushed> = rows.into_iter().filter(|r| r.pushed).collect();
+    if deliveries > handed_over.len() {
         Cached(
             diesel::sql_query(NOTIFY_BOTH)
                 .bind::<Text, _>(EVENTS_CHANNEL)
@@ -113,7 +179,10 @@ pub async fn write(
             .execute(conn)
             .await?;
     }
-    Ok(n)
+    Ok(Written {
+        deliveries,
+        handed_over,
+    })
 }
 
 /// A payload that could not be written as JSON (not expected: every

@@ -7,32 +7,38 @@
 //! so that a slow endpoint never holds up another. The lanes' results are
 //! written in groups by one completer. Woken by the outbox's NOTIFY and by
 //! each written group, polling as the fallback. Upkeep disables endpoints
-//! failing for too long and samples the per-endpoint gauges.
+//! failing for too long and samples the per-endpoint gauges. Inside
+//! `worker run --deliver`, the batches also hand their deliveries over
+//! (`handoff.rs`): sent on commit, without a claim.
 //!
 //! Here: the flags, start-up and the claim loop; `lane.rs` a run,
-//! `completer.rs` the groups of results, `send.rs` one attempt,
-//! `schedule.rs` the retries, `ssrf.rs` which addresses are refused,
-//! `upkeep.rs` upkeep, `metrics.rs` the metrics.
+//! `handoff.rs` the handed-over chains, `limits.rs` the slots and
+//! per-endpoint permits, `completer.rs` the groups of results, `send.rs`
+//! one attempt, `schedule.rs` the retries, `ssrf.rs` which addresses are
+//! refused, `upkeep.rs` upkeep, `metrics.rs` the metrics.
 
 mod completer;
+mod handoff;
 mod lane;
+mod limits;
 mod metrics;
 mod schedule;
 mod send;
 pub mod ssrf;
 mod upkeep;
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use store::events_out::{self, Claimed, Room, CLAIM_LEASE};
+use store::events_out::{self, Claimed, CLAIM_LEASE};
 use store::secrets::Keyring;
 use store::{Access, PgPool};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
+pub use handoff::HandOff;
+use limits::Limits;
 pub use schedule::{parse_retry_after, Schedule};
 pub use send::{signature, RESPONSE_CAP};
 
@@ -121,6 +127,7 @@ struct Shared {
     /// How long a claimed run is leased.
     lease: Duration,
     completer: completer::Completer,
+    limits: Limits,
     stopping: watch::Receiver<bool>,
 }
 
@@ -134,24 +141,65 @@ pub async fn run(
     keys: Keyring,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DeliverError> {
-    let pool = store::pool_with(
-        url,
-        store::PoolConfig::new(args.pool_size.max(2), Duration::from_secs(5)),
-    )
-    .map_err(DeliverError::Pool)?;
-    let mut background = JoinSet::new();
+    let mut ops = JoinSet::new();
     if let Some(listener) = telemetry::bind_ops(args.metrics_bind.as_deref())? {
         let handle = telemetry::install_metrics().ok_or(DeliverError::Recorder)?;
-        metrics::describe();
         let ready =
             telemetry::ReadyCheck::new(|| async { telemetry::Readiness::of(Ok::<(), String>(())) });
         let server =
             telemetry::serve_ops(listener, Some(handle), ready).map_err(DeliverError::Ops)?;
-        background.spawn(async move {
+        ops.spawn(async move {
             let _ = server.await;
         });
     }
     let (stop, stopping) = watch::channel(false);
+    let delivery = start(url, args, store::Upstream::Direct, keys, stopping)?;
+    drop(delivery.hand_off);
+    tokio::pin!(shutdown);
+    let done = delivery.done;
+    tokio::pin!(done);
+    tokio::select! {
+        _ = &mut done => {}
+        _ = &mut shutdown => {
+            tracing::info!("shutdown requested: finishing the deliveries in flight");
+            let _ = stop.send(true);
+            let _ = done.await;
+        }
+    }
+    ops.shutdown().await;
+    tracing::info!("delivery worker stopped");
+    Ok(())
+}
+
+/// The delivery workers of a process, started.
+pub struct Delivery {
+    /// Where batches hand their deliveries over.
+    pub hand_off: HandOff,
+    /// Ends once `stopping` turned true, the attempts in flight finished,
+    /// and every [`HandOff`] clone was dropped and its deliveries recorded.
+    pub done: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the delivery workers on the database at `url` (behind
+/// `upstream`) with the secrets `keys` (their metrics described; their
+/// server is the caller's), until `stopping` turns true.
+pub fn start(
+    url: &str,
+    args: &DeliverArgs,
+    upstream: store::Upstream,
+    keys: Keyring,
+    stopping: watch::Receiver<bool>,
+) -> Result<Delivery, DeliverError> {
+    let pool = store::pool_with(
+        url,
+        store::PoolConfig {
+            upstream,
+            ..store::PoolConfig::new(args.pool_size.max(2), Duration::from_secs(5))
+        },
+    )
+    .map_err(DeliverError::Pool)?;
+    metrics::describe();
+    let mut background = JoinSet::new();
     let wake = Arc::new(Notify::new());
     if !args.poll_only {
         background.spawn(crate::wake::listen_on(
@@ -174,6 +222,10 @@ pub async fn run(
         timeout: args.timeout,
         lease: CLAIM_LEASE.max(args.timeout * 4),
         completer,
+        limits: Limits::new(
+            usize::from(args.concurrency),
+            usize::from(args.per_endpoint),
+        ),
         stopping: stopping.clone(),
     });
     tracing::info!(
@@ -182,26 +234,18 @@ pub async fn run(
         timeout_ms = args.timeout.as_millis() as u64,
         "delivery worker started"
     );
+    let hand_off = HandOff::new(shared.clone());
     let claims = claim_loop(pool, shared, args.clone(), wake, stopping);
-    tokio::pin!(claims);
-    tokio::select! {
-        _ = &mut claims => {}
-        _ = shutdown => {
-            tracing::info!("shutdown requested: finishing the deliveries in flight");
-            let _ = stop.send(true);
-            claims.await;
-        }
-    }
-    // Every lane is over and `shared` with its completer dropped: the
-    // completer writes what is left and ends.
-    let _ = completing.await;
-    background.shutdown().await;
-    tracing::info!("delivery worker stopped");
-    Ok(())
+    let done = tokio::spawn(async move {
+        claims.await;
+        // Every claimed lane is over and `shared` dropped here; the
+        // completer writes what is left and ends once the hand-offs and
+        // their chains are gone too.
+        let _ = completing.await;
+        background.shutdown().await;
+    });
+    Ok(Delivery { hand_off, done })
 }
-
-/// Lanes in flight per endpoint.
-type InFlight = Arc<Mutex<HashMap<i64, usize>>>;
 
 /// Claims runs while there are free lanes and room, sends each on a lane
 /// of its own; sleeps until woken (NOTIFY, a written group of results, a
@@ -213,9 +257,6 @@ async fn claim_loop(
     wake: Arc<Notify>,
     mut stopping: watch::Receiver<bool>,
 ) {
-    let slots = Arc::new(Semaphore::new(usize::from(args.concurrency)));
-    let per_endpoint = usize::from(args.per_endpoint);
-    let inflight: InFlight = Arc::default();
     let lane_done = Arc::new(Notify::new());
     let mut lanes = JoinSet::new();
     let mut backoff =
@@ -226,10 +267,10 @@ async fn claim_loop(
             break;
         }
         while lanes.try_join_next().is_some() {}
-        let free = slots.available_permits();
+        let free = shared.limits.slots.available_permits();
         let mut got = 0;
         if free > 0 {
-            let room = room(&inflight, per_endpoint);
+            let room = shared.limits.room();
             let with_failing = failing_at.elapsed() >= FAILING_EVERY;
             if with_failing {
                 failing_at = tokio::time::Instant::now();
@@ -248,25 +289,13 @@ async fn claim_loop(
                 Ok(claimed) => {
                     backoff.reset();
                     for run in runs(claimed) {
-                        let Ok(permit) = slots.clone().acquire_owned().await else {
+                        let Ok(slot) = shared.limits.slots.clone().acquire_owned().await else {
                             break;
                         };
                         got += 1;
-                        let endpoint = run[0].endpoint_id;
-                        *lock(&inflight).entry(endpoint).or_default() += 1;
-                        let (shared, inflight, lane_done) =
-                            (shared.clone(), inflight.clone(), lane_done.clone());
+                        let (shared, lane_done) = (shared.clone(), lane_done.clone());
                         lanes.spawn(async move {
-                            lane::send_run(&shared, run).await;
-                            drop(permit);
-                            let mut inflight = lock(&inflight);
-                            if let Some(n) = inflight.get_mut(&endpoint) {
-                                *n = n.saturating_sub(1);
-                                if *n == 0 {
-                                    inflight.remove(&endpoint);
-                                }
-                            }
-                            drop(inflight);
+                            lane::send_run(&shared, run, slot).await;
                             lane_done.notify_one();
                         });
                     }
@@ -295,19 +324,6 @@ async fn claim_loop(
     while lanes.join_next().await.is_some() {}
 }
 
-/// The room each endpoint has left in this worker.
-fn room(inflight: &InFlight, per_endpoint: usize) -> Room {
-    let inflight = lock(inflight);
-    Room {
-        endpoints: inflight.keys().copied().collect(),
-        room: inflight
-            .values()
-            .map(|n| per_endpoint.saturating_sub(*n) as i64)
-            .collect(),
-        default: per_endpoint as i64,
-    }
-}
-
 /// Claimed deliveries (in (head, seq) order) cut into their runs.
 fn runs(claimed: Vec<Claimed>) -> Vec<Vec<Claimed>> {
     let mut out: Vec<Vec<Claimed>> = Vec::new();
@@ -318,8 +334,4 @@ fn runs(claimed: Vec<Claimed>) -> Vec<Vec<Claimed>> {
         }
     }
     out
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

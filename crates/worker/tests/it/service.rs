@@ -44,7 +44,7 @@ async fn the_service_runs_in_process_answers_readyz_and_stops_on_request() {
     let (stop, stopped) = oneshot::channel::<()>();
     let url = db.url.clone();
     let service = tokio::spawn(async move {
-        service::run(&url, &args(port), async {
+        service::run(&url, &args(port), None, async {
             let _ = stopped.await;
         })
         .await
@@ -97,9 +97,14 @@ async fn readyz_is_503_while_the_database_is_unreachable() {
     let (stop, stopped) = oneshot::channel::<()>();
     // Nothing listens on port 1: every connection attempt fails.
     let service = tokio::spawn(async move {
-        service::run("postgres://postgres@127.0.0.1:1/none", &args(port), async {
-            let _ = stopped.await;
-        })
+        service::run(
+            "postgres://postgres@127.0.0.1:1/none",
+            &args(port),
+            None,
+            async {
+                let _ = stopped.await;
+            },
+        )
         .await
     });
     wait_until(WAIT, "the worker's /readyz", || async {

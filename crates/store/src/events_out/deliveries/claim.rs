@@ -89,6 +89,25 @@ impl Claimed {
     }
 }
 
+/// A delivery as the outbox's write made it (`outbox::write`): handed
+/// over (leased to the writing process, to send on commit) or left for a
+/// claim (then only its ids are filled in: no body).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Pushed {
+    #[diesel(embed)]
+    pub delivery: Claimed,
+    /// Its subject: the ordering key with its endpoint.
+    #[diesel(sql_type = Text)]
+    pub subject: String,
+    /// Written behind earlier deliveries of its subject to its endpoint,
+    /// all leased by the writing process: it goes only after them.
+    #[diesel(sql_type = Bool)]
+    pub behind: bool,
+    /// Handed over (leased to the writing process).
+    #[diesel(sql_type = Bool)]
+    pub pushed: bool,
+}
+
 /// How many more runs each endpoint may have in flight in this worker:
 /// `default` for an endpoint not listed.
 #[derive(Debug, Clone, Default)]
@@ -148,7 +167,7 @@ const CLAIM: &str = "WITH h AS (
              LIMIT $6) t
            WHERE t.free) s)
      UPDATE webhook_deliveries d
-        SET leased_until = now() + $5 * interval '1 ms', attempts = d.attempts + 1
+        SET leased_until = now() + $5 * interval '1 ms', attempts = d.attempts + 1, lessee = NULL
        FROM r, webhook_endpoints e, outbox o
       WHERE d.id = r.id AND e.id = d.endpoint_id AND o.seq = d.event_seq
      RETURNING d.id, r.head, d.event_seq, d.leased_until AS lease, d.endpoint_id,

@@ -19,7 +19,7 @@ mod upkeep;
 use chrono::{DateTime, Utc};
 
 pub use admin::{recover, resend, Resent};
-pub use claim::{claim, Claimed, Room, CLAIM_LEASE};
+pub use claim::{claim, Claimed, Pushed, Room, CLAIM_LEASE};
 pub use complete::{complete, Completion};
 pub use upkeep::{disable_failing, prune, DeliveryStats};
 

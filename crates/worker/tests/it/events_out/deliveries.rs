@@ -11,20 +11,128 @@ use std::time::Duration;
 use testkit::TestDb;
 use worker::deliver::DeliverArgs;
 
-use super::fixture::{a_plan, add_endpoint, args, count, deliverer, one_call, produce, settled};
+use super::fixture::{
+    a_plan, add_endpoint, args, count, deliverer, one_call, produce, produce_with, settled,
+};
 use super::receiver::{Receiver, Reply};
 use super::support;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deliveries_verify_with_standardwebhooks_and_keep_per_call_order() {
+    order_case(false).await;
+}
+
+/// The same with `worker run --deliver`'s hand-over: three workers, each
+/// with the delivery workers of its own process (its own lessee), sending
+/// their batches' deliveries on commit while the next batches are made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn handed_over_deliveries_keep_per_call_order_across_three_processes() {
+    order_case(true).await;
+}
+
+/// A call's first event is handed over and held in flight by its
+/// endpoint, then answered 500; the call's later events, handed over
+/// meanwhile by the same process, wait behind it: none is sent before the
+/// first one's retry is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_handed_over_event_waits_behind_its_calls_event_in_flight() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("ds", "dialpad", &[]).await.expect("source");
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let rx = Receiver::start(move |_, _, earlier| {
+        if earlier.is_empty() {
+            Reply {
+                status: 500,
+                headers: Vec::new(),
+                gate: Some(gate.clone()),
+            }
+        } else {
+            Reply::status(200)
+        }
+    })
+    .await;
+    add_endpoint(
+        &db,
+        "crm",
+        &rx.url("/hook"),
+        &["--allow-private", "--types", "call.*"],
+    )
+    .await;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let keys = testkit::test_keyring().expect("keyring");
+    let delivery =
+        worker::deliver::start(&db.url, &args(), store::Upstream::Direct, keys, stopping)
+            .expect("delivery workers");
+    let s = testkit::plan::build(traffic::scenario::YEASTAR_SCENARIOS.len(), 0, 1);
+    let events = testkit::plan::flatten(&[s]);
+    let first = testkit::plan::Plan {
+        events: events.clone(),
+        delivery: vec![0],
+    };
+    let rest = testkit::plan::Plan {
+        delivery: (1..events.len()).collect(),
+        events,
+    };
+    let hand_off = vec![delivery.hand_off.clone()];
+    produce_with(&db, "unused", "ds", &first, hand_off.clone()).await;
+    testkit::wait_until(
+        Duration::from_secs(10),
+        "the first event in flight",
+        || async { Ok(!rx.on("/hook").is_empty()) },
+    )
+    .await
+    .expect("sent");
+    // One worker, so that every batch is this process's.
+    produce_with(&db, "unused", "ds", &rest, hand_off).await;
+    let handed = count(
+        &db,
+        "SELECT count(*) AS n FROM webhook_deliveries WHERE lessee IS NOT NULL",
+    )
+    .await;
+    let _ = open.send(true);
+    settled(&db, "crm").await;
+    let _ = stop.send(true);
+    drop(delivery.hand_off);
+    let _ = delivery.done.await;
+
+    let got: Vec<(String, u16)> = rx
+        .on("/hook")
+        .iter()
+        .map(|r| {
+            (
+                r.headers["webhook-id"].to_str().expect("id").to_string(),
+                r.status,
+            )
+        })
+        .collect();
+    let events = support::outbox(&db, "type LIKE 'call.%'")
+        .await
+        .expect("outbox");
+    assert!(
+        events.len() >= 3 && handed == events.len() as i64,
+        "{handed} of {} handed over",
+        events.len()
+    );
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    let sent: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(got[0].1, 500);
+    assert_eq!(sent[0], ids[0]);
+    // The first one again (delivered), then the rest in order, once each.
+    assert_eq!(&sent[1..], &ids[..], "sent in order, behind the retry");
+}
+
+async fn order_case(hand_over: bool) {
     let db = TestDb::new().await.expect("db");
     db.add_source("ys", "yeastar", &["s"])
         .await
         .expect("source");
     db.add_source("ds", "dialpad", &[]).await.expect("source");
-    // Every third event's first attempt fails: retries must not let a
-    // later event of its call overtake it.
-    let rx = Receiver::start(|_, headers, earlier| {
+    // The first attempt of about every third event fails (every fifth
+    // with the hand-over: an endpoint whose last attempt failed gets none
+    // handed over until it answers again): retries must not let a later
+    // event of its call overtake it.
+    let every = if hand_over { 5 } else { 3 };
+    let rx = Receiver::start(move |_, headers, earlier| {
         let id = headers
             .get("webhook-id")
             .and_then(|v| v.to_str().ok())
@@ -32,12 +140,11 @@ async fn deliveries_verify_with_standardwebhooks_and_keep_per_call_order() {
         let seen = earlier
             .iter()
             .any(|r| r.headers.get("webhook-id").and_then(|v| v.to_str().ok()) == Some(id));
-        let n = earlier.iter().filter(|r| r.status == 200).count();
-        Reply::status(if !seen && n % 3 == 0 { 500 } else { 200 })
+        let unlucky = id.bytes().map(u32::from).sum::<u32>() % every == 0;
+        Reply::status(if !seen && unlucky { 500 } else { 200 })
     })
     .await;
     let secret = add_endpoint(&db, "crm", &rx.url("/hook"), &["--allow-private"]).await;
-    let (stop, task) = deliverer(&db, args());
     let mut plan = a_plan(8, 1);
     for extra in 0..6 {
         // More calls, same ids space: a bigger run.
@@ -49,10 +156,49 @@ async fn deliveries_verify_with_standardwebhooks_and_keep_per_call_order() {
     }
     fastrand::seed(7);
     fastrand::shuffle(&mut plan.delivery);
-    produce(&db, "ys", "ds", &plan).await;
-    settled(&db, "crm").await;
-    let _ = stop.send(());
-    let _ = task.await;
+    if hand_over {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let processes: Vec<_> = (0..3)
+            .map(|_| {
+                let keys = testkit::test_keyring().expect("keyring");
+                worker::deliver::start(
+                    &db.url,
+                    &args(),
+                    store::Upstream::Direct,
+                    keys,
+                    stopping.clone(),
+                )
+                .expect("delivery workers")
+            })
+            .collect();
+        let hand_offs = processes.iter().map(|p| p.hand_off.clone()).collect();
+        produce_with(&db, "ys", "ds", &plan, hand_offs).await;
+        settled(&db, "crm").await;
+        // A handed-over delivery keeps its lessee (a claim clears it).
+        let handed = count(
+            &db,
+            "SELECT count(*) AS n FROM webhook_deliveries WHERE lessee IS NOT NULL",
+        )
+        .await;
+        let claimed = count(
+            &db,
+            "SELECT count(*) AS n FROM webhook_deliveries WHERE lessee IS NULL",
+        )
+        .await;
+        eprintln!("hand-over: {handed} deliveries last sent as handed over, {claimed} claimed");
+        assert!(handed > 0 && claimed > 0, "both paths taken");
+        let _ = stop.send(true);
+        for p in processes {
+            drop(p.hand_off);
+            let _ = p.done.await;
+        }
+    } else {
+        let (stop, task) = deliverer(&db, args());
+        produce(&db, "ys", "ds", &plan).await;
+        settled(&db, "crm").await;
+        let _ = stop.send(());
+        let _ = task.await;
+    }
 
     let events = support::outbox(&db, "true").await.expect("outbox");
     let wh = standardwebhooks::Webhook::new(&secret).expect("secret");
@@ -117,7 +263,7 @@ async fn deliveries_verify_with_standardwebhooks_and_keep_per_call_order() {
         .collect::<BTreeSet<_>>()
         .len();
     eprintln!(
-        "deliveries: {} events of {calls} calls delivered once each, in order per subject, {retried} first attempts failed and retried; {} requests verified by standardwebhooks",
+        "deliveries (hand-over {hand_over}): {} events of {calls} calls delivered once each, in order per subject, {retried} first attempts failed and retried; {} requests verified by standardwebhooks",
         events.len(),
         got.len()
     );

@@ -24,7 +24,7 @@ fn event(subject: &str) -> OutEvent {
 
 async fn write(db: &TestDb, events: &[OutEvent]) {
     let mut c = db.conn().await.expect("conn");
-    events_out::write(&mut c, events, None, &mut Vec::new())
+    events_out::write(&mut c, events, None, &mut Vec::new(), None)
         .await
         .expect("write");
 }

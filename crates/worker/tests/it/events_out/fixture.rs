@@ -55,6 +55,18 @@ pub async fn add_endpoint(db: &TestDb, name: &str, url: &str, extra: &[&str]) ->
 /// Puts the plan's webhooks of sources `ys` / `ds` in the inbox and drains
 /// it with three concurrent workers.
 pub async fn produce(db: &TestDb, ys: &str, ds: &str, plan: &Plan) {
+    produce_with(db, ys, ds, plan, Vec::new()).await
+}
+
+/// The same, the workers handing their deliveries over to `hand_offs`
+/// (one each, as three `worker run --deliver` processes; none: claimed).
+pub async fn produce_with(
+    db: &TestDb,
+    ys: &str,
+    ds: &str,
+    plan: &Plan,
+    hand_offs: Vec<worker::deliver::HandOff>,
+) {
     static BATCH: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let batch = BATCH.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let rows: Vec<(&str, String, Vec<u8>)> = plan
@@ -79,8 +91,16 @@ pub async fn produce(db: &TestDb, ys: &str, ds: &str, plan: &Plan) {
             batch_size: 1 + w,
             ..Default::default()
         };
+        // With hand-offs, one worker per hand-off.
+        if w as usize >= hand_offs.len() && !hand_offs.is_empty() {
+            break;
+        }
+        let hand_off = hand_offs.get(w as usize).cloned();
         tasks.push(tokio::spawn(async move {
-            worker::Worker::new(pool, cfg).drain().await
+            worker::Worker::new(pool, cfg)
+                .with_hand_off(hand_off)
+                .drain()
+                .await
         }));
     }
     for t in tasks {

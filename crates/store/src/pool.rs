@@ -215,7 +215,10 @@ pub(crate) async fn connect_to(target: &Target) -> Result<AsyncPgConnection, Err
 /// gets them (not behind a transaction pooler, where a `SET` would outlive
 /// the transaction on a server connection others share: set them on the
 /// role there, see docs/deployment.md), and the client gives up a request
-/// left unanswered.
+/// left unanswered. JIT is off: every statement here is short, and the
+/// cost estimates of tables that grew (a claim over a day's deliveries)
+/// crossed `jit_above_cost` and made PostgreSQL compile a 1 ms claim for
+/// 70-110 ms on every call.
 async fn setup(
     target: &Target,
     upstream: Upstream,
@@ -228,7 +231,7 @@ async fn setup(
         conn.set_prepared_statement_cache_size(diesel::connection::CacheSize::Disabled);
         return Ok(conn);
     }
-    let mut sql = String::from("SET plan_cache_mode = force_custom_plan");
+    let mut sql = String::from("SET plan_cache_mode = force_custom_plan; SET jit = off");
     if let Some(d) = deadlines {
         sql.push_str("; ");
         sql.push_str(&d.sql());

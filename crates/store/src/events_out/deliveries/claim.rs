@@ -184,9 +184,11 @@ const CLAIM: &str = "WITH h AS (
 // bitmap scan and sort them (137 ms against 1.6 ms walking the index, over
 // 19,000 pending deliveries of a failing endpoint). So this transaction
 // plans without bitmap scans and sorts, and commits without waiting for the
-// WAL flush (a lost claim only lets its lease run out).
+// WAL flush (a lost claim only lets its lease run out), and without JIT
+// (sessions have it off; behind a transaction pooler they do not).
 const CLAIM_SETTINGS: &str = "SELECT set_config('enable_bitmapscan', 'off', true),
-        set_config('enable_sort', 'off', true), set_config('synchronous_commit', 'off', true)";
+        set_config('enable_sort', 'off', true), set_config('synchronous_commit', 'off', true),
+        set_config('jit', 'off', true)";
 
 /// Claims up to `heads` runs: due deliveries heading their subject, as many
 /// of each endpoint as `room` leaves, each followed by the due run of its

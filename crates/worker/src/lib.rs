@@ -4,6 +4,7 @@
 //! `worker run`: the claim loops with their wake-ups, upkeep, operators'
 //! server and shutdown deadline.
 
+mod backlog;
 mod batch;
 mod config;
 pub mod deliver;
@@ -16,6 +17,7 @@ mod worker;
 pub mod render;
 pub mod service;
 
+pub use backlog::Backlog;
 pub use batch::{ApplyFailure, BatchReport, EventError};
 pub use config::WorkerConfig;
 pub use worker::{Worker, WorkerError};

@@ -13,7 +13,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use crate::deliver::{self, DeliverArgs};
-use crate::{depth, maintain, wake, Worker, WorkerConfig};
+use crate::{depth, maintain, wake, Backlog, Worker, WorkerConfig};
 use store::secrets::Keyring;
 
 /// How the service runs: flags and environment variables, with their
@@ -24,7 +24,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub config: WorkerConfig,
     /// Claim loops in this process, each running its own batches on its own
-    /// connection (concurrent batches claim disjoint events).
+    /// connection (concurrent batches claim disjoint events); all but the
+    /// first claim only while batches come back full (a backlog).
     #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
     /// Database connections held by this worker (plus one for LISTEN); at
@@ -149,8 +150,11 @@ pub async fn run(
     };
     let hand_off = delivery.as_ref().map(|d| d.hand_off.clone());
     let mut claim_loops = JoinSet::new();
-    for _ in 0..loops {
-        let mut worker = Worker::new(pool.clone(), cfg.clone()).with_hand_off(hand_off.clone());
+    let backlog = Arc::new(Backlog::default());
+    for n in 0..loops {
+        let mut worker = Worker::new(pool.clone(), cfg.clone())
+            .with_hand_off(hand_off.clone())
+            .with_backlog(backlog.clone(), n > 0);
         let (stopping, wake) = (stopping.clone(), wake.clone());
         claim_loops.spawn(async move { worker.run(stopping, wake).await });
     }

@@ -20,7 +20,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::batch::{self, ApplyFailure, BatchError, BatchReport, Claim, Committed, Scratch};
 use crate::deliver::HandOff;
-use crate::WorkerConfig;
+use crate::{Backlog, WorkerConfig};
 
 /// The first wait after a failed batch; it doubles (with jitter) per
 /// failure in a row.
@@ -44,6 +44,9 @@ pub struct Worker {
     /// Where committed batches hand their deliveries over (`worker run
     /// --deliver`); without it, every delivery waits for a claim.
     hand_off: Option<HandOff>,
+    /// Shared with the process's other claim loops; `joins`: this loop
+    /// claims only while batches come back full (not the first loop).
+    backlog: Option<(Arc<Backlog>, bool)>,
 }
 
 impl Worker {
@@ -54,7 +57,15 @@ impl Worker {
             cfg,
             scratch: Scratch::default(),
             hand_off: None,
+            backlog: None,
         }
+    }
+
+    /// This worker is one of a process's claim loops sharing `backlog`;
+    /// with `joins`, it claims only while batches come back full.
+    pub fn with_backlog(mut self, backlog: Arc<Backlog>, joins: bool) -> Self {
+        self.backlog = Some((backlog, joins));
+        self
     }
 
     /// This worker's batches hand their deliveries to `hand_off`, to send
@@ -66,7 +77,8 @@ impl Worker {
 
     /// Runs until `shutdown` turns true, then returns after the current
     /// batch committed. After a full batch it claims again at once; else it
-    /// sleeps until `wake` is notified or the poll interval passes. Database
+    /// sleeps until `wake` is notified or the poll interval passes (a loop
+    /// that joins on a backlog waits for the next one instead). Database
     /// errors are logged and retried with backoff.
     pub async fn run(&mut self, mut shutdown: watch::Receiver<bool>, wake: Arc<Notify>) {
         let mut backoff = Backoff::new(FIRST_RETRY, LONGEST_RETRY);
@@ -74,14 +86,31 @@ impl Worker {
             if *shutdown.borrow() {
                 return;
             }
+            let joins = matches!(&self.backlog, Some((_, true)));
+            if let Some((backlog, true)) = &self.backlog {
+                let backlog = backlog.clone();
+                tokio::select! {
+                    _ = backlog.wait() => {}
+                    _ = shutdown.changed() => continue,
+                }
+            }
             let pause = match self.process_next().await {
                 Ok(r) => {
                     backoff.reset();
                     if r.claimed > 0 {
                         tracing::debug!(?r, "batch done");
                     }
-                    if r.claimed as i64 >= self.cfg.batch_size {
+                    let full = r.claimed as i64 >= self.cfg.batch_size;
+                    if let Some((backlog, _)) = &self.backlog {
+                        backlog.record(full);
+                    }
+                    if full {
                         continue; // a full batch: there is likely more
+                    }
+                    if joins {
+                        // Back to waiting for a backlog: the inbox's
+                        // wake-ups are the first loop's.
+                        continue;
                     }
                     self.cfg.poll_interval
                 }
@@ -93,6 +122,13 @@ impl Worker {
                     d
                 }
             };
+            if joins {
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
                 _ = wake.notified() => {}

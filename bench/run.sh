@@ -14,6 +14,8 @@
 #                        partial run writes its report to .data/bench/results, not bench/results
 #   BENCH_HISTORY_CALLS=10000000  calls the history section searches
 #   BENCH_DELIVERY_EVENTS=20000    webhooks whose events the deliveries drain sends
+#   BENCH_DELIVERY_MODE=handover   the deliveries' steady run: `worker run --deliver`
+#                        (handover), or `worker run` + `worker deliver` (claimed)
 #   BENCH_BOARD_CLIENTS=500, BENCH_BOARD_RATE=1000, BENCH_BOARD_SECONDS=30
 #                        the board section: event streams, events/s, seconds
 #   BENCH_CC_EXTENSIONS=1000, BENCH_CC_QUEUES=100, BENCH_CC_CLIENTS=100, BENCH_CC_RATE=200
@@ -517,8 +519,18 @@ endpoint remove drain
 for i in 1 2 3 4; do endpoint add "ok$i" --url "http://$RADDR/ok$i" --allow-private; done
 endpoint add failing --url "http://$RADDR/fail" --allow-private
 note_peak "$TMP/worker_peak.txt" "$DWORKER"; stop "$DWORKER"
-DATABASE_URL="$DURL" "$B/worker" run --deliver >"$TMP/worker-deliv-steady.log" 2>&1 &
-DWORKER=$!; PIDS+=("$DWORKER")
+# BENCH_DELIVERY_MODE=claimed: `worker run` and a `worker deliver` beside
+# it, every delivery claimed (no hand-over), to compare the two.
+if [ "${BENCH_DELIVERY_MODE:-handover}" = claimed ]; then
+  DATABASE_URL="$DURL" "$B/worker" run >"$TMP/worker-deliv-steady.log" 2>&1 &
+  DWORKER=$!; PIDS+=("$DWORKER")
+  DATABASE_URL="$DURL" "$B/worker" deliver >"$TMP/deliver-steady.log" 2>&1 &
+  DELIVER=$!; PIDS+=("$DELIVER")
+else
+  DATABASE_URL="$DURL" "$B/worker" run --deliver >"$TMP/worker-deliv-steady.log" 2>&1 &
+  DWORKER=$!; PIDS+=("$DWORKER")
+  DELIVER=""
+fi
 "$B/traffic" run --url "http://127.0.0.1:$PORT" "${TRAFFIC_SOURCES[@]}" \
   --events "$((E2E_RATE * E2E_SECONDS))" --rate "$E2E_RATE" --concurrency 32 --json >"$TMP/deliv-traffic.json"
 wait_drained sb_bench_deliv 120
@@ -528,6 +540,7 @@ for _ in $(seq 1200); do
 done
 echo "$(peak_kib "$DWORKER")" >"$TMP/deliver_run_peak.txt"
 note_peak "$TMP/worker_peak.txt" "$DWORKER"
+[ -n "$DELIVER" ] && stop "$DELIVER"
 stop "$INGEST_PID"; stop "$DWORKER"; stop "$RECV"
 "$PSQL" -q "$DURL" -c "CREATE TABLE bench_received (event_id text, at_ms float8, path text)" \
   -c "\copy bench_received FROM '$TMP/deliv-recv.tsv'"

@@ -16,6 +16,7 @@
 #   BENCH_DELIVERY_EVENTS=20000    webhooks whose events the deliveries drain sends
 #   BENCH_DELIVERY_MODE=handover   the deliveries' steady run: `worker run --deliver`
 #                        (handover), or `worker run` + `worker deliver` (claimed)
+#   BENCH_DELIVERY_FAILING=1       0: the steady run without its failing endpoint
 #   BENCH_BOARD_CLIENTS=500, BENCH_BOARD_RATE=1000, BENCH_BOARD_SECONDS=30
 #                        the board section: event streams, events/s, seconds
 #   BENCH_CC_EXTENSIONS=1000, BENCH_CC_QUEUES=100, BENCH_CC_CLIENTS=100, BENCH_CC_RATE=200
@@ -517,7 +518,8 @@ stop "$DELIVER"
 echo "$DRAIN_N|$(python3 -c "print($T1 - $T0)")" >"$TMP/deliv-drain.txt"
 endpoint remove drain
 for i in 1 2 3 4; do endpoint add "ok$i" --url "http://$RADDR/ok$i" --allow-private; done
-endpoint add failing --url "http://$RADDR/fail" --allow-private
+# BENCH_DELIVERY_FAILING=0: without the failing endpoint, to see what it costs the others.
+[ "${BENCH_DELIVERY_FAILING:-1}" = 0 ] || endpoint add failing --url "http://$RADDR/fail" --allow-private
 note_peak "$TMP/worker_peak.txt" "$DWORKER"; stop "$DWORKER"
 # BENCH_DELIVERY_MODE=claimed: `worker run` and a `worker deliver` beside
 # it, every delivery claimed (no hand-over), to compare the two.

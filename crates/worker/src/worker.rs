@@ -181,6 +181,8 @@ impl Worker {
         let cfg = &self.cfg;
         let scratch = &mut self.scratch;
         let hand_over = self.hand_off.as_ref().map(HandOff::hand_over);
+        // Before the transaction: what it hands over is leased after this.
+        let began = std::time::Instant::now();
         // Counted as a write only when it claimed something: an empty
         // claim succeeds on a full disk too.
         let mut r = store::run(
@@ -204,7 +206,7 @@ impl Worker {
                 store::health::succeeded(true);
             }
             if let Some(h) = &self.hand_off {
-                h.take(std::mem::take(&mut c.handed_over));
+                h.take(std::mem::take(&mut c.handed_over), began);
             }
         }
         r

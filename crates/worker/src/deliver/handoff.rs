@@ -32,10 +32,6 @@ const QUEUED: usize = 4096;
 /// one of its deliveries (by a batch that began before it ended) finds
 /// it; past this, such a delivery is given back.
 const KEEP: Duration = Duration::from_secs(30);
-/// A handed-over delivery was leased when its batch wrote it, up to a
-/// batch's deadline before the hand-over: its lease is counted from that
-/// much earlier.
-const WRITTEN_BEFORE: Duration = Duration::from_secs(15);
 
 /// Where a process's batches hand their deliveries over.
 #[derive(Clone)]
@@ -90,15 +86,15 @@ impl HandOff {
     }
 
     /// Takes the handed-over deliveries of a committed batch (in (seq,
-    /// endpoint) order) and sends them.
-    pub fn take(&self, pushed: Vec<Pushed>) {
+    /// endpoint) order) and sends them; `leased`: when the batch's
+    /// transaction began (their leases began later: counted from then,
+    /// they end no sooner than this process thinks).
+    pub fn take(&self, pushed: Vec<Pushed>, leased: Instant) {
         if pushed.is_empty() {
             return;
         }
-        let leased = Instant::now()
-            .checked_sub(WRITTEN_BEFORE)
-            .unwrap_or_else(Instant::now);
         let mut start = Vec::new();
+        let mut queued_now = 0;
         let mut back: Vec<(Claimed, Option<DateTime<Utc>>)> = Vec::new();
         {
             let mut chains = lock(&self.inner.chains);
@@ -135,6 +131,7 @@ impl HandOff {
                     continue;
                 }
                 *queued += 1;
+                queued_now += 1;
                 chain.queue.push_back((c, leased));
                 if !chain.running {
                     chain.running = true;
@@ -142,6 +139,7 @@ impl HandOff {
                 }
             }
         }
+        super::metrics::handed_over(queued_now, back.len());
         for (c, not_before) in back {
             lane::release(&self.inner.shared, std::iter::once(c), not_before);
         }

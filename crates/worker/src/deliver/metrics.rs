@@ -27,6 +27,10 @@ pub fn describe() {
         "switchboard_delivery_lag_seconds",
         "From the event's commit to its delivery"
     );
+    metrics::describe_counter!(
+        "switchboard_deliveries_handed_over_total",
+        "Deliveries a batch wrote leased to this process (worker run --deliver): sent on commit, or given back to the claims (result)"
+    );
     metrics::describe_gauge!(
         "switchboard_deliveries_pending",
         "Pending deliveries per endpoint"
@@ -87,5 +91,18 @@ pub fn gauges(stats: &[DeliveryStats]) {
             .set(s.failed as f64);
         metrics::gauge!("switchboard_endpoint_enabled", "endpoint" => e)
             .set(f64::from(u8::from(s.enabled)));
+    }
+}
+
+/// Counts a batch's handed-over deliveries: `sent` queued to be sent,
+/// `given_back` left to the claims.
+pub fn handed_over(sent: usize, given_back: usize) {
+    if sent > 0 {
+        metrics::counter!("switchboard_deliveries_handed_over_total", "result" => "sent")
+            .increment(sent as u64);
+    }
+    if given_back > 0 {
+        metrics::counter!("switchboard_deliveries_handed_over_total", "result" => "given_back")
+            .increment(given_back as u64);
     }
 }

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use store::secrets::Keyring;
 use store::PgPool;
 use telemetry::{Readiness, ReadyCheck};
 use tokio::sync::{watch, Notify};
@@ -14,7 +15,6 @@ use tokio::task::JoinSet;
 
 use crate::deliver::{self, DeliverArgs};
 use crate::{depth, maintain, wake, Backlog, Worker, WorkerConfig};
-use store::secrets::Keyring;
 
 /// How the service runs: flags and environment variables, with their
 /// defaults written once, here.

@@ -604,3 +604,73 @@ async fn an_endpoint_failing_for_days_is_disabled() {
         1
     );
 }
+
+/// `worker run --deliver` (the service as the binary runs it): a call's
+/// deliveries go out as its batches commit; asked to stop while its
+/// endpoint holds an attempt, it lets that attempt finish and records it,
+/// and gives the rest back (nothing stays leased to the stopped process,
+/// nothing answered goes unrecorded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn worker_run_with_deliver_sends_on_commit_and_records_what_was_in_flight_on_stop() {
+    let db = TestDb::new().await.expect("db");
+    db.add_source("ds", "dialpad", &[]).await.expect("source");
+    let (open, rx) = Receiver::gated("/hook").await;
+    add_endpoint(&db, "crm", &rx.url("/hook"), &["--allow-private"]).await;
+    let mut run = worker::service::RunArgs::default();
+    run.config.poll_interval = Duration::from_millis(20);
+    run.deliver = true;
+    let keys = testkit::test_keyring().expect("keyring");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let url = db.url.clone();
+    let service = tokio::spawn(async move {
+        worker::service::run(&url, &run, Some((args(), keys)), async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let s = testkit::plan::build(traffic::scenario::YEASTAR_SCENARIOS.len(), 0, 1);
+    let rows: Vec<(&str, String, Vec<u8>)> = testkit::plan::flatten(&[s])
+        .into_iter()
+        .enumerate()
+        .map(|(k, e)| ("ds", format!("svc-{k}"), e.body))
+        .collect();
+    db.insert_events(&rows).await.expect("insert");
+    let n = rows.len() as i64;
+    testkit::wait_until(
+        Duration::from_secs(30),
+        "processed, one in flight",
+        || async {
+            Ok(db
+                .count("SELECT count(*) AS n FROM webhook_events WHERE processed_at IS NOT NULL")
+                .await?
+                == n
+                && !rx.on("/hook").is_empty())
+        },
+    )
+    .await
+    .expect("sent on commit");
+    // Asked to stop while the endpoint holds the attempt: the attempt
+    // ends, answered, and is recorded; the call's later deliveries, which
+    // waited behind it, are given back.
+    stop.send(()).expect("the service waits for the stop");
+    let _ = open.send(true);
+    let outcome = tokio::time::timeout(Duration::from_secs(30), service)
+        .await
+        .expect("stopped in time")
+        .expect("joined");
+    assert!(outcome.is_ok(), "{outcome:?}");
+    let delivered = count(
+        &db,
+        "SELECT count(*) AS n FROM webhook_deliveries WHERE state = 'delivered'",
+    )
+    .await;
+    let held = count(
+        &db,
+        "SELECT count(*) AS n FROM webhook_deliveries WHERE leased_until > now()",
+    )
+    .await;
+    let received = rx.on("/hook").iter().filter(|r| r.status == 200).count() as i64;
+    assert!(delivered >= 1, "the attempt in flight was recorded");
+    assert_eq!(delivered, received, "each answered attempt recorded");
+    assert_eq!(held, 0, "nothing left leased to the stopped process");
+}

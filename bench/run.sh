@@ -17,6 +17,7 @@
 #   BENCH_DELIVERY_MODE=handover   the deliveries' steady run: `worker run --deliver`
 #                        (handover), or `worker run` + `worker deliver` (claimed)
 #   BENCH_DELIVERY_FAILING=1       0: the steady run without its failing endpoint
+#   BENCH_DELIVERY_WORKERS=1       `worker run --deliver` processes in the steady run
 #   BENCH_BOARD_CLIENTS=500, BENCH_BOARD_RATE=1000, BENCH_BOARD_SECONDS=30
 #                        the board section: event streams, events/s, seconds
 #   BENCH_CC_EXTENSIONS=1000, BENCH_CC_QUEUES=100, BENCH_CC_CLIENTS=100, BENCH_CC_RATE=200
@@ -533,6 +534,13 @@ else
   DWORKER=$!; PIDS+=("$DWORKER")
   DELIVER=""
 fi
+# BENCH_DELIVERY_WORKERS=3: as many `worker run --deliver` processes (a
+# call's events then land on several, and some go through the claims).
+EXTRA_DWORKERS=()
+for _ in $(seq 2 "${BENCH_DELIVERY_WORKERS:-1}"); do
+  DATABASE_URL="$DURL" "$B/worker" run --deliver >>"$TMP/worker-deliv-steady.log" 2>&1 &
+  EXTRA_DWORKERS+=("$!"); PIDS+=("$!")
+done
 "$B/traffic" run --url "http://127.0.0.1:$PORT" "${TRAFFIC_SOURCES[@]}" \
   --events "$((E2E_RATE * E2E_SECONDS))" --rate "$E2E_RATE" --concurrency 32 --json >"$TMP/deliv-traffic.json"
 wait_drained sb_bench_deliv 120
@@ -543,6 +551,7 @@ done
 echo "$(peak_kib "$DWORKER")" >"$TMP/deliver_run_peak.txt"
 note_peak "$TMP/worker_peak.txt" "$DWORKER"
 [ -n "$DELIVER" ] && stop "$DELIVER"
+for p in "${EXTRA_DWORKERS[@]}"; do stop "$p"; done
 stop "$INGEST_PID"; stop "$DWORKER"; stop "$RECV"
 "$PSQL" -q "$DURL" -c "CREATE TABLE bench_received (event_id text, at_ms float8, path text)" \
   -c "\copy bench_received FROM '$TMP/deliv-recv.tsv'"

@@ -46,11 +46,11 @@ pub use send::{signature, RESPONSE_CAP};
 /// defaults written once, here.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DeliverArgs {
-    /// Runs (lanes) in flight at once in this process; each has one
-    /// request in flight.
+    /// Runs and handed-over chains (lanes) in flight at once in this
+    /// process; each has one request in flight.
     #[arg(long, env = "DELIVER_CONCURRENCY", default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub concurrency: u16,
-    /// Runs in flight at once to one endpoint (a slow endpoint holds no
+    /// Lanes in flight at once to one endpoint (a slow endpoint holds no
     /// more than this of --concurrency).
     #[arg(long, env = "DELIVER_PER_ENDPOINT", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub per_endpoint: u16,

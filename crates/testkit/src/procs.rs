@@ -30,8 +30,18 @@ pub fn bin(name: &str) -> Result<PathBuf> {
     Ok(p)
 }
 
-/// A free TCP port on loopback.
+/// A TCP port free on loopback now, below the kernel's ephemeral range
+/// (Linux: 32768-60999). A port from that range (a bind to port 0), let go
+/// for the binary under test to bind, can meanwhile become the local port
+/// of any outgoing connection: a board test's ingest once failed with
+/// "Address already in use" on its operators' port that way.
 pub fn free_port() -> Result<u16> {
+    for _ in 0..200 {
+        let port = fastrand::u16(20_000..32_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }

@@ -1,7 +1,9 @@
 //! The alert rules and the dashboard of deploy/monitoring use the metrics
 //! the binaries really export: every `switchboard_*` name in them is on a
-//! running ingest's, worker's, delivery worker's (with an endpoint that
-//! answers 410) or board's `/metrics` after some traffic. And
+//! running ingest's, worker's (`--deliver`: it hands its deliveries
+//! over), delivery worker's (with an endpoint that answers 410 and one
+//! that answers 200) or board's
+//! `/metrics` after some traffic. And
 //! the rules fire on synthetic series (`promtool test rules`), when
 //! promtool is installed here (CI runs it through scripts/monitoring-check.sh
 //! in any case).
@@ -73,12 +75,31 @@ async fn rules_and_dashboard_use_real_metrics() {
     )
     .await
     .expect("endpoint add");
+    // And one that answers 200: deliveries, and their lag.
+    let ok = Receiver::start(|_, _, _| Reply::status(200)).await;
+    testkit::worker_ok(
+        &db.url,
+        &[
+            "endpoint",
+            "add",
+            "ok",
+            "--url",
+            &ok.url("/ok"),
+            "--allow-private",
+        ],
+    )
+    .await
+    .expect("endpoint add");
     let s = Stack::builder()
         .on(db)
         .yeastar("pbx", SECRET)
         .user("olivia", "operator", PASSWORD)
         .ingest(&[])
-        .worker(&["--metrics-bind", &format!("127.0.0.1:{worker_port}")])
+        .worker(&[
+            "--deliver",
+            "--metrics-bind",
+            &format!("127.0.0.1:{worker_port}"),
+        ])
         .worker_command(&[
             "deliver",
             "--metrics-bind",

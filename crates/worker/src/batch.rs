@@ -122,7 +122,7 @@ pub(crate) async fn run(
         // The normalized events of what changed, and their deliveries:
         // committed with the changes or not at all.
         let accepted = sorted.items.iter().map(|i| i.received_at).min();
-        let written = events_out::write(
+        let handed_over = events_out::write(
             conn,
             &changed.events,
             accepted,
@@ -138,7 +138,7 @@ pub(crate) async fn run(
             outcomes: sorted.outcomes,
             claim_secs,
             apply_secs: started.elapsed().as_secs_f64() - claim_secs,
-            handed_over: written.handed_over,
+            handed_over,
         })
     })
     .await

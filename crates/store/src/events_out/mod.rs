@@ -17,6 +17,4 @@ pub use endpoints::{
     NewEndpoint, SigningSecrets, SECRET_PREFIX,
 };
 pub use history::{deliveries, wake, DeliveryRow, STATES};
-pub use outbox::{
-    head, read_after, write, HandOver, Head, StreamEvent, Written, CHANNEL, EVENTS_CHANNEL,
-};
+pub use outbox::{head, read_after, write, HandOver, Head, StreamEvent, CHANNEL, EVENTS_CHANNEL};

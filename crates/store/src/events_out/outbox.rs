@@ -105,16 +105,6 @@ pub struct HandOver {
     pub lease: std::time::Duration,
 }
 
-/// What [`write`] made.
-#[derive(Debug, Default)]
-pub struct Written {
-    /// Deliveries created (handed over or not).
-    pub deliveries: usize,
-    /// The handed-over ones, in (seq, endpoint) order: the writing process
-    /// sends them once the transaction commits.
-    pub handed_over: Vec<Pushed>,
-}
-
 /// Writes `events` to the outbox and their deliveries, inside the caller's
 /// transaction, and on commit wakes the streams ([`EVENTS_CHANNEL`]) and,
 /// when it made deliveries left for a claim, the delivery workers
@@ -122,15 +112,17 @@ pub struct Written {
 /// webhook; `buf`: where the payloads are written (its allocation reused
 /// from batch to batch); `hand_over`: write the deliveries that can go at
 /// once leased to this process (`None`: every delivery waits for a claim).
+/// Returns the handed-over ones, in (seq, endpoint) order: the writing
+/// process sends them once the transaction commits.
 pub async fn write(
     conn: &mut AsyncPgConnection,
     events: &[OutEvent],
     accepted_at: Option<DateTime<Utc>>,
     buf: &mut Vec<u8>,
     hand_over: Option<HandOver>,
-) -> Result<Written, Error> {
+) -> Result<Vec<Pushed>, Error> {
     if events.is_empty() {
-        return Ok(Written::default());
+        return Ok(Vec::new());
     }
     // Every payload's text, one after the other in `buf` (kept by the
     // caller from batch to batch); each is bound as a slice of it.
@@ -179,10 +171,7 @@ pub async fn write(
             .execute(conn)
             .await?;
     }
-    Ok(Written {
-        deliveries,
-        handed_over,
-    })
+    Ok(handed_over)
 }
 
 /// A payload that could not be written as JSON (not expected: every

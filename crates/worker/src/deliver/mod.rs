@@ -12,11 +12,13 @@
 //! (`handoff.rs`): sent on commit, without a claim.
 //!
 //! Here: the flags, start-up and the claim loop; `lane.rs` a run,
-//! `handoff.rs` the handed-over chains, `limits.rs` the slots and
+//! `handoff.rs` the handed-over chains (`chains.rs` their bookkeeping),
+//! `limits.rs` the slots and
 //! per-endpoint permits, `completer.rs` the groups of results, `send.rs`
 //! one attempt, `schedule.rs` the retries, `ssrf.rs` which addresses are
 //! refused, `upkeep.rs` upkeep, `metrics.rs` the metrics.
 
+mod chains;
 mod completer;
 mod handoff;
 mod lane;

@@ -12,7 +12,8 @@ use testkit::TestDb;
 use worker::deliver::DeliverArgs;
 
 use super::fixture::{
-    a_plan, add_endpoint, args, count, deliverer, one_call, produce, produce_with, settled,
+    a_plan, add_endpoint, args, count, deliverer, delivery_workers, one_call, produce,
+    produce_with, settled,
 };
 use super::receiver::{Receiver, Reply};
 use super::support;
@@ -59,10 +60,7 @@ async fn a_handed_over_event_waits_behind_its_calls_event_in_flight() {
     )
     .await;
     let (stop, stopping) = tokio::sync::watch::channel(false);
-    let keys = testkit::test_keyring().expect("keyring");
-    let delivery =
-        worker::deliver::start(&db.url, &args(), store::Upstream::Direct, keys, stopping)
-            .expect("delivery workers");
+    let delivery = delivery_workers(&db, stopping);
     let s = testkit::plan::build(traffic::scenario::YEASTAR_SCENARIOS.len(), 0, 1);
     let events = testkit::plan::flatten(&[s]);
     let first = testkit::plan::Plan {
@@ -161,17 +159,7 @@ async fn order_case(hand_over: bool) {
     if hand_over {
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let processes: Vec<_> = (0..3)
-            .map(|_| {
-                let keys = testkit::test_keyring().expect("keyring");
-                worker::deliver::start(
-                    &db.url,
-                    &args(),
-                    store::Upstream::Direct,
-                    keys,
-                    stopping.clone(),
-                )
-                .expect("delivery workers")
-            })
+            .map(|_| delivery_workers(&db, stopping.clone()))
             .collect();
         let hand_offs = processes.iter().map(|p| p.hand_off.clone()).collect();
         produce_with(&db, "ys", "ds", &plan, hand_offs).await;

@@ -66,7 +66,9 @@ async fn run_case(db: &TestDb, case: &str, plan: &Plan) -> anyhow::Result<Vec<St
     // left other state must have told it.
     let told = finals
         .iter()
-        .filter(|(s, f)| !(s.starts_with("extension:") && f.as_deref() == Some("online")))
+        .filter(|(s, f)| {
+            !(s.starts_with("extension:") && f.as_deref() == Some(support::NEW_EXTENSION_STATUS))
+        })
         .count();
     anyhow::ensure!(
         !events.is_empty() || told == 0,

@@ -41,6 +41,17 @@ pub fn deliverer(
     (stop, task)
 }
 
+/// The delivery workers of one `worker run --deliver` process, in this
+/// process (their hand-off for a worker's batches), until `stopping`.
+pub fn delivery_workers(
+    db: &TestDb,
+    stopping: tokio::sync::watch::Receiver<bool>,
+) -> worker::deliver::Delivery {
+    let keys = testkit::test_keyring().expect("keyring");
+    worker::deliver::start(&db.url, &args(), store::Upstream::Direct, keys, stopping)
+        .expect("delivery workers")
+}
+
 /// `worker endpoint add NAME --url URL ARGS...`; returns the secret.
 pub async fn add_endpoint(db: &TestDb, name: &str, url: &str, extra: &[&str]) -> String {
     let mut a = vec!["endpoint", "add", name, "--url", url];

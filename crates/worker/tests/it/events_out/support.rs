@@ -182,9 +182,17 @@ fn call_history(call: &str, events: &[&Row], fin: Option<&str>) -> Vec<String> {
 /// A status history: each event's previous status is the one before's
 /// status (the first's: the row's initial one), never equal to its own, and
 /// the last is the final state.
+/// The status of an extension row made new (the column's default): no
+/// event tells it.
+pub const NEW_EXTENSION_STATUS: &str = "online";
+
 fn chain(subject: &str, events: &[&Row], fin: Option<&str>) -> Vec<String> {
     let (kind, field, initial) = if subject.starts_with("extension:") {
-        ("extension.status_changed", "extension", Some("online"))
+        (
+            "extension.status_changed",
+            "extension",
+            Some(NEW_EXTENSION_STATUS),
+        )
     } else {
         ("agent.status_changed", "agent", None)
     };
